@@ -1,0 +1,206 @@
+//! Runs the admin commands of the CLI and prints their results, as text or
+//! as exactly one JSON object.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde_json::{json, Value};
+
+use crate::cli::{ClientCommand, ClientCreate, Command, KeysCommand, OrgCommand};
+use crate::configuration::Settings;
+use crate::domain::{Audience, Client, Name, OrgId, Organisation, ScopeSet};
+use crate::services::registry::{self, NewClient};
+use crate::startup::{keyring, open_store};
+use crate::stats::Counters;
+
+pub async fn run(command: Command, settings: &Settings, as_json: bool) -> anyhow::Result<()> {
+    let output = match command {
+        Command::Serve => unreachable!("serve is not an admin command"),
+        Command::Keys(keys) => keys_command(keys, settings)?,
+        other => {
+            let store = open_store(settings, Arc::new(Counters::default())).await?;
+            match other {
+                Command::Migrate => Output::new(
+                    json!({"migrated": true, "backend": store.backend()}),
+                    "migrations applied".into(),
+                ),
+                Command::Org(org) => org_command(org, &*store).await?,
+                Command::Client(client) => client_command(client, &*store).await?,
+                _ => unreachable!(),
+            }
+        }
+    };
+    if as_json {
+        println!("{}", output.json);
+    } else {
+        println!("{}", output.text);
+    }
+    Ok(())
+}
+
+struct Output {
+    json: Value,
+    text: String,
+}
+
+impl Output {
+    fn new(json: Value, text: String) -> Self {
+        Self { json, text }
+    }
+}
+
+async fn org_command(
+    command: OrgCommand,
+    store: &dyn crate::storage::Store,
+) -> anyhow::Result<Output> {
+    match command {
+        OrgCommand::Create { name, plan } => {
+            let name = Name::parse(&name).context("--name")?;
+            let plan = plan.parse().context("--plan")?;
+            let org = registry::create_organisation(store, name, plan).await?;
+            Ok(Output::new(
+                org_json(&org),
+                format!(
+                    "created organisation {} ({}, plan {})",
+                    org.id,
+                    org.name.as_str(),
+                    org.plan.as_str()
+                ),
+            ))
+        }
+        OrgCommand::List => {
+            let orgs = store.list_organisations().await?;
+            let text = orgs
+                .iter()
+                .map(|o| format!("{}\t{}\t{}", o.id, o.plan.as_str(), o.name.as_str()))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Ok(Output::new(
+                json!({"organisations": orgs.iter().map(org_json).collect::<Vec<_>>()}),
+                text,
+            ))
+        }
+    }
+}
+
+async fn client_command(
+    command: ClientCommand,
+    store: &dyn crate::storage::Store,
+) -> anyhow::Result<Output> {
+    match command {
+        ClientCommand::Create(args) => create_client(args, store).await,
+        ClientCommand::List { org } => {
+            let org = org
+                .as_deref()
+                .map(OrgId::parse)
+                .transpose()
+                .context("--org")?;
+            let clients = store.list_clients(org.as_ref()).await?;
+            let text = clients
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        c.id,
+                        c.org_id,
+                        c.status.as_str(),
+                        c.scopes,
+                        c.name.as_str()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Ok(Output::new(
+                json!({"clients": clients.iter().map(client_json).collect::<Vec<_>>()}),
+                text,
+            ))
+        }
+    }
+}
+
+async fn create_client(
+    args: ClientCreate,
+    store: &dyn crate::storage::Store,
+) -> anyhow::Result<Output> {
+    let new = NewClient {
+        org_id: OrgId::parse(&args.org).context("--org")?,
+        name: Name::parse(&args.name).context("--name")?,
+        scopes: ScopeSet::from_strs(args.scopes.iter().map(String::as_str)).context("--scope")?,
+        audiences: args
+            .audiences
+            .iter()
+            .map(|a| Audience::parse(a))
+            .collect::<Result<_, _>>()
+            .context("--audience")?,
+        expires_at: args.expires_at.map(|t| t.timestamp()),
+    };
+    let (client, secret) = registry::create_client(store, new).await?;
+    let mut out = client_json(&client);
+    out["client_secret"] = json!(secret.expose());
+    let text = format!(
+        "created client {}\nclient_secret: {}\n(the secret is shown only now; store it safely)",
+        client.id,
+        secret.expose()
+    );
+    Ok(Output::new(out, text))
+}
+
+fn keys_command(command: KeysCommand, settings: &Settings) -> anyhow::Result<Output> {
+    let keyring = keyring(settings);
+    match command {
+        KeysCommand::Rotate => {
+            let key = keyring.rotate()?;
+            let text = format!(
+                "new signing key {} ({}); running servers pick it up within seconds",
+                key.kid, key.alg
+            );
+            Ok(Output::new(serde_json::to_value(&key)?, text))
+        }
+        KeysCommand::List => {
+            let keys = keyring.list()?;
+            let text = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}\t{}\t{}\t{}",
+                        k.kid,
+                        k.alg,
+                        serde_json::to_value(k.state)
+                            .unwrap_or_default()
+                            .as_str()
+                            .unwrap_or(""),
+                        k.created_at.to_rfc3339()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Ok(Output::new(json!({"keys": keys}), text))
+        }
+    }
+}
+
+fn rfc3339(ts: i64) -> Value {
+    chrono::DateTime::from_timestamp(ts, 0).map_or(Value::Null, |t| json!(t.to_rfc3339()))
+}
+
+fn org_json(org: &Organisation) -> Value {
+    json!({
+        "id": org.id.as_str(),
+        "name": org.name.as_str(),
+        "plan": org.plan.as_str(),
+        "created_at": rfc3339(org.created_at),
+    })
+}
+
+fn client_json(client: &Client) -> Value {
+    json!({
+        "client_id": client.id.as_str(),
+        "org_id": client.org_id.as_str(),
+        "name": client.name.as_str(),
+        "scopes": client.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "audiences": client.audiences.iter().map(Audience::as_str).collect::<Vec<_>>(),
+        "status": client.status.as_str(),
+        "created_at": rfc3339(client.created_at),
+        "expires_at": client.expires_at.map_or(Value::Null, rfc3339),
+    })
+}

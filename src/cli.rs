@@ -1,0 +1,91 @@
+//! The command line: `serve` (the default), `migrate`, and admin commands
+//! that work on the configured database and keys directory directly.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyward",
+    version,
+    about = "OAuth 2.0 authorization server for machine-to-machine access"
+)]
+pub struct Cli {
+    /// Settings file (default: keyward.toml in the working directory, if present).
+    #[arg(long, global = true, env = "KEYWARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage organisations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organisation.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// free, starter, professional or enterprise.
+        #[arg(long)]
+        plan: String,
+    },
+    /// List organisations.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create a client; its secret is printed once.
+    Create(ClientCreate),
+    /// List clients.
+    List {
+        /// Only the clients of this organisation.
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientCreate {
+    #[arg(long)]
+    pub org: String,
+    #[arg(long)]
+    pub name: String,
+    /// An allowed scope; repeat for several.
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
+    /// An allowed audience (resource); repeat for several.
+    #[arg(long = "audience")]
+    pub audiences: Vec<String>,
+    /// When the client stops working (RFC 3339).
+    #[arg(long)]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key; it signs from the next key reload on.
+    Rotate,
+    /// List keys with their state.
+    List,
+}

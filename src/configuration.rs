@@ -1,0 +1,226 @@
+//! Settings: defaults < keyward.toml < `KEYWARD_*` environment variables,
+//! where `KEYWARD_<NAME>_FILE` reads the value of `<NAME>` from a file.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+use crate::crypto::SigningAlgorithm;
+use crate::domain::{Audience, ScopePolicy};
+
+pub const ENV_PREFIX: &str = "KEYWARD_";
+pub const DEFAULT_CONFIG_FILE: &str = "keyward.toml";
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// host:port the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Public issuer URL; derived from `listen` when unset.
+    pub issuer: Option<String>,
+    pub database_url: DatabaseUrl,
+    pub keys_dir: PathBuf,
+    pub signing_alg: SigningAlgorithm,
+    pub token_ttl_seconds: u64,
+    /// `aud` of a token whose request names no resource; the issuer when unset.
+    pub default_audience: Option<String>,
+    /// Tier implications, such as `admin = ["deployment"]`.
+    pub scope_implications: HashMap<String, Vec<String>>,
+    /// Advertised as `scopes_supported` in the metadata document when set.
+    pub scopes_supported: Option<Vec<String>>,
+    /// HTTP worker threads; the number of CPUs when unset.
+    pub workers: Option<usize>,
+    /// Concurrent argon2 verifications; the number of CPUs when unset.
+    pub argon2_concurrency: Option<usize>,
+    /// Tracing filter, such as `info` or `keyward=debug`.
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("a valid default address"),
+            issuer: None,
+            database_url: DatabaseUrl("sqlite://data/keyward.db".into()),
+            keys_dir: PathBuf::from("keys"),
+            signing_alg: SigningAlgorithm::ES256,
+            token_ttl_seconds: 900,
+            default_audience: None,
+            scope_implications: HashMap::new(),
+            scopes_supported: None,
+            workers: None,
+            argon2_concurrency: None,
+            log: "info".into(),
+        }
+    }
+}
+
+/// A database URL; it may hold a password, so its `Debug` is redacted.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("redacted"));
+                write!(f, "{url}")
+            }
+            _ => f.write_str(&self.0),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Source(#[from] Box<figment::Error>),
+    #[error("setting {setting} ({env}{upper}): {message}", upper = setting.to_uppercase(), env = ENV_PREFIX)]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+    #[error("setting {0}: set either {ENV_PREFIX}{upper} or {ENV_PREFIX}{upper}_FILE, not both", upper = .0.to_uppercase())]
+    Ambiguous(String),
+    #[error("setting {setting}: cannot read {path}: {source}")]
+    SecretFile {
+        setting: String,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn invalid(setting: &'static str, message: impl fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        message: message.to_string(),
+    }
+}
+
+impl Settings {
+    /// Reads the layered settings; `config` names the TOML file (default
+    /// `keyward.toml` in the working directory, optional).
+    pub fn load(config: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = config.unwrap_or(Path::new(DEFAULT_CONFIG_FILE));
+        let mut figment = Figment::new().merge(Toml::file(file)).merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(|key| !key.as_str().ends_with("_file") && key != "config"),
+        );
+        for (key, path) in std::env::vars() {
+            let Some(name) = key
+                .strip_prefix(ENV_PREFIX)
+                .and_then(|k| k.strip_suffix("_FILE"))
+                .map(str::to_lowercase)
+            else {
+                continue;
+            };
+            if std::env::var_os(format!("{ENV_PREFIX}{}", name.to_uppercase())).is_some() {
+                return Err(ConfigError::Ambiguous(name));
+            }
+            let value =
+                std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+                    setting: name.clone(),
+                    path: path.clone(),
+                    source,
+                })?;
+            figment = figment.merge((name, value.trim_end_matches(['\n', '\r']).to_owned()));
+        }
+        let settings: Settings = figment.extract().map_err(Box::new)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what the types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(60..=86_400).contains(&self.token_ttl_seconds) {
+            return Err(invalid("token_ttl_seconds", "must be between 60 and 86400"));
+        }
+        let url = self.database_url.expose();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
+            return Err(invalid(
+                "database_url",
+                "must start with sqlite: or postgres:",
+            ));
+        }
+        if let Some(issuer) = &self.issuer {
+            let parsed = url::Url::parse(issuer).map_err(|e| invalid("issuer", e))?;
+            if !matches!(parsed.scheme(), "http" | "https")
+                || parsed.query().is_some()
+                || parsed.fragment().is_some()
+            {
+                return Err(invalid(
+                    "issuer",
+                    "must be an http(s) URL without query or fragment",
+                ));
+            }
+        }
+        if let Some(aud) = &self.default_audience {
+            Audience::parse(aud).map_err(|e| invalid("default_audience", e))?;
+        }
+        ScopePolicy::new(&self.scope_implications).map_err(|e| invalid("scope_implications", e))?;
+        for scope in self.scopes_supported.iter().flatten() {
+            crate::domain::Scope::parse(scope).map_err(|e| invalid("scopes_supported", e))?;
+        }
+        if self.workers == Some(0) || self.argon2_concurrency == Some(0) {
+            return Err(invalid(
+                "workers",
+                "workers and argon2_concurrency must be at least 1",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| invalid("log", e))?;
+        Ok(())
+    }
+
+    /// The issuer URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        match &self.issuer {
+            Some(issuer) => issuer.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    pub fn default_audience(&self) -> Audience {
+        let raw = self
+            .default_audience
+            .clone()
+            .unwrap_or_else(|| self.issuer());
+        Audience::parse(&raw).expect("validated at load")
+    }
+
+    pub fn scope_policy(&self) -> ScopePolicy {
+        ScopePolicy::new(&self.scope_implications).expect("validated at load")
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("issuer", &self.issuer())
+            .field("database_url", &self.database_url)
+            .field("keys_dir", &self.keys_dir)
+            .field("signing_alg", &self.signing_alg)
+            .field("token_ttl_seconds", &self.token_ttl_seconds)
+            .finish_non_exhaustive()
+    }
+}

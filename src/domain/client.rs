@@ -1,0 +1,120 @@
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::audience::Audience;
+use super::ids::{check_id, random_id, InvalidId};
+use super::organisation::{Name, OrgId, Plan};
+use super::scope::ScopeSet;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientId(String);
+
+impl ClientId {
+    const PREFIX: &'static str = "cl_";
+
+    pub fn generate() -> Self {
+        Self(random_id(Self::PREFIX))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+        check_id(raw, Self::PREFIX).map(|()| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A client secret as presented or generated; its `Debug` is redacted.
+#[derive(Debug, Clone)]
+pub struct ClientSecret(SecretString);
+
+impl ClientSecret {
+    pub const PREFIX: &'static str = "kws_";
+    /// Longer input is never a secret of ours; refusing it bounds argon2 input.
+    pub const MAX_LEN: usize = 256;
+
+    pub fn new(raw: String) -> Self {
+        Self(SecretString::from(raw))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientStatus {
+    Active,
+    Deactivated,
+}
+
+impl ClientStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientStatus::Active => "active",
+            ClientStatus::Deactivated => "deactivated",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "active" => Some(ClientStatus::Active),
+            "deactivated" => Some(ClientStatus::Deactivated),
+            _ => None,
+        }
+    }
+}
+
+/// An OAuth client as stored, without its secret hashes.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: ClientId,
+    pub org_id: OrgId,
+    pub name: Name,
+    pub scopes: ScopeSet,
+    pub audiences: Vec<Audience>,
+    pub status: ClientStatus,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+impl Client {
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// One argon2id PHC string of a client secret, with its own end of validity
+/// (a rotated-out secret keeps working until then).
+#[derive(Clone)]
+pub struct SecretHash {
+    pub phc: String,
+    pub expires_at: Option<i64>,
+}
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretHash")
+            .field("phc", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// What the token endpoint needs to know of a client: the client, its
+/// organisation's plan and its live secret hashes.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub client: Client,
+    pub plan: Plan,
+    pub secret_hashes: Vec<SecretHash>,
+}

@@ -1,0 +1,119 @@
+use std::fmt;
+use std::str::FromStr;
+
+use super::ids::random_id;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OrgId(String);
+
+impl OrgId {
+    const PREFIX: &'static str = "org_";
+
+    pub fn generate() -> Self {
+        Self(random_id(Self::PREFIX))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
+        super::ids::check_id(raw, Self::PREFIX).map(|()| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+use super::ids::InvalidId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    Free,
+    Starter,
+    Professional,
+    Enterprise,
+}
+
+impl Plan {
+    pub const ALL: [Plan; 4] = [
+        Plan::Free,
+        Plan::Starter,
+        Plan::Professional,
+        Plan::Enterprise,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plan::Free => "free",
+            Plan::Starter => "starter",
+            Plan::Professional => "professional",
+            Plan::Enterprise => "enterprise",
+        }
+    }
+
+    /// The free plan has no API access: its clients get no tokens.
+    pub fn has_api_access(self) -> bool {
+        self != Plan::Free
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown plan '{0}': expected free, starter, professional or enterprise")]
+pub struct UnknownPlan(pub String);
+
+impl FromStr for Plan {
+    type Err = UnknownPlan;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Plan::ALL
+            .into_iter()
+            .find(|p| p.as_str() == raw)
+            .ok_or_else(|| UnknownPlan(raw.to_owned()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidName {
+    #[error("a name must not be empty")]
+    Empty,
+    #[error("a name must be at most 200 characters")]
+    TooLong,
+    #[error("a name must not hold control characters")]
+    Control,
+}
+
+/// A display name for an organisation or a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    pub fn parse(raw: &str) -> Result<Self, InvalidName> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(InvalidName::Empty);
+        }
+        if trimmed.chars().count() > 200 {
+            return Err(InvalidName::TooLong);
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(InvalidName::Control);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Organisation {
+    pub id: OrgId,
+    pub name: Name,
+    pub plan: Plan,
+    pub created_at: i64,
+}

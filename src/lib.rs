@@ -1,0 +1,12 @@
+pub mod admin;
+pub mod cli;
+pub mod configuration;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod services;
+pub mod startup;
+pub mod stats;
+pub mod storage;
+pub mod telemetry;

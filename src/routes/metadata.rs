@@ -1,0 +1,29 @@
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde_json::json;
+
+use crate::startup::AppState;
+
+/// The RFC 8414 document; it changes only with the configuration.
+pub fn build_metadata(issuer: &str, scopes_supported: Option<&[String]>) -> web::Bytes {
+    let mut doc = json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth/token"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "response_types_supported": [],
+    });
+    if let Some(scopes) = scopes_supported {
+        doc["scopes_supported"] = json!(scopes);
+    }
+    web::Bytes::from(doc.to_string())
+}
+
+/// `GET /.well-known/oauth-authorization-server`.
+pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .content_type("application/json")
+        .body(state.metadata.clone())
+}

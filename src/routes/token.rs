@@ -1,0 +1,89 @@
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::body::read_body;
+use super::token_request::parse_token_request;
+use crate::error::{OAuthError, OAuthErrorCode};
+use crate::services::{ClientAuthError, TokenError};
+use crate::startup::AppState;
+use crate::storage::StorageError;
+
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    scope: &'a str,
+}
+
+/// `POST /oauth/token`: the client-credentials grant.
+#[tracing::instrument(name = "token", skip_all)]
+pub async fn issue_token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let body = read_body(payload).await?;
+    let mut auth_headers = req.headers().get_all(header::AUTHORIZATION);
+    let authorization = auth_headers.next().map(|v| v.as_bytes());
+    if auth_headers.next().is_some() {
+        return Err(OAuthError::invalid_request(
+            "only one Authorization header is allowed",
+        ));
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let presented = parse_token_request(content_type, authorization, &body)?;
+
+    let now = chrono::Utc::now().timestamp();
+    let client = state
+        .authenticator
+        .authenticate(&presented.client_id, &presented.client_secret, now)
+        .await
+        .map_err(auth_error)?;
+    let issued = state
+        .issuer
+        .issue(&client, &presented.request, now)
+        .map_err(token_error)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token: &issued.access_token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            scope: &issued.scope,
+        }))
+}
+
+fn auth_error(err: ClientAuthError) -> OAuthError {
+    match err {
+        ClientAuthError::BadCredentials => {
+            OAuthError::invalid_client("client authentication failed")
+        }
+        ClientAuthError::Storage(e) => storage_error(&e),
+    }
+}
+
+pub(super) fn storage_error(err: &StorageError) -> OAuthError {
+    match err {
+        StorageError::Unavailable(_) => OAuthError::unavailable(err),
+        _ => {
+            tracing::error!(error = %crate::error::error_chain(err), "storage failed");
+            OAuthError::new(OAuthErrorCode::ServerError, "internal error")
+        }
+    }
+}
+
+fn token_error(err: TokenError) -> OAuthError {
+    let code = match err {
+        TokenError::Deactivated | TokenError::Expired => OAuthErrorCode::InvalidClient,
+        TokenError::NoApiAccess => OAuthErrorCode::UnauthorizedClient,
+        TokenError::ScopeNotAllowed(_) | TokenError::NoScope => OAuthErrorCode::InvalidScope,
+        TokenError::AudienceNotAllowed(_) => OAuthErrorCode::InvalidTarget,
+    };
+    OAuthError::new(code, err.to_string())
+}

@@ -1,0 +1,277 @@
+//! Turns a token request (form or JSON body, optional Basic header) into
+//! typed parts, rejecting anything ambiguous.
+
+use serde::Deserialize;
+
+use super::basic_auth::{parse_basic, BasicAuthError};
+use super::form::parse_pairs;
+use crate::domain::{Audience, ClientSecret, ScopeSet};
+use crate::error::{OAuthError, OAuthErrorCode};
+use crate::services::TokenRequest;
+
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+
+/// A token request as presented: who claims to call, and what they ask for.
+#[derive(Debug)]
+pub struct PresentedTokenRequest {
+    pub client_id: String,
+    pub client_secret: ClientSecret,
+    pub request: TokenRequest,
+}
+
+/// The body parameters we understand; others are ignored (RFC 6749 §3.2).
+#[derive(Debug, Default, Deserialize)]
+struct BodyParams {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    scope: Option<String>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    resource: Vec<String>,
+    audience: Option<String>,
+}
+
+pub fn parse_token_request(
+    content_type: Option<&str>,
+    authorization: Option<&[u8]>,
+    body: &[u8],
+) -> Result<PresentedTokenRequest, OAuthError> {
+    let params = match media_type(content_type).as_deref() {
+        Some("application/x-www-form-urlencoded") => form_params(body)?,
+        Some("application/json") => serde_json::from_slice::<BodyParams>(body).map_err(|_| {
+            OAuthError::invalid_request("the body is not a valid JSON token request")
+        })?,
+        _ => {
+            return Err(OAuthError::invalid_request(
+                "Content-Type must be application/x-www-form-urlencoded or application/json",
+            ))
+        }
+    };
+    let params = BodyParams {
+        scope: params.scope.filter(|s| !s.is_empty()),
+        ..params
+    };
+
+    match params.grant_type.as_deref() {
+        None | Some("") => return Err(OAuthError::invalid_request("grant_type is required")),
+        Some(GRANT_CLIENT_CREDENTIALS) => {}
+        Some(_) => {
+            return Err(OAuthError::new(
+                OAuthErrorCode::UnsupportedGrantType,
+                "only the client_credentials grant is supported",
+            ))
+        }
+    }
+    let (client_id, client_secret) = client_credentials(authorization, &params)?;
+    let scope = params
+        .scope
+        .as_deref()
+        .map(ScopeSet::parse)
+        .transpose()
+        .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e.to_string()))?;
+    Ok(PresentedTokenRequest {
+        client_id,
+        client_secret: ClientSecret::new(client_secret),
+        request: TokenRequest {
+            scope,
+            audiences: audiences(&params)?,
+        },
+    })
+}
+
+/// `type/subtype` of a Content-Type, lower-cased, without parameters.
+fn media_type(content_type: Option<&str>) -> Option<String> {
+    let essence = content_type?.split(';').next()?.trim();
+    Some(essence.to_ascii_lowercase())
+}
+
+fn form_params(body: &[u8]) -> Result<BodyParams, OAuthError> {
+    let body = std::str::from_utf8(body)
+        .map_err(|_| OAuthError::invalid_request("the body is not valid UTF-8"))?;
+    let pairs = parse_pairs(body).ok_or_else(|| {
+        OAuthError::invalid_request("the body is not valid form-urlencoded UTF-8")
+    })?;
+    let mut params = BodyParams::default();
+    for (name, value) in pairs {
+        // A parameter without a value is treated as omitted (RFC 6749 §3.1).
+        if value.is_empty() {
+            continue;
+        }
+        let slot = match name.as_str() {
+            "resource" => {
+                params.resource.push(value);
+                continue;
+            }
+            "grant_type" => &mut params.grant_type,
+            "client_id" => &mut params.client_id,
+            "client_secret" => &mut params.client_secret,
+            "scope" => &mut params.scope,
+            "audience" => &mut params.audience,
+            _ => continue,
+        };
+        if slot.replace(value).is_some() {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {name} must not be repeated"
+            )));
+        }
+    }
+    Ok(params)
+}
+
+fn client_credentials(
+    authorization: Option<&[u8]>,
+    params: &BodyParams,
+) -> Result<(String, String), OAuthError> {
+    if let Some(header) = authorization {
+        let (id, secret) = parse_basic(header).map_err(|e| match e {
+            BasicAuthError::NotBasic => {
+                OAuthError::invalid_client("unsupported client authentication scheme; use Basic")
+            }
+            BasicAuthError::Malformed => {
+                OAuthError::invalid_request("malformed Basic authorization header")
+            }
+        })?;
+        let id_conflicts = params
+            .client_id
+            .as_ref()
+            .is_some_and(|body_id| *body_id != id);
+        if params.client_secret.is_some() || id_conflicts {
+            return Err(OAuthError::invalid_request(
+                "use exactly one client authentication method",
+            ));
+        }
+        return Ok((id, secret));
+    }
+    match (&params.client_id, &params.client_secret) {
+        (Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
+        (None, _) => Err(OAuthError::invalid_client(
+            "client authentication is required",
+        )),
+        (Some(_), None) => Err(OAuthError::invalid_client("client_secret is required")),
+    }
+}
+
+fn audiences(params: &BodyParams) -> Result<Vec<Audience>, OAuthError> {
+    let target = |msg: String| OAuthError::new(OAuthErrorCode::InvalidTarget, msg);
+    if !params.resource.is_empty() && params.audience.is_some() {
+        return Err(OAuthError::invalid_request(
+            "use resource or audience, not both",
+        ));
+    }
+    let mut out = Vec::new();
+    for resource in &params.resource {
+        // RFC 8707 §2: an absolute URI without a fragment.
+        let valid = url::Url::parse(resource).is_ok_and(|u| u.fragment().is_none());
+        if !valid {
+            return Err(target(
+                "resource must be an absolute URI without a fragment".into(),
+            ));
+        }
+        let audience = Audience::parse(resource).map_err(|e| target(e.to_string()))?;
+        if !out.contains(&audience) {
+            out.push(audience);
+        }
+    }
+    if let Some(audience) = &params.audience {
+        out.push(Audience::parse(audience).map_err(|e| target(e.to_string()))?);
+    }
+    Ok(out)
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<OneOrMany>::deserialize(d)? {
+        None => Vec::new(),
+        Some(OneOrMany::One(one)) => vec![one],
+        Some(OneOrMany::Many(many)) => many,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+
+    fn code(result: Result<PresentedTokenRequest, OAuthError>) -> &'static str {
+        result.unwrap_err().code.as_str()
+    }
+
+    #[test]
+    fn post_credentials_and_scope() {
+        let body = b"grant_type=client_credentials&client_id=a&client_secret=b&scope=x:read+y";
+        let parsed = parse_token_request(FORM, None, body).unwrap();
+        assert_eq!(parsed.client_id, "a");
+        assert_eq!(parsed.request.scope.unwrap().to_string(), "x:read y");
+    }
+
+    #[test]
+    fn json_body_with_resource_list() {
+        let body = br#"{"grant_type":"client_credentials","client_id":"a","client_secret":"b","resource":["https://a.test","https://b.test"]}"#;
+        let parsed =
+            parse_token_request(Some("application/json; charset=utf-8"), None, body).unwrap();
+        assert_eq!(parsed.request.audiences.len(), 2);
+    }
+
+    #[test]
+    fn rejects_ambiguity_and_garbage() {
+        let dup = b"grant_type=client_credentials&grant_type=client_credentials";
+        assert_eq!(
+            code(parse_token_request(FORM, None, dup)),
+            "invalid_request"
+        );
+        let json_dup = br#"{"grant_type":"client_credentials","grant_type":"x"}"#;
+        assert_eq!(
+            code(parse_token_request(
+                Some("application/json"),
+                None,
+                json_dup
+            )),
+            "invalid_request"
+        );
+        assert_eq!(
+            code(parse_token_request(Some("text/plain"), None, b"")),
+            "invalid_request"
+        );
+        assert_eq!(
+            code(parse_token_request(FORM, None, b"grant_type=password")),
+            "unsupported_grant_type"
+        );
+        assert_eq!(
+            code(parse_token_request(
+                FORM,
+                None,
+                b"grant_type=client_credentials&scope=a%00"
+            )),
+            "invalid_scope"
+        );
+        assert_eq!(
+            code(parse_token_request(
+                FORM,
+                None,
+                b"grant_type=client_credentials"
+            )),
+            "invalid_client"
+        );
+        let basic_and_post = b"grant_type=client_credentials&client_secret=x";
+        assert_eq!(
+            code(parse_token_request(
+                FORM,
+                Some(b"Basic YTpi"),
+                basic_and_post
+            )),
+            "invalid_request"
+        );
+        let bad_resource =
+            b"grant_type=client_credentials&client_id=a&client_secret=b&resource=not-a-uri";
+        assert_eq!(
+            code(parse_token_request(FORM, None, bad_resource)),
+            "invalid_target"
+        );
+    }
+}

@@ -1,0 +1,176 @@
+//! Client authentication with the two hot-path caches of DESIGN.md: client
+//! records, and digests of credentials that argon2 already accepted. A warm
+//! request runs neither SQL nor argon2.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use crate::crypto::credential_digest::DigestTag;
+use crate::crypto::{CredentialDigest, PasswordHasher};
+use crate::domain::{ClientCredentials, ClientId, ClientSecret, ScopePolicy, ScopeSet};
+use crate::stats::Counters;
+use crate::storage::{StorageError, Store};
+
+/// A client as the token endpoint sees it: its record plus the expanded set
+/// of scopes it may be granted.
+#[derive(Debug)]
+pub struct AuthenticatedClient {
+    pub credentials: ClientCredentials,
+    pub grantable: ScopeSet,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientAuthError {
+    #[error("unknown client or wrong secret")]
+    BadCredentials,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A digest of a verified secret, valid until that secret's own expiry.
+#[derive(Clone)]
+struct VerifiedSecret {
+    tag: DigestTag,
+    expires_at: Option<i64>,
+}
+
+pub struct ClientAuthenticator {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    digest: CredentialDigest,
+    policy: Arc<ScopePolicy>,
+    clients: Cache<String, Arc<AuthenticatedClient>>,
+    verified: Cache<String, Arc<Vec<VerifiedSecret>>>,
+    counters: Arc<Counters>,
+}
+
+const CACHE_CAPACITY: u64 = 100_000;
+const CLIENT_TTL: Duration = Duration::from_secs(60);
+const VERIFIED_TTL: Duration = Duration::from_secs(600);
+const MAX_SECRETS_REMEMBERED: usize = 4;
+
+impl ClientAuthenticator {
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: PasswordHasher,
+        policy: Arc<ScopePolicy>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            digest: CredentialDigest::new(),
+            policy,
+            clients: Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(CLIENT_TTL)
+                .build(),
+            verified: Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(VERIFIED_TTL)
+                .build(),
+            counters,
+        }
+    }
+
+    /// Checks a client id and secret. Unknown ids and wrong secrets fail
+    /// alike, after the same argon2 work.
+    #[tracing::instrument(skip_all, fields(client_id = %id))]
+    pub async fn authenticate(
+        &self,
+        id: &str,
+        secret: &ClientSecret,
+        now: i64,
+    ) -> Result<Arc<AuthenticatedClient>, ClientAuthError> {
+        let (Ok(client_id), true) = (
+            ClientId::parse(id),
+            secret.expose().len() <= ClientSecret::MAX_LEN,
+        ) else {
+            // Not of our id or secret format: no stored client can match.
+            return Err(ClientAuthError::BadCredentials);
+        };
+        let Some(client) = self.client(&client_id, now).await? else {
+            self.hasher.verify_any(secret, Vec::new()).await;
+            return Err(ClientAuthError::BadCredentials);
+        };
+        if self.seen_before(id, secret, now).await {
+            Counters::bump(&self.counters.credential_cache_hits);
+            return Ok(client);
+        }
+        Counters::bump(&self.counters.credential_cache_misses);
+        let live: Vec<_> = client
+            .credentials
+            .secret_hashes
+            .iter()
+            .filter(|h| h.expires_at.is_none_or(|at| at > now))
+            .collect();
+        let phcs = live.iter().map(|h| h.phc.clone()).collect();
+        let Some(matched) = self.hasher.verify_any(secret, phcs).await else {
+            return Err(ClientAuthError::BadCredentials);
+        };
+        self.remember(id, secret, live[matched].expires_at).await;
+        Ok(client)
+    }
+
+    /// Forgets everything cached about a client; called on any change to it.
+    pub async fn evict(&self, id: &str) {
+        self.clients.invalidate(id).await;
+        self.verified.invalidate(id).await;
+    }
+
+    async fn client(
+        &self,
+        id: &ClientId,
+        now: i64,
+    ) -> Result<Option<Arc<AuthenticatedClient>>, StorageError> {
+        if let Some(cached) = self.clients.get(id.as_str()).await {
+            return Ok(Some(cached));
+        }
+        // Unknown ids are not cached, so a client created a moment ago is found.
+        let Some(credentials) = self.store.client_credentials(id, now).await? else {
+            return Ok(None);
+        };
+        let grantable = self.policy.expand(&credentials.client.scopes);
+        let client = Arc::new(AuthenticatedClient {
+            credentials,
+            grantable,
+        });
+        self.clients
+            .insert(id.as_str().to_owned(), client.clone())
+            .await;
+        Ok(Some(client))
+    }
+
+    async fn seen_before(&self, id: &str, secret: &ClientSecret, now: i64) -> bool {
+        let Some(known) = self.verified.get(id).await else {
+            return false;
+        };
+        known.iter().any(|v| {
+            v.expires_at.is_none_or(|at| at > now)
+                && self.digest.matches(id, secret.expose(), &v.tag)
+        })
+    }
+
+    async fn remember(&self, id: &str, secret: &ClientSecret, expires_at: Option<i64>) {
+        let entry = VerifiedSecret {
+            tag: self.digest.tag(id, secret.expose()),
+            expires_at,
+        };
+        self.verified
+            .entry_by_ref(id)
+            .and_upsert_with(|existing| async move {
+                let mut list = existing
+                    .map(|e| e.into_value().as_ref().clone())
+                    .unwrap_or_default();
+                // A client has at most a few live secrets; the bound covers races.
+                if list.len() >= MAX_SECRETS_REMEMBERED {
+                    list.remove(0);
+                }
+                list.push(entry);
+                Arc::new(list)
+            })
+            .await;
+    }
+}

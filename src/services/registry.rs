@@ -1,0 +1,83 @@
+//! Creating organisations and clients, shared by the CLI and (later) the
+//! management API.
+
+use crate::crypto::password::hash_secret;
+use crate::crypto::secret::generate_client_secret;
+use crate::domain::{
+    Audience, Client, ClientId, ClientSecret, ClientStatus, Name, OrgId, Organisation, Plan,
+    ScopeSet, SecretHash,
+};
+use crate::storage::{StorageError, Store};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("organisation {0} does not exist")]
+    UnknownOrganisation(OrgId),
+    #[error("a client needs at least one scope")]
+    NoScope,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+pub async fn create_organisation(
+    store: &dyn Store,
+    name: Name,
+    plan: Plan,
+) -> Result<Organisation, RegistryError> {
+    let org = Organisation {
+        id: OrgId::generate(),
+        name,
+        plan,
+        created_at: chrono::Utc::now().timestamp(),
+    };
+    store.insert_organisation(&org).await?;
+    Ok(org)
+}
+
+pub struct NewClient {
+    pub org_id: OrgId,
+    pub name: Name,
+    pub scopes: ScopeSet,
+    pub audiences: Vec<Audience>,
+    pub expires_at: Option<i64>,
+}
+
+/// Creates a client and returns it with its secret, which is shown once
+/// and stored only as an argon2id hash.
+pub async fn create_client(
+    store: &dyn Store,
+    new: NewClient,
+) -> Result<(Client, ClientSecret), RegistryError> {
+    if new.scopes.is_empty() {
+        return Err(RegistryError::NoScope);
+    }
+    match store.get_organisation(&new.org_id).await {
+        Err(StorageError::NotFound) => return Err(RegistryError::UnknownOrganisation(new.org_id)),
+        other => other?,
+    };
+    let secret = generate_client_secret();
+    let phc = {
+        let secret = secret.clone();
+        tokio::task::spawn_blocking(move || hash_secret(&secret))
+            .await
+            .expect("hashing does not panic")
+    };
+    let now = chrono::Utc::now().timestamp();
+    let client = Client {
+        id: ClientId::generate(),
+        org_id: new.org_id,
+        name: new.name,
+        scopes: new.scopes,
+        audiences: new.audiences,
+        status: ClientStatus::Active,
+        created_at: now,
+        updated_at: now,
+        expires_at: new.expires_at,
+    };
+    let hash = SecretHash {
+        phc,
+        expires_at: None,
+    };
+    store.insert_client(&client, &hash).await?;
+    Ok((client, secret))
+}

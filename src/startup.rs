@@ -1,0 +1,171 @@
+//! Builds the running application from settings: storage, keys, caches,
+//! services and the HTTP server on a bound `TcpListener`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use arc_swap::ArcSwap;
+use tracing_actix_web::TracingLogger;
+
+use crate::configuration::Settings;
+use crate::crypto::keyring::KeySet;
+use crate::crypto::{Keyring, PasswordHasher};
+use crate::routes;
+use crate::services::{ClientAuthenticator, TokenIssuer};
+use crate::stats::Counters;
+use crate::storage::{self, Store};
+
+/// Leeway for clock skew between us and resource servers.
+pub const CLOCK_LEEWAY_SECONDS: u64 = 60;
+const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<ArcSwap<KeySet>>,
+    pub authenticator: ClientAuthenticator,
+    pub issuer: TokenIssuer,
+    pub metadata: web::Bytes,
+    pub counters: Arc<Counters>,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    counters: Arc<Counters>,
+}
+
+/// The keyring a configuration describes.
+pub fn keyring(settings: &Settings) -> Keyring {
+    let retire_after = Duration::from_secs(settings.token_ttl_seconds + CLOCK_LEEWAY_SECONDS);
+    Keyring::new(&settings.keys_dir, settings.signing_alg, retire_after)
+}
+
+/// Opens the configured database and brings its schema up to date.
+pub async fn open_store(
+    settings: &Settings,
+    counters: Arc<Counters>,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let store = storage::connect(settings.database_url.expose(), counters)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "database {:?}: {}",
+                settings.database_url,
+                crate::error::error_chain(&e)
+            )
+        })?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        Self::build_on(settings, listener).await
+    }
+
+    pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let issuer = match &settings.issuer {
+            Some(_) => settings.issuer(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        let counters = Arc::new(Counters::default());
+        let store = open_store(&settings, counters.clone()).await?;
+
+        let keyring = keyring(&settings);
+        let keys = Arc::new(ArcSwap::from_pointee(keyring.load_or_init()?));
+        spawn_key_reloader(keyring, keys.clone());
+
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let policy = Arc::new(settings.scope_policy());
+        let hasher = PasswordHasher::new(
+            settings.argon2_concurrency.unwrap_or(cpus),
+            counters.clone(),
+        );
+        let default_audience = match &settings.default_audience {
+            Some(_) => settings.default_audience(),
+            None => crate::domain::Audience::parse(&issuer)?,
+        };
+        let state = web::Data::new(AppState {
+            authenticator: ClientAuthenticator::new(
+                store.clone(),
+                hasher,
+                policy.clone(),
+                counters.clone(),
+            ),
+            issuer: TokenIssuer::new(
+                keys.clone(),
+                issuer.clone(),
+                settings.token_ttl_seconds as i64,
+                default_audience,
+                policy,
+                counters.clone(),
+            ),
+            metadata: routes::build_metadata(&issuer, settings.scopes_supported.as_deref()),
+            store,
+            keys,
+            counters: counters.clone(),
+        });
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .workers(settings.workers.unwrap_or(cpus))
+        .listen(listener)?
+        .run();
+        tracing::info!(%issuer, port, "keyward is listening");
+        Ok(Self {
+            port,
+            server,
+            counters,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Counters that tests read to see what a request did.
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Picks up keys that `keyward keys rotate` (here or on another replica
+/// sharing keys/) added, and retires expired ones, without a restart.
+fn spawn_key_reloader(keyring: Keyring, keys: Arc<ArcSwap<KeySet>>) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(KEY_RELOAD_INTERVAL);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            match keyring.load() {
+                Ok(set) => {
+                    if set.signing_key().kid() != keys.load().signing_key().kid() {
+                        tracing::info!(
+                            kid = set.signing_key().kid(),
+                            "a new signing key is in use"
+                        );
+                    }
+                    keys.store(Arc::new(set));
+                }
+                Err(e) => {
+                    tracing::error!(error = %crate::error::error_chain(&e), "reloading keys failed; keeping the loaded keys")
+                }
+            }
+        }
+    });
+}

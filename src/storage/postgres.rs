@@ -1,0 +1,34 @@
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use super::sql::impl_sql_store;
+use super::StorageError;
+use crate::stats::Counters;
+
+pub struct PostgresStore {
+    pool: PgPool,
+    counters: Arc<Counters>,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str, counters: Arc<Counters>) -> Result<Self, StorageError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, counters })
+    }
+
+    /// Every query goes through here, so the counter sees every round trip.
+    fn pool(&self) -> &PgPool {
+        Counters::bump(&self.counters.sql_queries);
+        &self.pool
+    }
+}
+
+impl_sql_store!(PostgresStore, "postgres", "./migrations/postgres");

@@ -1,0 +1,102 @@
+//! Row structs shared by both backends, and their conversion to domain types.
+
+use crate::domain::{
+    Audience, Client, ClientId, ClientStatus, Name, OrgId, Organisation, ScopeSet, SecretHash,
+};
+
+use super::StorageError;
+
+#[derive(sqlx::FromRow)]
+pub(super) struct OrganisationRow {
+    pub id: String,
+    pub name: String,
+    pub plan: String,
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ClientRow {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub scopes: String,
+    pub audiences: String,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ClientWithPlanRow {
+    #[sqlx(flatten)]
+    pub client: ClientRow,
+    pub plan: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SecretHashRow {
+    pub hash: String,
+    pub expires_at: Option<i64>,
+}
+
+fn corrupt(what: &str, err: impl std::fmt::Display) -> StorageError {
+    StorageError::Corrupt(format!("{what}: {err}"))
+}
+
+impl TryFrom<OrganisationRow> for Organisation {
+    type Error = StorageError;
+
+    fn try_from(row: OrganisationRow) -> Result<Self, Self::Error> {
+        Ok(Organisation {
+            id: OrgId::parse(&row.id).map_err(|e| corrupt("organisation id", e))?,
+            name: Name::parse(&row.name).map_err(|e| corrupt("organisation name", e))?,
+            plan: row.plan.parse().map_err(|e| corrupt("plan", e))?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+impl TryFrom<ClientRow> for Client {
+    type Error = StorageError;
+
+    fn try_from(row: ClientRow) -> Result<Self, Self::Error> {
+        let audiences = row
+            .audiences
+            .split(' ')
+            .filter(|a| !a.is_empty())
+            .map(Audience::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e| corrupt("client audiences", e))?;
+        Ok(Client {
+            id: ClientId::parse(&row.id).map_err(|e| corrupt("client id", e))?,
+            org_id: OrgId::parse(&row.org_id).map_err(|e| corrupt("client org id", e))?,
+            name: Name::parse(&row.name).map_err(|e| corrupt("client name", e))?,
+            scopes: ScopeSet::parse(&row.scopes).map_err(|e| corrupt("client scopes", e))?,
+            audiences,
+            status: ClientStatus::parse(&row.status)
+                .ok_or_else(|| corrupt("client status", &row.status))?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            expires_at: row.expires_at,
+        })
+    }
+}
+
+impl From<SecretHashRow> for SecretHash {
+    fn from(row: SecretHashRow) -> Self {
+        SecretHash {
+            phc: row.hash,
+            expires_at: row.expires_at,
+        }
+    }
+}
+
+/// Audiences are stored space-separated: an audience holds no spaces.
+pub(super) fn join_audiences(audiences: &[Audience]) -> String {
+    audiences
+        .iter()
+        .map(Audience::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
+}

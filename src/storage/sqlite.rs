@@ -1,0 +1,45 @@
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use super::sql::impl_sql_store;
+use super::StorageError;
+use crate::stats::Counters;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    counters: Arc<Counters>,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str, counters: Arc<Counters>) -> Result<Self, StorageError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        if let Some(dir) = Path::new(options.get_filename()).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StorageError::Unavailable(sqlx::Error::Io(e)))?;
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, counters })
+    }
+
+    /// Every query goes through here, so the counter sees every round trip.
+    fn pool(&self) -> &SqlitePool {
+        Counters::bump(&self.counters.sql_queries);
+        &self.pool
+    }
+}
+
+impl_sql_store!(SqliteStore, "sqlite", "./migrations/sqlite");
