@@ -89,8 +89,9 @@ impl fmt::Debug for DatabaseUrl {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("configuration: {0}")]
-    Source(#[from] Box<figment::Error>),
+    /// Every problem figment found, each naming its setting and where it came from.
+    #[error("{0}")]
+    Source(String),
     #[error("setting {setting} ({env}{upper}): {message}", upper = setting.to_uppercase(), env = ENV_PREFIX)]
     Invalid {
         setting: &'static str,
@@ -107,6 +108,30 @@ pub enum ConfigError {
     },
 }
 
+impl From<figment::Error> for ConfigError {
+    fn from(err: figment::Error) -> Self {
+        let lines: Vec<String> = err
+            .into_iter()
+            .map(|e| {
+                let setting = match &e.kind {
+                    figment::error::Kind::UnknownField(field, _) => field.to_lowercase(),
+                    _ => e.path.join(".").to_lowercase(),
+                };
+                let origin = match &e.metadata {
+                    Some(md) => match &md.source {
+                        Some(source) => format!(", in {} {source}", md.name),
+                        None => format!(", in {}", md.name),
+                    },
+                    None => String::new(),
+                };
+                let env = setting.to_uppercase();
+                format!("setting {setting} ({ENV_PREFIX}{env}{origin}): {}", e.kind)
+            })
+            .collect();
+        ConfigError::Source(lines.join("; "))
+    }
+}
+
 fn invalid(setting: &'static str, message: impl fmt::Display) -> ConfigError {
     ConfigError::Invalid {
         setting,
@@ -119,10 +144,12 @@ impl Settings {
     /// `keyward.toml` in the working directory, optional).
     pub fn load(config: Option<&Path>) -> Result<Self, ConfigError> {
         let file = config.unwrap_or(Path::new(DEFAULT_CONFIG_FILE));
-        let mut figment = Figment::new().merge(Toml::file(file)).merge(
-            Env::prefixed(ENV_PREFIX)
-                .filter(|key| !key.as_str().ends_with("_file") && key != "config"),
-        );
+        let mut figment =
+            Figment::new()
+                .merge(Toml::file(file))
+                .merge(Env::prefixed(ENV_PREFIX).filter(|key| {
+                    !key.as_str().to_ascii_lowercase().ends_with("_file") && key != "config"
+                }));
         for (key, path) in std::env::vars() {
             let Some(name) = key
                 .strip_prefix(ENV_PREFIX)
@@ -142,7 +169,7 @@ impl Settings {
                 })?;
             figment = figment.merge((name, value.trim_end_matches(['\n', '\r']).to_owned()));
         }
-        let settings: Settings = figment.extract().map_err(Box::new)?;
+        let settings: Settings = figment.extract()?;
         settings.validate()?;
         Ok(settings)
     }

@@ -29,6 +29,10 @@ impl ScopePolicy {
         let mut expanded = ScopeSet::default();
         let mut pending: Vec<Scope> = set.iter().cloned().collect();
         while let Some(scope) = pending.pop() {
+            // A scope already in the set was expanded when first seen, so cycles end.
+            if expanded.contains(&scope) {
+                continue;
+            }
             if let Some(read) = scope.implied_read() {
                 pending.push(read);
             }
@@ -37,7 +41,6 @@ impl ScopePolicy {
             }
             expanded.insert(scope);
         }
-        // A scope already in the set was expanded when first seen, so cycles end.
         expanded
     }
 }

@@ -246,7 +246,7 @@ mod tests {
             code(parse_token_request(
                 FORM,
                 None,
-                b"grant_type=client_credentials&scope=a%00"
+                b"grant_type=client_credentials&client_id=a&client_secret=b&scope=a%00"
             )),
             "invalid_scope"
         );

@@ -1,0 +1,365 @@
+//! The `keyward` binary: admin commands with --json, configuration layering
+//! and errors, and `serve` configured only by a file and the environment.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::helpers::{spawn_app, status_and_json, Backend, TestApp, TestClient};
+use crate::on_both_backends;
+
+/// Runs the binary in `cwd` with only the given `KEYWARD_*` variables.
+pub fn run(cwd: &Path, env: &[(&str, String)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("KEYWARD_")) {
+        command.env_remove(key);
+    }
+    command
+        .current_dir(cwd)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("KEYWARD_LOG", "warn")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Runs the binary against a test app's database and keys.
+pub fn keyward(app: &TestApp, args: &[&str]) -> Output {
+    run(app.dir.path(), &app_env(app), args)
+}
+
+fn app_env(app: &TestApp) -> Vec<(&'static str, String)> {
+    vec![
+        ("KEYWARD_DATABASE_URL", app.db.url.clone()),
+        ("KEYWARD_KEYS_DIR", app.keys_dir().display().to_string()),
+    ]
+}
+
+fn one_json_object(output: &Output) -> Value {
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    assert_eq!(
+        stdout.trim().lines().count(),
+        1,
+        "exactly one line: {stdout}"
+    );
+    let value: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(value.is_object(), "{stdout}");
+    value
+}
+
+async fn admin_commands_print_one_json_object(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = one_json_object(&keyward(
+        &app,
+        &[
+            "--json", "org", "create", "--name", "Acme", "--plan", "starter",
+        ],
+    ));
+    let org_id = org["id"].as_str().unwrap();
+    assert!(org_id.starts_with("org_"));
+    assert_eq!(
+        (org["name"].as_str(), org["plan"].as_str()),
+        (Some("Acme"), Some("starter"))
+    );
+
+    let created = one_json_object(&keyward(
+        &app,
+        &[
+            "client",
+            "create",
+            "--org",
+            org_id,
+            "--name",
+            "ci",
+            "--scope",
+            "payouts:write",
+            "--scope",
+            "wallets:read",
+            "--audience",
+            crate::helpers::API,
+            "--json",
+        ],
+    ));
+    assert_eq!(created["org_id"], org_id);
+    assert_eq!(
+        created["scopes"],
+        serde_json::json!(["payouts:write", "wallets:read"])
+    );
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("kws_") && secret.len() >= 4 + 43);
+    let client = TestClient {
+        id: created["client_id"].as_str().unwrap().to_owned(),
+        secret: secret.clone(),
+        org_id: org_id.to_owned(),
+    };
+
+    let listed = one_json_object(&keyward(
+        &app,
+        &["--json", "client", "list", "--org", org_id],
+    ));
+    assert_eq!(listed["clients"].as_array().unwrap().len(), 1);
+    assert!(
+        !listed.to_string().contains(&secret),
+        "a listing never shows a secret"
+    );
+    let orgs = one_json_object(&keyward(&app, &["--json", "org", "list"]));
+    assert!(orgs["organisations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["id"] == org_id));
+
+    // The running server serves a client the CLI just created.
+    let (status, body) = status_and_json(
+        app.post_token(&client, &[("grant_type", "client_credentials")])
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "payouts:read payouts:write wallets:read");
+
+    // Text output names the secret once, too.
+    let text = keyward(
+        &app,
+        &[
+            "client", "create", "--org", org_id, "--name", "x", "--scope", "a",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&text.stdout).contains("client_secret: kws_"));
+}
+
+async fn admin_commands_reject_bad_input(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let bad_plan = keyward(&app, &["org", "create", "--name", "Acme", "--plan", "gold"]);
+    assert!(!bad_plan.status.success());
+    assert!(String::from_utf8_lossy(&bad_plan.stderr).contains("--plan"));
+
+    let unknown_org = keyward(
+        &app,
+        &[
+            "client",
+            "create",
+            "--org",
+            "org_0123456789abcdef0123456789abcdef",
+            "--name",
+            "x",
+            "--scope",
+            "a",
+        ],
+    );
+    assert!(!unknown_org.status.success());
+    assert!(String::from_utf8_lossy(&unknown_org.stderr).contains("does not exist"));
+
+    let bad_scope = keyward(
+        &app,
+        &[
+            "client",
+            "create",
+            "--org",
+            "org_0123456789abcdef0123456789abcdef",
+            "--name",
+            "x",
+            "--scope",
+            "a b",
+        ],
+    );
+    assert!(!bad_scope.status.success());
+    assert!(String::from_utf8_lossy(&bad_scope.stderr).contains("--scope"));
+}
+
+on_both_backends!(
+    admin_commands_print_one_json_object,
+    admin_commands_reject_bad_input
+);
+
+#[test]
+fn a_bad_setting_stops_startup_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = (
+        "KEYWARD_DATABASE_URL",
+        format!("sqlite://{}/k.db", dir.path().display()),
+    );
+    let cases = [
+        ("KEYWARD_TOKEN_TTL_SECONDS", "abc", "token_ttl_seconds"),
+        (
+            "KEYWARD_TOKEN_TTL_SECONDS",
+            "5",
+            "KEYWARD_TOKEN_TTL_SECONDS",
+        ),
+        ("KEYWARD_SIGNING_ALG", "HS256", "signing_alg"),
+        ("KEYWARD_LISTEN", "nowhere", "listen"),
+        ("KEYWARD_ISSUER", "ftp://x", "KEYWARD_ISSUER"),
+        (
+            "KEYWARD_DATABASE_URL",
+            "mysql://localhost/x",
+            "KEYWARD_DATABASE_URL",
+        ),
+        (
+            "KEYWARD_DEFAULT_AUDIENCE",
+            "has space",
+            "KEYWARD_DEFAULT_AUDIENCE",
+        ),
+        ("KEYWARD_NO_SUCH_SETTING", "1", "no_such_setting"),
+    ];
+    for (key, value, named) in cases {
+        let output = run(
+            dir.path(),
+            &[db.clone(), (key, value.to_owned())],
+            &["migrate"],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{key}={value}: {stderr}");
+        assert!(stderr.contains(named), "{key}={value}: {stderr}");
+    }
+
+    std::fs::write(dir.path().join("keyward.toml"), "token_ttl = 5\n").unwrap();
+    let output = run(dir.path(), &[db], &["migrate"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("token_ttl"));
+}
+
+#[test]
+fn file_variants_read_settings_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let url_file = dir.path().join("database_url");
+    std::fs::write(
+        &url_file,
+        format!("sqlite://{}/from-file.db\n", dir.path().display()),
+    )
+    .unwrap();
+    let env = [("KEYWARD_DATABASE_URL_FILE", url_file.display().to_string())];
+    let migrated = one_json_object(&run(dir.path(), &env, &["--json", "migrate"]));
+    assert_eq!(migrated["backend"], "sqlite");
+    assert!(dir.path().join("from-file.db").exists());
+
+    let both = [
+        env[0].clone(),
+        ("KEYWARD_DATABASE_URL", "sqlite://x.db".into()),
+    ];
+    let output = run(dir.path(), &both, &["migrate"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("KEYWARD_DATABASE_URL_FILE"));
+}
+
+/// Stops the child process even when an assertion fails.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `keyward serve` from the binary: keyward.toml under the environment.
+#[tokio::test]
+async fn serve_layers_file_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("keyward.toml"),
+        "token_ttl_seconds = 120\nsigning_alg = \"RS256\"\n\n[scope_implications]\nadmin = [\"deployment\"]\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = vec![
+        ("KEYWARD_LISTEN", format!("127.0.0.1:{port}")),
+        ("KEYWARD_SIGNING_ALG", "EdDSA".to_owned()),
+    ];
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("KEYWARD_")) {
+        command.env_remove(key);
+    }
+    let _server = Child(
+        command
+            .current_dir(dir.path())
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server did not come up");
+    assert!(
+        dir.path().join("data/keyward.db").exists(),
+        "default SQLite file is created"
+    );
+
+    let org = one_json_object(&run(
+        dir.path(),
+        &env,
+        &[
+            "--json",
+            "org",
+            "create",
+            "--name",
+            "A",
+            "--plan",
+            "enterprise",
+        ],
+    ));
+    let client = one_json_object(&run(
+        dir.path(),
+        &env,
+        &[
+            "--json",
+            "client",
+            "create",
+            "--org",
+            org["id"].as_str().unwrap(),
+            "--name",
+            "c",
+            "--scope",
+            "admin",
+        ],
+    ));
+    let response = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(
+            client["client_id"].as_str().unwrap(),
+            client["client_secret"].as_str(),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["expires_in"], 120, "the file sets the TTL");
+    assert_eq!(
+        body["scope"], "admin deployment",
+        "the file sets implications"
+    );
+    let header = jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        header.alg,
+        jsonwebtoken::Algorithm::EdDSA,
+        "the environment wins over the file"
+    );
+    let key_files: Vec<_> = std::fs::read_dir(dir.path().join("keys"))
+        .unwrap()
+        .collect();
+    assert_eq!(key_files.len(), 1, "one key generated on first start");
+}

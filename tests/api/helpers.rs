@@ -1,0 +1,265 @@
+//! `spawn_app()`: the real server on port 0 with its own fresh database,
+//! SQLite in a temp dir or a new PostgreSQL database dropped afterwards.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock};
+
+use keyward::configuration::{DatabaseUrl, Settings};
+use keyward::domain::{Audience, Name, OrgId, Plan, ScopeSet};
+use keyward::services::registry::{self, NewClient};
+use keyward::startup::Application;
+use keyward::stats::Counters;
+use keyward::storage::{self, Store};
+use serde_json::Value;
+
+pub const API: &str = "https://api.example.test";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per backend: `on_both_backends!(name => body_fn);`
+/// gives `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        keyward::telemetry::init("debug", std::io::stdout);
+    } else {
+        keyward::telemetry::init("info", std::io::sink);
+    }
+});
+
+/// The PostgreSQL server the suite uses; tests fail, not skip, without it.
+pub fn postgres_admin_url() -> String {
+    std::env::var("KEYWARD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database of one test: a file in a temp dir, or a PostgreSQL database
+/// that is dropped when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    pg_name: Option<String>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend, dir: &std::path::Path) -> Self {
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}/keyward.db", dir.display()),
+                pg_name: None,
+            },
+            Backend::Postgres => {
+                let name = format!("keyward_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&postgres_admin_url())
+                    .await
+                    .expect("PostgreSQL must be reachable for the PostgreSQL tests");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&admin)
+                    .await
+                    .expect("create test database");
+                admin.close().await;
+                let mut url = url::Url::parse(&postgres_admin_url()).unwrap();
+                url.set_path(&name);
+                Self {
+                    url: url.to_string(),
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    /// Drops the PostgreSQL database now, connections and all.
+    pub fn drop_now(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            // Drop runs outside any async context we may block, so use a thread.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(admin) = sqlx::PgPool::connect(&postgres_admin_url()).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&admin)
+                                .await;
+                    }
+                });
+            })
+            .join()
+            .unwrap();
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub counters: Arc<Counters>,
+    pub settings: Settings,
+    pub db: TestDatabase,
+    pub dir: tempfile::TempDir,
+}
+
+/// A client created for a test, with its secret in clear.
+pub struct TestClient {
+    pub id: String,
+    pub secret: String,
+    pub org_id: String,
+}
+
+/// Settings of a test app whose files live under `dir`.
+pub fn test_settings(dir: &std::path::Path, db: &TestDatabase) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: DatabaseUrl::new(db.url.clone()),
+        keys_dir: dir.join("keys"),
+        workers: Some(1),
+        argon2_concurrency: Some(2),
+        ..Settings::default()
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    LazyLock::force(&TRACING);
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(backend, dir.path()).await;
+    let mut settings = test_settings(dir.path(), &db);
+    configure(&mut settings);
+    start(settings, db, dir).await
+}
+
+/// Starts the server for prepared settings; also used to start a second
+/// replica on the same database and keys.
+pub async fn start(settings: Settings, db: TestDatabase, dir: tempfile::TempDir) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let app = Application::build_on(settings.clone(), listener)
+        .await
+        .expect("app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let counters = app.counters();
+    tokio::spawn(app.run_until_stopped());
+    let store = storage::connect(&db.url, Arc::new(Counters::default()))
+        .await
+        .unwrap();
+    TestApp {
+        address,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        store,
+        counters,
+        settings,
+        db,
+        dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn keys_dir(&self) -> PathBuf {
+        self.settings.keys_dir.clone()
+    }
+
+    pub async fn create_org(&self, plan: Plan) -> OrgId {
+        registry::create_organisation(&*self.store, Name::parse("Acme").unwrap(), plan)
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// A client of a new starter-plan organisation.
+    pub async fn create_client(&self, scopes: &[&str], audiences: &[&str]) -> TestClient {
+        let org = self.create_org(Plan::Starter).await;
+        self.create_client_in(&org, scopes, audiences, None).await
+    }
+
+    pub async fn create_client_in(
+        &self,
+        org: &OrgId,
+        scopes: &[&str],
+        audiences: &[&str],
+        expires_at: Option<i64>,
+    ) -> TestClient {
+        let new = NewClient {
+            org_id: org.clone(),
+            name: Name::parse("integration").unwrap(),
+            scopes: ScopeSet::from_strs(scopes.iter().copied()).unwrap(),
+            audiences: audiences
+                .iter()
+                .map(|a| Audience::parse(a).unwrap())
+                .collect(),
+            expires_at,
+        };
+        let (client, secret) = registry::create_client(&*self.store, new).await.unwrap();
+        TestClient {
+            id: client.id.to_string(),
+            secret: secret.expose().to_owned(),
+            org_id: org.to_string(),
+        }
+    }
+
+    /// POST /oauth/token with a form body and Basic credentials.
+    pub async fn post_token(
+        &self,
+        client: &TestClient,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url("/oauth/token"))
+            .basic_auth(&client.id, Some(&client.secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.http.get(self.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+}
+
+/// Status and parsed body of a response.
+pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}

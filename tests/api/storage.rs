@@ -1,0 +1,165 @@
+//! The store conformance suite: every store behaviour on both backends.
+
+use std::sync::Arc;
+
+use keyward::crypto::password::hash_secret;
+use keyward::domain::{
+    Client, ClientId, ClientSecret, ClientStatus, Name, OrgId, Organisation, Plan, ScopeSet,
+    SecretHash,
+};
+use keyward::stats::Counters;
+use keyward::storage::{self, StorageError, Store};
+
+use crate::helpers::{Backend, TestDatabase};
+use crate::on_both_backends;
+
+async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(backend, dir.path()).await;
+    let store = storage::connect(&db.url, Arc::new(Counters::default()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    (store, db, dir)
+}
+
+fn org(plan: Plan) -> Organisation {
+    Organisation {
+        id: OrgId::generate(),
+        name: Name::parse("Acme Ltd").unwrap(),
+        plan,
+        created_at: 1_700_000_000,
+    }
+}
+
+fn client(org: &OrgId, expires_at: Option<i64>) -> Client {
+    Client {
+        id: ClientId::generate(),
+        org_id: org.clone(),
+        name: Name::parse("ci").unwrap(),
+        scopes: ScopeSet::parse("payouts:write admin").unwrap(),
+        audiences: vec![keyward::domain::Audience::parse("https://api.example.test").unwrap()],
+        status: ClientStatus::Active,
+        created_at: 1_700_000_100,
+        updated_at: 1_700_000_100,
+        expires_at,
+    }
+}
+
+fn hash(expires_at: Option<i64>) -> SecretHash {
+    SecretHash {
+        phc: hash_secret(&ClientSecret::new("kws_test".into())),
+        expires_at,
+    }
+}
+
+async fn organisations_round_trip(backend: Backend) {
+    let (store, _db, _dir) = open(backend).await;
+    let acme = org(Plan::Enterprise);
+    store.insert_organisation(&acme).await.unwrap();
+    let read = store.get_organisation(&acme.id).await.unwrap();
+    assert_eq!(read.name.as_str(), "Acme Ltd");
+    assert_eq!(read.plan, Plan::Enterprise);
+    assert_eq!(read.created_at, 1_700_000_000);
+
+    assert!(matches!(
+        store.insert_organisation(&acme).await,
+        Err(StorageError::Conflict)
+    ));
+    assert!(matches!(
+        store.get_organisation(&OrgId::generate()).await,
+        Err(StorageError::NotFound)
+    ));
+    store.insert_organisation(&org(Plan::Free)).await.unwrap();
+    assert_eq!(store.list_organisations().await.unwrap().len(), 2);
+    store.ping().await.unwrap();
+    store.migrate().await.expect("migrations are idempotent");
+}
+
+async fn clients_round_trip_with_plan_and_live_secrets(backend: Backend) {
+    let (store, _db, _dir) = open(backend).await;
+    let acme = org(Plan::Professional);
+    store.insert_organisation(&acme).await.unwrap();
+    let c = client(&acme.id, Some(1_900_000_000));
+    store.insert_client(&c, &hash(None)).await.unwrap();
+
+    let found = store
+        .client_credentials(&c.id, 1_800_000_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.plan, Plan::Professional);
+    assert_eq!(found.client.scopes.to_string(), "admin payouts:write");
+    assert_eq!(
+        found.client.audiences[0].as_str(),
+        "https://api.example.test"
+    );
+    assert_eq!(found.client.status, ClientStatus::Active);
+    assert_eq!(found.client.expires_at, Some(1_900_000_000));
+    assert_eq!(found.secret_hashes.len(), 1);
+    assert!(found.secret_hashes[0]
+        .phc
+        .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+
+    assert!(store
+        .client_credentials(&ClientId::generate(), 0)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        store.insert_client(&c, &hash(None)).await,
+        Err(StorageError::Conflict)
+    ));
+    let orphan = client(&OrgId::generate(), None);
+    assert!(matches!(
+        store.insert_client(&orphan, &hash(None)).await,
+        Err(StorageError::NotFound)
+    ));
+}
+
+async fn expired_secret_hashes_are_not_returned(backend: Backend) {
+    let (store, _db, _dir) = open(backend).await;
+    let acme = org(Plan::Starter);
+    store.insert_organisation(&acme).await.unwrap();
+    let c = client(&acme.id, None);
+    store
+        .insert_client(&c, &hash(Some(1_800_000_000)))
+        .await
+        .unwrap();
+    let before = store
+        .client_credentials(&c.id, 1_799_999_999)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.secret_hashes.len(), 1);
+    let after = store
+        .client_credentials(&c.id, 1_800_000_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(after.secret_hashes.is_empty());
+}
+
+async fn clients_list_by_organisation(backend: Backend) {
+    let (store, _db, _dir) = open(backend).await;
+    let (a, b) = (org(Plan::Starter), org(Plan::Starter));
+    store.insert_organisation(&a).await.unwrap();
+    store.insert_organisation(&b).await.unwrap();
+    for owner in [&a, &a, &b] {
+        store
+            .insert_client(&client(&owner.id, None), &hash(None))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.list_clients(None).await.unwrap().len(), 3);
+    let of_a = store.list_clients(Some(&a.id)).await.unwrap();
+    assert_eq!(of_a.len(), 2);
+    assert!(of_a.iter().all(|c| c.org_id == a.id));
+}
+
+on_both_backends!(
+    organisations_round_trip,
+    clients_round_trip_with_plan_and_live_secrets,
+    expired_secret_hashes_are_not_returned,
+    clients_list_by_organisation,
+);
