@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 
 use crate::cli::{ClientCommand, ClientCreate, Command, KeysCommand, OrgCommand};
 use crate::configuration::Settings;
-use crate::domain::{Audience, Client, Name, OrgId, Organisation, ScopeSet};
+use crate::domain::{
+    Audience, Client, ClientId, ClientStatus, Name, OrgId, Organisation, ScopeSet,
+};
 use crate::services::registry::{self, NewClient};
 use crate::startup::{keyring, open_store};
 use crate::stats::Counters;
@@ -89,6 +91,21 @@ async fn client_command(
 ) -> anyhow::Result<Output> {
     match command {
         ClientCommand::Create(args) => create_client(args, store).await,
+        ClientCommand::Deactivate { client_id } => {
+            let id = client_id_arg(&client_id)?;
+            registry::set_client_status(store, &id, ClientStatus::Deactivated).await?;
+            Ok(client_changed(&id, "deactivated"))
+        }
+        ClientCommand::Activate { client_id } => {
+            let id = client_id_arg(&client_id)?;
+            registry::set_client_status(store, &id, ClientStatus::Active).await?;
+            Ok(client_changed(&id, "activated"))
+        }
+        ClientCommand::Delete { client_id } => {
+            let id = client_id_arg(&client_id)?;
+            registry::delete_client(store, &id).await?;
+            Ok(client_changed(&id, "deleted"))
+        }
         ClientCommand::List { org } => {
             let org = org
                 .as_deref()
@@ -118,6 +135,18 @@ async fn client_command(
     }
 }
 
+fn client_id_arg(raw: &str) -> anyhow::Result<ClientId> {
+    ClientId::parse(raw).context("client id")
+}
+
+/// `{"client_id", "<what>": true}`, and a line of text.
+fn client_changed(id: &ClientId, what: &str) -> Output {
+    Output::new(
+        json!({"client_id": id.as_str(), what: true}),
+        format!("client {id} {what}"),
+    )
+}
+
 async fn create_client(
     args: ClientCreate,
     store: &dyn crate::storage::Store,
@@ -132,6 +161,7 @@ async fn create_client(
             .map(|a| Audience::parse(a))
             .collect::<Result<_, _>>()
             .context("--audience")?,
+        resource_server: args.resource_server,
         expires_at: args.expires_at.map(|t| t.timestamp()),
     };
     let (client, secret) = registry::create_client(store, new).await?;
@@ -200,6 +230,7 @@ fn client_json(client: &Client) -> Value {
         "scopes": client.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "audiences": client.audiences.iter().map(Audience::as_str).collect::<Vec<_>>(),
         "status": client.status.as_str(),
+        "resource_server": client.resource_server,
         "created_at": rfc3339(client.created_at),
         "expires_at": client.expires_at.map_or(Value::Null, rfc3339),
     })

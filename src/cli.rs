@@ -63,6 +63,12 @@ pub enum ClientCommand {
         #[arg(long)]
         org: Option<String>,
     },
+    /// Deactivate a client: no new tokens, and its live tokens introspect inactive.
+    Deactivate { client_id: String },
+    /// Reactivate a deactivated client.
+    Activate { client_id: String },
+    /// Delete a client and its secrets, irreversibly.
+    Delete { client_id: String },
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +86,10 @@ pub struct ClientCreate {
     /// When the client stops working (RFC 3339).
     #[arg(long)]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The client is a resource server: it may introspect tokens whose
+    /// audience is one of its `--audience` values.
+    #[arg(long)]
+    pub resource_server: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -37,6 +37,13 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// Concurrent argon2 verifications; the number of CPUs when unset.
     pub argon2_concurrency: Option<usize>,
+    /// A resource server sees `active: true` only for tokens of its audiences.
+    pub introspection_restrict_audience: bool,
+    /// How long a node trusts a cached client record without hearing of a
+    /// change: the backstop for a missed change notification.
+    pub status_cache_ttl_seconds: u64,
+    /// How often a node reads the change log that other nodes and the CLI write.
+    pub change_poll_interval_ms: u64,
     /// Tracing filter, such as `info` or `keyward=debug`.
     pub log: String,
 }
@@ -55,6 +62,9 @@ impl Default for Settings {
             scopes_supported: None,
             workers: None,
             argon2_concurrency: None,
+            introspection_restrict_audience: true,
+            status_cache_ttl_seconds: 5,
+            change_poll_interval_ms: 250,
             log: "info".into(),
         }
     }
@@ -212,6 +222,18 @@ impl Settings {
             return Err(invalid(
                 "workers",
                 "workers and argon2_concurrency must be at least 1",
+            ));
+        }
+        if !(1..=300).contains(&self.status_cache_ttl_seconds) {
+            return Err(invalid(
+                "status_cache_ttl_seconds",
+                "must be between 1 and 300",
+            ));
+        }
+        if !(10..=5_000).contains(&self.change_poll_interval_ms) {
+            return Err(invalid(
+                "change_poll_interval_ms",
+                "must be between 10 and 5000",
             ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| invalid("log", e))?;

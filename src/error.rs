@@ -16,6 +16,8 @@ pub enum OAuthErrorCode {
     UnsupportedGrantType,
     InvalidScope,
     InvalidTarget,
+    /// RFC 6750 §3.1: a Bearer credential that is not a valid token.
+    InvalidToken,
     ServerError,
     TemporarilyUnavailable,
 }
@@ -29,6 +31,7 @@ impl OAuthErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidToken => "invalid_token",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -47,7 +50,9 @@ pub struct OAuthError {
 impl OAuthError {
     pub fn new(code: OAuthErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
         let status = match code {
-            OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            OAuthErrorCode::InvalidClient | OAuthErrorCode::InvalidToken => {
+                StatusCode::UNAUTHORIZED
+            }
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
@@ -99,9 +104,13 @@ impl ResponseError for OAuthError {
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"));
         if self.status == StatusCode::UNAUTHORIZED {
+            let challenge = match self.code {
+                OAuthErrorCode::InvalidToken => "Bearer realm=\"keyward\", error=\"invalid_token\"",
+                _ => "Basic realm=\"keyward\"",
+            };
             response.insert_header((
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"keyward\""),
+                HeaderValue::from_static(challenge),
             ));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {

@@ -14,19 +14,31 @@ use crate::configuration::Settings;
 use crate::crypto::keyring::KeySet;
 use crate::crypto::{Keyring, PasswordHasher};
 use crate::routes;
-use crate::services::{ClientAuthenticator, TokenIssuer};
+use crate::services::change_feed::{
+    spawn_change_listener, Backstop, CacheInvalidator, ChangeLogPoller,
+};
+use crate::services::{
+    AccessTokenVerifier, ClientAuthenticator, Introspector, RevocationList, Revoker, TokenIssuer,
+};
 use crate::stats::Counters;
 use crate::storage::{self, Store};
 
 /// Leeway for clock skew between us and resource servers.
 pub const CLOCK_LEEWAY_SECONDS: u64 = 60;
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+const BACKSTOP: Backstop = Backstop {
+    reload_every: Duration::from_secs(5),
+    purge_every: Duration::from_secs(60),
+    keep_log_for: Duration::from_secs(3600),
+};
 
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub keys: Arc<ArcSwap<KeySet>>,
-    pub authenticator: ClientAuthenticator,
+    pub authenticator: Arc<ClientAuthenticator>,
     pub issuer: TokenIssuer,
+    pub introspector: Introspector,
+    pub revoker: Revoker,
     pub metadata: web::Bytes,
     pub counters: Arc<Counters>,
 }
@@ -91,13 +103,39 @@ impl Application {
             Some(_) => settings.default_audience(),
             None => crate::domain::Audience::parse(&issuer)?,
         };
+        let authenticator = Arc::new(ClientAuthenticator::new(
+            store.clone(),
+            hasher,
+            policy.clone(),
+            counters.clone(),
+            Duration::from_secs(settings.status_cache_ttl_seconds),
+        ));
+        let revocations = Arc::new(RevocationList::default());
+        let caches = Arc::new(CacheInvalidator {
+            clients: authenticator.clone(),
+            revocations: revocations.clone(),
+            store: store.clone(),
+        });
+        let poll_interval = Duration::from_millis(settings.change_poll_interval_ms);
+        let feed = Box::new(ChangeLogPoller::new(store.clone(), poll_interval));
+        spawn_change_listener(feed, caches.clone(), BACKSTOP);
+        let token_verifier = Arc::new(AccessTokenVerifier::new(
+            keys.clone(),
+            issuer.clone(),
+            Duration::from_secs(settings.token_ttl_seconds),
+            Duration::from_secs(CLOCK_LEEWAY_SECONDS),
+            counters.clone(),
+        ));
         let state = web::Data::new(AppState {
-            authenticator: ClientAuthenticator::new(
-                store.clone(),
-                hasher,
+            introspector: Introspector::new(
+                token_verifier.clone(),
+                authenticator.clone(),
+                revocations,
                 policy.clone(),
-                counters.clone(),
+                settings.introspection_restrict_audience,
             ),
+            revoker: Revoker::new(token_verifier, caches),
+            authenticator,
             issuer: TokenIssuer::new(
                 keys.clone(),
                 issuer.clone(),

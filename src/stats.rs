@@ -5,11 +5,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
 pub struct Counters {
+    /// SQL run on behalf of requests (and admin commands).
     pub sql_queries: AtomicU64,
+    /// SQL run by background tasks: change-log polling, re-syncs, purges.
+    pub background_sql_queries: AtomicU64,
     pub argon2_verifications: AtomicU64,
     pub credential_cache_hits: AtomicU64,
     pub credential_cache_misses: AtomicU64,
     pub tokens_issued: AtomicU64,
+    /// Access-token signatures checked (a cached token is not checked again).
+    pub signature_verifications: AtomicU64,
 }
 
 impl Counters {

@@ -27,6 +27,14 @@ impl CredentialDigest {
         DigestTag(ctx.sign())
     }
 
+    /// A keyed digest of `data`, for cache keys that must not be guessable.
+    pub fn digest(&self, data: &[u8]) -> [u8; 32] {
+        let tag = hmac::sign(&self.key, data);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
     /// Constant-time comparison of a presented credential with a stored tag.
     pub fn matches(&self, id: &str, secret: &str, tag: &DigestTag) -> bool {
         let mut msg = Vec::with_capacity(id.len() + 1 + secret.len());

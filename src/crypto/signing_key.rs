@@ -69,6 +69,9 @@ pub struct SigningKey {
     kid: String,
     alg: SigningAlgorithm,
     pair: KeyPairKind,
+    /// The public key as ring verifies it: an uncompressed point, the raw
+    /// Ed25519 key, or a DER RSAPublicKey.
+    public_key: Vec<u8>,
     jwk: serde_json::Value,
     /// base64url of the JOSE header, the same for every token this key signs.
     header_b64: String,
@@ -141,6 +144,11 @@ impl SigningKey {
             return Err(KeyMaterialError::Unrecognised);
         };
 
+        let public_key = match &pair {
+            KeyPairKind::Ecdsa(p) => p.public_key().as_ref().to_vec(),
+            KeyPairKind::Ed25519(p) => p.public_key().as_ref().to_vec(),
+            KeyPairKind::Rsa(p) => p.public_key().as_ref().to_vec(),
+        };
         let mut jwk = jwk;
         jwk["kid"] = json!(kid);
         jwk["alg"] = json!(alg.as_str());
@@ -150,6 +158,7 @@ impl SigningKey {
             kid: kid.to_owned(),
             alg,
             pair,
+            public_key,
             jwk,
             header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
             rng,
@@ -179,6 +188,18 @@ impl SigningKey {
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut out);
         out
+    }
+
+    /// Whether `signature` is this key's signature of `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        let algorithm: &dyn signature::VerificationAlgorithm = match self.alg {
+            SigningAlgorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+            SigningAlgorithm::EdDSA => &signature::ED25519,
+            SigningAlgorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        };
+        signature::UnparsedPublicKey::new(algorithm, &self.public_key)
+            .verify(message, signature)
+            .is_ok()
     }
 
     fn sign(&self, message: &[u8]) -> Vec<u8> {
@@ -216,7 +237,11 @@ mod tests {
             let jwk = key.public_jwk();
             assert_eq!(jwk["kid"], "k1");
             assert!(jwk.get("d").is_none(), "no private part in the JWK");
-            assert_eq!(key.sign_compact(b"{}").split('.').count(), 3);
+            let token = key.sign_compact(b"{}");
+            let (signed, signature) = token.rsplit_once('.').unwrap();
+            let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+            assert!(key.verify(signed.as_bytes(), &signature));
+            assert!(!key.verify(b"other", &signature));
         }
     }
 

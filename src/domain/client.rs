@@ -82,6 +82,8 @@ pub struct Client {
     pub scopes: ScopeSet,
     pub audiences: Vec<Audience>,
     pub status: ClientStatus,
+    /// May introspect tokens whose audience is among its `audiences`.
+    pub resource_server: bool,
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: Option<i64>,

@@ -2,10 +2,14 @@
 
 mod basic_auth;
 mod body;
+mod client_credentials;
 mod form;
 mod health;
+mod introspect;
 mod jwks;
 mod metadata;
+mod oauth_form;
+mod revoke;
 mod token;
 mod token_request;
 
@@ -14,6 +18,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{OAuthError, OAuthErrorCode};
 
+pub use introspect::INTROSPECT_SCOPE;
 pub use metadata::build_metadata;
 
 /// Declares every route once: `configure` registers them and `ROUTES` lists
@@ -37,6 +42,8 @@ macro_rules! route_table {
 
 route_table! {
     post "/oauth/token" => token::issue_token,
+    post "/oauth/introspect" => introspect::introspect,
+    post "/oauth/revoke" => revoke::revoke,
     get "/.well-known/jwks.json" => jwks::jwks,
     get "/.well-known/oauth-authorization-server" => metadata::metadata,
     get "/healthz" => health::healthz,

@@ -3,6 +3,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::body::read_body;
+use super::client_credentials::single_authorization;
 use super::token_request::parse_token_request;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::services::{ClientAuthError, TokenError};
@@ -25,13 +26,7 @@ pub async fn issue_token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let body = read_body(payload).await?;
-    let mut auth_headers = req.headers().get_all(header::AUTHORIZATION);
-    let authorization = auth_headers.next().map(|v| v.as_bytes());
-    if auth_headers.next().is_some() {
-        return Err(OAuthError::invalid_request(
-            "only one Authorization header is allowed",
-        ));
-    }
+    let authorization = single_authorization(&req)?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -59,7 +54,7 @@ pub async fn issue_token(
         }))
 }
 
-fn auth_error(err: ClientAuthError) -> OAuthError {
+pub(super) fn auth_error(err: ClientAuthError) -> OAuthError {
     match err {
         ClientAuthError::BadCredentials => {
             OAuthError::invalid_client("client authentication failed")

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::basic_auth::{parse_basic, BasicAuthError};
+use super::client_credentials::presented_credentials;
 use super::form::parse_pairs;
 use crate::domain::{Audience, ClientSecret, ScopeSet};
 use crate::error::{OAuthError, OAuthErrorCode};
@@ -26,7 +26,7 @@ struct BodyParams {
     client_id: Option<String>,
     client_secret: Option<String>,
     scope: Option<String>,
-    #[serde(default, deserialize_with = "one_or_many")]
+    #[serde(default, deserialize_with = "crate::crypto::jwt::one_or_many")]
     resource: Vec<String>,
     audience: Option<String>,
 }
@@ -62,7 +62,11 @@ pub fn parse_token_request(
             ))
         }
     }
-    let (client_id, client_secret) = client_credentials(authorization, &params)?;
+    let (client_id, client_secret) = presented_credentials(
+        authorization,
+        params.client_id.as_deref(),
+        params.client_secret.as_deref(),
+    )?;
     let scope = params
         .scope
         .as_deref()
@@ -80,7 +84,7 @@ pub fn parse_token_request(
 }
 
 /// `type/subtype` of a Content-Type, lower-cased, without parameters.
-fn media_type(content_type: Option<&str>) -> Option<String> {
+pub(super) fn media_type(content_type: Option<&str>) -> Option<String> {
     let essence = content_type?.split(';').next()?.trim();
     Some(essence.to_ascii_lowercase())
 }
@@ -118,39 +122,6 @@ fn form_params(body: &[u8]) -> Result<BodyParams, OAuthError> {
     Ok(params)
 }
 
-fn client_credentials(
-    authorization: Option<&[u8]>,
-    params: &BodyParams,
-) -> Result<(String, String), OAuthError> {
-    if let Some(header) = authorization {
-        let (id, secret) = parse_basic(header).map_err(|e| match e {
-            BasicAuthError::NotBasic => {
-                OAuthError::invalid_client("unsupported client authentication scheme; use Basic")
-            }
-            BasicAuthError::Malformed => {
-                OAuthError::invalid_request("malformed Basic authorization header")
-            }
-        })?;
-        let id_conflicts = params
-            .client_id
-            .as_ref()
-            .is_some_and(|body_id| *body_id != id);
-        if params.client_secret.is_some() || id_conflicts {
-            return Err(OAuthError::invalid_request(
-                "use exactly one client authentication method",
-            ));
-        }
-        return Ok((id, secret));
-    }
-    match (&params.client_id, &params.client_secret) {
-        (Some(id), Some(secret)) => Ok((id.clone(), secret.clone())),
-        (None, _) => Err(OAuthError::invalid_client(
-            "client authentication is required",
-        )),
-        (Some(_), None) => Err(OAuthError::invalid_client("client_secret is required")),
-    }
-}
-
 fn audiences(params: &BodyParams) -> Result<Vec<Audience>, OAuthError> {
     let target = |msg: String| OAuthError::new(OAuthErrorCode::InvalidTarget, msg);
     if !params.resource.is_empty() && params.audience.is_some() {
@@ -176,20 +147,6 @@ fn audiences(params: &BodyParams) -> Result<Vec<Audience>, OAuthError> {
         out.push(Audience::parse(audience).map_err(|e| target(e.to_string()))?);
     }
     Ok(out)
-}
-
-fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    Ok(match Option::<OneOrMany>::deserialize(d)? {
-        None => Vec::new(),
-        Some(OneOrMany::One(one)) => vec![one],
-        Some(OneOrMany::Many(many)) => many,
-    })
 }
 
 #[cfg(test)]

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::future::Cache;
+use moka::sync::Cache;
 
 use crate::crypto::credential_digest::DigestTag;
 use crate::crypto::{CredentialDigest, PasswordHasher};
-use crate::domain::{ClientCredentials, ClientId, ClientSecret, ScopePolicy, ScopeSet};
+use crate::domain::{ClientCredentials, ClientId, ClientSecret, ScopePolicy, ScopeSet, SecretHash};
 use crate::stats::Counters;
 use crate::storage::{StorageError, Store};
 
@@ -29,10 +29,12 @@ pub enum ClientAuthError {
     Storage(#[from] StorageError),
 }
 
-/// A digest of a verified secret, valid until that secret's own expiry.
+/// A digest of a verified secret, valid while the hash it matched is still
+/// one of the client's live secrets, and until that secret's own expiry.
 #[derive(Clone)]
 struct VerifiedSecret {
     tag: DigestTag,
+    phc: Arc<str>,
     expires_at: Option<i64>,
 }
 
@@ -47,7 +49,6 @@ pub struct ClientAuthenticator {
 }
 
 const CACHE_CAPACITY: u64 = 100_000;
-const CLIENT_TTL: Duration = Duration::from_secs(60);
 const VERIFIED_TTL: Duration = Duration::from_secs(600);
 const MAX_SECRETS_REMEMBERED: usize = 4;
 
@@ -57,6 +58,7 @@ impl ClientAuthenticator {
         hasher: PasswordHasher,
         policy: Arc<ScopePolicy>,
         counters: Arc<Counters>,
+        client_ttl: Duration,
     ) -> Self {
         Self {
             store,
@@ -65,7 +67,7 @@ impl ClientAuthenticator {
             policy,
             clients: Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
-                .time_to_live(CLIENT_TTL)
+                .time_to_live(client_ttl)
                 .build(),
             verified: Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
@@ -95,7 +97,7 @@ impl ClientAuthenticator {
             self.hasher.verify_any(secret, Vec::new()).await;
             return Err(ClientAuthError::BadCredentials);
         };
-        if self.seen_before(id, secret, now).await {
+        if self.seen_before(&client, secret, now) {
             Counters::bump(&self.counters.credential_cache_hits);
             return Ok(client);
         }
@@ -110,22 +112,29 @@ impl ClientAuthenticator {
         let Some(matched) = self.hasher.verify_any(secret, phcs).await else {
             return Err(ClientAuthError::BadCredentials);
         };
-        self.remember(id, secret, live[matched].expires_at).await;
+        self.remember(id, secret, live[matched]);
         Ok(client)
     }
 
     /// Forgets everything cached about a client; called on any change to it.
-    pub async fn evict(&self, id: &str) {
-        self.clients.invalidate(id).await;
-        self.verified.invalidate(id).await;
+    pub fn evict(&self, id: &str) {
+        self.clients.invalidate(id);
+        self.verified.invalidate(id);
     }
 
-    async fn client(
+    /// Forgets every cached client, after changes may have been missed.
+    pub fn evict_all(&self) {
+        self.clients.invalidate_all();
+        self.verified.invalidate_all();
+    }
+
+    /// The client record with its plan, from the cache while it is fresh.
+    pub async fn client(
         &self,
         id: &ClientId,
         now: i64,
     ) -> Result<Option<Arc<AuthenticatedClient>>, StorageError> {
-        if let Some(cached) = self.clients.get(id.as_str()).await {
+        if let Some(cached) = self.clients.get(id.as_str()) {
             return Ok(Some(cached));
         }
         // Unknown ids are not cached, so a client created a moment ago is found.
@@ -137,40 +146,39 @@ impl ClientAuthenticator {
             credentials,
             grantable,
         });
-        self.clients
-            .insert(id.as_str().to_owned(), client.clone())
-            .await;
+        self.clients.insert(id.as_str().to_owned(), client.clone());
         Ok(Some(client))
     }
 
-    async fn seen_before(&self, id: &str, secret: &ClientSecret, now: i64) -> bool {
-        let Some(known) = self.verified.get(id).await else {
+    fn seen_before(&self, client: &AuthenticatedClient, secret: &ClientSecret, now: i64) -> bool {
+        let id = client.credentials.client.id.as_str();
+        let Some(known) = self.verified.get(id) else {
             return false;
         };
+        let live = &client.credentials.secret_hashes;
         known.iter().any(|v| {
             v.expires_at.is_none_or(|at| at > now)
+                && live.iter().any(|h| *h.phc == *v.phc)
                 && self.digest.matches(id, secret.expose(), &v.tag)
         })
     }
 
-    async fn remember(&self, id: &str, secret: &ClientSecret, expires_at: Option<i64>) {
+    fn remember(&self, id: &str, secret: &ClientSecret, matched: &SecretHash) {
         let entry = VerifiedSecret {
             tag: self.digest.tag(id, secret.expose()),
-            expires_at,
+            phc: matched.phc.as_str().into(),
+            expires_at: matched.expires_at,
         };
-        self.verified
-            .entry_by_ref(id)
-            .and_upsert_with(|existing| async move {
-                let mut list = existing
-                    .map(|e| e.into_value().as_ref().clone())
-                    .unwrap_or_default();
-                // A client has at most a few live secrets; the bound covers races.
-                if list.len() >= MAX_SECRETS_REMEMBERED {
-                    list.remove(0);
-                }
-                list.push(entry);
-                Arc::new(list)
-            })
-            .await;
+        self.verified.entry_by_ref(id).and_upsert_with(|existing| {
+            let mut list = existing
+                .map(|e| e.into_value().as_ref().clone())
+                .unwrap_or_default();
+            // A client has at most a few live secrets; the bound covers races.
+            if list.len() >= MAX_SECRETS_REMEMBERED {
+                list.remove(0);
+            }
+            list.push(entry);
+            Arc::new(list)
+        });
     }
 }

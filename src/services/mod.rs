@@ -1,8 +1,17 @@
 //! Application services: the domain rules wired to stores, caches and keys.
 
+pub mod access_tokens;
+pub mod change_feed;
 pub mod client_auth;
+pub mod introspection;
 pub mod registry;
+pub mod revocation;
+pub mod revocation_list;
 pub mod token_issuer;
 
+pub use access_tokens::AccessTokenVerifier;
 pub use client_auth::{AuthenticatedClient, ClientAuthError, ClientAuthenticator};
+pub use introspection::{Caller, Introspection, Introspector};
+pub use revocation::Revoker;
+pub use revocation_list::RevocationList;
 pub use token_issuer::{IssuedToken, TokenError, TokenIssuer, TokenRequest};

@@ -13,6 +13,8 @@ use crate::storage::{StorageError, Store};
 pub enum RegistryError {
     #[error("organisation {0} does not exist")]
     UnknownOrganisation(OrgId),
+    #[error("client {0} does not exist")]
+    UnknownClient(ClientId),
     #[error("a client needs at least one scope")]
     NoScope,
     #[error(transparent)]
@@ -39,6 +41,7 @@ pub struct NewClient {
     pub name: Name,
     pub scopes: ScopeSet,
     pub audiences: Vec<Audience>,
+    pub resource_server: bool,
     pub expires_at: Option<i64>,
 }
 
@@ -70,6 +73,7 @@ pub async fn create_client(
         scopes: new.scopes,
         audiences: new.audiences,
         status: ClientStatus::Active,
+        resource_server: new.resource_server,
         created_at: now,
         updated_at: now,
         expires_at: new.expires_at,
@@ -80,4 +84,26 @@ pub async fn create_client(
     };
     store.insert_client(&client, &hash).await?;
     Ok((client, secret))
+}
+
+/// Deactivates or reactivates a client; every node hears of it through the change log.
+pub async fn set_client_status(
+    store: &dyn Store,
+    id: &ClientId,
+    status: ClientStatus,
+) -> Result<(), RegistryError> {
+    let now = chrono::Utc::now().timestamp();
+    match store.set_client_status(id, status, now).await {
+        Err(StorageError::NotFound) => Err(RegistryError::UnknownClient(id.clone())),
+        other => Ok(other?),
+    }
+}
+
+/// Deletes a client and its secrets; its tokens stop introspecting as active.
+pub async fn delete_client(store: &dyn Store, id: &ClientId) -> Result<(), RegistryError> {
+    let now = chrono::Utc::now().timestamp();
+    match store.delete_client(id, now).await {
+        Err(StorageError::NotFound) => Err(RegistryError::UnknownClient(id.clone())),
+        other => Ok(other?),
+    }
 }

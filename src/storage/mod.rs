@@ -5,13 +5,17 @@ mod error;
 mod postgres;
 mod rows;
 mod sql;
+mod sql_changes;
+mod sql_clients;
 mod sqlite;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{Client, ClientCredentials, ClientId, OrgId, Organisation, SecretHash};
+use crate::domain::{
+    Change, Client, ClientCredentials, ClientId, ClientStatus, OrgId, Organisation, SecretHash,
+};
 use crate::stats::Counters;
 
 pub use error::StorageError;
@@ -35,10 +39,52 @@ pub trait ClientStore {
         now: i64,
     ) -> Result<Option<ClientCredentials>, StorageError>;
     async fn list_clients(&self, org: Option<&OrgId>) -> Result<Vec<Client>, StorageError>;
+    /// Sets a client's status and logs the change; `NotFound` without such a client.
+    async fn set_client_status(
+        &self,
+        id: &ClientId,
+        status: ClientStatus,
+        now: i64,
+    ) -> Result<(), StorageError>;
+    /// Deletes a client with its secrets and logs the change.
+    async fn delete_client(&self, id: &ClientId, now: i64) -> Result<(), StorageError>;
+}
+
+/// One entry of the change log, in the order the database gave it.
+#[derive(Debug, Clone)]
+pub struct LoggedChange {
+    pub seq: i64,
+    pub change: Change,
 }
 
 #[async_trait]
-pub trait Store: OrganisationStore + ClientStore + Send + Sync {
+pub trait RevocationStore {
+    /// Records a revoked access token and logs the change; revoking twice is fine.
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        client: &ClientId,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<(), StorageError>;
+    /// Every revoked token that has not expired yet, with its expiry.
+    async fn live_revocations(&self, now: i64) -> Result<Vec<(String, i64)>, StorageError>;
+}
+
+/// The change log that nodes poll. These queries run in the background, never
+/// on a request, and are counted apart from request SQL.
+#[async_trait]
+pub trait ChangeLogStore {
+    async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<LoggedChange>, StorageError>;
+    async fn latest_change_seq(&self) -> Result<i64, StorageError>;
+    /// Forgets revocations of expired tokens and log entries older than `log_before`.
+    async fn purge(&self, now: i64, log_before: i64) -> Result<(), StorageError>;
+}
+
+#[async_trait]
+pub trait Store:
+    OrganisationStore + ClientStore + RevocationStore + ChangeLogStore + Send + Sync
+{
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StorageError>;
     /// Applies the embedded migrations of this backend.

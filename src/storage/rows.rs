@@ -1,7 +1,8 @@
 //! Row structs shared by both backends, and their conversion to domain types.
 
 use crate::domain::{
-    Audience, Client, ClientId, ClientStatus, Name, OrgId, Organisation, ScopeSet, SecretHash,
+    Audience, Change, Client, ClientId, ClientStatus, Name, OrgId, Organisation, ScopeSet,
+    SecretHash,
 };
 
 use super::StorageError;
@@ -22,6 +23,7 @@ pub(super) struct ClientRow {
     pub scopes: String,
     pub audiences: String,
     pub status: String,
+    pub resource_server: bool,
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: Option<i64>,
@@ -32,6 +34,14 @@ pub(super) struct ClientWithPlanRow {
     #[sqlx(flatten)]
     pub client: ClientRow,
     pub plan: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ChangeRow {
+    pub seq: i64,
+    pub kind: String,
+    pub subject: String,
+    pub expires_at: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -76,6 +86,7 @@ impl TryFrom<ClientRow> for Client {
             audiences,
             status: ClientStatus::parse(&row.status)
                 .ok_or_else(|| corrupt("client status", &row.status))?,
+            resource_server: row.resource_server,
             created_at: row.created_at,
             updated_at: row.updated_at,
             expires_at: row.expires_at,
@@ -89,6 +100,18 @@ impl From<SecretHashRow> for SecretHash {
             phc: row.hash,
             expires_at: row.expires_at,
         }
+    }
+}
+
+impl ChangeRow {
+    /// `None` for a kind written by a newer version; such a row is skipped.
+    pub(super) fn into_logged(self) -> Option<super::LoggedChange> {
+        Change::from_parts(&self.kind, &self.subject, self.expires_at).map(|change| {
+            super::LoggedChange {
+                seq: self.seq,
+                change,
+            }
+        })
     }
 }
 

@@ -40,6 +40,13 @@ impl SqliteStore {
         Counters::bump(&self.counters.sql_queries);
         &self.pool
     }
+
+    /// Background work (the change-log poller, purges): counted apart, so
+    /// that the request counter shows only what requests do.
+    fn background_pool(&self) -> &SqlitePool {
+        Counters::bump(&self.counters.background_sql_queries);
+        &self.pool
+    }
 }
 
 impl_sql_store!(SqliteStore, "sqlite", "./migrations/sqlite");

@@ -189,6 +189,18 @@ pub async fn start(settings: Settings, db: TestDatabase, dir: tempfile::TempDir)
 }
 
 impl TestApp {
+    /// Another node on the same database and keys, with caches of its own.
+    pub async fn replica(&self) -> TestApp {
+        let db = TestDatabase {
+            url: self.db.url.clone(),
+            pg_name: None,
+        };
+        let mut settings = self.settings.clone();
+        // Replicas share one issuer; by default each would take its own address.
+        settings.issuer.get_or_insert_with(|| self.address.clone());
+        start(settings, db, tempfile::tempdir().unwrap()).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -217,6 +229,18 @@ impl TestApp {
         audiences: &[&str],
         expires_at: Option<i64>,
     ) -> TestClient {
+        self.register(org, scopes, audiences, expires_at, false)
+            .await
+    }
+
+    async fn register(
+        &self,
+        org: &OrgId,
+        scopes: &[&str],
+        audiences: &[&str],
+        expires_at: Option<i64>,
+        resource_server: bool,
+    ) -> TestClient {
         let new = NewClient {
             org_id: org.clone(),
             name: Name::parse("integration").unwrap(),
@@ -225,6 +249,7 @@ impl TestApp {
                 .iter()
                 .map(|a| Audience::parse(a).unwrap())
                 .collect(),
+            resource_server,
             expires_at,
         };
         let (client, secret) = registry::create_client(&*self.store, new).await.unwrap();
@@ -233,6 +258,56 @@ impl TestApp {
             secret: secret.expose().to_owned(),
             org_id: org.to_string(),
         }
+    }
+
+    /// A resource-server client serving `audiences`.
+    pub async fn create_resource_server(&self, audiences: &[&str]) -> TestClient {
+        let org = self.create_org(Plan::Enterprise).await;
+        self.register(&org, &["keyward:introspect"], audiences, None, true)
+            .await
+    }
+
+    /// A fresh access token of `client`, with an optional form addition.
+    pub async fn token(&self, client: &TestClient, extra: &[(&str, &str)]) -> String {
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend_from_slice(extra);
+        let (status, body) = status_and_json(self.post_token(client, &form).await).await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// POST /oauth/introspect as `caller` (Basic), with `token` and extra parameters.
+    pub async fn introspect(
+        &self,
+        caller: &TestClient,
+        token: &str,
+        extra: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut form = vec![("token", token)];
+        form.extend_from_slice(extra);
+        let response = self
+            .http
+            .post(self.url("/oauth/introspect"))
+            .basic_auth(&caller.id, Some(&caller.secret))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        status_and_json(response).await
+    }
+
+    /// POST /oauth/revoke as `client` (Basic).
+    pub async fn revoke(&self, client: &TestClient, token: &str) -> u16 {
+        self.http
+            .post(self.url("/oauth/revoke"))
+            .basic_auth(&client.id, Some(&client.secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     }
 
     /// POST /oauth/token with a form body and Basic credentials.

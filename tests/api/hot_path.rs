@@ -49,6 +49,31 @@ async fn warm_token_request_runs_no_sql_and_no_argon2(backend: Backend) {
     assert_eq!(snapshot(&app.counters).argon2, warm.argon2 + 1);
 }
 
+async fn warm_introspection_runs_no_sql_argon2_or_signature_check(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rs = app.create_resource_server(&[crate::helpers::API]).await;
+    let client = app
+        .create_client(&["payouts:read"], &[crate::helpers::API])
+        .await;
+    let token = app
+        .token(&client, &[("resource", crate::helpers::API)])
+        .await;
+    assert_eq!(app.introspect(&rs, &token, &[]).await.1["active"], true);
+    let signatures = || Counters::read(&app.counters.signature_verifications);
+    let cold = (snapshot(&app.counters), signatures());
+
+    for _ in 0..5 {
+        assert_eq!(app.introspect(&rs, &token, &[]).await.1["active"], true);
+    }
+    let warm = (snapshot(&app.counters), signatures());
+    assert_eq!(warm.0.sql, cold.0.sql, "warm introspection runs no SQL");
+    assert_eq!(warm.0.argon2, cold.0.argon2, "nor argon2");
+    assert_eq!(
+        warm.1, cold.1,
+        "nor a second signature check of the same token"
+    );
+}
+
 async fn unknown_client_costs_a_dummy_verification(backend: Backend) {
     let app = spawn_app(backend).await;
     let before = snapshot(&app.counters);
@@ -66,5 +91,6 @@ async fn unknown_client_costs_a_dummy_verification(backend: Backend) {
 
 on_both_backends!(
     warm_token_request_runs_no_sql_and_no_argon2,
+    warm_introspection_runs_no_sql_argon2_or_signature_check,
     unknown_client_costs_a_dummy_verification,
 );

@@ -40,6 +40,7 @@ fn client(org: &OrgId, expires_at: Option<i64>) -> Client {
         scopes: ScopeSet::parse("payouts:write admin").unwrap(),
         audiences: vec![keyward::domain::Audience::parse("https://api.example.test").unwrap()],
         status: ClientStatus::Active,
+        resource_server: false,
         created_at: 1_700_000_100,
         updated_at: 1_700_000_100,
         expires_at,

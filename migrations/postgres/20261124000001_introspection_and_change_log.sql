@@ -1,0 +1,21 @@
+-- A resource server may introspect tokens for the audiences it holds.
+ALTER TABLE oauth_clients ADD COLUMN resource_server BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- Revoked access tokens, kept until the token would have expired anyway.
+CREATE TABLE revoked_tokens (
+    jti         TEXT PRIMARY KEY NOT NULL,
+    client_id   TEXT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    revoked_at  BIGINT NOT NULL
+);
+CREATE INDEX revoked_tokens_expires_at ON revoked_tokens (expires_at);
+
+-- Every change that a node's caches must hear of, in order; nodes poll it.
+CREATE TABLE change_log (
+    seq          BIGSERIAL PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    expires_at   BIGINT,
+    occurred_at  BIGINT NOT NULL
+);
+CREATE INDEX change_log_occurred_at ON change_log (occurred_at);

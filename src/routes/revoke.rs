@@ -1,0 +1,42 @@
+//! `POST /oauth/revoke` (RFC 7009): a client revokes one of its own tokens.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::client_credentials::{presented_credentials, single_authorization};
+use super::oauth_form::OAuthForm;
+use super::token::{auth_error, storage_error};
+use crate::domain::ClientSecret;
+use crate::error::OAuthError;
+use crate::startup::AppState;
+
+#[tracing::instrument(name = "revoke", skip_all)]
+pub async fn revoke(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let form = OAuthForm::read(&req, payload).await?;
+    let (id, secret) = presented_credentials(
+        single_authorization(&req)?,
+        form.get("client_id"),
+        form.get("client_secret"),
+    )?;
+    let now = chrono::Utc::now().timestamp();
+    let client = state
+        .authenticator
+        .authenticate(&id, &ClientSecret::new(secret), now)
+        .await
+        .map_err(auth_error)?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    state
+        .revoker
+        .revoke(&client.credentials.client.id, token, now)
+        .await
+        .map_err(|e| storage_error(&e))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}

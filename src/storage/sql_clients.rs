@@ -1,0 +1,151 @@
+//! `ClientStore` for both backends (see sql.rs for why this is a macro).
+
+macro_rules! impl_client_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::ClientStore for $store {
+            async fn insert_client(
+                &self,
+                client: &$crate::domain::Client,
+                secret: &$crate::domain::SecretHash,
+            ) -> Result<(), $crate::storage::StorageError> {
+                let mut tx = self.pool().begin().await?;
+                sqlx::query(
+                    "INSERT INTO oauth_clients (id, org_id, name, scopes, audiences, status, \
+                     resource_server, created_at, updated_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(client.id.as_str())
+                .bind(client.org_id.as_str())
+                .bind(client.name.as_str())
+                .bind(client.scopes.to_string())
+                .bind($crate::storage::rows::join_audiences(&client.audiences))
+                .bind(client.status.as_str())
+                .bind(client.resource_server)
+                .bind(client.created_at)
+                .bind(client.updated_at)
+                .bind(client.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO client_secrets (id, client_id, hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(client.id.as_str())
+                .bind(&secret.phc)
+                .bind(client.created_at)
+                .bind(secret.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn client_credentials(
+                &self,
+                id: &$crate::domain::ClientId,
+                now: i64,
+            ) -> Result<Option<$crate::domain::ClientCredentials>, $crate::storage::StorageError>
+            {
+                let row = sqlx::query_as::<_, $crate::storage::rows::ClientWithPlanRow>(
+                    "SELECT c.id, c.org_id, c.name, c.scopes, c.audiences, c.status, \
+                     c.resource_server, c.created_at, c.updated_at, c.expires_at, o.plan \
+                     FROM oauth_clients c JOIN organisations o ON o.id = c.org_id \
+                     WHERE c.id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_optional(self.pool())
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let secret_hashes = sqlx::query_as::<_, $crate::storage::rows::SecretHashRow>(
+                    "SELECT hash, expires_at FROM client_secrets \
+                     WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2) \
+                     ORDER BY created_at DESC",
+                )
+                .bind(id.as_str())
+                .bind(now)
+                .fetch_all(self.pool())
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                Ok(Some($crate::domain::ClientCredentials {
+                    plan: row.plan.parse().map_err(|e: $crate::domain::UnknownPlan| {
+                        $crate::storage::StorageError::Corrupt(e.to_string())
+                    })?,
+                    client: row.client.try_into()?,
+                    secret_hashes,
+                }))
+            }
+
+            async fn list_clients(
+                &self,
+                org: Option<&$crate::domain::OrgId>,
+            ) -> Result<Vec<$crate::domain::Client>, $crate::storage::StorageError> {
+                sqlx::query_as::<_, $crate::storage::rows::ClientRow>(
+                    "SELECT id, org_id, name, scopes, audiences, status, resource_server, \
+                     created_at, updated_at, expires_at FROM oauth_clients \
+                     WHERE ($1 IS NULL OR org_id = $1) ORDER BY created_at, id",
+                )
+                .bind(org.map(|o| o.as_str()))
+                .fetch_all(self.pool())
+                .await?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect()
+            }
+
+            async fn set_client_status(
+                &self,
+                id: &$crate::domain::ClientId,
+                status: $crate::domain::ClientStatus,
+                now: i64,
+            ) -> Result<(), $crate::storage::StorageError> {
+                let mut tx = self.pool().begin().await?;
+                let updated = sqlx::query(
+                    "UPDATE oauth_clients SET status = $1, updated_at = $2 WHERE id = $3",
+                )
+                .bind(status.as_str())
+                .bind(now)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                if updated.rows_affected() == 0 {
+                    return Err($crate::storage::StorageError::NotFound);
+                }
+                $crate::storage::sql::log_change!(
+                    tx,
+                    &$crate::domain::Change::Client(id.clone()),
+                    now
+                )?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_client(
+                &self,
+                id: &$crate::domain::ClientId,
+                now: i64,
+            ) -> Result<(), $crate::storage::StorageError> {
+                let mut tx = self.pool().begin().await?;
+                let deleted = sqlx::query("DELETE FROM oauth_clients WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err($crate::storage::StorageError::NotFound);
+                }
+                $crate::storage::sql::log_change!(
+                    tx,
+                    &$crate::domain::Change::Client(id.clone()),
+                    now
+                )?;
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(super) use impl_client_store;

@@ -1,0 +1,337 @@
+//! RFC 7662 introspection of our access tokens, by resource servers.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_app_with, status_and_json, Backend, TestApp, API};
+use crate::on_both_backends;
+
+async fn active_token_reports_every_field(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rs = app.create_resource_server(&[API]).await;
+    let client = app.create_client(&["payouts:write"], &[API]).await;
+    let token = app
+        .token(&client, &[("resource", API), ("scope", "payouts:write")])
+        .await;
+
+    let (status, body) = app
+        .introspect(&rs, &token, &[("token_type_hint", "access_token")])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["active"], true);
+    assert_eq!(body["scope"], "payouts:read payouts:write");
+    assert_eq!(body["client_id"], client.id.as_str());
+    assert_eq!(body["sub"], client.id.as_str());
+    assert_eq!(body["org_id"], client.org_id.as_str());
+    assert_eq!(body["aud"], API);
+    assert_eq!(body["iss"], app.address.as_str());
+    assert_eq!(body["token_type"], "Bearer");
+    let iat = body["iat"].as_i64().unwrap();
+    assert_eq!(body["exp"].as_i64().unwrap(), iat + 900);
+    assert_eq!(body["nbf"].as_i64().unwrap(), iat);
+    assert_eq!(body["jti"].as_str().unwrap().len(), 36);
+    assert!(body.get("scope_sufficient").is_none());
+
+    // A wrong hint still works (RFC 7662 §2.1).
+    let (_, body) = app
+        .introspect(&rs, &token, &[("token_type_hint", "api_key")])
+        .await;
+    assert_eq!(body["active"], true);
+
+    // required_scope: sufficient by our implication rules, or not, with both sides.
+    let (_, body) = app
+        .introspect(&rs, &token, &[("required_scope", "payouts:read")])
+        .await;
+    assert_eq!(body["scope_sufficient"], true);
+    assert!(body.get("required").is_none());
+    let (_, body) = app
+        .introspect(
+            &rs,
+            &token,
+            &[("required_scope", "wallets:read payouts:read")],
+        )
+        .await;
+    assert_eq!(body["scope_sufficient"], false);
+    assert_eq!(body["required"], "payouts:read wallets:read");
+    assert_eq!(body["actual"], "payouts:read payouts:write");
+}
+
+/// Our ES256 signing key as a resource-server forger would need it.
+fn our_key(app: &TestApp) -> (String, EncodingKey) {
+    let entry = std::fs::read_dir(app.keys_dir())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let kid = entry
+        .path()
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let pem = std::fs::read(entry.path()).unwrap();
+    (kid, EncodingKey::from_ec_pem(&pem).unwrap())
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+async fn every_bad_token_reads_exactly_inactive(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rs = app.create_resource_server(&[API]).await;
+    let client = app.create_client(&["payouts:read"], &[API]).await;
+    let good = app.token(&client, &[("resource", API)]).await;
+    let claims = claims_of(&good);
+    let (kid, key) = our_key(&app);
+    let now = chrono::Utc::now().timestamp();
+    let sign = |typ: &str, kid: &str, changes: Value| {
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some(typ.into());
+        header.kid = Some(kid.into());
+        let mut c = claims.clone();
+        for (k, v) in changes.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        encode(&header, &c, &key).unwrap()
+    };
+    let b64 = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let payload = good.split('.').nth(1).unwrap();
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
+    let public_x = jwks["keys"][0]["x"].as_str().unwrap().to_owned();
+    let mut hs = Header::new(Algorithm::HS256);
+    hs.typ = Some("at+jwt".into());
+    hs.kid = Some(kid.clone());
+
+    // The forging works: an untouched re-signature is active.
+    let resigned = sign("at+jwt", &kid, json!({}));
+    assert_eq!(app.introspect(&rs, &resigned, &[]).await.1["active"], true);
+
+    let cases = vec![
+        ("garbage", "not-a-token".to_owned()),
+        ("truncated", good[..good.len() - 10].to_owned()),
+        (
+            "alg none",
+            format!(
+                "{}.{payload}.",
+                b64(json!({"alg": "none", "typ": "at+jwt", "kid": kid}))
+            ),
+        ),
+        (
+            "HS256 keyed with our public key",
+            encode(&hs, &claims, &EncodingKey::from_secret(public_x.as_bytes())).unwrap(),
+        ),
+        ("wrong typ", sign("JWT", &kid, json!({}))),
+        (
+            "expired",
+            sign(
+                "at+jwt",
+                &kid,
+                json!({"exp": now - 120, "iat": now - 1020, "nbf": now - 1020}),
+            ),
+        ),
+        (
+            "not yet valid",
+            sign("at+jwt", &kid, json!({"nbf": now + 600})),
+        ),
+        (
+            "wrong issuer",
+            sign("at+jwt", &kid, json!({"iss": "https://evil.example.test"})),
+        ),
+        (
+            "unknown kid",
+            sign("at+jwt", "20200101T000000.000Z-00000000", json!({})),
+        ),
+        (
+            "unknown client",
+            sign(
+                "at+jwt",
+                &kid,
+                json!({"client_id": "cl_00000000000000000000000000000000"}),
+            ),
+        ),
+    ];
+    for (name, token) in cases {
+        let (status, body) = app.introspect(&rs, &token, &[]).await;
+        assert_eq!((status, &body), (200, &json!({"active": false})), "{name}");
+    }
+
+    // Revoked by its own client.
+    assert_eq!(app.revoke(&client, &good).await, 200);
+    assert_eq!(
+        app.introspect(&rs, &good, &[]).await.1,
+        json!({"active": false})
+    );
+}
+
+async fn callers_must_be_resource_servers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rs = app.create_resource_server(&[API]).await;
+    let client = app.create_client(&["payouts:read"], &[API]).await;
+    let token = app.token(&client, &[("resource", API)]).await;
+    let url = app.url("/oauth/introspect");
+    let form = [("token", token.as_str())];
+
+    let cases = [
+        ("no caller authentication", app.http.post(&url).form(&form)),
+        (
+            "wrong secret",
+            app.http
+                .post(&url)
+                .basic_auth(&rs.id, Some("kws_wrong"))
+                .form(&form),
+        ),
+        (
+            "a client that is not a resource server",
+            app.http
+                .post(&url)
+                .basic_auth(&client.id, Some(&client.secret))
+                .form(&form),
+        ),
+        (
+            "a Bearer token without the introspect scope",
+            app.http.post(&url).bearer_auth(&token).form(&form),
+        ),
+        (
+            "a Bearer garbage token",
+            app.http.post(&url).bearer_auth("nope").form(&form),
+        ),
+    ];
+    for (name, request) in cases {
+        let response = request.send().await.unwrap();
+        assert!(
+            response.headers().contains_key("www-authenticate"),
+            "{name}"
+        );
+        let (status, body) = status_and_json(response).await;
+        assert_eq!(status, 401, "{name}: {body}");
+        assert!(
+            matches!(
+                body["error"].as_str(),
+                Some("invalid_client" | "invalid_token")
+            ),
+            "{name}: {body}"
+        );
+        assert!(
+            body.get("active").is_none(),
+            "{name}: discloses nothing about the token"
+        );
+    }
+
+    // A Bearer token with keyward:introspect works, restricted to its client's audiences.
+    let gateway = app.create_client(&["keyward:introspect"], &[API]).await;
+    let bearer = app.token(&gateway, &[]).await;
+    let response = app
+        .http
+        .post(&url)
+        .bearer_auth(&bearer)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(
+        (status, body["active"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+
+    // A missing token parameter is a bad request, after authentication.
+    let response = app
+        .http
+        .post(&url)
+        .basic_auth(&rs.id, Some(&rs.secret))
+        .form(&[("x", "y")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status_and_json(response).await.1["error"],
+        "invalid_request"
+    );
+}
+
+async fn a_resource_server_sees_only_its_audiences(backend: Backend) {
+    let other = "https://other.example.test";
+    for restricted in [true, false] {
+        let app = spawn_app_with(backend, |s| s.introspection_restrict_audience = restricted).await;
+        let rs = app.create_resource_server(&[API]).await;
+        let client = app.create_client(&["payouts:read"], &[API, other]).await;
+        let theirs = app.token(&client, &[("resource", other)]).await;
+        let ours = app
+            .token(&client, &[("resource", API), ("resource", other)])
+            .await;
+        assert_eq!(app.introspect(&rs, &ours, &[]).await.1["active"], true);
+        let (_, body) = app.introspect(&rs, &theirs, &[]).await;
+        assert_eq!(
+            body["active"], !restricted,
+            "restricted = {restricted}: {body}"
+        );
+    }
+}
+
+async fn revocation_by_the_owner_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rs = app.create_resource_server(&[API]).await;
+    let owner = app.create_client(&["payouts:read"], &[API]).await;
+    let stranger = app.create_client(&["payouts:read"], &[API]).await;
+    let token = app.token(&owner, &[("resource", API)]).await;
+
+    assert_eq!(
+        app.revoke(&stranger, &token).await,
+        200,
+        "RFC 7009: 200 regardless"
+    );
+    assert_eq!(
+        app.introspect(&rs, &token, &[]).await.1["active"],
+        true,
+        "a stranger cannot revoke"
+    );
+    assert_eq!(app.revoke(&owner, "not-a-token").await, 200);
+    let unauthenticated = app
+        .http
+        .post(app.url("/oauth/revoke"))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+    let no_token = app
+        .http
+        .post(app.url("/oauth/revoke"))
+        .basic_auth(&owner.id, Some(&owner.secret))
+        .form(&[("x", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status_and_json(no_token).await.1["error"],
+        "invalid_request"
+    );
+
+    assert_eq!(app.revoke(&owner, &token).await, 200);
+    assert_eq!(
+        app.revoke(&owner, &token).await,
+        200,
+        "revoking twice is fine"
+    );
+    assert_eq!(
+        app.introspect(&rs, &token, &[]).await.1,
+        json!({"active": false})
+    );
+    // Another token of the same client is untouched.
+    let fresh = app.token(&owner, &[("resource", API)]).await;
+    assert_eq!(app.introspect(&rs, &fresh, &[]).await.1["active"], true);
+}
+
+on_both_backends!(
+    active_token_reports_every_field,
+    every_bad_token_reads_exactly_inactive,
+    callers_must_be_resource_servers,
+    a_resource_server_sees_only_its_audiences,
+    revocation_by_the_owner_only,
+);
