@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Load benchmark of Keyward against the reference peer, in one run on this machine.
+#
+# Builds the release binary, starts it on a fresh SQLite database with one
+# client, and drives loopback load with the shared harness
+# (../shared/peers/bench.sh, wrk) for:
+#   token             POST /oauth/token, Basic auth, scope=payouts:read
+#   introspect        POST /oauth/introspect of one valid token, on a warm node
+#   get:/healthz      the trivial-request ceiling of our own server
+#   get:/.well-known/jwks.json
+# then (PEER=1, the default) the same token and introspection load against the
+# reference peer, and prints req/s, p50/p99 and the ratios the issues ask for.
+#
+# Env: ALGS="ES256 EdDSA" BACKENDS="sqlite postgres" PORT=18080 PEER=1
+#      PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres
+#      OUT=bench/results/<date>.jsonl
+#      plus bench.sh's own (DURATION, THREADS, CONNS, WARMUP, RUNS).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PEERS=${PEERS:-$ROOT/../shared/peers}
+ALGS=${ALGS:-"ES256 EdDSA"}
+BACKENDS=${BACKENDS:-"sqlite postgres"}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+API=https://api.example.test
+PORT=${PORT:-18080}
+PEER=${PEER:-1}
+mkdir -p "$ROOT/bench/results"
+OUT=${OUT:-$ROOT/bench/results/$(date -u +%Y%m%d-%H%M%S).jsonl}
+export OUT
+[[ -x "$PEERS/bench.sh" ]] || { echo "bench: $PEERS/bench.sh not found (set PEERS)" >&2; exit 2; }
+for tool in wrk jq curl; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install -y wrk jq curl)" >&2; exit 2; }
+done
+
+cargo build --release --manifest-path "$ROOT/Cargo.toml" --bin keyward
+BIN=$ROOT/target/release/keyward
+WORK=$(mktemp -d /tmp/keyward-bench.XXXXXX)
+SERVER=""
+PG_DB=keyward_bench_$$
+cleanup() {
+  [[ -n "$SERVER" ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+bench_keyward() {  # alg backend
+  local alg=$1 backend=$2 dir=$WORK/$1-$2
+  mkdir -p "$dir"
+  if [[ $backend == postgres ]]; then
+    psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" >/dev/null
+    KEYWARD_DATABASE_URL="${PG_ADMIN_URL%/*}/$PG_DB"
+  else
+    KEYWARD_DATABASE_URL="sqlite://$dir/keyward.db"
+  fi
+  export KEYWARD_DATABASE_URL KEYWARD_KEYS_DIR="$dir/keys" \
+    KEYWARD_LISTEN="127.0.0.1:$PORT" KEYWARD_SIGNING_ALG="$alg" KEYWARD_LOG=warn
+  local org client rs
+  org=$("$BIN" --json org create --name bench --plan enterprise | jq -r .id)
+  client=$("$BIN" --json client create --org "$org" --name bench \
+    --scope payouts:write --scope wallets:read --audience "$API")
+  rs=$("$BIN" --json client create --org "$org" --name api --scope keyward:introspect \
+    --audience "$API" --resource-server)
+  "$BIN" serve >"$dir/server.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break
+    sleep 0.1
+  done
+  LABEL="keyward-$alg-$backend" SERVER_PID=$SERVER \
+    GET_PATHS="/healthz /.well-known/jwks.json" \
+    "$PEERS/bench.sh" "http://127.0.0.1:$PORT" /oauth/token /oauth/introspect \
+    "$(jq -r .client_id <<<"$client")" "$(jq -r .client_secret <<<"$client")" \
+    "$(jq -r .client_id <<<"$rs")" "$(jq -r .client_secret <<<"$rs")" \
+    "scope=payouts:read&resource=$API"
+  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+}
+
+for backend in $BACKENDS; do
+  for alg in $ALGS; do bench_keyward "$alg" "$backend"; done
+done
+
+if [[ "$PEER" == 1 ]]; then
+  "$PEERS/oidc-provider/start.sh"
+  LABEL=reference-peer SERVER_PID=$(cat "$PEERS/oidc-provider/server.pid") \
+    SCENARIOS="token introspect" \
+    INTROSPECT_EXTRA_FORM='scope=payouts:read&resource=https://opaque.api.example.test' \
+    "$PEERS/bench.sh" http://127.0.0.1:3900 /token /token/introspection \
+    bench-client bench-secret-0123456789abcdef0123 rs-client rs-secret-0123456789abcdef0123456 \
+    'scope=payouts:read&resource=https://api.example.test' || true
+  "$PEERS/oidc-provider/stop.sh"
+fi
+
+echo
+"$PEERS/summarize.sh" "$OUT"
+echo
+jq -rs '
+  def med: sort | .[length/2|floor];
+  def rps(l; s): [.[] | select(.label == l and .scenario == s) | .rps] | if length > 0 then med else null end;
+  def ratio(a; b): if a and b then "\(100 * a / b | round)%" else "-" end;
+  def times(a; b): if a and b then "\(10 * a / b | round / 10)x" else "-" end;
+  . as $all
+  | rps("reference-peer"; "token") as $ptok | rps("reference-peer"; "introspect") as $pint
+  | ([.[] | .label] | unique)[] | select(startswith("keyward-")) as $l
+  | ($all | rps($l; "token")) as $tok | ($all | rps($l; "introspect")) as $int
+  | ($all | rps($l; "get:/healthz")) as $hz
+  | "\($l): /healthz \($hz | round) req/s; token \($tok | round) req/s = \(ratio($tok; $hz)) of /healthz, \(times($tok; $ptok)) the peer;"
+    + " introspect \($int // 0 | round) req/s = \(ratio($int; $hz)) of /healthz, \(times($int; $pint)) the peer"
+' "$OUT"
