@@ -6,12 +6,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde_json::{json, Value};
 
-use crate::cli::{ClientCommand, ClientCreate, Command, KeysCommand, OrgCommand};
+use crate::cli::{ApiKeyCommand, ClientCommand, ClientCreate, Command, KeysCommand, OrgCommand};
 use crate::configuration::Settings;
+use crate::domain::api_key::MAX_KEY_RATE_LIMIT;
+use crate::domain::IpAllowlist;
 use crate::domain::{
     Audience, Client, ClientId, ClientStatus, Name, OrgId, Organisation, ScopeSet,
 };
-use crate::services::registry::{self, NewClient};
+use crate::services::registry::{self, NewApiKey, NewClient};
 use crate::startup::{keyring, open_store};
 use crate::stats::Counters;
 
@@ -28,6 +30,9 @@ pub async fn run(command: Command, settings: &Settings, as_json: bool) -> anyhow
                 ),
                 Command::Org(org) => org_command(org, &*store).await?,
                 Command::Client(client) => client_command(client, &*store).await?,
+                Command::ApiKey(ApiKeyCommand::Create(args)) => {
+                    create_api_key(args, &*store, settings).await?
+                }
                 _ => unreachable!(),
             }
         }
@@ -175,6 +180,42 @@ async fn create_client(
     Ok(Output::new(out, text))
 }
 
+async fn create_api_key(
+    args: crate::cli::ApiKeyCreate,
+    store: &dyn crate::storage::Store,
+    settings: &Settings,
+) -> anyhow::Result<Output> {
+    if !(1..=MAX_KEY_RATE_LIMIT).contains(&args.rate_limit_per_minute) {
+        anyhow::bail!("--rate-limit-per-minute must be between 1 and {MAX_KEY_RATE_LIMIT}");
+    }
+    let new = NewApiKey {
+        org_id: OrgId::parse(&args.org).context("--org")?,
+        name: Name::parse(&args.name).context("--name")?,
+        scopes: ScopeSet::from_strs(args.scopes.iter().map(String::as_str)).context("--scope")?,
+        expires_at: args.expires_at.map(|t| t.timestamp()),
+        rate_limit_per_minute: args.rate_limit_per_minute,
+        ip_allowlist: IpAllowlist::parse(args.ip_allowlist.iter().map(String::as_str))
+            .context("--ip-allow")?,
+        metadata: serde_json::Map::new(),
+    };
+    let (key, secret) = registry::create_api_key(store, &settings.plans, new).await?;
+    let out = json!({
+        "id": key.id.as_str(),
+        "org_id": key.org_id.as_str(),
+        "name": key.name.as_str(),
+        "prefix": key.id.key_prefix(),
+        "scopes": key.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "expires_at": key.expires_at.map_or(Value::Null, rfc3339),
+        "key": secret.expose(),
+    });
+    let text = format!(
+        "created API key {}\nkey: {}\n(the key is shown only now; store it safely)",
+        key.id,
+        secret.expose()
+    );
+    Ok(Output::new(out, text))
+}
+
 fn keys_command(command: KeysCommand, settings: &Settings) -> anyhow::Result<Output> {
     let keyring = keyring(settings);
     match command {
@@ -210,7 +251,7 @@ fn keys_command(command: KeysCommand, settings: &Settings) -> anyhow::Result<Out
 }
 
 fn rfc3339(ts: i64) -> Value {
-    chrono::DateTime::from_timestamp(ts, 0).map_or(Value::Null, |t| json!(t.to_rfc3339()))
+    json!(crate::routes::rfc3339(ts))
 }
 
 fn org_json(org: &Organisation) -> Value {

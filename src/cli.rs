@@ -34,9 +34,38 @@ pub enum Command {
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key; the key is printed once.
+    Create(ApiKeyCreate),
+}
+
+#[derive(Debug, Args)]
+pub struct ApiKeyCreate {
+    #[arg(long)]
+    pub org: String,
+    #[arg(long)]
+    pub name: String,
+    /// A scope of the key; repeat for several.
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
+    /// When the key stops working (RFC 3339).
+    #[arg(long)]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Checks per minute (1-10000).
+    #[arg(long, default_value_t = crate::domain::api_key::DEFAULT_KEY_RATE_LIMIT)]
+    pub rate_limit_per_minute: u32,
+    /// A CIDR the key may be used from; repeat for several.
+    #[arg(long = "ip-allow")]
+    pub ip_allowlist: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

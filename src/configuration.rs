@@ -11,7 +11,7 @@ use figment::Figment;
 use serde::Deserialize;
 
 use crate::crypto::SigningAlgorithm;
-use crate::domain::{Audience, ScopePolicy};
+use crate::domain::{Audience, PlanLimits, ScopePolicy};
 
 pub const ENV_PREFIX: &str = "KEYWARD_";
 pub const DEFAULT_CONFIG_FILE: &str = "keyward.toml";
@@ -44,6 +44,8 @@ pub struct Settings {
     pub status_cache_ttl_seconds: u64,
     /// How often a node reads the change log that other nodes and the CLI write.
     pub change_poll_interval_ms: u64,
+    /// API access and API key count of each plan.
+    pub plans: PlanLimits,
     /// Tracing filter, such as `info` or `keyward=debug`.
     pub log: String,
 }
@@ -65,6 +67,7 @@ impl Default for Settings {
             introspection_restrict_audience: true,
             status_cache_ttl_seconds: 5,
             change_poll_interval_ms: 250,
+            plans: PlanLimits::default(),
             log: "info".into(),
         }
     }

@@ -18,7 +18,8 @@ use crate::services::change_feed::{
     spawn_change_listener, Backstop, CacheInvalidator, ChangeLogPoller,
 };
 use crate::services::{
-    AccessTokenVerifier, ClientAuthenticator, Introspector, RevocationList, Revoker, TokenIssuer,
+    AccessTokenVerifier, ApiKeyVerifier, ClientAuthenticator, Introspector, RevocationList,
+    Revoker, TokenIssuer,
 };
 use crate::stats::Counters;
 use crate::storage::{self, Store};
@@ -36,6 +37,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub keys: Arc<ArcSwap<KeySet>>,
     pub authenticator: Arc<ClientAuthenticator>,
+    pub api_keys: Arc<ApiKeyVerifier>,
     pub issuer: TokenIssuer,
     pub introspector: Introspector,
     pub revoker: Revoker,
@@ -103,16 +105,26 @@ impl Application {
             Some(_) => settings.default_audience(),
             None => crate::domain::Audience::parse(&issuer)?,
         };
+        let record_ttl = Duration::from_secs(settings.status_cache_ttl_seconds);
         let authenticator = Arc::new(ClientAuthenticator::new(
+            store.clone(),
+            hasher.clone(),
+            policy.clone(),
+            counters.clone(),
+            record_ttl,
+        ));
+        let api_keys = Arc::new(ApiKeyVerifier::new(
             store.clone(),
             hasher,
             policy.clone(),
+            settings.plans,
             counters.clone(),
-            Duration::from_secs(settings.status_cache_ttl_seconds),
+            record_ttl,
         ));
         let revocations = Arc::new(RevocationList::default());
         let caches = Arc::new(CacheInvalidator {
             clients: authenticator.clone(),
+            keys: api_keys.clone(),
             revocations: revocations.clone(),
             store: store.clone(),
         });
@@ -130,18 +142,22 @@ impl Application {
             introspector: Introspector::new(
                 token_verifier.clone(),
                 authenticator.clone(),
+                api_keys.clone(),
                 revocations,
                 policy.clone(),
+                settings.plans,
                 settings.introspection_restrict_audience,
             ),
             revoker: Revoker::new(token_verifier, caches),
             authenticator,
+            api_keys,
             issuer: TokenIssuer::new(
                 keys.clone(),
                 issuer.clone(),
                 settings.token_ttl_seconds as i64,
                 default_audience,
                 policy,
+                settings.plans,
                 counters.clone(),
             ),
             metadata: routes::build_metadata(&issuer, settings.scopes_supported.as_deref()),

@@ -8,7 +8,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use rand::rngs::OsRng;
 use tokio::sync::Semaphore;
 
-use crate::domain::ClientSecret;
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::stats::Counters;
 
 /// OWASP's argon2id recommendation: 19 MiB, two passes, one lane.
@@ -17,14 +18,17 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-pub fn hash_secret(secret: &ClientSecret) -> String {
+/// The argon2id PHC string of a client secret or a whole API key.
+pub fn hash_secret(secret: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
     argon2()
-        .hash_password(secret.expose().as_bytes(), &salt)
+        .hash_password(secret.as_bytes(), &salt)
         .expect("argon2 hashing with valid parameters cannot fail")
         .to_string()
 }
 
+/// Shared by every credential kind, so one limit bounds all argon2 work.
+#[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     dummy_hash: Arc<str>,
@@ -36,7 +40,7 @@ impl PasswordHasher {
         let dummy = crate::crypto::secret::generate_client_secret();
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            dummy_hash: hash_secret(&dummy).into(),
+            dummy_hash: hash_secret(dummy.expose()).into(),
             counters,
         }
     }
@@ -44,9 +48,9 @@ impl PasswordHasher {
     /// The index of the first of `hashes` that `secret` matches. With no hashes (an unknown
     /// client) it still verifies against a dummy hash, so the time taken
     /// does not tell which client ids exist.
-    pub async fn verify_any(&self, secret: &ClientSecret, hashes: Vec<String>) -> Option<usize> {
+    pub async fn verify_any(&self, secret: &str, hashes: Vec<String>) -> Option<usize> {
         let _permit = self.permits.acquire().await.ok()?;
-        let secret = secret.clone();
+        let secret = SecretString::from(secret);
         let dummy = hashes.is_empty().then(|| self.dummy_hash.clone());
         let counters = self.counters.clone();
         let span = tracing::Span::current();
@@ -72,10 +76,10 @@ impl PasswordHasher {
     }
 }
 
-fn verify_one(secret: &ClientSecret, phc: &str) -> bool {
+fn verify_one(secret: &SecretString, phc: &str) -> bool {
     match PasswordHash::new(phc) {
         Ok(hash) => argon2()
-            .verify_password(secret.expose().as_bytes(), &hash)
+            .verify_password(secret.expose_secret().as_bytes(), &hash)
             .is_ok(),
         Err(err) => {
             tracing::error!(error = %err, "a stored secret hash is not a valid PHC string");
@@ -92,16 +96,12 @@ mod tests {
     async fn verifies_the_right_secret_only() {
         let counters = Arc::new(Counters::default());
         let hasher = PasswordHasher::new(2, counters.clone());
-        let secret = ClientSecret::new("kws_right".into());
-        let hash = hash_secret(&secret);
+        let secret = "kws_right";
+        let hash = hash_secret(secret);
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert_eq!(
-            hasher.verify_any(&secret, vec![hash.clone()]).await,
-            Some(0)
-        );
-        let wrong = ClientSecret::new("kws_wrong".into());
-        assert_eq!(hasher.verify_any(&wrong, vec![hash]).await, None);
-        assert_eq!(hasher.verify_any(&secret, vec![]).await, None);
+        assert_eq!(hasher.verify_any(secret, vec![hash.clone()]).await, Some(0));
+        assert_eq!(hasher.verify_any("kws_wrong", vec![hash]).await, None);
+        assert_eq!(hasher.verify_any(secret, vec![]).await, None);
         assert_eq!(Counters::read(&counters.argon2_verifications), 3);
     }
 }

@@ -1,17 +1,23 @@
 //! Domain types and rules. Nothing here knows about HTTP or SQL.
 
+pub mod api_key;
 pub mod audience;
 pub mod change;
 pub mod client;
 mod ids;
+pub mod ip_allowlist;
 pub mod organisation;
 pub mod scope;
 pub mod scope_policy;
 
+pub use api_key::{ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeySecret, ApiKeyStatus, InvalidApiKey};
 pub use audience::{Audience, InvalidAudience};
 pub use change::Change;
 pub use client::{Client, ClientCredentials, ClientId, ClientSecret, ClientStatus, SecretHash};
 pub use ids::InvalidId;
-pub use organisation::{InvalidName, Name, OrgId, Organisation, Plan, UnknownPlan};
+pub use ip_allowlist::{InvalidAllowlist, IpAllowlist};
+pub use organisation::{
+    InvalidName, Name, OrgId, Organisation, Plan, PlanLimit, PlanLimits, UnknownPlan,
+};
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use scope_policy::ScopePolicy;

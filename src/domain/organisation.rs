@@ -54,11 +54,6 @@ impl Plan {
             Plan::Enterprise => "enterprise",
         }
     }
-
-    /// The free plan has no API access: its clients get no tokens.
-    pub fn has_api_access(self) -> bool {
-        self != Plan::Free
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,4 +111,49 @@ pub struct Organisation {
     pub name: Name,
     pub plan: Plan,
     pub created_at: i64,
+}
+
+/// What a plan allows; the limits of every plan come from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanLimit {
+    /// Whether the organisation's clients get tokens and its keys check valid.
+    pub api_access: bool,
+    /// How many API keys the organisation may hold; unlimited when unset.
+    pub max_api_keys: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanLimits {
+    pub free: PlanLimit,
+    pub starter: PlanLimit,
+    pub professional: PlanLimit,
+    pub enterprise: PlanLimit,
+}
+
+impl Default for PlanLimits {
+    fn default() -> Self {
+        let limit = |api_access, max_api_keys| PlanLimit {
+            api_access,
+            max_api_keys,
+        };
+        Self {
+            free: limit(false, Some(0)),
+            starter: limit(true, Some(2)),
+            professional: limit(true, Some(10)),
+            enterprise: limit(true, None),
+        }
+    }
+}
+
+impl PlanLimits {
+    pub fn of(&self, plan: Plan) -> PlanLimit {
+        match plan {
+            Plan::Free => self.free,
+            Plan::Starter => self.starter,
+            Plan::Professional => self.professional,
+            Plan::Enterprise => self.enterprise,
+        }
+    }
 }

@@ -1,21 +1,21 @@
 //! `POST /oauth/introspect` (RFC 7662), for resource servers.
 
+use std::net::IpAddr;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::client_credentials::{presented_credentials, single_authorization};
+use super::client_credentials::single_authorization;
 use super::oauth_form::OAuthForm;
-use super::token::{auth_error, storage_error};
+use super::resource_server::authenticate_caller;
+use super::token::storage_error;
 use crate::crypto::jwt::{AudienceClaim, DecodedClaims};
-use crate::domain::{ClientId, ClientSecret, ClientStatus, ScopeSet};
-use crate::error::{OAuthError, OAuthErrorCode};
+use crate::domain::{ApiKey, ScopeSet};
+use crate::error::OAuthError;
 use crate::services::introspection::ScopeCheck;
-use crate::services::{Caller, Introspection};
+use crate::services::Introspection;
 use crate::startup::AppState;
-
-/// The scope a Bearer caller needs to introspect.
-pub const INTROSPECT_SCOPE: &str = "keyward:introspect";
 
 #[derive(Serialize)]
 struct Active<'a> {
@@ -31,12 +31,52 @@ struct Active<'a> {
     jti: &'a str,
     token_type: &'static str,
     org_id: &'a str,
+    #[serde(flatten)]
+    scope_check: ScopeVerdict,
+}
+
+#[derive(Serialize)]
+struct ActiveApiKey<'a> {
+    active: bool,
+    scope: String,
+    /// The key id.
+    client_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    iat: i64,
+    token_type: &'static str,
+    org_id: &'a str,
+    #[serde(flatten)]
+    scope_check: ScopeVerdict,
+}
+
+/// The `required_scope` extension's fields: `scope_sufficient` when asked,
+/// and `required` and `actual` when it is false.
+#[derive(Serialize, Default)]
+struct ScopeVerdict {
     #[serde(skip_serializing_if = "Option::is_none")]
     scope_sufficient: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     required: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     actual: Option<String>,
+}
+
+impl From<Option<ScopeCheck>> for ScopeVerdict {
+    fn from(check: Option<ScopeCheck>) -> Self {
+        match check {
+            None => Self::default(),
+            Some(c) if c.sufficient => Self {
+                scope_sufficient: Some(true),
+                ..Self::default()
+            },
+            Some(c) => Self {
+                scope_sufficient: Some(false),
+                required: Some(c.required),
+                actual: Some(c.actual),
+            },
+        }
+    }
 }
 
 #[tracing::instrument(name = "introspect", skip_all)]
@@ -47,7 +87,13 @@ pub async fn introspect(
 ) -> Result<HttpResponse, OAuthError> {
     let form = OAuthForm::read(&req, payload).await?;
     let now = chrono::Utc::now().timestamp();
-    let caller = authenticate_caller(&state, single_authorization(&req)?, &form, now).await?;
+    let caller = authenticate_caller(
+        &state,
+        single_authorization(&req)?,
+        (form.get("client_id"), form.get("client_secret")),
+        now,
+    )
+    .await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
@@ -56,9 +102,15 @@ pub async fn introspect(
         .map(ScopeSet::parse)
         .transpose()
         .map_err(|e| OAuthError::invalid_request(format!("required_scope: {e}")))?;
+    // An extension for API keys with an IP allowlist: where the key was used.
+    let client_ip = form
+        .get("client_ip")
+        .map(|ip| ip.parse::<IpAddr>())
+        .transpose()
+        .map_err(|_| OAuthError::invalid_request("client_ip must be an IPv4 or IPv6 address"))?;
     let result = state
         .introspector
-        .introspect(&caller, token, now)
+        .introspect(&caller, token, client_ip, now)
         .await
         .map_err(|e| storage_error(&e))?;
     let response = HttpResponse::Ok()
@@ -68,8 +120,14 @@ pub async fn introspect(
     Ok(match result {
         Introspection::Inactive => inactive(response),
         Introspection::AccessToken(claims) => {
-            let check = required.map(|r| state.introspector.check_scope(&claims, &r));
+            let check = required.map(|r| state.introspector.check_scope(&claims.scope, &r));
             active(response, &claims, check)
+        }
+        Introspection::ApiKey(key) => {
+            let record = &key.credentials.key;
+            let scope = record.scopes.to_string();
+            let check = required.map(|r| state.introspector.check_scope(&scope, &r));
+            active_api_key(response, record, scope, check)
         }
     })
 }
@@ -89,11 +147,6 @@ fn active(
         [one] => AudienceClaim::One(one),
         many => AudienceClaim::Many(many.iter().map(String::as_str).collect()),
     };
-    let sufficient = check.as_ref().map(|c| c.sufficient);
-    let (required, actual) = match check {
-        Some(c) if !c.sufficient => (Some(c.required), Some(c.actual)),
-        _ => (None, None),
-    };
     response.json(Active {
         active: true,
         scope: &claims.scope,
@@ -107,75 +160,24 @@ fn active(
         jti: &claims.jti,
         token_type: "Bearer",
         org_id: &claims.org_id,
-        scope_sufficient: sufficient,
-        required,
-        actual,
+        scope_check: check.into(),
     })
 }
 
-/// A resource-server client (Basic or post), or a Bearer access token with
-/// the introspect scope. A failure says nothing about the token asked about.
-async fn authenticate_caller(
-    state: &AppState,
-    authorization: Option<&[u8]>,
-    form: &OAuthForm,
-    now: i64,
-) -> Result<Caller, OAuthError> {
-    if let Some(bearer) = authorization.and_then(bearer_token) {
-        return bearer_caller(state, bearer, now).await;
-    }
-    let (id, secret) = presented_credentials(
-        authorization,
-        form.get("client_id"),
-        form.get("client_secret"),
-    )?;
-    let client = state
-        .authenticator
-        .authenticate(&id, &ClientSecret::new(secret), now)
-        .await
-        .map_err(auth_error)?;
-    let record = &client.credentials.client;
-    if !record.resource_server || record.status != ClientStatus::Active || record.is_expired(now) {
-        return Err(OAuthError::invalid_client(
-            "only an active resource-server client may introspect",
-        ));
-    }
-    Ok(Caller {
-        audiences: record.audiences.clone(),
+fn active_api_key(
+    mut response: actix_web::HttpResponseBuilder,
+    key: &ApiKey,
+    scope: String,
+    check: Option<ScopeCheck>,
+) -> HttpResponse {
+    response.json(ActiveApiKey {
+        active: true,
+        scope,
+        client_id: key.id.as_str(),
+        exp: key.expires_at,
+        iat: key.created_at,
+        token_type: "api_key",
+        org_id: key.org_id.as_str(),
+        scope_check: check.into(),
     })
-}
-
-async fn bearer_caller(state: &AppState, token: &str, now: i64) -> Result<Caller, OAuthError> {
-    let invalid = || {
-        OAuthError::new(
-            OAuthErrorCode::InvalidToken,
-            format!("a Bearer caller needs a valid access token with scope {INTROSPECT_SCOPE}"),
-        )
-    };
-    let claims = state
-        .introspector
-        .live_access_token(token, now)
-        .await
-        .map_err(|e| storage_error(&e))?
-        .ok_or_else(invalid)?;
-    let needed = ScopeSet::from_strs([INTROSPECT_SCOPE]).expect("a valid scope");
-    if !state.introspector.check_scope(&claims, &needed).sufficient {
-        return Err(invalid());
-    }
-    let client_id = ClientId::parse(&claims.client_id).map_err(|_| invalid())?;
-    let client = state
-        .authenticator
-        .client(&client_id, now)
-        .await
-        .map_err(|e| storage_error(&e))?
-        .ok_or_else(invalid)?;
-    Ok(Caller {
-        audiences: client.credentials.client.audiences.clone(),
-    })
-}
-
-fn bearer_token(header: &[u8]) -> Option<&str> {
-    let header = std::str::from_utf8(header).ok()?;
-    let (scheme, token) = header.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }

@@ -9,17 +9,19 @@ mod introspect;
 mod jwks;
 mod metadata;
 mod oauth_form;
+mod resource_server;
 mod revoke;
 mod token;
 mod token_request;
+mod verify_key;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{OAuthError, OAuthErrorCode};
 
-pub use introspect::INTROSPECT_SCOPE;
 pub use metadata::build_metadata;
+pub use resource_server::INTROSPECT_SCOPE;
 
 /// Declares every route once: `configure` registers them and `ROUTES` lists
 /// them, so the OpenAPI test checks exactly what the server serves.
@@ -44,6 +46,7 @@ route_table! {
     post "/oauth/token" => token::issue_token,
     post "/oauth/introspect" => introspect::introspect,
     post "/oauth/revoke" => revoke::revoke,
+    post "/v1/keys/verify" => verify_key::verify_key,
     get "/.well-known/jwks.json" => jwks::jwks,
     get "/.well-known/oauth-authorization-server" => metadata::metadata,
     get "/healthz" => health::healthz,
@@ -73,4 +76,11 @@ pub async fn not_found() -> HttpResponse {
         &OAuthError::new(OAuthErrorCode::InvalidRequest, "no such endpoint")
             .with_status(actix_web::http::StatusCode::NOT_FOUND),
     )
+}
+
+/// A Unix time as RFC 3339, the timestamp format of our JSON APIs.
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

@@ -33,7 +33,7 @@ pub async fn revoke(
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     state
         .revoker
-        .revoke(&client.credentials.client.id, token, now)
+        .revoke(&client.credentials.client, token, now)
         .await
         .map_err(|e| storage_error(&e))?;
     Ok(HttpResponse::Ok()

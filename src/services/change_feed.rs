@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use super::api_keys::ApiKeyVerifier;
 use super::client_auth::ClientAuthenticator;
 use super::revocation_list::RevocationList;
 use crate::domain::Change;
@@ -78,6 +79,7 @@ impl ChangeFeed for ChangeLogPoller {
 /// The caches a change can make stale, and how to refresh them.
 pub struct CacheInvalidator {
     pub clients: Arc<ClientAuthenticator>,
+    pub keys: Arc<ApiKeyVerifier>,
     pub revocations: Arc<RevocationList>,
     pub store: Arc<dyn Store>,
 }
@@ -86,6 +88,8 @@ impl CacheInvalidator {
     pub fn apply(&self, change: &Change) {
         match change {
             Change::Client(id) => self.clients.evict(id.as_str()),
+            Change::ApiKey(id) => self.keys.evict(id),
+            Change::Organisation(_) => self.evict_credentials(),
             Change::TokenRevoked { jti, expires_at } => {
                 self.revocations.add(jti.clone(), *expires_at)
             }
@@ -93,8 +97,13 @@ impl CacheInvalidator {
     }
 
     pub async fn resync(&self, now: i64) -> Result<(), StorageError> {
-        self.clients.evict_all();
+        self.evict_credentials();
         self.reload_revocations(now).await
+    }
+
+    fn evict_credentials(&self) {
+        self.clients.evict_all();
+        self.keys.evict_all();
     }
 
     async fn reload_revocations(&self, now: i64) -> Result<(), StorageError> {

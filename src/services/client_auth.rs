@@ -94,7 +94,7 @@ impl ClientAuthenticator {
             return Err(ClientAuthError::BadCredentials);
         };
         let Some(client) = self.client(&client_id, now).await? else {
-            self.hasher.verify_any(secret, Vec::new()).await;
+            self.hasher.verify_any(secret.expose(), Vec::new()).await;
             return Err(ClientAuthError::BadCredentials);
         };
         if self.seen_before(&client, secret, now) {
@@ -109,7 +109,7 @@ impl ClientAuthenticator {
             .filter(|h| h.expires_at.is_none_or(|at| at > now))
             .collect();
         let phcs = live.iter().map(|h| h.phc.clone()).collect();
-        let Some(matched) = self.hasher.verify_any(secret, phcs).await else {
+        let Some(matched) = self.hasher.verify_any(secret.expose(), phcs).await else {
             return Err(ClientAuthError::BadCredentials);
         };
         self.remember(id, secret, live[matched]);

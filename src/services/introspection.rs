@@ -3,24 +3,31 @@
 
 use std::sync::Arc;
 
+use std::net::IpAddr;
+
 use super::access_tokens::AccessTokenVerifier;
+use super::api_keys::{ApiKeyVerifier, CheckedKey};
 use super::client_auth::ClientAuthenticator;
 use super::revocation_list::RevocationList;
 use crate::crypto::jwt::DecodedClaims;
-use crate::domain::{Audience, ClientId, ClientStatus, ScopePolicy, ScopeSet};
+use crate::domain::{ApiKeySecret, Audience, ClientId, ClientStatus, PlanLimits};
+use crate::domain::{ScopePolicy, ScopeSet};
 use crate::storage::StorageError;
 
-/// The kinds of credential introspection answers for. API keys join as a
-/// second kind; a token's shape, not the caller's hint, decides (RFC 7662 §2.1).
+/// The kinds of credential introspection answers for; a token's shape, not
+/// the caller's hint, decides (RFC 7662 §2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialKind {
     AccessToken,
+    ApiKey,
     Unknown,
 }
 
 impl CredentialKind {
     pub fn of(token: &str) -> Self {
-        if token.bytes().filter(|b| *b == b'.').count() == 2 {
+        if ApiKeySecret::has_key_shape(token) {
+            CredentialKind::ApiKey
+        } else if token.bytes().filter(|b| *b == b'.').count() == 2 {
             CredentialKind::AccessToken
         } else {
             CredentialKind::Unknown
@@ -38,6 +45,7 @@ pub struct Caller {
 pub enum Introspection {
     Inactive,
     AccessToken(Arc<DecodedClaims>),
+    ApiKey(Arc<CheckedKey>),
 }
 
 /// The `required_scope` extension: whether the token's scope covers it.
@@ -51,8 +59,10 @@ pub struct ScopeCheck {
 pub struct Introspector {
     tokens: Arc<AccessTokenVerifier>,
     clients: Arc<ClientAuthenticator>,
+    keys: Arc<ApiKeyVerifier>,
     revocations: Arc<RevocationList>,
     policy: Arc<ScopePolicy>,
+    plans: PlanLimits,
     restrict_audience: bool,
 }
 
@@ -60,23 +70,30 @@ impl Introspector {
     pub fn new(
         tokens: Arc<AccessTokenVerifier>,
         clients: Arc<ClientAuthenticator>,
+        keys: Arc<ApiKeyVerifier>,
         revocations: Arc<RevocationList>,
         policy: Arc<ScopePolicy>,
+        plans: PlanLimits,
         restrict_audience: bool,
     ) -> Self {
         Self {
             tokens,
             clients,
+            keys,
             revocations,
             policy,
+            plans,
             restrict_audience,
         }
     }
 
+    /// `client_ip` is where the credential was presented, for API keys
+    /// with an IP allowlist.
     pub async fn introspect(
         &self,
         caller: &Caller,
         token: &str,
+        client_ip: Option<IpAddr>,
         now: i64,
     ) -> Result<Introspection, StorageError> {
         match CredentialKind::of(token) {
@@ -89,6 +106,12 @@ impl Introspector {
                 }
                 Ok(Introspection::AccessToken(claims))
             }
+            // Resource servers belong to the operator: they check the keys of
+            // every organisation.
+            CredentialKind::ApiKey => Ok(match self.keys.check(token, client_ip, now).await? {
+                Ok(key) => Introspection::ApiKey(key),
+                Err(_) => Introspection::Inactive,
+            }),
             CredentialKind::Unknown => Ok(Introspection::Inactive),
         }
     }
@@ -116,19 +139,19 @@ impl Introspector {
         let record = &client.credentials.client;
         let usable = record.status == ClientStatus::Active
             && !record.is_expired(now)
-            && client.credentials.plan.has_api_access()
+            && self.plans.of(client.credentials.plan).api_access
             && record.org_id.as_str() == claims.org_id;
         Ok(usable.then_some(claims))
     }
 
-    /// Compares a token's scope with what a resource server requires, by
-    /// our implication rules.
-    pub fn check_scope(&self, claims: &DecodedClaims, required: &ScopeSet) -> ScopeCheck {
-        let granted = ScopeSet::parse(&claims.scope).unwrap_or_default();
+    /// Compares a credential's scope with what a resource server requires,
+    /// by our implication rules.
+    pub fn check_scope(&self, scope: &str, required: &ScopeSet) -> ScopeCheck {
+        let granted = ScopeSet::parse(scope).unwrap_or_default();
         ScopeCheck {
             sufficient: self.policy.expand(&granted).covers(required),
             required: required.to_string(),
-            actual: claims.scope.clone(),
+            actual: scope.to_owned(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Application services: the domain rules wired to stores, caches and keys.
 
 pub mod access_tokens;
+pub mod api_keys;
 pub mod change_feed;
 pub mod client_auth;
 pub mod introspection;
@@ -10,6 +11,7 @@ pub mod revocation_list;
 pub mod token_issuer;
 
 pub use access_tokens::AccessTokenVerifier;
+pub use api_keys::{ApiKeyVerifier, CheckedKey, KeyRejection};
 pub use client_auth::{AuthenticatedClient, ClientAuthError, ClientAuthenticator};
 pub use introspection::{Caller, Introspection, Introspector};
 pub use revocation::Revoker;

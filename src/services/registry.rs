@@ -1,8 +1,9 @@
-//! Creating organisations and clients, shared by the CLI and (later) the
-//! management API.
+//! Creating organisations, clients and API keys, shared by the CLI and
+//! (later) the management API.
 
 use crate::crypto::password::hash_secret;
 use crate::crypto::secret::generate_client_secret;
+use crate::domain::{ApiKey, ApiKeyId, ApiKeySecret, ApiKeyStatus, IpAllowlist, PlanLimits};
 use crate::domain::{
     Audience, Client, ClientId, ClientSecret, ClientStatus, Name, OrgId, Organisation, Plan,
     ScopeSet, SecretHash,
@@ -15,8 +16,12 @@ pub enum RegistryError {
     UnknownOrganisation(OrgId),
     #[error("client {0} does not exist")]
     UnknownClient(ClientId),
-    #[error("a client needs at least one scope")]
+    #[error("a client or key needs at least one scope")]
     NoScope,
+    #[error("the organisation's plan has no API access")]
+    ApiAccessNotAvailable,
+    #[error("the organisation's plan allows no more API keys")]
+    PlanLimitReached,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -61,7 +66,7 @@ pub async fn create_client(
     let secret = generate_client_secret();
     let phc = {
         let secret = secret.clone();
-        tokio::task::spawn_blocking(move || hash_secret(&secret))
+        tokio::task::spawn_blocking(move || hash_secret(secret.expose()))
             .await
             .expect("hashing does not panic")
     };
@@ -106,4 +111,78 @@ pub async fn delete_client(store: &dyn Store, id: &ClientId) -> Result<(), Regis
         Err(StorageError::NotFound) => Err(RegistryError::UnknownClient(id.clone())),
         other => Ok(other?),
     }
+}
+
+pub struct NewApiKey {
+    pub org_id: OrgId,
+    pub name: Name,
+    pub scopes: ScopeSet,
+    pub expires_at: Option<i64>,
+    pub rate_limit_per_minute: u32,
+    pub ip_allowlist: IpAllowlist,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Creates an API key within its organisation's plan and returns it with
+/// the key itself, which is shown once and stored only as an argon2id hash.
+pub async fn create_api_key(
+    store: &dyn Store,
+    plans: &PlanLimits,
+    new: NewApiKey,
+) -> Result<(ApiKey, ApiKeySecret), RegistryError> {
+    if new.scopes.is_empty() {
+        return Err(RegistryError::NoScope);
+    }
+    let org = match store.get_organisation(&new.org_id).await {
+        Err(StorageError::NotFound) => return Err(RegistryError::UnknownOrganisation(new.org_id)),
+        other => other?,
+    };
+    let limit = plans.of(org.plan);
+    if !limit.api_access {
+        return Err(RegistryError::ApiAccessNotAvailable);
+    }
+    let secret = ApiKeySecret::generate();
+    let phc = {
+        let key = secret.clone();
+        tokio::task::spawn_blocking(move || hash_secret(key.expose()))
+            .await
+            .expect("hashing does not panic")
+    };
+    let now = chrono::Utc::now().timestamp();
+    let key = ApiKey {
+        id: secret.id().clone(),
+        org_id: new.org_id,
+        name: new.name,
+        scopes: new.scopes,
+        status: ApiKeyStatus::Active,
+        created_at: now,
+        updated_at: now,
+        expires_at: new.expires_at,
+        rate_limit_per_minute: new.rate_limit_per_minute,
+        ip_allowlist: new.ip_allowlist,
+        metadata: new.metadata,
+        last_used_at: None,
+        request_count: 0,
+    };
+    match store.insert_api_key(&key, &phc, limit.max_api_keys).await {
+        Err(StorageError::LimitReached) => Err(RegistryError::PlanLimitReached),
+        other => Ok(other.map(|()| (key, secret))?),
+    }
+}
+
+/// Deactivates or reactivates an API key; every node hears of it through the change log.
+pub async fn set_api_key_status(
+    store: &dyn Store,
+    org: &OrgId,
+    id: &ApiKeyId,
+    status: ApiKeyStatus,
+) -> Result<ApiKey, StorageError> {
+    let key = store.get_api_key(org, id).await?;
+    let changed = ApiKey {
+        status,
+        updated_at: chrono::Utc::now().timestamp(),
+        ..key
+    };
+    store.update_api_key(&changed).await?;
+    Ok(changed)
 }

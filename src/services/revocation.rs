@@ -1,10 +1,14 @@
-//! RFC 7009 revocation of access tokens by the client they were issued to.
+//! RFC 7009 revocation: of access tokens by the client they were issued
+//! to, and of API keys, which deactivates them, by a client of the key's
+//! organisation.
 
 use std::sync::Arc;
 
 use super::access_tokens::AccessTokenVerifier;
 use super::change_feed::CacheInvalidator;
-use crate::domain::{Change, ClientId};
+use super::introspection::CredentialKind;
+use super::registry;
+use crate::domain::{ApiKeyStatus, Change, Client};
 use crate::storage::StorageError;
 
 pub struct Revoker {
@@ -17,29 +21,50 @@ impl Revoker {
         Self { tokens, caches }
     }
 
-    /// Revokes `token` when it is a live token of `caller`; anything else is
-    /// silently accepted, as RFC 7009 §2.2 asks.
-    pub async fn revoke(
-        &self,
-        caller: &ClientId,
-        token: &str,
-        now: i64,
-    ) -> Result<(), StorageError> {
+    /// Revokes `token` when it is a live token of `caller` or an API key of
+    /// its organisation; anything else is silently accepted, as RFC 7009
+    /// §2.2 asks.
+    pub async fn revoke(&self, caller: &Client, token: &str, now: i64) -> Result<(), StorageError> {
+        if CredentialKind::of(token) == CredentialKind::ApiKey {
+            return self.deactivate_key(caller, token).await;
+        }
         let Some(claims) = self.tokens.verify(token, now) else {
             return Ok(());
         };
-        if claims.client_id != caller.as_str() {
+        if claims.client_id != caller.id.as_str() {
             return Ok(());
         }
         self.caches
             .store
-            .revoke_token(&claims.jti, caller, claims.exp, now)
+            .revoke_token(&claims.jti, &caller.id, claims.exp, now)
             .await?;
         // This node knows at once; the others hear of it through the change feed.
         self.caches.apply(&Change::TokenRevoked {
             jti: claims.jti.clone(),
             expires_at: claims.exp,
         });
+        Ok(())
+    }
+}
+
+impl Revoker {
+    async fn deactivate_key(&self, caller: &Client, token: &str) -> Result<(), StorageError> {
+        let Some(found) = self.caches.keys.find(token).await? else {
+            return Ok(());
+        };
+        let key = &found.credentials.key;
+        if key.org_id != caller.org_id || key.status == ApiKeyStatus::Deactivated {
+            return Ok(());
+        }
+        let store = &*self.caches.store;
+        let deactivated =
+            registry::set_api_key_status(store, &key.org_id, &key.id, ApiKeyStatus::Deactivated);
+        match deactivated.await {
+            // Deleted meanwhile: nothing is left to revoke.
+            Ok(_) | Err(StorageError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+        self.caches.apply(&Change::ApiKey(key.id.clone()));
         Ok(())
     }
 }

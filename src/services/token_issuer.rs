@@ -7,7 +7,7 @@ use arc_swap::ArcSwap;
 use super::client_auth::AuthenticatedClient;
 use crate::crypto::jwt::{encode_access_token, AccessTokenClaims, AudienceClaim};
 use crate::crypto::keyring::KeySet;
-use crate::domain::{Audience, ClientStatus, ScopePolicy, ScopeSet};
+use crate::domain::{Audience, ClientStatus, PlanLimits, ScopePolicy, ScopeSet};
 use crate::stats::Counters;
 
 /// What the caller asked for, already parsed.
@@ -46,6 +46,7 @@ pub struct TokenIssuer {
     ttl_seconds: i64,
     default_audience: Audience,
     policy: Arc<ScopePolicy>,
+    plans: PlanLimits,
     counters: Arc<Counters>,
 }
 
@@ -56,6 +57,7 @@ impl TokenIssuer {
         ttl_seconds: i64,
         default_audience: Audience,
         policy: Arc<ScopePolicy>,
+        plans: PlanLimits,
         counters: Arc<Counters>,
     ) -> Self {
         Self {
@@ -64,6 +66,7 @@ impl TokenIssuer {
             ttl_seconds,
             default_audience,
             policy,
+            plans,
             counters,
         }
     }
@@ -86,7 +89,7 @@ impl TokenIssuer {
         if record.is_expired(now) {
             return Err(TokenError::Expired);
         }
-        if !client.credentials.plan.has_api_access() {
+        if !self.plans.of(client.credentials.plan).api_access {
             return Err(TokenError::NoApiAccess);
         }
         let scope = self.granted_scope(client, request.scope.as_ref())?;

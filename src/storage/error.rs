@@ -4,6 +4,8 @@ pub enum StorageError {
     NotFound,
     #[error("already exists")]
     Conflict,
+    #[error("the organisation's plan allows no more of these")]
+    LimitReached,
     #[error("the database URL must start with sqlite: or postgres:")]
     UnsupportedUrl,
     #[error("the database is unavailable")]

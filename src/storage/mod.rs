@@ -5,6 +5,7 @@ mod error;
 mod postgres;
 mod rows;
 mod sql;
+mod sql_api_keys;
 mod sql_changes;
 mod sql_clients;
 mod sqlite;
@@ -14,7 +15,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Change, Client, ClientCredentials, ClientId, ClientStatus, OrgId, Organisation, SecretHash,
+    ApiKey, ApiKeyCredentials, ApiKeyId, Change, Client, ClientCredentials, ClientId, ClientStatus,
+    OrgId, Organisation, SecretHash,
 };
 use crate::stats::Counters;
 
@@ -25,6 +27,9 @@ pub trait OrganisationStore {
     async fn insert_organisation(&self, org: &Organisation) -> Result<(), StorageError>;
     async fn get_organisation(&self, id: &OrgId) -> Result<Organisation, StorageError>;
     async fn list_organisations(&self) -> Result<Vec<Organisation>, StorageError>;
+    /// Writes the name and plan and logs the change, which reaches every
+    /// cached credential of the organisation; `NotFound` without it.
+    async fn update_organisation(&self, org: &Organisation, now: i64) -> Result<(), StorageError>;
 }
 
 #[async_trait]
@@ -48,6 +53,57 @@ pub trait ClientStore {
     ) -> Result<(), StorageError>;
     /// Deletes a client with its secrets and logs the change.
     async fn delete_client(&self, id: &ClientId, now: i64) -> Result<(), StorageError>;
+}
+
+/// A page of a list ordered by creation: at most `limit` items after the
+/// (created_at, id) of the last item of the previous page.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub limit: i64,
+    pub after: Option<(i64, String)>,
+}
+
+/// Which API keys of an organisation to list.
+#[derive(Debug, Clone)]
+pub struct ApiKeyQuery {
+    pub page: PageRequest,
+    /// `active`, `deactivated` or `expired`, as of `now`.
+    pub status: Option<&'static str>,
+    /// Only keys that expire within this many seconds of `now`.
+    pub expiring_within: Option<i64>,
+    pub now: i64,
+}
+
+#[async_trait]
+pub trait ApiKeyStore {
+    /// Inserts a key unless its organisation already holds `max_keys`
+    /// (`LimitReached`); `NotFound` without such an organisation.
+    async fn insert_api_key(
+        &self,
+        key: &ApiKey,
+        phc: &str,
+        max_keys: Option<u32>,
+    ) -> Result<(), StorageError>;
+    /// The key with its organisation's plan and its hash, for checking it.
+    async fn api_key_credentials(
+        &self,
+        id: &ApiKeyId,
+    ) -> Result<Option<ApiKeyCredentials>, StorageError>;
+    /// `NotFound` unless the key exists in `org`.
+    async fn get_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<ApiKey, StorageError>;
+    async fn list_api_keys(
+        &self,
+        org: &OrgId,
+        query: &ApiKeyQuery,
+    ) -> Result<Vec<ApiKey>, StorageError>;
+    /// Writes every setting of the key (not its usage) and logs the change.
+    async fn update_api_key(&self, key: &ApiKey) -> Result<(), StorageError>;
+    async fn delete_api_key(
+        &self,
+        org: &OrgId,
+        id: &ApiKeyId,
+        now: i64,
+    ) -> Result<(), StorageError>;
 }
 
 /// One entry of the change log, in the order the database gave it.
@@ -83,7 +139,7 @@ pub trait ChangeLogStore {
 
 #[async_trait]
 pub trait Store:
-    OrganisationStore + ClientStore + RevocationStore + ChangeLogStore + Send + Sync
+    OrganisationStore + ClientStore + ApiKeyStore + RevocationStore + ChangeLogStore + Send + Sync
 {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StorageError>;

@@ -1,8 +1,8 @@
 //! Row structs shared by both backends, and their conversion to domain types.
 
 use crate::domain::{
-    Audience, Change, Client, ClientId, ClientStatus, Name, OrgId, Organisation, ScopeSet,
-    SecretHash,
+    ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeyStatus, Audience, Change, Client, ClientId,
+    ClientStatus, IpAllowlist, Name, OrgId, Organisation, ScopeSet, SecretHash,
 };
 
 use super::StorageError;
@@ -122,4 +122,70 @@ pub(super) fn join_audiences(audiences: &[Audience]) -> String {
         .map(Audience::as_str)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ApiKeyRow {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub scopes: String,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub expires_at: Option<i64>,
+    pub rate_limit_per_minute: i64,
+    pub ip_allowlist: String,
+    pub metadata: String,
+    pub last_used_at: Option<i64>,
+    pub request_count: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ApiKeyCredentialsRow {
+    #[sqlx(flatten)]
+    pub key: ApiKeyRow,
+    pub hash: String,
+    pub plan: String,
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = StorageError;
+
+    fn try_from(row: ApiKeyRow) -> Result<Self, Self::Error> {
+        let metadata = match serde_json::from_str(&row.metadata) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(corrupt("API key metadata", "not a JSON object")),
+        };
+        Ok(ApiKey {
+            id: ApiKeyId::parse(&row.id).map_err(|e| corrupt("API key id", e))?,
+            org_id: OrgId::parse(&row.org_id).map_err(|e| corrupt("API key org id", e))?,
+            name: Name::parse(&row.name).map_err(|e| corrupt("API key name", e))?,
+            scopes: ScopeSet::parse(&row.scopes).map_err(|e| corrupt("API key scopes", e))?,
+            status: ApiKeyStatus::parse(&row.status)
+                .ok_or_else(|| corrupt("API key status", &row.status))?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            expires_at: row.expires_at,
+            rate_limit_per_minute: u32::try_from(row.rate_limit_per_minute)
+                .map_err(|e| corrupt("API key rate limit", e))?,
+            ip_allowlist: IpAllowlist::parse(row.ip_allowlist.split_whitespace())
+                .map_err(|e| corrupt("API key IP allowlist", e))?,
+            metadata,
+            last_used_at: row.last_used_at,
+            request_count: row.request_count,
+        })
+    }
+}
+
+impl TryFrom<ApiKeyCredentialsRow> for ApiKeyCredentials {
+    type Error = StorageError;
+
+    fn try_from(row: ApiKeyCredentialsRow) -> Result<Self, Self::Error> {
+        Ok(ApiKeyCredentials {
+            plan: row.plan.parse().map_err(|e| corrupt("plan", e))?,
+            key: row.key.try_into()?,
+            phc: row.hash,
+        })
+    }
 }

@@ -65,10 +65,27 @@ macro_rules! impl_sql_store {
                 .map(TryInto::try_into)
                 .collect()
             }
+
+            async fn update_organisation(
+                &self,
+                org: &$crate::domain::Organisation,
+                now: i64,
+            ) -> Result<(), $crate::storage::StorageError> {
+                let mut tx = self.pool().begin().await?;
+                let updated = sqlx::query("UPDATE organisations SET name = $1, plan = $2 WHERE id = $3")
+                    .bind(org.name.as_str())
+                    .bind(org.plan.as_str())
+                    .bind(org.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let change = $crate::domain::Change::Organisation(org.id.clone());
+                $crate::storage::sql::finish_change!(tx, updated, &change, now)
+            }
         }
 
         $crate::storage::sql_clients::impl_client_store!($store);
         $crate::storage::sql_changes::impl_change_stores!($store);
+        $crate::storage::sql_api_keys::impl_api_key_store!($store);
     };
 }
 
@@ -91,3 +108,18 @@ macro_rules! log_change {
 }
 
 pub(super) use log_change;
+
+/// After a row was changed in `tx`: `NotFound` when none was, else logs
+/// `change` and commits.
+macro_rules! finish_change {
+    ($tx:ident, $result:expr, $change:expr, $now:expr) => {{
+        if $result.rows_affected() == 0 {
+            return Err($crate::storage::StorageError::NotFound);
+        }
+        $crate::storage::sql::log_change!($tx, $change, $now)?;
+        $tx.commit().await?;
+        Ok(())
+    }};
+}
+
+pub(super) use finish_change;

@@ -111,7 +111,8 @@ macro_rules! impl_client_store {
                 .bind(id.as_str())
                 .execute(&mut *tx)
                 .await?;
-                $crate::storage::sql_clients::finish_client_change!(tx, updated, id, now)
+                let change = $crate::domain::Change::Client(id.clone());
+                $crate::storage::sql::finish_change!(tx, updated, &change, now)
             }
 
             async fn delete_client(
@@ -124,25 +125,11 @@ macro_rules! impl_client_store {
                     .bind(id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                $crate::storage::sql_clients::finish_client_change!(tx, deleted, id, now)
+                let change = $crate::domain::Change::Client(id.clone());
+                $crate::storage::sql::finish_change!(tx, deleted, &change, now)
             }
         }
     };
 }
 
 pub(super) use impl_client_store;
-
-/// After a client row was changed in `tx`: `NotFound` when none was, else
-/// logs the change and commits.
-macro_rules! finish_client_change {
-    ($tx:ident, $result:expr, $id:expr, $now:expr) => {{
-        if $result.rows_affected() == 0 {
-            return Err($crate::storage::StorageError::NotFound);
-        }
-        $crate::storage::sql::log_change!($tx, &$crate::domain::Change::Client($id.clone()), $now)?;
-        $tx.commit().await?;
-        Ok(())
-    }};
-}
-
-pub(super) use finish_client_change;

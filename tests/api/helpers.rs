@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
 use keyward::configuration::{DatabaseUrl, Settings};
-use keyward::domain::{Audience, Name, OrgId, Plan, ScopeSet};
-use keyward::services::registry::{self, NewClient};
+use keyward::domain::{Audience, IpAllowlist, Name, OrgId, Plan, ScopeSet};
+use keyward::services::registry::{self, NewApiKey, NewClient};
 use keyward::startup::Application;
 use keyward::stats::Counters;
 use keyward::storage::{self, Store};
@@ -329,6 +329,52 @@ impl TestApp {
         let response = self.http.get(self.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 200, "GET {path}");
         response.json().await.unwrap()
+    }
+}
+
+/// An API key created for a test, with the key in clear.
+pub struct TestApiKey {
+    pub id: String,
+    pub key: String,
+}
+
+impl TestApp {
+    /// An API key of `org` with `scopes`, adjusted by `configure`.
+    pub async fn create_api_key(
+        &self,
+        org: &OrgId,
+        scopes: &[&str],
+        configure: impl FnOnce(&mut NewApiKey),
+    ) -> Result<TestApiKey, registry::RegistryError> {
+        let mut new = NewApiKey {
+            org_id: org.clone(),
+            name: Name::parse("integration key").unwrap(),
+            scopes: ScopeSet::from_strs(scopes.iter().copied()).unwrap(),
+            expires_at: None,
+            rate_limit_per_minute: 60,
+            ip_allowlist: IpAllowlist::default(),
+            metadata: serde_json::Map::new(),
+        };
+        configure(&mut new);
+        let (key, secret) =
+            registry::create_api_key(&*self.store, &self.settings.plans, new).await?;
+        Ok(TestApiKey {
+            id: key.id.to_string(),
+            key: secret.expose().to_owned(),
+        })
+    }
+
+    /// POST /v1/keys/verify as `caller` (Basic) with a JSON body.
+    pub async fn verify_key(&self, caller: &TestClient, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url("/v1/keys/verify"))
+            .basic_auth(&caller.id, Some(&caller.secret))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        status_and_json(response).await
     }
 }
 

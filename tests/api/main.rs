@@ -1,6 +1,7 @@
 //! Black-box API tests: the real server on a random port, real clients,
 //! SQLite and PostgreSQL.
 
+mod api_keys;
 mod cli;
 mod discovery;
 mod helpers;

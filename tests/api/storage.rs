@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use keyward::crypto::password::hash_secret;
 use keyward::domain::{
-    Client, ClientId, ClientSecret, ClientStatus, Name, OrgId, Organisation, Plan, ScopeSet,
-    SecretHash,
+    Client, ClientId, ClientStatus, Name, OrgId, Organisation, Plan, ScopeSet, SecretHash,
 };
 use keyward::stats::Counters;
 use keyward::storage::{self, StorageError, Store};
@@ -49,7 +48,7 @@ fn client(org: &OrgId, expires_at: Option<i64>) -> Client {
 
 fn hash(expires_at: Option<i64>) -> SecretHash {
     SecretHash {
-        phc: hash_secret(&ClientSecret::new("kws_test".into())),
+        phc: hash_secret("kws_test"),
         expires_at,
     }
 }

@@ -1,0 +1,81 @@
+//! Who may check credentials: resource servers. A resource-server client
+//! authenticates with Basic or in the body, or sends a Bearer access token
+//! with the introspect scope.
+
+use super::client_credentials::presented_credentials;
+use super::token::{auth_error, storage_error};
+use crate::domain::{ClientId, ClientSecret, ClientStatus, ScopeSet};
+use crate::error::{OAuthError, OAuthErrorCode};
+use crate::services::Caller;
+use crate::startup::AppState;
+
+/// The scope a Bearer caller needs to check credentials.
+pub const INTROSPECT_SCOPE: &str = "keyward:introspect";
+
+/// A resource-server client (Basic or post), or a Bearer access token with
+/// the introspect scope. A failure says nothing about the token asked about.
+pub(super) async fn authenticate_caller(
+    state: &AppState,
+    authorization: Option<&[u8]>,
+    body_credentials: (Option<&str>, Option<&str>),
+    now: i64,
+) -> Result<Caller, OAuthError> {
+    if let Some(bearer) = authorization.and_then(bearer_token) {
+        return bearer_caller(state, bearer, now).await;
+    }
+    let (id, secret) =
+        presented_credentials(authorization, body_credentials.0, body_credentials.1)?;
+    let client = state
+        .authenticator
+        .authenticate(&id, &ClientSecret::new(secret), now)
+        .await
+        .map_err(auth_error)?;
+    let record = &client.credentials.client;
+    if !record.resource_server || record.status != ClientStatus::Active || record.is_expired(now) {
+        return Err(OAuthError::invalid_client(
+            "only an active resource-server client may check credentials",
+        ));
+    }
+    Ok(Caller {
+        audiences: record.audiences.clone(),
+    })
+}
+
+async fn bearer_caller(state: &AppState, token: &str, now: i64) -> Result<Caller, OAuthError> {
+    let invalid = || {
+        OAuthError::new(
+            OAuthErrorCode::InvalidToken,
+            format!("a Bearer caller needs a valid access token with scope {INTROSPECT_SCOPE}"),
+        )
+    };
+    let claims = state
+        .introspector
+        .live_access_token(token, now)
+        .await
+        .map_err(|e| storage_error(&e))?
+        .ok_or_else(invalid)?;
+    let needed = ScopeSet::from_strs([INTROSPECT_SCOPE]).expect("a valid scope");
+    if !state
+        .introspector
+        .check_scope(&claims.scope, &needed)
+        .sufficient
+    {
+        return Err(invalid());
+    }
+    let client_id = ClientId::parse(&claims.client_id).map_err(|_| invalid())?;
+    let client = state
+        .authenticator
+        .client(&client_id, now)
+        .await
+        .map_err(|e| storage_error(&e))?
+        .ok_or_else(invalid)?;
+    Ok(Caller {
+        audiences: client.credentials.client.audiences.clone(),
+    })
+}
+
+fn bearer_token(header: &[u8]) -> Option<&str> {
+    let header = std::str::from_utf8(header).ok()?;
+    let (scheme, token) = header.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}

@@ -1,0 +1,116 @@
+//! `POST /v1/keys/verify`: an API key check that says why, for resource
+//! servers that tell their callers ("API key is deactivated", ...).
+
+use std::net::IpAddr;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::body::read_body;
+use super::client_credentials::single_authorization;
+use super::resource_server::authenticate_caller;
+use super::token::storage_error;
+use crate::domain::ScopeSet;
+use crate::error::OAuthError;
+use crate::services::KeyRejection;
+use crate::startup::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    key: String,
+    required_scope: Option<String>,
+    client_ip: Option<IpAddr>,
+}
+
+#[derive(Serialize)]
+struct Verdict<'a> {
+    valid: bool,
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    org_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scopes: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    actual: Option<String>,
+}
+
+impl Verdict<'_> {
+    fn invalid(code: &'static str) -> Self {
+        Self {
+            valid: false,
+            code,
+            key_id: None,
+            org_id: None,
+            scopes: None,
+            expires_at: None,
+            required: None,
+            actual: None,
+        }
+    }
+}
+
+#[tracing::instrument(name = "verify_key", skip_all)]
+pub async fn verify_key(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    let now = chrono::Utc::now().timestamp();
+    authenticate_caller(&state, single_authorization(&req)?, (None, None), now).await?;
+    let body = read_body(payload).await?;
+    let request: VerifyRequest = serde_json::from_slice(&body)
+        .map_err(|e| OAuthError::invalid_request(format!("the body is not a key check: {e}")))?;
+    let required = request
+        .required_scope
+        .as_deref()
+        .map(ScopeSet::parse)
+        .transpose()
+        .map_err(|e| OAuthError::invalid_request(format!("required_scope: {e}")))?;
+
+    let found = state
+        .api_keys
+        .find(&request.key)
+        .await
+        .map_err(|e| storage_error(&e))?;
+    let Some(key) = found else {
+        return Ok(respond(&Verdict::invalid(KeyRejection::NotFound.code())));
+    };
+    let record = &key.credentials.key;
+    let scope = record.scopes.to_string();
+    let check = required.map(|r| state.introspector.check_scope(&scope, &r));
+    let rejection = state.api_keys.rejection(&key, request.client_ip, now);
+    let code = match (rejection, &check) {
+        (Some(reason), _) => reason.code(),
+        (None, Some(c)) if !c.sufficient => "INSUFFICIENT_SCOPE",
+        (None, _) => "VALID",
+    };
+    let (required, actual) = match check {
+        Some(c) if code == "INSUFFICIENT_SCOPE" => (Some(c.required), Some(c.actual)),
+        _ => (None, None),
+    };
+    // The key verified, so its own details may be told whatever the code.
+    Ok(respond(&Verdict {
+        valid: code == "VALID",
+        code,
+        key_id: Some(record.id.as_str()),
+        org_id: Some(record.org_id.as_str()),
+        scopes: Some(record.scopes.iter().map(|s| s.as_str()).collect()),
+        expires_at: record.expires_at.map(crate::routes::rfc3339),
+        required,
+        actual,
+    }))
+}
+
+fn respond(verdict: &Verdict<'_>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(verdict)
+}

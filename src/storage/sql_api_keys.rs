@@ -1,0 +1,183 @@
+//! `ApiKeyStore` for both backends (see sql.rs for why this is a macro).
+
+/// Columns of `ApiKeyRow`, in its order.
+macro_rules! api_key_columns {
+    () => {
+        "k.id, k.org_id, k.name, k.scopes, k.status, k.created_at, k.updated_at, \
+         k.expires_at, k.rate_limit_per_minute, k.ip_allowlist, k.metadata, \
+         k.last_used_at, k.request_count"
+    };
+}
+
+pub(super) use api_key_columns;
+
+macro_rules! impl_api_key_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::ApiKeyStore for $store {
+            async fn insert_api_key(
+                &self,
+                key: &$crate::domain::ApiKey,
+                phc: &str,
+                max_keys: Option<u32>,
+            ) -> Result<(), $crate::storage::StorageError> {
+                let mut tx = self.pool().begin().await?;
+                // Takes the organisation's row lock (PostgreSQL) or the write
+                // lock (SQLite) first, so concurrent creates count in turn.
+                let org = sqlx::query("UPDATE organisations SET name = name WHERE id = $1")
+                    .bind(key.org_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                if org.rows_affected() == 0 {
+                    return Err($crate::storage::StorageError::NotFound);
+                }
+                if let Some(max) = max_keys {
+                    let (count,): (i64,) =
+                        sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE org_id = $1")
+                            .bind(key.org_id.as_str())
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    if count >= i64::from(max) {
+                        return Err($crate::storage::StorageError::LimitReached);
+                    }
+                }
+                sqlx::query(
+                    "INSERT INTO api_keys (id, org_id, name, hash, scopes, status, created_at, \
+                     updated_at, expires_at, rate_limit_per_minute, ip_allowlist, metadata) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(key.id.as_str())
+                .bind(key.org_id.as_str())
+                .bind(key.name.as_str())
+                .bind(phc)
+                .bind(key.scopes.to_string())
+                .bind(key.status.as_str())
+                .bind(key.created_at)
+                .bind(key.updated_at)
+                .bind(key.expires_at)
+                .bind(i64::from(key.rate_limit_per_minute))
+                .bind(key.ip_allowlist.to_string())
+                .bind(serde_json::Value::Object(key.metadata.clone()).to_string())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn api_key_credentials(
+                &self,
+                id: &$crate::domain::ApiKeyId,
+            ) -> Result<Option<$crate::domain::ApiKeyCredentials>, $crate::storage::StorageError>
+            {
+                let row =
+                    sqlx::query_as::<_, $crate::storage::rows::ApiKeyCredentialsRow>(concat!(
+                        "SELECT ",
+                        $crate::storage::sql_api_keys::api_key_columns!(),
+                        ", k.hash, o.plan FROM api_keys k \
+                     JOIN organisations o ON o.id = k.org_id WHERE k.id = $1"
+                    ))
+                    .bind(id.as_str())
+                    .fetch_optional(self.pool())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn get_api_key(
+                &self,
+                org: &$crate::domain::OrgId,
+                id: &$crate::domain::ApiKeyId,
+            ) -> Result<$crate::domain::ApiKey, $crate::storage::StorageError> {
+                sqlx::query_as::<_, $crate::storage::rows::ApiKeyRow>(concat!(
+                    "SELECT ",
+                    $crate::storage::sql_api_keys::api_key_columns!(),
+                    " FROM api_keys k WHERE k.id = $1 AND k.org_id = $2"
+                ))
+                .bind(id.as_str())
+                .bind(org.as_str())
+                .fetch_one(self.pool())
+                .await?
+                .try_into()
+            }
+
+            async fn list_api_keys(
+                &self,
+                org: &$crate::domain::OrgId,
+                query: &$crate::storage::ApiKeyQuery,
+            ) -> Result<Vec<$crate::domain::ApiKey>, $crate::storage::StorageError> {
+                let (after_created, after_id) = match &query.page.after {
+                    Some((created, id)) => (*created, id.as_str()),
+                    None => (i64::MIN, ""),
+                };
+                sqlx::query_as::<_, $crate::storage::rows::ApiKeyRow>(concat!(
+                    "SELECT ",
+                    $crate::storage::sql_api_keys::api_key_columns!(),
+                    " FROM api_keys k WHERE k.org_id = $1 \
+                     AND (k.created_at > $2 OR (k.created_at = $2 AND k.id > $3)) \
+                     AND ($4 = '' \
+                          OR ($4 = 'active' AND k.status = 'active' \
+                              AND (k.expires_at IS NULL OR k.expires_at > $5)) \
+                          OR ($4 = 'expired' AND k.status = 'active' AND k.expires_at <= $5) \
+                          OR ($4 = 'deactivated' AND k.status = 'deactivated')) \
+                     AND ($6 < 0 OR (k.expires_at > $5 AND k.expires_at <= $5 + $6)) \
+                     ORDER BY k.created_at, k.id LIMIT $7"
+                ))
+                .bind(org.as_str())
+                .bind(after_created)
+                .bind(after_id)
+                .bind(query.status.unwrap_or(""))
+                .bind(query.now)
+                .bind(query.expiring_within.unwrap_or(-1))
+                .bind(query.page.limit)
+                .fetch_all(self.pool())
+                .await?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect()
+            }
+
+            async fn update_api_key(
+                &self,
+                key: &$crate::domain::ApiKey,
+            ) -> Result<(), $crate::storage::StorageError> {
+                let mut tx = self.pool().begin().await?;
+                let updated = sqlx::query(
+                    "UPDATE api_keys SET name = $1, scopes = $2, status = $3, updated_at = $4, \
+                     expires_at = $5, rate_limit_per_minute = $6, ip_allowlist = $7, \
+                     metadata = $8 WHERE id = $9 AND org_id = $10",
+                )
+                .bind(key.name.as_str())
+                .bind(key.scopes.to_string())
+                .bind(key.status.as_str())
+                .bind(key.updated_at)
+                .bind(key.expires_at)
+                .bind(i64::from(key.rate_limit_per_minute))
+                .bind(key.ip_allowlist.to_string())
+                .bind(serde_json::Value::Object(key.metadata.clone()).to_string())
+                .bind(key.id.as_str())
+                .bind(key.org_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                let change = $crate::domain::Change::ApiKey(key.id.clone());
+                $crate::storage::sql::finish_change!(tx, updated, &change, key.updated_at)
+            }
+
+            async fn delete_api_key(
+                &self,
+                org: &$crate::domain::OrgId,
+                id: &$crate::domain::ApiKeyId,
+                now: i64,
+            ) -> Result<(), $crate::storage::StorageError> {
+                let mut tx = self.pool().begin().await?;
+                let deleted = sqlx::query("DELETE FROM api_keys WHERE id = $1 AND org_id = $2")
+                    .bind(id.as_str())
+                    .bind(org.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let change = $crate::domain::Change::ApiKey(id.clone());
+                $crate::storage::sql::finish_change!(tx, deleted, &change, now)
+            }
+        }
+    };
+}
+
+pub(super) use impl_api_key_store;
