@@ -3,6 +3,7 @@
 
 mod cli;
 mod discovery;
+mod example_resource_server;
 mod helpers;
 mod hot_path;
 mod introspection;
