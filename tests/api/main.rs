@@ -4,6 +4,7 @@
 mod api_keys;
 mod cli;
 mod discovery;
+mod example_resource_server;
 mod helpers;
 mod hot_path;
 mod introspection;
