@@ -139,7 +139,13 @@ impl Keyring {
     /// Writes a new key of the configured algorithm; it becomes the signing key.
     pub fn rotate(&self) -> Result<KeyInfo, KeyringError> {
         let der = generate_pkcs8(self.alg).map_err(KeyringError::Generation)?;
-        let created_at = Utc::now();
+        // Keys order by the time in their kid: a new key must sort after the
+        // newest, even when made within the same millisecond.
+        let newest = self.read_files()?.last().map(|f| f.created_at);
+        let created_at = match newest {
+            Some(newest) if newest >= Utc::now() => newest + chrono::Duration::milliseconds(1),
+            _ => Utc::now(),
+        };
         let kid = format!(
             "{}-{:08x}",
             created_at.format(KID_TIME_FORMAT),
