@@ -76,7 +76,11 @@ async fn org_command(
             ))
         }
         OrgCommand::List => {
-            let orgs = store.list_organisations().await?;
+            let everything = crate::storage::PageRequest {
+                limit: i64::MAX,
+                after: None,
+            };
+            let orgs = store.list_organisations(&everything).await?;
             let text = orgs
                 .iter()
                 .map(|o| format!("{}\t{}\t{}", o.id, o.plan.as_str(), o.name.as_str()))

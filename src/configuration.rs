@@ -44,6 +44,9 @@ pub struct Settings {
     pub status_cache_ttl_seconds: u64,
     /// How often a node reads the change log that other nodes and the CLI write.
     pub change_poll_interval_ms: u64,
+    /// The management API's root token; generated and stored (hashed) on
+    /// first start when unset.
+    pub root_token: Option<secrecy::SecretString>,
     /// API access and API key count of each plan.
     pub plans: PlanLimits,
     /// Tracing filter, such as `info` or `keyward=debug`.
@@ -67,6 +70,7 @@ impl Default for Settings {
             introspection_restrict_audience: true,
             status_cache_ttl_seconds: 5,
             change_poll_interval_ms: 250,
+            root_token: None,
             plans: PlanLimits::default(),
             log: "info".into(),
         }
@@ -212,6 +216,11 @@ impl Settings {
                     "issuer",
                     "must be an http(s) URL without query or fragment",
                 ));
+            }
+        }
+        if let Some(token) = &self.root_token {
+            if secrecy::ExposeSecret::expose_secret(token).len() < 32 {
+                return Err(invalid("root_token", "must be at least 32 characters"));
             }
         }
         if let Some(aud) = &self.default_audience {

@@ -17,6 +17,7 @@ use crate::routes;
 use crate::services::change_feed::{
     spawn_change_listener, Backstop, CacheInvalidator, ChangeLogPoller,
 };
+use crate::services::root_token::RootToken;
 use crate::services::{
     AccessTokenVerifier, ApiKeyVerifier, ClientAuthenticator, Introspector, RevocationList,
     Revoker, TokenIssuer,
@@ -41,6 +42,10 @@ pub struct AppState {
     pub issuer: TokenIssuer,
     pub introspector: Introspector,
     pub revoker: Revoker,
+    pub root_token: RootToken,
+    /// `aud` that access tokens for the management API carry: the issuer.
+    pub management_audience: String,
+    pub plans: crate::domain::PlanLimits,
     pub metadata: web::Bytes,
     pub counters: Arc<Counters>,
 }
@@ -113,6 +118,8 @@ impl Application {
             counters.clone(),
             record_ttl,
         ));
+        let root_token =
+            RootToken::init(settings.root_token.as_ref(), &store, hasher.clone()).await?;
         let api_keys = Arc::new(ApiKeyVerifier::new(
             store.clone(),
             hasher,
@@ -149,6 +156,9 @@ impl Application {
                 settings.introspection_restrict_audience,
             ),
             revoker: Revoker::new(token_verifier, caches),
+            root_token,
+            management_audience: issuer.clone(),
+            plans: settings.plans,
             authenticator,
             api_keys,
             issuer: TokenIssuer::new(

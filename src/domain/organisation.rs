@@ -111,6 +111,8 @@ pub struct Organisation {
     pub name: Name,
     pub plan: Plan,
     pub created_at: i64,
+    /// Where the organisation's notifications go (an absolute http(s) URL).
+    pub webhook_url: Option<String>,
 }
 
 /// What a plan allows; the limits of every plan come from configuration.

@@ -1,5 +1,6 @@
 //! HTTP only: extract, call a service, map the result.
 
+pub mod admin;
 mod basic_auth;
 mod body;
 mod client_credentials;
@@ -24,17 +25,18 @@ pub use metadata::build_metadata;
 pub use resource_server::INTROSPECT_SCOPE;
 
 /// Declares every route once: `configure` registers them and `ROUTES` lists
-/// them, so the OpenAPI test checks exactly what the server serves.
+/// them, so the OpenAPI test checks exactly what the server serves. A path
+/// lists all its methods, so any other method gets 405 with `Allow`.
 macro_rules! route_table {
-    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+    ($($path:literal { $($method:ident => $handler:path),+ $(,)? }),* $(,)?) => {
         /// (method, path) of every route the server registers.
-        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+        pub const ROUTES: &[(&str, &str)] = &[$($((stringify!($method), $path)),+),*];
 
         pub fn configure(cfg: &mut web::ServiceConfig) {
             $(
                 cfg.service(
                     web::resource($path)
-                        .route(web::$method().to($handler))
+                        $(.route(web::$method().to($handler)))+
                         .default_service(web::to(method_not_allowed)),
                 );
             )*
@@ -43,20 +45,35 @@ macro_rules! route_table {
 }
 
 route_table! {
-    post "/oauth/token" => token::issue_token,
-    post "/oauth/introspect" => introspect::introspect,
-    post "/oauth/revoke" => revoke::revoke,
-    post "/v1/keys/verify" => verify_key::verify_key,
-    get "/.well-known/jwks.json" => jwks::jwks,
-    get "/.well-known/oauth-authorization-server" => metadata::metadata,
-    get "/healthz" => health::healthz,
-    get "/readyz" => health::readyz,
+    "/oauth/token" { post => token::issue_token },
+    "/oauth/introspect" { post => introspect::introspect },
+    "/oauth/revoke" { post => revoke::revoke },
+    "/v1/keys/verify" { post => verify_key::verify_key },
+    "/.well-known/jwks.json" { get => jwks::jwks },
+    "/.well-known/oauth-authorization-server" { get => metadata::metadata },
+    "/healthz" { get => health::healthz },
+    "/readyz" { get => health::readyz },
+    "/admin/v1/orgs" { get => admin::orgs::list, post => admin::orgs::create },
+    "/admin/v1/orgs/{org_id}" { get => admin::orgs::get, patch => admin::orgs::update },
+    "/admin/v1/orgs/{org_id}/api-keys" {
+        get => admin::api_keys::list,
+        post => admin::api_keys::create,
+    },
+    "/admin/v1/orgs/{org_id}/api-keys/{key_id}" {
+        get => admin::api_keys::get,
+        patch => admin::api_keys::update,
+        delete => admin::api_keys::delete,
+    },
+    "/admin/v1/orgs/{org_id}/api-keys/{key_id}/deactivate" { post => admin::api_keys::deactivate },
+    "/admin/v1/orgs/{org_id}/api-keys/{key_id}/activate" { post => admin::api_keys::activate },
+    "/admin/v1/orgs/{org_id}/api-keys/{key_id}/roll" { post => admin::api_keys::roll },
 }
 
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let pattern = req.match_pattern().unwrap_or_default();
     let allowed = ROUTES
         .iter()
-        .filter(|(_, path)| *path == req.path())
+        .filter(|(_, path)| *path == pattern)
         .map(|(method, _)| method.to_uppercase())
         .collect::<Vec<_>>()
         .join(", ");

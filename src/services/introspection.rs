@@ -144,6 +144,11 @@ impl Introspector {
         Ok(usable.then_some(claims))
     }
 
+    /// A granted scope set expanded by our implication rules.
+    pub fn expand(&self, granted: &ScopeSet) -> ScopeSet {
+        self.policy.expand(granted)
+    }
+
     /// Compares a credential's scope with what a resource server requires,
     /// by our implication rules.
     pub fn check_scope(&self, scope: &str, required: &ScopeSet) -> ScopeCheck {

@@ -8,6 +8,7 @@ pub mod introspection;
 pub mod registry;
 pub mod revocation;
 pub mod revocation_list;
+pub mod root_token;
 pub mod token_issuer;
 
 pub use access_tokens::AccessTokenVerifier;

@@ -36,6 +36,7 @@ pub async fn create_organisation(
         name,
         plan,
         created_at: chrono::Utc::now().timestamp(),
+        webhook_url: None,
     };
     store.insert_organisation(&org).await?;
     Ok(org)
@@ -185,4 +186,42 @@ pub async fn set_api_key_status(
     };
     store.update_api_key(&changed).await?;
     Ok(changed)
+}
+
+/// A new key with `id`'s settings; the old key keeps working for `grace`
+/// seconds, never past its own expiry. Returns (old, new, the new key).
+pub async fn roll_api_key(
+    store: &dyn Store,
+    org: &OrgId,
+    id: &ApiKeyId,
+    grace: i64,
+) -> Result<(ApiKey, ApiKey, ApiKeySecret), RegistryError> {
+    let old = store.get_api_key(org, id).await?;
+    let secret = ApiKeySecret::generate();
+    let phc = {
+        let key = secret.clone();
+        tokio::task::spawn_blocking(move || hash_secret(key.expose()))
+            .await
+            .expect("hashing does not panic")
+    };
+    let now = chrono::Utc::now().timestamp();
+    let new = ApiKey {
+        id: secret.id().clone(),
+        created_at: now,
+        updated_at: now,
+        last_used_at: None,
+        request_count: 0,
+        ..old.clone()
+    };
+    let end_of_grace = now + grace;
+    let old = ApiKey {
+        expires_at: Some(
+            old.expires_at
+                .map_or(end_of_grace, |at| at.min(end_of_grace)),
+        ),
+        updated_at: now,
+        ..old
+    };
+    store.roll_api_key(&old, &new, &phc).await?;
+    Ok((old, new, secret))
 }

@@ -148,7 +148,10 @@ impl TokenIssuer {
         allowed: &[Audience],
         requested: &'a [Audience],
     ) -> Result<AudienceClaim<'a>, TokenError> {
-        if let Some(denied) = requested.iter().find(|a| !allowed.contains(a)) {
+        // The issuer is the management API's audience, open to every client;
+        // what a token may do there is up to its keyward:* scopes.
+        let allowed_audience = |a: &&Audience| allowed.contains(a) || a.as_str() == self.issuer;
+        if let Some(denied) = requested.iter().find(|a| !allowed_audience(a)) {
             return Err(TokenError::AudienceNotAllowed(denied.to_string()));
         }
         Ok(match requested {

@@ -26,8 +26,11 @@ pub use error::StorageError;
 pub trait OrganisationStore {
     async fn insert_organisation(&self, org: &Organisation) -> Result<(), StorageError>;
     async fn get_organisation(&self, id: &OrgId) -> Result<Organisation, StorageError>;
-    async fn list_organisations(&self) -> Result<Vec<Organisation>, StorageError>;
-    /// Writes the name and plan and logs the change, which reaches every
+    async fn list_organisations(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Vec<Organisation>, StorageError>;
+    /// Writes the name, plan and webhook URL and logs the change, which reaches every
     /// cached credential of the organisation; `NotFound` without it.
     async fn update_organisation(&self, org: &Organisation, now: i64) -> Result<(), StorageError>;
 }
@@ -104,6 +107,18 @@ pub trait ApiKeyStore {
         id: &ApiKeyId,
         now: i64,
     ) -> Result<(), StorageError>;
+    /// Inserts `new` (outside the plan's count: it replaces `old`) and
+    /// writes `old`'s shortened expiry, in one transaction.
+    async fn roll_api_key(&self, old: &ApiKey, new: &ApiKey, phc: &str)
+        -> Result<(), StorageError>;
+}
+
+#[async_trait]
+pub trait RootCredentialStore {
+    /// The argon2id hash of the management API's root token, if one was stored.
+    async fn root_credential(&self) -> Result<Option<String>, StorageError>;
+    /// Stores the root token's hash unless one exists; whether it was stored.
+    async fn insert_root_credential(&self, phc: &str, now: i64) -> Result<bool, StorageError>;
 }
 
 /// One entry of the change log, in the order the database gave it.
@@ -139,7 +154,14 @@ pub trait ChangeLogStore {
 
 #[async_trait]
 pub trait Store:
-    OrganisationStore + ClientStore + ApiKeyStore + RevocationStore + ChangeLogStore + Send + Sync
+    OrganisationStore
+    + ClientStore
+    + ApiKeyStore
+    + RevocationStore
+    + ChangeLogStore
+    + RootCredentialStore
+    + Send
+    + Sync
 {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StorageError>;

@@ -13,6 +13,7 @@ pub(super) struct OrganisationRow {
     pub name: String,
     pub plan: String,
     pub created_at: i64,
+    pub webhook_url: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -63,6 +64,7 @@ impl TryFrom<OrganisationRow> for Organisation {
             name: Name::parse(&row.name).map_err(|e| corrupt("organisation name", e))?,
             plan: row.plan.parse().map_err(|e| corrupt("plan", e))?,
             created_at: row.created_at,
+            webhook_url: row.webhook_url,
         })
     }
 }

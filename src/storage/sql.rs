@@ -29,12 +29,14 @@ macro_rules! impl_sql_store {
                 org: &$crate::domain::Organisation,
             ) -> Result<(), $crate::storage::StorageError> {
                 sqlx::query(
-                    "INSERT INTO organisations (id, name, plan, created_at) VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO organisations (id, name, plan, created_at, webhook_url) \
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(org.id.as_str())
                 .bind(org.name.as_str())
                 .bind(org.plan.as_str())
                 .bind(org.created_at)
+                .bind(org.webhook_url.as_deref())
                 .execute(self.pool())
                 .await?;
                 Ok(())
@@ -45,7 +47,7 @@ macro_rules! impl_sql_store {
                 id: &$crate::domain::OrgId,
             ) -> Result<$crate::domain::Organisation, $crate::storage::StorageError> {
                 sqlx::query_as::<_, $crate::storage::rows::OrganisationRow>(
-                    "SELECT id, name, plan, created_at FROM organisations WHERE id = $1",
+                    "SELECT id, name, plan, created_at, webhook_url FROM organisations WHERE id = $1",
                 )
                 .bind(id.as_str())
                 .fetch_one(self.pool())
@@ -55,10 +57,20 @@ macro_rules! impl_sql_store {
 
             async fn list_organisations(
                 &self,
+                page: &$crate::storage::PageRequest,
             ) -> Result<Vec<$crate::domain::Organisation>, $crate::storage::StorageError> {
+                let (after_created, after_id) = match &page.after {
+                    Some((created, id)) => (*created, id.as_str()),
+                    None => (i64::MIN, ""),
+                };
                 sqlx::query_as::<_, $crate::storage::rows::OrganisationRow>(
-                    "SELECT id, name, plan, created_at FROM organisations ORDER BY created_at, id",
+                    "SELECT id, name, plan, created_at, webhook_url FROM organisations \
+                     WHERE created_at > $1 OR (created_at = $1 AND id > $2) \
+                     ORDER BY created_at, id LIMIT $3",
                 )
+                .bind(after_created)
+                .bind(after_id)
+                .bind(page.limit)
                 .fetch_all(self.pool())
                 .await?
                 .into_iter()
@@ -72,14 +84,44 @@ macro_rules! impl_sql_store {
                 now: i64,
             ) -> Result<(), $crate::storage::StorageError> {
                 let mut tx = self.pool().begin().await?;
-                let updated = sqlx::query("UPDATE organisations SET name = $1, plan = $2 WHERE id = $3")
+                let updated = sqlx::query("UPDATE organisations SET name = $1, plan = $2, webhook_url = $3 WHERE id = $4")
                     .bind(org.name.as_str())
                     .bind(org.plan.as_str())
+                    .bind(org.webhook_url.as_deref())
                     .bind(org.id.as_str())
                     .execute(&mut *tx)
                     .await?;
                 let change = $crate::domain::Change::Organisation(org.id.clone());
                 $crate::storage::sql::finish_change!(tx, updated, &change, now)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::storage::RootCredentialStore for $store {
+            async fn root_credential(
+                &self,
+            ) -> Result<Option<String>, $crate::storage::StorageError> {
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT hash FROM root_credential WHERE id = 'root'")
+                        .fetch_optional(self.pool())
+                        .await?;
+                Ok(row.map(|(hash,)| hash))
+            }
+
+            async fn insert_root_credential(
+                &self,
+                phc: &str,
+                now: i64,
+            ) -> Result<bool, $crate::storage::StorageError> {
+                let inserted = sqlx::query(
+                    "INSERT INTO root_credential (id, hash, created_at) VALUES ('root', $1, $2) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(phc)
+                .bind(now)
+                .execute(self.pool())
+                .await?;
+                Ok(inserted.rows_affected() == 1)
             }
         }
 

@@ -32,34 +32,20 @@ macro_rules! impl_api_key_store {
                     return Err($crate::storage::StorageError::NotFound);
                 }
                 if let Some(max) = max_keys {
-                    let (count,): (i64,) =
-                        sqlx::query_as("SELECT COUNT(*) FROM api_keys WHERE org_id = $1")
-                            .bind(key.org_id.as_str())
-                            .fetch_one(&mut *tx)
-                            .await?;
+                    // Expired keys, rolled-out ones among them, no longer count.
+                    let (count,): (i64,) = sqlx::query_as(
+                        "SELECT COUNT(*) FROM api_keys \
+                         WHERE org_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
+                    )
+                    .bind(key.org_id.as_str())
+                    .bind(key.created_at)
+                    .fetch_one(&mut *tx)
+                    .await?;
                     if count >= i64::from(max) {
                         return Err($crate::storage::StorageError::LimitReached);
                     }
                 }
-                sqlx::query(
-                    "INSERT INTO api_keys (id, org_id, name, hash, scopes, status, created_at, \
-                     updated_at, expires_at, rate_limit_per_minute, ip_allowlist, metadata) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(key.id.as_str())
-                .bind(key.org_id.as_str())
-                .bind(key.name.as_str())
-                .bind(phc)
-                .bind(key.scopes.to_string())
-                .bind(key.status.as_str())
-                .bind(key.created_at)
-                .bind(key.updated_at)
-                .bind(key.expires_at)
-                .bind(i64::from(key.rate_limit_per_minute))
-                .bind(key.ip_allowlist.to_string())
-                .bind(serde_json::Value::Object(key.metadata.clone()).to_string())
-                .execute(&mut *tx)
-                .await?;
+                $crate::storage::sql_api_keys::insert_api_key_row!(tx, key, phc)?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -161,6 +147,27 @@ macro_rules! impl_api_key_store {
                 $crate::storage::sql::finish_change!(tx, updated, &change, key.updated_at)
             }
 
+            async fn roll_api_key(
+                &self,
+                old: &$crate::domain::ApiKey,
+                new: &$crate::domain::ApiKey,
+                phc: &str,
+            ) -> Result<(), $crate::storage::StorageError> {
+                let mut tx = self.pool().begin().await?;
+                $crate::storage::sql_api_keys::insert_api_key_row!(tx, new, phc)?;
+                let updated = sqlx::query(
+                    "UPDATE api_keys SET expires_at = $1, updated_at = $2 WHERE id = $3 AND org_id = $4",
+                )
+                .bind(old.expires_at)
+                .bind(old.updated_at)
+                .bind(old.id.as_str())
+                .bind(old.org_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                let change = $crate::domain::Change::ApiKey(old.id.clone());
+                $crate::storage::sql::finish_change!(tx, updated, &change, old.updated_at)
+            }
+
             async fn delete_api_key(
                 &self,
                 org: &$crate::domain::OrgId,
@@ -181,3 +188,31 @@ macro_rules! impl_api_key_store {
 }
 
 pub(super) use impl_api_key_store;
+
+/// Inserts one API key row with its hash inside the transaction `tx`.
+macro_rules! insert_api_key_row {
+    ($tx:ident, $key:expr, $phc:expr) => {{
+        let key: &$crate::domain::ApiKey = $key;
+        sqlx::query(
+            "INSERT INTO api_keys (id, org_id, name, hash, scopes, status, created_at, \
+                     updated_at, expires_at, rate_limit_per_minute, ip_allowlist, metadata) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(key.id.as_str())
+        .bind(key.org_id.as_str())
+        .bind(key.name.as_str())
+        .bind($phc)
+        .bind(key.scopes.to_string())
+        .bind(key.status.as_str())
+        .bind(key.created_at)
+        .bind(key.updated_at)
+        .bind(key.expires_at)
+        .bind(i64::from(key.rate_limit_per_minute))
+        .bind(key.ip_allowlist.to_string())
+        .bind(serde_json::Value::Object(key.metadata.clone()).to_string())
+        .execute(&mut *$tx)
+        .await
+    }};
+}
+
+pub(super) use insert_api_key_row;

@@ -14,6 +14,8 @@ use keyward::storage::{self, Store};
 use serde_json::Value;
 
 pub const API: &str = "https://api.example.test";
+/// The management API root token every test app is configured with.
+pub const ROOT_TOKEN: &str = "kwr_test-root-token-0123456789abcdefghijklmnop";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -144,6 +146,7 @@ pub fn test_settings(dir: &std::path::Path, db: &TestDatabase) -> Settings {
         keys_dir: dir.join("keys"),
         workers: Some(1),
         argon2_concurrency: Some(2),
+        root_token: Some(ROOT_TOKEN.into()),
         ..Settings::default()
     }
 }
@@ -375,6 +378,45 @@ impl TestApp {
             .await
             .unwrap();
         status_and_json(response).await
+    }
+}
+
+impl TestApp {
+    /// A management API call with `Authorization: Bearer <bearer>` and an
+    /// optional JSON body; every error must be problem+json.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(bearer);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        if status >= 400 {
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/problem+json",
+                "{path}"
+            );
+        }
+        assert!(status < 500, "{path} answered {status}");
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// An organisation admin's access token: a client of `org` with the
+    /// given management scopes, through the token endpoint.
+    pub async fn admin_token(&self, org: &OrgId, scopes: &[&str]) -> String {
+        let client = self.create_client_in(org, scopes, &[], None).await;
+        self.token(&client, &[]).await
     }
 }
 

@@ -1,6 +1,8 @@
 //! Black-box API tests: the real server on a random port, real clients,
 //! SQLite and PostgreSQL.
 
+mod admin_api_keys;
+mod admin_orgs;
 mod api_keys;
 mod cli;
 mod discovery;

@@ -28,6 +28,7 @@ fn org(plan: Plan) -> Organisation {
         name: Name::parse("Acme Ltd").unwrap(),
         plan,
         created_at: 1_700_000_000,
+        webhook_url: None,
     }
 }
 
@@ -71,7 +72,19 @@ async fn organisations_round_trip(backend: Backend) {
         Err(StorageError::NotFound)
     ));
     store.insert_organisation(&org(Plan::Free)).await.unwrap();
-    assert_eq!(store.list_organisations().await.unwrap().len(), 2);
+    let first = keyward::storage::PageRequest {
+        limit: 1,
+        after: None,
+    };
+    let page = store.list_organisations(&first).await.unwrap();
+    assert_eq!(page.len(), 1);
+    let next = keyward::storage::PageRequest {
+        limit: 10,
+        after: Some((page[0].created_at, page[0].id.to_string())),
+    };
+    let rest = store.list_organisations(&next).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_ne!(rest[0].id, page[0].id);
     store.ping().await.unwrap();
     store.migrate().await.expect("migrations are idempotent");
 }

@@ -1,0 +1,6 @@
+-- The management API's root token, as an argon2id hash; one row at most.
+CREATE TABLE root_credential (
+    id          TEXT PRIMARY KEY NOT NULL,
+    hash        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
+);

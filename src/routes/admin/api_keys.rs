@@ -1,0 +1,312 @@
+//! `/admin/v1/orgs/{org_id}/api-keys`: an organisation's API keys. A key is
+//! shown once, in the answer to the call that creates it (or rolls it).
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::auth::{AdminCaller, KEYS_READ, KEYS_WRITE};
+use super::input::{next_cursor, page_request, param, parse_duration, query_params, read_json};
+use super::orgs::org_of;
+use super::problem::Problem;
+use super::views;
+use crate::domain::api_key::{DEFAULT_KEY_RATE_LIMIT, MAX_KEY_RATE_LIMIT, MAX_METADATA_BYTES};
+use crate::domain::{ApiKey, ApiKeyId, ApiKeyStatus, IpAllowlist, Name, OrgId, ScopeSet};
+use crate::services::registry::{self, NewApiKey};
+use crate::startup::AppState;
+use crate::storage::ApiKeyQuery;
+
+const DEFAULT_GRACE_SECONDS: i64 = 86_400;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: String,
+    scopes: Vec<String>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    rate_limit_per_minute: Option<u32>,
+    ip_allowlist: Option<Vec<String>>,
+    metadata: Option<Map<String, Value>>,
+}
+
+/// Fields a PATCH may change; `expires_at: null` removes the expiry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyChanges {
+    name: Option<String>,
+    scopes: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "super::input::present")]
+    expires_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
+    rate_limit_per_minute: Option<u32>,
+    ip_allowlist: Option<Vec<String>>,
+    metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Roll {
+    grace_period_seconds: Option<i64>,
+}
+
+pub async fn create(
+    caller: AdminCaller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let org = org_of(&caller, &path)?;
+    caller.require(&org, KEYS_WRITE)?;
+    let body: NewKey = read_json(&req, payload).await?;
+    let now = chrono::Utc::now().timestamp();
+    let new = NewApiKey {
+        org_id: org.clone(),
+        name: Name::parse(&body.name).map_err(|e| Problem::invalid_field("name", e))?,
+        scopes: scopes(&body.scopes)?,
+        expires_at: body
+            .expires_at
+            .map(|t| future("expires_at", t, now))
+            .transpose()?,
+        rate_limit_per_minute: rate_limit(body.rate_limit_per_minute)?,
+        ip_allowlist: allowlist(body.ip_allowlist.as_deref())?,
+        metadata: metadata(body.metadata)?,
+    };
+    let (key, secret) = registry::create_api_key(&*state.store, &state.plans, new).await?;
+    let mut view = views::api_key(&key, now);
+    view["key"] = Value::from(secret.expose());
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location(&org, &key.id)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+pub async fn list(
+    caller: AdminCaller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let org = org_of(&caller, &path)?;
+    caller.require(&org, KEYS_READ)?;
+    let params = query_params(&req, &["limit", "cursor", "status", "expiring_within"])?;
+    let status = match param(&params, "status") {
+        None => None,
+        Some("active") => Some("active"),
+        Some("deactivated") => Some("deactivated"),
+        Some("expired") => Some("expired"),
+        Some(_) => {
+            return Err(Problem::invalid_field(
+                "status",
+                "must be active, deactivated or expired",
+            ))
+        }
+    };
+    let now = chrono::Utc::now().timestamp();
+    let query = ApiKeyQuery {
+        page: page_request(&params)?,
+        status,
+        expiring_within: param(&params, "expiring_within")
+            .map(|raw| parse_duration("expiring_within", raw))
+            .transpose()?,
+        now,
+    };
+    let keys = state.store.list_api_keys(&org, &query).await?;
+    let cursor = next_cursor(
+        &query.page,
+        keys.last().map(|k| (k.created_at, k.id.as_str())),
+        keys.len(),
+    );
+    let items = keys.iter().map(|k| views::api_key(k, now)).collect();
+    Ok(HttpResponse::Ok().json(views::page(items, cursor)))
+}
+
+pub async fn get(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let (org, id) = key_path(&caller, &path, KEYS_READ)?;
+    let key = state.store.get_api_key(&org, &id).await?;
+    Ok(HttpResponse::Ok().json(views::api_key(&key, chrono::Utc::now().timestamp())))
+}
+
+pub async fn update(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let (org, id) = key_path(&caller, &path, KEYS_WRITE)?;
+    let changes: KeyChanges = read_json(&req, payload).await?;
+    let now = chrono::Utc::now().timestamp();
+    let mut key = state.store.get_api_key(&org, &id).await?;
+    if let Some(name) = &changes.name {
+        key.name = Name::parse(name).map_err(|e| Problem::invalid_field("name", e))?;
+    }
+    if let Some(list) = &changes.scopes {
+        key.scopes = scopes(list)?;
+    }
+    if let Some(expiry) = changes.expires_at {
+        key.expires_at = expiry.map(|t| future("expires_at", t, now)).transpose()?;
+    }
+    if changes.rate_limit_per_minute.is_some() {
+        key.rate_limit_per_minute = rate_limit(changes.rate_limit_per_minute)?;
+    }
+    if let Some(list) = &changes.ip_allowlist {
+        key.ip_allowlist = allowlist(Some(list))?;
+    }
+    if changes.metadata.is_some() {
+        key.metadata = metadata(changes.metadata)?;
+    }
+    key.updated_at = now;
+    save(&state, &key).await?;
+    Ok(HttpResponse::Ok().json(views::api_key(&key, now)))
+}
+
+pub async fn deactivate(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    set_status(caller, path, state, ApiKeyStatus::Deactivated).await
+}
+
+pub async fn activate(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    set_status(caller, path, state, ApiKeyStatus::Active).await
+}
+
+async fn set_status(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+    status: ApiKeyStatus,
+) -> Result<HttpResponse, Problem> {
+    let (org, id) = key_path(&caller, &path, KEYS_WRITE)?;
+    let key = registry::set_api_key_status(&*state.store, &org, &id, status).await?;
+    state.api_keys.evict(&key.id);
+    Ok(HttpResponse::Ok().json(views::api_key(&key, chrono::Utc::now().timestamp())))
+}
+
+/// A new key with the same settings; the old one keeps working for the
+/// grace period, never past its own expiry.
+pub async fn roll(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let (org, id) = key_path(&caller, &path, KEYS_WRITE)?;
+    let has_body = req.headers().contains_key(header::CONTENT_TYPE);
+    let roll: Roll = if has_body {
+        read_json(&req, payload).await?
+    } else {
+        Roll::default()
+    };
+    let grace = roll.grace_period_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
+    if !(0..=30 * 86_400).contains(&grace) {
+        return Err(Problem::invalid_field(
+            "grace_period_seconds",
+            "must be between 0 and 2592000 (30 days)",
+        ));
+    }
+    let (old, new, secret) = registry::roll_api_key(&*state.store, &org, &id, grace).await?;
+    state.api_keys.evict(&old.id);
+    let now = chrono::Utc::now().timestamp();
+    let mut view = views::api_key(&new, now);
+    view["key"] = Value::from(secret.expose());
+    view["previous"] = views::api_key(&old, now);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location(&org, &new.id)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+pub async fn delete(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let (org, id) = key_path(&caller, &path, KEYS_WRITE)?;
+    state
+        .store
+        .delete_api_key(&org, &id, chrono::Utc::now().timestamp())
+        .await?;
+    state.api_keys.evict(&id);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn save(state: &AppState, key: &ApiKey) -> Result<(), Problem> {
+    state.store.update_api_key(key).await?;
+    state.api_keys.evict(&key.id);
+    Ok(())
+}
+
+fn key_path(
+    caller: &AdminCaller,
+    path: &(String, String),
+    scope: &str,
+) -> Result<(OrgId, ApiKeyId), Problem> {
+    let org = org_of(caller, &path.0)?;
+    caller.require(&org, scope)?;
+    let id = ApiKeyId::parse(&path.1).map_err(|_| Problem::not_found())?;
+    Ok((org, id))
+}
+
+fn location(org: &OrgId, id: &ApiKeyId) -> String {
+    format!("/admin/v1/orgs/{org}/api-keys/{id}")
+}
+
+fn scopes(list: &[String]) -> Result<ScopeSet, Problem> {
+    let set = ScopeSet::from_strs(list.iter().map(String::as_str))
+        .map_err(|e| Problem::invalid_field("scopes", e))?;
+    if set.is_empty() {
+        return Err(Problem::invalid_field(
+            "scopes",
+            "at least one scope is needed",
+        ));
+    }
+    Ok(set)
+}
+
+fn future(field: &str, at: chrono::DateTime<chrono::Utc>, now: i64) -> Result<i64, Problem> {
+    let at = at.timestamp();
+    if at <= now {
+        return Err(Problem::invalid_field(field, "must be in the future"));
+    }
+    Ok(at)
+}
+
+fn rate_limit(value: Option<u32>) -> Result<u32, Problem> {
+    let value = value.unwrap_or(DEFAULT_KEY_RATE_LIMIT);
+    if !(1..=MAX_KEY_RATE_LIMIT).contains(&value) {
+        return Err(Problem::invalid_field(
+            "rate_limit_per_minute",
+            format!("must be between 1 and {MAX_KEY_RATE_LIMIT}"),
+        ));
+    }
+    Ok(value)
+}
+
+fn allowlist(list: Option<&[String]>) -> Result<IpAllowlist, Problem> {
+    IpAllowlist::parse(list.unwrap_or_default().iter().map(String::as_str))
+        .map_err(|e| Problem::invalid_field("ip_allowlist", e))
+}
+
+fn metadata(map: Option<Map<String, Value>>) -> Result<Map<String, Value>, Problem> {
+    let map = map.unwrap_or_default();
+    let size = Value::Object(map.clone()).to_string().len();
+    if size > MAX_METADATA_BYTES {
+        return Err(Problem::invalid_field(
+            "metadata",
+            format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+        ));
+    }
+    Ok(map)
+}

@@ -1,0 +1,133 @@
+//! Who calls the management API: the operator with the root token, or an
+//! organisation admin with an access token we issued or an API key, either
+//! carrying `keyward:*` management scopes. Every caller sends
+//! `Authorization: Bearer <token-or-key>`.
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+use super::problem::Problem;
+use crate::domain::{OrgId, Scope, ScopeSet};
+use crate::services::introspection::CredentialKind;
+use crate::startup::AppState;
+
+pub const CLIENTS_READ: &str = "keyward:clients:read";
+pub const CLIENTS_WRITE: &str = "keyward:clients:write";
+pub const KEYS_READ: &str = "keyward:keys:read";
+pub const KEYS_WRITE: &str = "keyward:keys:write";
+pub const AUDIT_READ: &str = "keyward:audit:read";
+
+#[derive(Debug, Clone)]
+pub enum AdminCaller {
+    Root,
+    /// An admin of one organisation, with its expanded scopes.
+    OrgAdmin {
+        org_id: OrgId,
+        scopes: ScopeSet,
+    },
+}
+
+impl AdminCaller {
+    pub fn is_root(&self) -> bool {
+        matches!(self, AdminCaller::Root)
+    }
+
+    /// Allows the call on `org` with `scope`. Another organisation answers
+    /// 404, so its resources are not even known to exist.
+    pub fn require(&self, org: &OrgId, scope: &str) -> Result<(), Problem> {
+        match self {
+            AdminCaller::Root => Ok(()),
+            AdminCaller::OrgAdmin { org_id, .. } if org_id != org => Err(Problem::not_found()),
+            AdminCaller::OrgAdmin { scopes, .. } => {
+                let needed = Scope::parse(scope).expect("management scopes are valid");
+                if scopes.has_wildcard() || scopes.contains(&needed) {
+                    Ok(())
+                } else {
+                    Err(Problem::insufficient_scope(scope, &scopes.to_string()))
+                }
+            }
+        }
+    }
+
+    /// Allows what only the operator may do.
+    pub fn require_root(&self) -> Result<(), Problem> {
+        match self {
+            AdminCaller::Root => Ok(()),
+            AdminCaller::OrgAdmin { .. } => Err(Problem::new(
+                actix_web::http::StatusCode::FORBIDDEN,
+                "ROOT_REQUIRED",
+                "only the operator's root token may do this",
+            )),
+        }
+    }
+}
+
+impl FromRequest for AdminCaller {
+    type Error = Problem;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
+    }
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Problem> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("the app state is registered");
+    let invalid =
+        || Problem::unauthorized("a valid Bearer root token, access token or API key is required");
+    let mut headers = req
+        .headers()
+        .get_all(actix_web::http::header::AUTHORIZATION);
+    let (Some(header), None) = (headers.next(), headers.next()) else {
+        return Err(invalid());
+    };
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+        .ok_or_else(invalid)?;
+    let now = chrono::Utc::now().timestamp();
+
+    if state.root_token.matches(token).await {
+        return Ok(AdminCaller::Root);
+    }
+    match CredentialKind::of(token) {
+        CredentialKind::ApiKey => {
+            let peer = req.peer_addr().map(|a| a.ip());
+            let key = state
+                .api_keys
+                .check(token, peer, now)
+                .await?
+                .map_err(|_| invalid())?;
+            Ok(AdminCaller::OrgAdmin {
+                org_id: key.credentials.key.org_id.clone(),
+                scopes: key.granted.clone(),
+            })
+        }
+        CredentialKind::AccessToken => {
+            let claims = state
+                .introspector
+                .live_access_token(token, now)
+                .await?
+                .ok_or_else(invalid)?;
+            // The management API is a resource server of its own: its
+            // audience is the issuer.
+            if !claims.aud.iter().any(|a| *a == state.management_audience) {
+                return Err(invalid());
+            }
+            let granted = ScopeSet::parse(&claims.scope).map_err(|_| invalid())?;
+            Ok(AdminCaller::OrgAdmin {
+                org_id: OrgId::parse(&claims.org_id).map_err(|_| invalid())?,
+                scopes: state.introspector.expand(&granted),
+            })
+        }
+        CredentialKind::Unknown => Err(invalid()),
+    }
+}

@@ -1,0 +1,143 @@
+//! Reading management API input: a JSON body, query parameters and a page.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::de::DeserializeOwned;
+
+use super::problem::Problem;
+use crate::routes::body::read_body;
+use crate::routes::token_request::media_type;
+use crate::storage::PageRequest;
+
+pub const DEFAULT_PAGE: i64 = 50;
+pub const MAX_PAGE: i64 = 200;
+
+/// The JSON body as `T`; a malformed body, an unknown field or a wrong
+/// type is a 400 that names the field.
+pub async fn read_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, Problem> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if media_type(content_type).as_deref() != Some("application/json") {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "the body must be application/json",
+        ));
+    }
+    let body = read_body(payload)
+        .await
+        .map_err(|e| Problem::new(e.status, "INVALID_REQUEST", e.description.into_owned()))?;
+    let mut json = serde_json::Deserializer::from_slice(&body);
+    let parsed: T = serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let field = match e.path().to_string() {
+            path if path == "." => named_field(&e.inner().to_string())
+                .unwrap_or("body")
+                .to_owned(),
+            path => path,
+        };
+        Problem::invalid_field(&field, e.inner())
+    })?;
+    json.end().map_err(|e| Problem::invalid_field("body", e))?;
+    Ok(parsed)
+}
+
+/// The field a top-level error is about: serde says "missing field `x`".
+fn named_field(message: &str) -> Option<&str> {
+    let rest = message
+        .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("unknown field `"))?;
+    rest.split('`').next()
+}
+
+/// The query parameters, each at most once, only among `known`.
+pub fn query_params(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, String)>, Problem> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (name, value) in form_urlencoded::parse(req.query_string().as_bytes()) {
+        if !known.contains(&name.as_ref()) {
+            return Err(Problem::invalid_field(&name, "unknown query parameter"));
+        }
+        if params.iter().any(|(n, _)| *n == name) {
+            return Err(Problem::invalid_field(&name, "given more than once"));
+        }
+        params.push((name.into_owned(), value.into_owned()));
+    }
+    Ok(params)
+}
+
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `limit` (default 50, at most 200) and the opaque `cursor` of a list.
+pub fn page_request(params: &[(String, String)]) -> Result<PageRequest, Problem> {
+    let limit = match param(params, "limit") {
+        None => DEFAULT_PAGE,
+        Some(raw) => raw
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                Problem::invalid_field("limit", format!("must be between 1 and {MAX_PAGE}"))
+            })?,
+    };
+    let after = param(params, "cursor")
+        .map(|raw| {
+            decode_cursor(raw)
+                .ok_or_else(|| Problem::invalid_field("cursor", "not a cursor of this list"))
+        })
+        .transpose()?;
+    Ok(PageRequest { limit, after })
+}
+
+/// The cursor after the last of a full page; `None` on the last page.
+pub fn next_cursor(
+    page: &PageRequest,
+    last: Option<(i64, &str)>,
+    returned: usize,
+) -> Option<String> {
+    let (created_at, id) = last?;
+    (returned as i64 == page.limit).then(|| URL_SAFE_NO_PAD.encode(format!("{created_at}:{id}")))
+}
+
+fn decode_cursor(raw: &str) -> Option<(i64, String)> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
+    let (created_at, id) = text.split_once(':')?;
+    Some((created_at.parse().ok()?, id.to_owned()))
+}
+
+/// `7d`, `12h`, `30m` or `45s` as seconds.
+pub fn parse_duration(field: &str, raw: &str) -> Result<i64, Problem> {
+    let bad =
+        || Problem::invalid_field(field, "must be a positive duration such as 7d, 12h or 30m");
+    let split = raw.len().checked_sub(1).ok_or_else(bad)?;
+    let (number, unit) = raw.split_at(split);
+    let number: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
+    let unit = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(bad()),
+    };
+    number.checked_mul(unit).ok_or_else(bad)
+}
+
+/// For `#[serde(default, deserialize_with = ...)]` on an `Option<Option<T>>`:
+/// tells a field given as `null` (`Some(None)`) from one left out (`None`).
+pub fn present<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}

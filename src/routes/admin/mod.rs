@@ -1,0 +1,9 @@
+//! The management API under `/admin/v1`: JSON in and out, RFC 9457
+//! problem details for errors, every list paginated.
+
+pub mod api_keys;
+pub mod auth;
+mod input;
+pub mod orgs;
+pub mod problem;
+pub mod views;

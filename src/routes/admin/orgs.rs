@@ -1,0 +1,126 @@
+//! `/admin/v1/orgs`: organisations. Only the operator creates and lists
+//! them or changes a plan.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::auth::{AdminCaller, CLIENTS_WRITE};
+use super::input::{next_cursor, page_request, query_params, read_json};
+use super::problem::Problem;
+use super::views;
+use crate::domain::{Name, OrgId, Plan};
+use crate::services::registry;
+use crate::startup::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOrganisation {
+    name: String,
+    plan: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrganisationChanges {
+    name: Option<String>,
+    plan: Option<String>,
+    /// A URL, or `null` to remove it.
+    #[serde(default, deserialize_with = "super::input::present")]
+    webhook_url: Option<Option<String>>,
+}
+
+pub async fn create(
+    caller: AdminCaller,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    caller.require_root()?;
+    let body: NewOrganisation = read_json(&req, payload).await?;
+    let name = Name::parse(&body.name).map_err(|e| Problem::invalid_field("name", e))?;
+    let plan = parse_plan(&body.plan)?;
+    let org = registry::create_organisation(&*state.store, name, plan).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/admin/v1/orgs/{}", org.id)))
+        .json(views::organisation(&org)))
+}
+
+pub async fn list(
+    caller: AdminCaller,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    caller.require_root()?;
+    let page = page_request(&query_params(&req, &["limit", "cursor"])?)?;
+    let orgs = state.store.list_organisations(&page).await?;
+    let cursor = next_cursor(
+        &page,
+        orgs.last().map(|o| (o.created_at, o.id.as_str())),
+        orgs.len(),
+    );
+    let items = orgs.iter().map(views::organisation).collect();
+    Ok(HttpResponse::Ok().json(views::page(items, cursor)))
+}
+
+pub async fn get(
+    caller: AdminCaller,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let org = org_of(&caller, &path)?;
+    let org = state.store.get_organisation(&org).await?;
+    Ok(HttpResponse::Ok().json(views::organisation(&org)))
+}
+
+pub async fn update(
+    caller: AdminCaller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let id = org_of(&caller, &path)?;
+    caller.require(&id, CLIENTS_WRITE)?;
+    let changes: OrganisationChanges = read_json(&req, payload).await?;
+    let mut org = state.store.get_organisation(&id).await?;
+    if let Some(name) = &changes.name {
+        org.name = Name::parse(name).map_err(|e| Problem::invalid_field("name", e))?;
+    }
+    if let Some(plan) = &changes.plan {
+        caller.require_root()?;
+        org.plan = parse_plan(plan)?;
+    }
+    if let Some(url) = changes.webhook_url {
+        org.webhook_url = url.as_deref().map(webhook_url).transpose()?;
+    }
+    state
+        .store
+        .update_organisation(&org, chrono::Utc::now().timestamp())
+        .await?;
+    Ok(HttpResponse::Ok().json(views::organisation(&org)))
+}
+
+/// The organisation a path names, if the caller may see it at all.
+pub(super) fn org_of(caller: &AdminCaller, raw: &str) -> Result<OrgId, Problem> {
+    let org = OrgId::parse(raw).map_err(|_| Problem::not_found())?;
+    match caller {
+        AdminCaller::OrgAdmin { org_id, .. } if *org_id != org => Err(Problem::not_found()),
+        _ => Ok(org),
+    }
+}
+
+fn parse_plan(raw: &str) -> Result<Plan, Problem> {
+    raw.parse().map_err(|e| Problem::invalid_field("plan", e))
+}
+
+fn webhook_url(raw: &str) -> Result<String, Problem> {
+    let url = url::Url::parse(raw).map_err(|e| Problem::invalid_field("webhook_url", e))?;
+    if !matches!(url.scheme(), "https" | "http") || raw.len() > 2048 {
+        return Err(Problem::invalid_field(
+            "webhook_url",
+            "must be an http(s) URL of at most 2048 characters",
+        ));
+    }
+    Ok(url.to_string())
+}

@@ -1,0 +1,407 @@
+//! The management API's API keys: lifecycle, isolation, plan limits, lists
+//! and bad input.
+
+use keyward::domain::{OrgId, Plan};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Backend, TestApp, API, ROOT_TOKEN};
+use crate::on_both_backends;
+
+const KEYS_RW: &[&str] = &["keyward:keys:read", "keyward:keys:write"];
+
+fn keys_path(org: &OrgId) -> String {
+    format!("/admin/v1/orgs/{org}/api-keys")
+}
+
+async fn create_key(app: &TestApp, org: &OrgId, token: &str, body: Value) -> Value {
+    let (status, key) = app
+        .admin(Method::POST, &keys_path(org), token, Some(body))
+        .await;
+    assert_eq!(status, 201, "{key}");
+    key
+}
+
+async fn verify(app: &TestApp, rs: &crate::helpers::TestClient, key: &Value) -> Value {
+    app.verify_key(rs, json!({ "key": key["key"] })).await.1
+}
+
+async fn an_admin_runs_a_key_through_its_whole_life(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rs = app.create_resource_server(&[API]).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let token = app.admin_token(&org, KEYS_RW).await;
+
+    let created = create_key(
+        &app,
+        &org,
+        &token,
+        json!({"name": "CI deploys", "scopes": ["payouts:write"], "rate_limit_per_minute": 120,
+               "ip_allowlist": ["203.0.113.0/24"], "metadata": {"team": "platform"}}),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let secret = created["key"].as_str().unwrap();
+    assert!(secret.starts_with(created["prefix"].as_str().unwrap()));
+    assert_eq!(created["status"], "active");
+    assert_eq!(created["rate_limit_per_minute"], 120);
+    assert_eq!(created["request_count"], 0);
+    assert!(created["last_used_at"].is_null());
+
+    let key_path = format!("{}/{id}", keys_path(&org));
+    let (_, fetched) = app.admin(Method::GET, &key_path, &token, None).await;
+    let (_, listed) = app.admin(Method::GET, &keys_path(&org), &token, None).await;
+    for shown in [&fetched, &listed["items"][0]] {
+        assert_eq!(shown["id"], id.as_str());
+        assert!(shown.get("key").is_none(), "the key is shown only once");
+        assert!(!shown.to_string().contains(secret));
+        assert!(!shown.to_string().contains("argon2"));
+        assert_eq!(shown["metadata"], json!({"team": "platform"}));
+        assert_eq!(shown["ip_allowlist"], json!(["203.0.113.0/24"]));
+    }
+
+    let from = |ip: &str| json!({ "key": secret, "client_ip": ip });
+    assert_eq!(
+        app.verify_key(&rs, from("203.0.113.1")).await.1["code"],
+        "VALID"
+    );
+    let (status, patched) = app
+        .admin(
+            Method::PATCH,
+            &key_path,
+            &token,
+            Some(json!({"ip_allowlist": [], "name": "CI"})),
+        )
+        .await;
+    assert_eq!((status, patched["name"].as_str()), (200, Some("CI")));
+    let anywhere = json!({ "key": secret, "client_ip": "192.0.2.1" });
+    assert_eq!(app.verify_key(&rs, anywhere).await.1["code"], "VALID");
+
+    let (status, off) = app
+        .admin(
+            Method::POST,
+            &format!("{key_path}/deactivate"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!((status, off["status"].as_str()), (200, Some("deactivated")));
+    assert_eq!(verify(&app, &rs, &created).await["code"], "DEACTIVATED");
+    assert_eq!(
+        app.introspect(&rs, secret, &[]).await.1,
+        json!({"active": false})
+    );
+    let (_, on) = app
+        .admin(Method::POST, &format!("{key_path}/activate"), &token, None)
+        .await;
+    assert_eq!(on["status"], "active");
+    assert_eq!(verify(&app, &rs, &created).await["code"], "VALID");
+
+    let (status, rolled) = app
+        .admin(
+            Method::POST,
+            &format!("{key_path}/roll"),
+            &token,
+            Some(json!({"grace_period_seconds": 3600})),
+        )
+        .await;
+    assert_eq!(status, 201, "{rolled}");
+    assert_ne!(rolled["id"], id.as_str());
+    assert_eq!(rolled["scopes"], json!(["payouts:write"]));
+    assert_eq!(rolled["rate_limit_per_minute"], 120);
+    assert_eq!(verify(&app, &rs, &rolled).await["code"], "VALID");
+    assert_eq!(
+        verify(&app, &rs, &created).await["code"],
+        "VALID",
+        "in its grace period"
+    );
+    assert!(rolled["previous"]["expires_at"].is_string());
+
+    let rolled_path = format!("{}/{}", keys_path(&org), rolled["id"].as_str().unwrap());
+    let (_, again) = app
+        .admin(
+            Method::POST,
+            &format!("{rolled_path}/roll"),
+            &token,
+            Some(json!({"grace_period_seconds": 0})),
+        )
+        .await;
+    assert_eq!(
+        verify(&app, &rs, &rolled).await["code"],
+        "EXPIRED",
+        "no grace"
+    );
+    assert_eq!(verify(&app, &rs, &again).await["code"], "VALID");
+
+    let (status, _) = app.admin(Method::DELETE, &key_path, &token, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        verify(&app, &rs, &created).await,
+        json!({"valid": false, "code": "NOT_FOUND"})
+    );
+    let (status, _) = app.admin(Method::GET, &key_path, &token, None).await;
+    assert_eq!(status, 404);
+}
+
+async fn one_organisation_cannot_see_or_touch_anothers_keys(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let a = app.create_org(Plan::Enterprise).await;
+    let b = app.create_org(Plan::Enterprise).await;
+    let a_token = app.admin_token(&a, KEYS_RW).await;
+    let b_token = app.admin_token(&b, KEYS_RW).await;
+    let a_key = create_key(
+        &app,
+        &a,
+        &a_token,
+        json!({"name": "a", "scopes": ["x:read"]}),
+    )
+    .await;
+    // An API key with management scopes is an admin credential too.
+    let b_admin_key = create_key(&app, &b, &b_token, json!({"name": "b", "scopes": KEYS_RW})).await;
+    let b_key = b_admin_key["key"].as_str().unwrap();
+    let (status, own) = app.admin(Method::GET, &keys_path(&b), b_key, None).await;
+    assert_eq!(
+        (status, own["items"].as_array().map(Vec::len)),
+        (200, Some(1))
+    );
+
+    let a_key_path = format!("{}/{}", keys_path(&a), a_key["id"].as_str().unwrap());
+    for credential in [b_token.as_str(), b_key] {
+        for (method, path, body) in [
+            (Method::GET, keys_path(&a), None),
+            (
+                Method::POST,
+                keys_path(&a),
+                Some(json!({"name": "x", "scopes": ["x:read"]})),
+            ),
+            (Method::GET, a_key_path.clone(), None),
+            (
+                Method::PATCH,
+                a_key_path.clone(),
+                Some(json!({"name": "stolen"})),
+            ),
+            (Method::POST, format!("{a_key_path}/deactivate"), None),
+            (Method::POST, format!("{a_key_path}/roll"), None),
+            (Method::DELETE, a_key_path.clone(), None),
+            (Method::GET, format!("/admin/v1/orgs/{a}"), None),
+        ] {
+            let (status, problem) = app.admin(method.clone(), &path, credential, body).await;
+            assert_eq!(
+                (status, problem["code"].as_str()),
+                (404, Some("NOT_FOUND")),
+                "{method} {path}"
+            );
+        }
+    }
+    let (_, untouched) = app.admin(Method::GET, &a_key_path, &a_token, None).await;
+    assert_eq!(untouched["name"], "a");
+    assert_eq!(untouched["status"], "active");
+
+    let reader = app.admin_token(&a, &["keyward:keys:read"]).await;
+    let (status, problem) = app
+        .admin(
+            Method::POST,
+            &keys_path(&a),
+            &reader,
+            Some(json!({"name": "x", "scopes": ["x:read"]})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(problem["code"], "INSUFFICIENT_SCOPE");
+    assert_eq!(problem["required"], "keyward:keys:write");
+}
+
+async fn plans_limit_keys_at_the_exact_count(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let starter = app.create_org(Plan::Starter).await;
+    let body = json!({"name": "k", "scopes": ["x:read"]});
+    for _ in 0..2 {
+        create_key(&app, &starter, ROOT_TOKEN, body.clone()).await;
+    }
+    let (status, problem) = app
+        .admin(
+            Method::POST,
+            &keys_path(&starter),
+            ROOT_TOKEN,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("PLAN_LIMIT_REACHED"))
+    );
+
+    let free = app.create_org(Plan::Free).await;
+    let (status, problem) = app
+        .admin(Method::POST, &keys_path(&free), ROOT_TOKEN, Some(body))
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("API_ACCESS_NOT_AVAILABLE"))
+    );
+}
+
+async fn lists_filter_and_paginate(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let soon = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let later = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let expiring = create_key(
+        &app,
+        &org,
+        ROOT_TOKEN,
+        json!({"name": "soon", "scopes": ["x:read"], "expires_at": soon}),
+    )
+    .await;
+    create_key(
+        &app,
+        &org,
+        ROOT_TOKEN,
+        json!({"name": "later", "scopes": ["x:read"], "expires_at": later}),
+    )
+    .await;
+    let off = create_key(
+        &app,
+        &org,
+        ROOT_TOKEN,
+        json!({"name": "off", "scopes": ["x:read"]}),
+    )
+    .await;
+    let off_path = format!(
+        "{}/{}/deactivate",
+        keys_path(&org),
+        off["id"].as_str().unwrap()
+    );
+    app.admin(Method::POST, &off_path, ROOT_TOKEN, None).await;
+
+    // Keys made within one second list in id order: compare as sets.
+    let names = |list: &Value| -> Vec<String> {
+        let mut names: Vec<String> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let get = |query: &str| {
+        let path = format!("{}?{query}", keys_path(&org));
+        let app = &app;
+        async move { app.admin(Method::GET, &path, ROOT_TOKEN, None).await }
+    };
+    assert_eq!(names(&get("expiring_within=7d").await.1), ["soon"]);
+    assert_eq!(names(&get("status=deactivated").await.1), ["off"]);
+    assert_eq!(names(&get("status=active").await.1), ["later", "soon"]);
+    assert_eq!(expiring["status"], "active");
+
+    let (_, first) = get("limit=2").await;
+    assert_eq!(names(&first).len(), 2);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let (_, rest) = get(&format!("limit=2&cursor={cursor}")).await;
+    assert!(rest["next_cursor"].is_null());
+    let mut all = [names(&first), names(&rest)].concat();
+    all.sort();
+    assert_eq!(all, ["later", "off", "soon"]);
+
+    for bad in [
+        "limit=0",
+        "limit=201",
+        "status=bogus",
+        "expiring_within=7x",
+        "cursor=%%%",
+        "unknown=1",
+    ] {
+        let (status, problem) = get(bad).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (400, Some("INVALID_REQUEST")),
+            "{bad}"
+        );
+    }
+}
+
+async fn bad_input_gets_400_problems_that_name_the_field(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let path = keys_path(&org);
+    let past = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+    let cases = [
+        (json!({"scopes": ["x:read"]}), "name"),
+        (json!({"name": "k", "scopes": "x:read"}), "scopes"),
+        (json!({"name": "k", "scopes": ["bad scope"]}), "scopes"),
+        (json!({"name": "k", "scopes": []}), "scopes"),
+        (
+            json!({"name": "k", "scopes": ["x:read"], "color": "red"}),
+            "color",
+        ),
+        (
+            json!({"name": "k", "scopes": ["x:read"], "ip_allowlist": ["10.0.0.0/33"]}),
+            "ip_allowlist",
+        ),
+        (
+            json!({"name": "k", "scopes": ["x:read"], "rate_limit_per_minute": 0}),
+            "rate_limit_per_minute",
+        ),
+        (
+            json!({"name": "k", "scopes": ["x:read"], "rate_limit_per_minute": 10001}),
+            "rate_limit_per_minute",
+        ),
+        (
+            json!({"name": "k", "scopes": ["x:read"], "expires_at": past}),
+            "expires_at",
+        ),
+        (
+            json!({"name": "k", "scopes": ["x:read"], "expires_at": "tomorrow"}),
+            "expires_at",
+        ),
+        (
+            json!({"name": "k", "scopes": ["x:read"], "metadata": {"blob": "x".repeat(5000)}}),
+            "metadata",
+        ),
+        (
+            json!({"name": "k", "scopes": ["x:read"], "metadata": [1]}),
+            "metadata",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, problem) = app
+            .admin(Method::POST, &path, ROOT_TOKEN, Some(body.clone()))
+            .await;
+        assert_eq!(status, 400, "{body}: {problem}");
+        assert_eq!(problem["code"], "INVALID_REQUEST");
+        assert!(
+            problem["field"].as_str().unwrap().starts_with(field),
+            "{body}: {problem}"
+        );
+    }
+    let malformed = app
+        .http
+        .post(app.url(&path))
+        .bearer_auth(ROOT_TOKEN)
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    let text = app
+        .http
+        .post(app.url(&path))
+        .bearer_auth(ROOT_TOKEN)
+        .body("name=k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.status(), 415);
+    let (_, list) = app.admin(Method::GET, &path, ROOT_TOKEN, None).await;
+    assert_eq!(list["items"], json!([]), "nothing was stored");
+}
+
+on_both_backends!(
+    an_admin_runs_a_key_through_its_whole_life,
+    one_organisation_cannot_see_or_touch_anothers_keys,
+    plans_limit_keys_at_the_exact_count,
+    lists_filter_and_paginate,
+    bad_input_gets_400_problems_that_name_the_field,
+);
