@@ -42,6 +42,8 @@ pub struct AppState {
     pub introspector: Introspector,
     pub revoker: Revoker,
     pub metadata: web::Bytes,
+    /// Whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: routes::TrustedProxies,
     pub counters: Arc<Counters>,
 }
 
@@ -161,6 +163,7 @@ impl Application {
                 counters.clone(),
             ),
             metadata: routes::build_metadata(&issuer, settings.scopes_supported.as_deref()),
+            trusted_proxies: settings.trusted_proxies(),
             store,
             keys,
             counters: counters.clone(),

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod cli;
+mod client_ip_allowlist;
 mod discovery;
 mod helpers;
 mod hot_path;
