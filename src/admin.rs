@@ -160,6 +160,9 @@ async fn create_client(
     args: ClientCreate,
     store: &dyn crate::storage::Store,
 ) -> anyhow::Result<Output> {
+    if let Some(limit) = args.rate_limit_per_minute {
+        check_rate_limit(limit)?;
+    }
     let new = NewClient {
         org_id: OrgId::parse(&args.org).context("--org")?,
         name: Name::parse(&args.name).context("--name")?,
@@ -172,6 +175,9 @@ async fn create_client(
             .context("--audience")?,
         resource_server: args.resource_server,
         expires_at: args.expires_at.map(|t| t.timestamp()),
+        ip_allowlist: IpAllowlist::parse(args.ip_allowlist.iter().map(String::as_str))
+            .context("--ip-allow")?,
+        rate_limit_per_minute: args.rate_limit_per_minute,
     };
     let (client, secret) = registry::create_client(store, new).await?;
     let mut out = client_json(&client);
@@ -189,9 +195,7 @@ async fn create_api_key(
     store: &dyn crate::storage::Store,
     settings: &Settings,
 ) -> anyhow::Result<Output> {
-    if !(1..=MAX_KEY_RATE_LIMIT).contains(&args.rate_limit_per_minute) {
-        anyhow::bail!("--rate-limit-per-minute must be between 1 and {MAX_KEY_RATE_LIMIT}");
-    }
+    check_rate_limit(args.rate_limit_per_minute)?;
     let new = NewApiKey {
         org_id: OrgId::parse(&args.org).context("--org")?,
         name: Name::parse(&args.name).context("--name")?,
@@ -218,6 +222,14 @@ async fn create_api_key(
         secret.expose()
     );
     Ok(Output::new(out, text))
+}
+
+/// Clients take the same bounds as API keys.
+fn check_rate_limit(limit: u32) -> anyhow::Result<()> {
+    if !(1..=MAX_KEY_RATE_LIMIT).contains(&limit) {
+        anyhow::bail!("--rate-limit-per-minute must be between 1 and {MAX_KEY_RATE_LIMIT}");
+    }
+    Ok(())
 }
 
 fn keys_command(command: KeysCommand, settings: &Settings) -> anyhow::Result<Output> {
@@ -278,5 +290,7 @@ fn client_json(client: &Client) -> Value {
         "resource_server": client.resource_server,
         "created_at": rfc3339(client.created_at),
         "expires_at": client.expires_at.map_or(Value::Null, rfc3339),
+        "ip_allowlist": client.ip_allowlist.entries().collect::<Vec<_>>(),
+        "rate_limit_per_minute": client.rate_limit_per_minute,
     })
 }

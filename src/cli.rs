@@ -119,6 +119,12 @@ pub struct ClientCreate {
     /// audience is one of its `--audience` values.
     #[arg(long)]
     pub resource_server: bool,
+    /// A CIDR token requests may come from; repeat for several (default: any).
+    #[arg(long = "ip-allow")]
+    pub ip_allowlist: Vec<String>,
+    /// Token requests per minute (1-10000); the default limit when unset.
+    #[arg(long)]
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::crypto::SigningAlgorithm;
 use crate::domain::{Audience, PlanLimits, ScopePolicy};
+use crate::routes::TrustedProxies;
 
 pub const ENV_PREFIX: &str = "KEYWARD_";
 pub const DEFAULT_CONFIG_FILE: &str = "keyward.toml";
@@ -33,6 +34,9 @@ pub struct Settings {
     pub scope_implications: HashMap<String, Vec<String>>,
     /// Advertised as `scopes_supported` in the metadata document when set.
     pub scopes_supported: Option<Vec<String>>,
+    /// CIDRs of the proxies whose `X-Forwarded-For` names the client's
+    /// address; none by default, so the peer address counts.
+    pub trusted_proxies: Vec<String>,
     /// HTTP worker threads; the number of CPUs when unset.
     pub workers: Option<usize>,
     /// Concurrent argon2 verifications; the number of CPUs when unset.
@@ -65,6 +69,7 @@ impl Default for Settings {
             default_audience: None,
             scope_implications: HashMap::new(),
             scopes_supported: None,
+            trusted_proxies: Vec::new(),
             workers: None,
             argon2_concurrency: None,
             introspection_restrict_audience: true,
@@ -230,6 +235,8 @@ impl Settings {
         for scope in self.scopes_supported.iter().flatten() {
             crate::domain::Scope::parse(scope).map_err(|e| invalid("scopes_supported", e))?;
         }
+        TrustedProxies::parse(self.trusted_proxies.iter().map(String::as_str))
+            .map_err(|e| invalid("trusted_proxies", e))?;
         if self.workers == Some(0) || self.argon2_concurrency == Some(0) {
             return Err(invalid(
                 "workers",
@@ -270,6 +277,11 @@ impl Settings {
 
     pub fn scope_policy(&self) -> ScopePolicy {
         ScopePolicy::new(&self.scope_implications).expect("validated at load")
+    }
+
+    pub fn trusted_proxies(&self) -> TrustedProxies {
+        TrustedProxies::parse(self.trusted_proxies.iter().map(String::as_str))
+            .expect("validated at load")
     }
 }
 

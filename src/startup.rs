@@ -47,6 +47,8 @@ pub struct AppState {
     pub management_audience: String,
     pub plans: crate::domain::PlanLimits,
     pub metadata: web::Bytes,
+    /// Whose `X-Forwarded-For` names the client's address.
+    pub trusted_proxies: routes::TrustedProxies,
     pub counters: Arc<Counters>,
 }
 
@@ -171,6 +173,7 @@ impl Application {
                 counters.clone(),
             ),
             metadata: routes::build_metadata(&issuer, settings.scopes_supported.as_deref()),
+            trusted_proxies: settings.trusted_proxies(),
             store,
             keys,
             counters: counters.clone(),

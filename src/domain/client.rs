@@ -1,9 +1,11 @@
 use std::fmt;
+use std::net::IpAddr;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use super::audience::Audience;
 use super::ids::{check_id, random_id, InvalidId};
+use super::ip_allowlist::IpAllowlist;
 use super::organisation::{Name, OrgId, Plan};
 use super::scope::ScopeSet;
 
@@ -87,11 +89,24 @@ pub struct Client {
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: Option<i64>,
+    /// Where token requests may come from; empty allows every address.
+    pub ip_allowlist: IpAllowlist,
+    /// Carried for the rate limiter; `None` means the default.
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 impl Client {
     pub fn is_expired(&self, now: i64) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Whether a request from `ip` may use the client. An unknown address
+    /// passes only an empty allowlist.
+    pub fn allows_ip(&self, ip: Option<IpAddr>) -> bool {
+        match ip {
+            Some(ip) => self.ip_allowlist.allows(ip),
+            None => self.ip_allowlist.is_empty(),
+        }
     }
 }
 

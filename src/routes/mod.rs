@@ -4,6 +4,7 @@ pub mod admin;
 mod basic_auth;
 mod body;
 mod client_credentials;
+mod client_ip;
 mod form;
 mod health;
 mod introspect;
@@ -21,6 +22,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{OAuthError, OAuthErrorCode};
 
+pub use client_ip::{client_ip, TrustedProxies};
 pub use metadata::build_metadata;
 pub use resource_server::INTROSPECT_SCOPE;
 

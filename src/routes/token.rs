@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::body::read_body;
 use super::client_credentials::single_authorization;
+use super::client_ip::request_client_ip;
 use super::token_request::parse_token_request;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::services::{ClientAuthError, TokenError};
@@ -39,9 +40,11 @@ pub async fn issue_token(
         .authenticate(&presented.client_id, &presented.client_secret, now)
         .await
         .map_err(auth_error)?;
+    // Only now, after authentication: the allowlist is nobody else's business.
+    let client_ip = request_client_ip(&req, &state.trusted_proxies);
     let issued = state
         .issuer
-        .issue(&client, &presented.request, now)
+        .issue(&client, &presented.request, client_ip, now)
         .map_err(token_error)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -75,7 +78,9 @@ pub(super) fn storage_error(err: &StorageError) -> OAuthError {
 
 fn token_error(err: TokenError) -> OAuthError {
     let code = match err {
-        TokenError::Deactivated | TokenError::Expired => OAuthErrorCode::InvalidClient,
+        TokenError::IpNotAllowed | TokenError::Deactivated | TokenError::Expired => {
+            OAuthErrorCode::InvalidClient
+        }
         TokenError::NoApiAccess => OAuthErrorCode::UnauthorizedClient,
         TokenError::ScopeNotAllowed(_) | TokenError::NoScope => OAuthErrorCode::InvalidScope,
         TokenError::AudienceNotAllowed(_) => OAuthErrorCode::InvalidTarget,

@@ -49,6 +49,8 @@ pub struct NewClient {
     pub audiences: Vec<Audience>,
     pub resource_server: bool,
     pub expires_at: Option<i64>,
+    pub ip_allowlist: IpAllowlist,
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 /// Creates a client and returns it with its secret, which is shown once
@@ -83,6 +85,8 @@ pub async fn create_client(
         created_at: now,
         updated_at: now,
         expires_at: new.expires_at,
+        ip_allowlist: new.ip_allowlist,
+        rate_limit_per_minute: new.rate_limit_per_minute,
     };
     let hash = SecretHash {
         phc,

@@ -1,5 +1,6 @@
 //! Client-credentials grant (RFC 6749 §4.4) producing RFC 9068 access tokens.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -26,6 +27,8 @@ pub struct IssuedToken {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
+    #[error("IP address not allowed")]
+    IpNotAllowed,
     #[error("the client is deactivated")]
     Deactivated,
     #[error("the client has expired")]
@@ -75,14 +78,19 @@ impl TokenIssuer {
         self.ttl_seconds
     }
 
-    /// Checks what an authenticated client may have and signs its token.
+    /// Checks what an authenticated client may have, asking from
+    /// `client_ip` (`None` when unknown), and signs its token.
     pub fn issue(
         &self,
         client: &AuthenticatedClient,
         request: &TokenRequest,
+        client_ip: Option<IpAddr>,
         now: i64,
     ) -> Result<IssuedToken, TokenError> {
         let record = &client.credentials.client;
+        if !record.allows_ip(client_ip) {
+            return Err(TokenError::IpNotAllowed);
+        }
         if record.status == ClientStatus::Deactivated {
             return Err(TokenError::Deactivated);
         }

@@ -28,6 +28,8 @@ pub(super) struct ClientRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: Option<i64>,
+    pub ip_allowlist: String,
+    pub rate_limit_per_minute: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -92,6 +94,13 @@ impl TryFrom<ClientRow> for Client {
             created_at: row.created_at,
             updated_at: row.updated_at,
             expires_at: row.expires_at,
+            ip_allowlist: IpAllowlist::parse(row.ip_allowlist.split_whitespace())
+                .map_err(|e| corrupt("client IP allowlist", e))?,
+            rate_limit_per_minute: row
+                .rate_limit_per_minute
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|e| corrupt("client rate limit", e))?,
         })
     }
 }

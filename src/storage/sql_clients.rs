@@ -12,8 +12,9 @@ macro_rules! impl_client_store {
                 let mut tx = self.pool().begin().await?;
                 sqlx::query(
                     "INSERT INTO oauth_clients (id, org_id, name, scopes, audiences, status, \
-                     resource_server, created_at, updated_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     resource_server, created_at, updated_at, expires_at, ip_allowlist, \
+                     rate_limit_per_minute) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 )
                 .bind(client.id.as_str())
                 .bind(client.org_id.as_str())
@@ -25,6 +26,8 @@ macro_rules! impl_client_store {
                 .bind(client.created_at)
                 .bind(client.updated_at)
                 .bind(client.expires_at)
+                .bind(client.ip_allowlist.to_string())
+                .bind(client.rate_limit_per_minute.map(i64::from))
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
@@ -50,7 +53,8 @@ macro_rules! impl_client_store {
             {
                 let row = sqlx::query_as::<_, $crate::storage::rows::ClientWithPlanRow>(
                     "SELECT c.id, c.org_id, c.name, c.scopes, c.audiences, c.status, \
-                     c.resource_server, c.created_at, c.updated_at, c.expires_at, o.plan \
+                     c.resource_server, c.created_at, c.updated_at, c.expires_at, \
+                     c.ip_allowlist, c.rate_limit_per_minute, o.plan \
                      FROM oauth_clients c JOIN organisations o ON o.id = c.org_id \
                      WHERE c.id = $1",
                 )
@@ -85,7 +89,8 @@ macro_rules! impl_client_store {
             ) -> Result<Vec<$crate::domain::Client>, $crate::storage::StorageError> {
                 sqlx::query_as::<_, $crate::storage::rows::ClientRow>(
                     "SELECT id, org_id, name, scopes, audiences, status, resource_server, \
-                     created_at, updated_at, expires_at FROM oauth_clients \
+                     created_at, updated_at, expires_at, ip_allowlist, rate_limit_per_minute \
+                     FROM oauth_clients \
                      WHERE ($1 IS NULL OR org_id = $1) ORDER BY created_at, id",
                 )
                 .bind(org.map(|o| o.as_str()))

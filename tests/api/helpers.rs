@@ -191,6 +191,23 @@ pub async fn start(settings: Settings, db: TestDatabase, dir: tempfile::TempDir)
     }
 }
 
+/// An active client of `org` with no restrictions beyond its scopes and audiences.
+fn new_client(org: &OrgId, scopes: &[&str], audiences: &[&str]) -> NewClient {
+    NewClient {
+        org_id: org.clone(),
+        name: Name::parse("integration").unwrap(),
+        scopes: ScopeSet::from_strs(scopes.iter().copied()).unwrap(),
+        audiences: audiences
+            .iter()
+            .map(|a| Audience::parse(a).unwrap())
+            .collect(),
+        resource_server: false,
+        expires_at: None,
+        ip_allowlist: IpAllowlist::default(),
+        rate_limit_per_minute: None,
+    }
+}
+
 impl TestApp {
     /// Another node on the same database and keys, with caches of its own.
     pub async fn replica(&self) -> TestApp {
@@ -236,6 +253,18 @@ impl TestApp {
             .await
     }
 
+    /// A client of a new starter-plan organisation, adjusted by `configure`.
+    pub async fn create_client_with(
+        &self,
+        scopes: &[&str],
+        configure: impl FnOnce(&mut NewClient),
+    ) -> TestClient {
+        let org = self.create_org(Plan::Starter).await;
+        let mut new = new_client(&org, scopes, &[]);
+        configure(&mut new);
+        self.insert_client(new).await
+    }
+
     async fn register(
         &self,
         org: &OrgId,
@@ -244,17 +273,16 @@ impl TestApp {
         expires_at: Option<i64>,
         resource_server: bool,
     ) -> TestClient {
-        let new = NewClient {
-            org_id: org.clone(),
-            name: Name::parse("integration").unwrap(),
-            scopes: ScopeSet::from_strs(scopes.iter().copied()).unwrap(),
-            audiences: audiences
-                .iter()
-                .map(|a| Audience::parse(a).unwrap())
-                .collect(),
+        self.insert_client(NewClient {
             resource_server,
             expires_at,
-        };
+            ..new_client(org, scopes, audiences)
+        })
+        .await
+    }
+
+    async fn insert_client(&self, new: NewClient) -> TestClient {
+        let org = new.org_id.clone();
         let (client, secret) = registry::create_client(&*self.store, new).await.unwrap();
         TestClient {
             id: client.id.to_string(),

@@ -5,6 +5,7 @@ mod admin_api_keys;
 mod admin_orgs;
 mod api_keys;
 mod cli;
+mod client_ip_allowlist;
 mod discovery;
 mod example_resource_server;
 mod helpers;

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use keyward::crypto::password::hash_secret;
 use keyward::domain::{
-    Client, ClientId, ClientStatus, Name, OrgId, Organisation, Plan, ScopeSet, SecretHash,
+    Client, ClientId, ClientStatus, IpAllowlist, Name, OrgId, Organisation, Plan, ScopeSet,
+    SecretHash,
 };
 use keyward::stats::Counters;
 use keyward::storage::{self, StorageError, Store};
@@ -44,6 +45,8 @@ fn client(org: &OrgId, expires_at: Option<i64>) -> Client {
         created_at: 1_700_000_100,
         updated_at: 1_700_000_100,
         expires_at,
+        ip_allowlist: IpAllowlist::default(),
+        rate_limit_per_minute: None,
     }
 }
 
@@ -170,8 +173,40 @@ async fn clients_list_by_organisation(backend: Backend) {
     assert!(of_a.iter().all(|c| c.org_id == a.id));
 }
 
+async fn client_allowlist_and_rate_limit_round_trip(backend: Backend) {
+    let (store, _db, _dir) = open(backend).await;
+    let acme = org(Plan::Starter);
+    store.insert_organisation(&acme).await.unwrap();
+    let limited = Client {
+        ip_allowlist: IpAllowlist::parse(["203.0.113.0/24", "2001:db8::/32"]).unwrap(),
+        rate_limit_per_minute: Some(u32::MAX),
+        ..client(&acme.id, None)
+    };
+    let open_client = client(&acme.id, None);
+    for c in [&limited, &open_client] {
+        store.insert_client(c, &hash(None)).await.unwrap();
+    }
+
+    let found = store
+        .client_credentials(&limited.id, 0)
+        .await
+        .unwrap()
+        .unwrap()
+        .client;
+    assert_eq!(found.ip_allowlist, limited.ip_allowlist);
+    assert_eq!(found.rate_limit_per_minute, Some(u32::MAX));
+    let listed = store.list_clients(Some(&acme.id)).await.unwrap();
+    let listed_limited = listed.iter().find(|c| c.id == limited.id).unwrap();
+    assert_eq!(listed_limited.ip_allowlist, limited.ip_allowlist);
+    assert_eq!(listed_limited.rate_limit_per_minute, Some(u32::MAX));
+    let listed_open = listed.iter().find(|c| c.id == open_client.id).unwrap();
+    assert!(listed_open.ip_allowlist.is_empty());
+    assert_eq!(listed_open.rate_limit_per_minute, None);
+}
+
 on_both_backends!(
     organisations_round_trip,
+    client_allowlist_and_rate_limit_round_trip,
     clients_round_trip_with_plan_and_live_secrets,
     expired_secret_hashes_are_not_returned,
     clients_list_by_organisation,
