@@ -10,9 +10,8 @@ use crate::cli::{ApiKeyCommand, ClientCommand, ClientCreate, Command, KeysComman
 use crate::configuration::Settings;
 use crate::domain::api_key::MAX_KEY_RATE_LIMIT;
 use crate::domain::IpAllowlist;
-use crate::domain::{
-    Audience, Client, ClientId, ClientStatus, Name, OrgId, Organisation, ScopeSet,
-};
+use crate::domain::{Audience, ClientId, ClientStatus, Name, OrgId, ScopeSet};
+use crate::routes::admin::views;
 use crate::services::registry::{self, NewApiKey, NewClient};
 use crate::startup::{keyring, open_store};
 use crate::stats::Counters;
@@ -66,7 +65,7 @@ async fn org_command(
             let plan = plan.parse().context("--plan")?;
             let org = registry::create_organisation(store, name, plan).await?;
             Ok(Output::new(
-                org_json(&org),
+                views::organisation(&org),
                 format!(
                     "created organisation {} ({}, plan {})",
                     org.id,
@@ -76,18 +75,16 @@ async fn org_command(
             ))
         }
         OrgCommand::List => {
-            let everything = crate::storage::PageRequest {
-                limit: i64::MAX,
-                after: None,
-            };
-            let orgs = store.list_organisations(&everything).await?;
+            let orgs = store
+                .list_organisations(&crate::storage::PageRequest::everything())
+                .await?;
             let text = orgs
                 .iter()
                 .map(|o| format!("{}\t{}\t{}", o.id, o.plan.as_str(), o.name.as_str()))
                 .collect::<Vec<_>>()
                 .join("\n");
             Ok(Output::new(
-                json!({"organisations": orgs.iter().map(org_json).collect::<Vec<_>>()}),
+                json!({"organisations": orgs.iter().map(views::organisation).collect::<Vec<_>>()}),
                 text,
             ))
         }
@@ -121,7 +118,9 @@ async fn client_command(
                 .map(OrgId::parse)
                 .transpose()
                 .context("--org")?;
-            let clients = store.list_clients(org.as_ref()).await?;
+            let clients = store
+                .list_clients(org.as_ref(), &crate::storage::PageRequest::everything())
+                .await?;
             let text = clients
                 .iter()
                 .map(|c| {
@@ -137,7 +136,7 @@ async fn client_command(
                 .collect::<Vec<_>>()
                 .join("\n");
             Ok(Output::new(
-                json!({"clients": clients.iter().map(client_json).collect::<Vec<_>>()}),
+                json!({"clients": clients.iter().map(views::client).collect::<Vec<_>>()}),
                 text,
             ))
         }
@@ -180,7 +179,7 @@ async fn create_client(
         rate_limit_per_minute: args.rate_limit_per_minute,
     };
     let (client, secret) = registry::create_client(store, new).await?;
-    let mut out = client_json(&client);
+    let mut out = views::client(&client);
     out["client_secret"] = json!(secret.expose());
     let text = format!(
         "created client {}\nclient_secret: {}\n(the secret is shown only now; store it safely)",
@@ -268,29 +267,4 @@ fn keys_command(command: KeysCommand, settings: &Settings) -> anyhow::Result<Out
 
 fn rfc3339(ts: i64) -> Value {
     json!(crate::routes::rfc3339(ts))
-}
-
-fn org_json(org: &Organisation) -> Value {
-    json!({
-        "id": org.id.as_str(),
-        "name": org.name.as_str(),
-        "plan": org.plan.as_str(),
-        "created_at": rfc3339(org.created_at),
-    })
-}
-
-fn client_json(client: &Client) -> Value {
-    json!({
-        "client_id": client.id.as_str(),
-        "org_id": client.org_id.as_str(),
-        "name": client.name.as_str(),
-        "scopes": client.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-        "audiences": client.audiences.iter().map(Audience::as_str).collect::<Vec<_>>(),
-        "status": client.status.as_str(),
-        "resource_server": client.resource_server,
-        "created_at": rfc3339(client.created_at),
-        "expires_at": client.expires_at.map_or(Value::Null, rfc3339),
-        "ip_allowlist": client.ip_allowlist.entries().collect::<Vec<_>>(),
-        "rate_limit_per_minute": client.rate_limit_per_minute,
-    })
 }

@@ -57,6 +57,20 @@ route_table! {
     "/readyz" { get => health::readyz },
     "/admin/v1/orgs" { get => admin::orgs::list, post => admin::orgs::create },
     "/admin/v1/orgs/{org_id}" { get => admin::orgs::get, patch => admin::orgs::update },
+    "/admin/v1/orgs/{org_id}/clients" {
+        get => admin::clients::list,
+        post => admin::clients::create,
+    },
+    "/admin/v1/orgs/{org_id}/clients/{client_id}" {
+        get => admin::clients::get,
+        patch => admin::clients::update,
+        delete => admin::clients::delete,
+    },
+    "/admin/v1/orgs/{org_id}/clients/{client_id}/rotate-secret" {
+        post => admin::clients::rotate_secret,
+    },
+    "/admin/v1/orgs/{org_id}/clients/{client_id}/deactivate" { post => admin::clients::deactivate },
+    "/admin/v1/orgs/{org_id}/clients/{client_id}/activate" { post => admin::clients::activate },
     "/admin/v1/orgs/{org_id}/api-keys" {
         get => admin::api_keys::list,
         post => admin::api_keys::create,

@@ -229,3 +229,31 @@ pub async fn roll_api_key(
     store.roll_api_key(&old, &new, &phc).await?;
     Ok((old, new, secret))
 }
+
+/// A new secret for a client, shown once; its other secrets keep working
+/// for `grace` seconds (0 ends them at once), never past their own end.
+pub async fn rotate_client_secret(
+    store: &dyn Store,
+    id: &ClientId,
+    grace: i64,
+) -> Result<ClientSecret, RegistryError> {
+    let secret = generate_client_secret();
+    let phc = {
+        let secret = secret.clone();
+        tokio::task::spawn_blocking(move || hash_secret(secret.expose()))
+            .await
+            .expect("hashing does not panic")
+    };
+    let now = chrono::Utc::now().timestamp();
+    let hash = SecretHash {
+        phc,
+        expires_at: None,
+    };
+    match store
+        .rotate_client_secret(id, &hash, now + grace, now)
+        .await
+    {
+        Err(StorageError::NotFound) => Err(RegistryError::UnknownClient(id.clone())),
+        other => Ok(other.map(|()| secret)?),
+    }
+}

@@ -46,7 +46,24 @@ pub trait ClientStore {
         id: &ClientId,
         now: i64,
     ) -> Result<Option<ClientCredentials>, StorageError>;
-    async fn list_clients(&self, org: Option<&OrgId>) -> Result<Vec<Client>, StorageError>;
+    async fn list_clients(
+        &self,
+        org: Option<&OrgId>,
+        page: &PageRequest,
+    ) -> Result<Vec<Client>, StorageError>;
+    /// `NotFound` unless the client exists in `org`.
+    async fn get_client(&self, org: &OrgId, id: &ClientId) -> Result<Client, StorageError>;
+    /// Writes every setting of the client and logs the change.
+    async fn update_client(&self, client: &Client) -> Result<(), StorageError>;
+    /// Adds `secret` and ends the client's other secrets at `old_until`
+    /// (sooner if they end sooner), and logs the change.
+    async fn rotate_client_secret(
+        &self,
+        id: &ClientId,
+        secret: &SecretHash,
+        old_until: i64,
+        now: i64,
+    ) -> Result<(), StorageError>;
     /// Sets a client's status and logs the change; `NotFound` without such a client.
     async fn set_client_status(
         &self,
@@ -64,6 +81,16 @@ pub trait ClientStore {
 pub struct PageRequest {
     pub limit: i64,
     pub after: Option<(i64, String)>,
+}
+
+impl PageRequest {
+    /// One page holding everything, for the CLI's lists.
+    pub fn everything() -> Self {
+        Self {
+            limit: i64::MAX,
+            after: None,
+        }
+    }
 }
 
 /// Which API keys of an organisation to list.

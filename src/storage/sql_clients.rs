@@ -86,19 +86,111 @@ macro_rules! impl_client_store {
             async fn list_clients(
                 &self,
                 org: Option<&$crate::domain::OrgId>,
+                page: &$crate::storage::PageRequest,
             ) -> Result<Vec<$crate::domain::Client>, $crate::storage::StorageError> {
+                let (after_created, after_id) = match &page.after {
+                    Some((created, id)) => (*created, id.as_str()),
+                    None => (i64::MIN, ""),
+                };
                 sqlx::query_as::<_, $crate::storage::rows::ClientRow>(
                     "SELECT id, org_id, name, scopes, audiences, status, resource_server, \
                      created_at, updated_at, expires_at, ip_allowlist, rate_limit_per_minute \
                      FROM oauth_clients \
-                     WHERE ($1 IS NULL OR org_id = $1) ORDER BY created_at, id",
+                     WHERE ($1 IS NULL OR org_id = $1) \
+                     AND (created_at > $2 OR (created_at = $2 AND id > $3)) \
+                     ORDER BY created_at, id LIMIT $4",
                 )
                 .bind(org.map(|o| o.as_str()))
+                .bind(after_created)
+                .bind(after_id)
+                .bind(page.limit)
                 .fetch_all(self.pool())
                 .await?
                 .into_iter()
                 .map(TryInto::try_into)
                 .collect()
+            }
+
+            async fn get_client(
+                &self,
+                org: &$crate::domain::OrgId,
+                id: &$crate::domain::ClientId,
+            ) -> Result<$crate::domain::Client, $crate::storage::StorageError> {
+                sqlx::query_as::<_, $crate::storage::rows::ClientRow>(
+                    "SELECT id, org_id, name, scopes, audiences, status, resource_server, \
+                     created_at, updated_at, expires_at, ip_allowlist, rate_limit_per_minute \
+                     FROM oauth_clients WHERE id = $1 AND org_id = $2",
+                )
+                .bind(id.as_str())
+                .bind(org.as_str())
+                .fetch_one(self.pool())
+                .await?
+                .try_into()
+            }
+
+            async fn update_client(
+                &self,
+                client: &$crate::domain::Client,
+            ) -> Result<(), $crate::storage::StorageError> {
+                let mut tx = self.pool().begin().await?;
+                let updated = sqlx::query(
+                    "UPDATE oauth_clients SET name = $1, scopes = $2, audiences = $3, \
+                     resource_server = $4, expires_at = $5, ip_allowlist = $6, \
+                     rate_limit_per_minute = $7, updated_at = $8 WHERE id = $9 AND org_id = $10",
+                )
+                .bind(client.name.as_str())
+                .bind(client.scopes.to_string())
+                .bind($crate::storage::rows::join_audiences(&client.audiences))
+                .bind(client.resource_server)
+                .bind(client.expires_at)
+                .bind(client.ip_allowlist.to_string())
+                .bind(client.rate_limit_per_minute.map(i64::from))
+                .bind(client.updated_at)
+                .bind(client.id.as_str())
+                .bind(client.org_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                let change = $crate::domain::Change::Client(client.id.clone());
+                $crate::storage::sql::finish_change!(tx, updated, &change, client.updated_at)
+            }
+
+            async fn rotate_client_secret(
+                &self,
+                id: &$crate::domain::ClientId,
+                secret: &$crate::domain::SecretHash,
+                old_until: i64,
+                now: i64,
+            ) -> Result<(), $crate::storage::StorageError> {
+                let mut tx = self.pool().begin().await?;
+                let touched = sqlx::query("UPDATE oauth_clients SET updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                if touched.rows_affected() == 0 {
+                    return Err($crate::storage::StorageError::NotFound);
+                }
+                sqlx::query(
+                    "UPDATE client_secrets SET expires_at = $1 \
+                     WHERE client_id = $2 AND (expires_at IS NULL OR expires_at > $1)",
+                )
+                .bind(old_until)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO client_secrets (id, client_id, hash, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(id.as_str())
+                .bind(&secret.phc)
+                .bind(now)
+                .bind(secret.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                let change = $crate::domain::Change::Client(id.clone());
+                $crate::storage::sql::finish_change!(tx, inserted, &change, now)
             }
 
             async fn set_client_status(

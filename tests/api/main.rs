@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL.
 
 mod admin_api_keys;
+mod admin_clients;
 mod admin_orgs;
 mod api_keys;
 mod cli;

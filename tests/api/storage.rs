@@ -8,7 +8,7 @@ use keyward::domain::{
     SecretHash,
 };
 use keyward::stats::Counters;
-use keyward::storage::{self, StorageError, Store};
+use keyward::storage::{self, PageRequest, StorageError, Store};
 
 use crate::helpers::{Backend, TestDatabase};
 use crate::on_both_backends;
@@ -75,13 +75,13 @@ async fn organisations_round_trip(backend: Backend) {
         Err(StorageError::NotFound)
     ));
     store.insert_organisation(&org(Plan::Free)).await.unwrap();
-    let first = keyward::storage::PageRequest {
+    let first = PageRequest {
         limit: 1,
         after: None,
     };
     let page = store.list_organisations(&first).await.unwrap();
     assert_eq!(page.len(), 1);
-    let next = keyward::storage::PageRequest {
+    let next = PageRequest {
         limit: 10,
         after: Some((page[0].created_at, page[0].id.to_string())),
     };
@@ -167,8 +167,18 @@ async fn clients_list_by_organisation(backend: Backend) {
             .await
             .unwrap();
     }
-    assert_eq!(store.list_clients(None).await.unwrap().len(), 3);
-    let of_a = store.list_clients(Some(&a.id)).await.unwrap();
+    assert_eq!(
+        store
+            .list_clients(None, &PageRequest::everything())
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let of_a = store
+        .list_clients(Some(&a.id), &PageRequest::everything())
+        .await
+        .unwrap();
     assert_eq!(of_a.len(), 2);
     assert!(of_a.iter().all(|c| c.org_id == a.id));
 }
@@ -195,7 +205,10 @@ async fn client_allowlist_and_rate_limit_round_trip(backend: Backend) {
         .client;
     assert_eq!(found.ip_allowlist, limited.ip_allowlist);
     assert_eq!(found.rate_limit_per_minute, Some(u32::MAX));
-    let listed = store.list_clients(Some(&acme.id)).await.unwrap();
+    let listed = store
+        .list_clients(Some(&acme.id), &PageRequest::everything())
+        .await
+        .unwrap();
     let listed_limited = listed.iter().find(|c| c.id == limited.id).unwrap();
     assert_eq!(listed_limited.ip_allowlist, limited.ip_allowlist);
     assert_eq!(listed_limited.rate_limit_per_minute, Some(u32::MAX));

@@ -7,17 +7,15 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::auth::{AdminCaller, KEYS_READ, KEYS_WRITE};
+use super::fields::{allowlist, future, metadata, rate_limit, scopes, GracePeriod};
 use super::input::{next_cursor, page_request, param, parse_duration, query_params, read_json};
 use super::orgs::org_of;
 use super::problem::Problem;
 use super::views;
-use crate::domain::api_key::{DEFAULT_KEY_RATE_LIMIT, MAX_KEY_RATE_LIMIT, MAX_METADATA_BYTES};
-use crate::domain::{ApiKey, ApiKeyId, ApiKeyStatus, IpAllowlist, Name, OrgId, ScopeSet};
+use crate::domain::{ApiKey, ApiKeyId, ApiKeyStatus, Name, OrgId};
 use crate::services::registry::{self, NewApiKey};
 use crate::startup::AppState;
 use crate::storage::ApiKeyQuery;
-
-const DEFAULT_GRACE_SECONDS: i64 = 86_400;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,12 +41,6 @@ struct KeyChanges {
     metadata: Option<Map<String, Value>>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Roll {
-    grace_period_seconds: Option<i64>,
-}
-
 pub async fn create(
     caller: AdminCaller,
     path: web::Path<String>,
@@ -69,7 +61,7 @@ pub async fn create(
             .map(|t| future("expires_at", t, now))
             .transpose()?,
         rate_limit_per_minute: rate_limit(body.rate_limit_per_minute)?,
-        ip_allowlist: allowlist(body.ip_allowlist.as_deref())?,
+        ip_allowlist: allowlist(body.ip_allowlist.as_deref().unwrap_or_default())?,
         metadata: metadata(body.metadata)?,
     };
     let (key, secret) = registry::create_api_key(&*state.store, &state.plans, new).await?;
@@ -155,7 +147,7 @@ pub async fn update(
         key.rate_limit_per_minute = rate_limit(changes.rate_limit_per_minute)?;
     }
     if let Some(list) = &changes.ip_allowlist {
-        key.ip_allowlist = allowlist(Some(list))?;
+        key.ip_allowlist = allowlist(list)?;
     }
     if changes.metadata.is_some() {
         key.metadata = metadata(changes.metadata)?;
@@ -203,19 +195,7 @@ pub async fn roll(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let (org, id) = key_path(&caller, &path, KEYS_WRITE)?;
-    let has_body = req.headers().contains_key(header::CONTENT_TYPE);
-    let roll: Roll = if has_body {
-        read_json(&req, payload).await?
-    } else {
-        Roll::default()
-    };
-    let grace = roll.grace_period_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
-    if !(0..=30 * 86_400).contains(&grace) {
-        return Err(Problem::invalid_field(
-            "grace_period_seconds",
-            "must be between 0 and 2592000 (30 days)",
-        ));
-    }
+    let grace = GracePeriod::read(&req, payload).await?;
     let (old, new, secret) = registry::roll_api_key(&*state.store, &org, &id, grace).await?;
     state.api_keys.evict(&old.id);
     let now = chrono::Utc::now().timestamp();
@@ -261,52 +241,4 @@ fn key_path(
 
 fn location(org: &OrgId, id: &ApiKeyId) -> String {
     format!("/admin/v1/orgs/{org}/api-keys/{id}")
-}
-
-fn scopes(list: &[String]) -> Result<ScopeSet, Problem> {
-    let set = ScopeSet::from_strs(list.iter().map(String::as_str))
-        .map_err(|e| Problem::invalid_field("scopes", e))?;
-    if set.is_empty() {
-        return Err(Problem::invalid_field(
-            "scopes",
-            "at least one scope is needed",
-        ));
-    }
-    Ok(set)
-}
-
-fn future(field: &str, at: chrono::DateTime<chrono::Utc>, now: i64) -> Result<i64, Problem> {
-    let at = at.timestamp();
-    if at <= now {
-        return Err(Problem::invalid_field(field, "must be in the future"));
-    }
-    Ok(at)
-}
-
-fn rate_limit(value: Option<u32>) -> Result<u32, Problem> {
-    let value = value.unwrap_or(DEFAULT_KEY_RATE_LIMIT);
-    if !(1..=MAX_KEY_RATE_LIMIT).contains(&value) {
-        return Err(Problem::invalid_field(
-            "rate_limit_per_minute",
-            format!("must be between 1 and {MAX_KEY_RATE_LIMIT}"),
-        ));
-    }
-    Ok(value)
-}
-
-fn allowlist(list: Option<&[String]>) -> Result<IpAllowlist, Problem> {
-    IpAllowlist::parse(list.unwrap_or_default().iter().map(String::as_str))
-        .map_err(|e| Problem::invalid_field("ip_allowlist", e))
-}
-
-fn metadata(map: Option<Map<String, Value>>) -> Result<Map<String, Value>, Problem> {
-    let map = map.unwrap_or_default();
-    let size = Value::Object(map.clone()).to_string().len();
-    if size > MAX_METADATA_BYTES {
-        return Err(Problem::invalid_field(
-            "metadata",
-            format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
-        ));
-    }
-    Ok(map)
 }

@@ -100,7 +100,7 @@ async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Problem> {
     }
     match CredentialKind::of(token) {
         CredentialKind::ApiKey => {
-            let peer = req.peer_addr().map(|a| a.ip());
+            let peer = crate::routes::client_ip::request_client_ip(req, &state.trusted_proxies);
             let key = state
                 .api_keys
                 .check(token, peer, now)

@@ -3,6 +3,8 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod clients;
+mod fields;
 mod input;
 pub mod orgs;
 pub mod problem;

@@ -32,6 +32,8 @@ pub fn client(client: &Client) -> Value {
         "created_at": rfc3339(client.created_at),
         "updated_at": rfc3339(client.updated_at),
         "expires_at": time(client.expires_at),
+        "ip_allowlist": client.ip_allowlist.entries().collect::<Vec<_>>(),
+        "rate_limit_per_minute": client.rate_limit_per_minute,
     })
 }
 

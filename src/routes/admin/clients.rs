@@ -1,0 +1,246 @@
+//! `/admin/v1/orgs/{org_id}/clients`: an organisation's OAuth clients. A
+//! secret is shown once, by the call that creates or rotates it.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::auth::{AdminCaller, CLIENTS_READ, CLIENTS_WRITE};
+use super::fields::{allowlist, future, rate_limit, scopes, GracePeriod};
+use super::input::{next_cursor, page_request, query_params, read_json};
+use super::orgs::org_of;
+use super::problem::Problem;
+use super::views;
+use crate::domain::{Audience, Client, ClientId, ClientStatus, Name, OrgId};
+use crate::services::registry::{self, NewClient};
+use crate::startup::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewClientBody {
+    name: String,
+    scopes: Vec<String>,
+    #[serde(default)]
+    audiences: Vec<String>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    rate_limit_per_minute: Option<u32>,
+    #[serde(default)]
+    ip_allowlist: Vec<String>,
+    #[serde(default)]
+    resource_server: bool,
+}
+
+/// Fields a PATCH may change; `null` removes an expiry or a rate limit.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientChanges {
+    name: Option<String>,
+    scopes: Option<Vec<String>>,
+    audiences: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "super::input::present")]
+    expires_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
+    #[serde(default, deserialize_with = "super::input::present")]
+    rate_limit_per_minute: Option<Option<u32>>,
+    ip_allowlist: Option<Vec<String>>,
+    resource_server: Option<bool>,
+}
+
+pub async fn create(
+    caller: AdminCaller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let org = org_of(&caller, &path)?;
+    caller.require(&org, CLIENTS_WRITE)?;
+    let body: NewClientBody = read_json(&req, payload).await?;
+    if body.resource_server {
+        // A resource server checks every organisation's keys: operator only.
+        caller.require_root()?;
+    }
+    let plan = state.store.get_organisation(&org).await?.plan;
+    if !state.plans.of(plan).api_access {
+        return Err(registry::RegistryError::ApiAccessNotAvailable.into());
+    }
+    let now = chrono::Utc::now().timestamp();
+    let new = NewClient {
+        org_id: org.clone(),
+        name: Name::parse(&body.name).map_err(|e| Problem::invalid_field("name", e))?,
+        scopes: scopes(&body.scopes)?,
+        audiences: audiences(&body.audiences)?,
+        resource_server: body.resource_server,
+        expires_at: body
+            .expires_at
+            .map(|t| future("expires_at", t, now))
+            .transpose()?,
+        ip_allowlist: allowlist(&body.ip_allowlist)?,
+        rate_limit_per_minute: body
+            .rate_limit_per_minute
+            .map(|n| rate_limit(Some(n)))
+            .transpose()?,
+    };
+    let (client, secret) = registry::create_client(&*state.store, new).await?;
+    let mut view = views::client(&client);
+    view["client_secret"] = Value::from(secret.expose());
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location(&org, &client.id)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+pub async fn list(
+    caller: AdminCaller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let org = org_of(&caller, &path)?;
+    caller.require(&org, CLIENTS_READ)?;
+    let page = page_request(&query_params(&req, &["limit", "cursor"])?)?;
+    let clients = state.store.list_clients(Some(&org), &page).await?;
+    let cursor = next_cursor(
+        &page,
+        clients.last().map(|c| (c.created_at, c.id.as_str())),
+        clients.len(),
+    );
+    let items = clients.iter().map(views::client).collect();
+    Ok(HttpResponse::Ok().json(views::page(items, cursor)))
+}
+
+pub async fn get(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let client = found(&caller, &path, CLIENTS_READ, &state).await?;
+    Ok(HttpResponse::Ok().json(views::client(&client)))
+}
+
+pub async fn update(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let mut client = found(&caller, &path, CLIENTS_WRITE, &state).await?;
+    let changes: ClientChanges = read_json(&req, payload).await?;
+    let now = chrono::Utc::now().timestamp();
+    if let Some(name) = &changes.name {
+        client.name = Name::parse(name).map_err(|e| Problem::invalid_field("name", e))?;
+    }
+    if let Some(list) = &changes.scopes {
+        client.scopes = scopes(list)?;
+    }
+    if let Some(list) = &changes.audiences {
+        client.audiences = audiences(list)?;
+    }
+    if let Some(expiry) = changes.expires_at {
+        client.expires_at = expiry.map(|t| future("expires_at", t, now)).transpose()?;
+    }
+    if let Some(limit) = changes.rate_limit_per_minute {
+        client.rate_limit_per_minute = limit.map(|n| rate_limit(Some(n))).transpose()?;
+    }
+    if let Some(list) = &changes.ip_allowlist {
+        client.ip_allowlist = allowlist(list)?;
+    }
+    if let Some(resource_server) = changes.resource_server {
+        caller.require_root()?;
+        client.resource_server = resource_server;
+    }
+    client.updated_at = now;
+    state.store.update_client(&client).await?;
+    state.authenticator.evict(client.id.as_str());
+    Ok(HttpResponse::Ok().json(views::client(&client)))
+}
+
+pub async fn rotate_secret(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let client = found(&caller, &path, CLIENTS_WRITE, &state).await?;
+    let grace = GracePeriod::read(&req, payload).await?;
+    let secret = registry::rotate_client_secret(&*state.store, &client.id, grace).await?;
+    state.authenticator.evict(client.id.as_str());
+    let mut view = views::client(&client);
+    view["client_secret"] = Value::from(secret.expose());
+    view["previous_secret_expires_at"] = Value::from(crate::routes::rfc3339(
+        chrono::Utc::now().timestamp() + grace,
+    ));
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+pub async fn deactivate(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    set_status(caller, path, state, ClientStatus::Deactivated).await
+}
+
+pub async fn activate(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    set_status(caller, path, state, ClientStatus::Active).await
+}
+
+async fn set_status(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+    status: ClientStatus,
+) -> Result<HttpResponse, Problem> {
+    let mut client = found(&caller, &path, CLIENTS_WRITE, &state).await?;
+    registry::set_client_status(&*state.store, &client.id, status).await?;
+    state.authenticator.evict(client.id.as_str());
+    client.status = status;
+    Ok(HttpResponse::Ok().json(views::client(&client)))
+}
+
+pub async fn delete(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let client = found(&caller, &path, CLIENTS_WRITE, &state).await?;
+    registry::delete_client(&*state.store, &client.id).await?;
+    state.authenticator.evict(client.id.as_str());
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The client a path names, within the caller's reach.
+async fn found(
+    caller: &AdminCaller,
+    path: &(String, String),
+    scope: &str,
+    state: &AppState,
+) -> Result<Client, Problem> {
+    let org = org_of(caller, &path.0)?;
+    caller.require(&org, scope)?;
+    let id = ClientId::parse(&path.1).map_err(|_| Problem::not_found())?;
+    Ok(state.store.get_client(&org, &id).await?)
+}
+
+fn location(org: &OrgId, id: &ClientId) -> String {
+    format!("/admin/v1/orgs/{org}/clients/{id}")
+}
+
+fn audiences(list: &[String]) -> Result<Vec<Audience>, Problem> {
+    let mut out = Vec::new();
+    for raw in list {
+        let audience = Audience::parse(raw).map_err(|e| Problem::invalid_field("audiences", e))?;
+        if !out.contains(&audience) {
+            out.push(audience);
+        }
+    }
+    Ok(out)
+}

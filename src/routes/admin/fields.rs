@@ -1,0 +1,88 @@
+//! Checks of management API fields, shared by clients and API keys; each
+//! failure is a 400 that names its field.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::input::read_json;
+use super::problem::Problem;
+use crate::domain::api_key::{DEFAULT_KEY_RATE_LIMIT, MAX_KEY_RATE_LIMIT, MAX_METADATA_BYTES};
+use crate::domain::{IpAllowlist, ScopeSet};
+
+const DEFAULT_GRACE_SECONDS: i64 = 86_400;
+const MAX_GRACE_SECONDS: i64 = 30 * 86_400;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GracePeriod {
+    grace_period_seconds: Option<i64>,
+}
+
+impl GracePeriod {
+    /// The optional body of a rotate or roll call; default one day.
+    pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<i64, Problem> {
+        let body: GracePeriod = if req.headers().contains_key(header::CONTENT_TYPE) {
+            read_json(req, payload).await?
+        } else {
+            GracePeriod::default()
+        };
+        let grace = body.grace_period_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
+        if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
+            return Err(Problem::invalid_field(
+                "grace_period_seconds",
+                format!("must be between 0 and {MAX_GRACE_SECONDS} (30 days)"),
+            ));
+        }
+        Ok(grace)
+    }
+}
+
+pub fn scopes(list: &[String]) -> Result<ScopeSet, Problem> {
+    let set = ScopeSet::from_strs(list.iter().map(String::as_str))
+        .map_err(|e| Problem::invalid_field("scopes", e))?;
+    if set.is_empty() {
+        return Err(Problem::invalid_field(
+            "scopes",
+            "at least one scope is needed",
+        ));
+    }
+    Ok(set)
+}
+
+pub fn future(field: &str, at: chrono::DateTime<chrono::Utc>, now: i64) -> Result<i64, Problem> {
+    let at = at.timestamp();
+    if at <= now {
+        return Err(Problem::invalid_field(field, "must be in the future"));
+    }
+    Ok(at)
+}
+
+pub fn rate_limit(value: Option<u32>) -> Result<u32, Problem> {
+    let value = value.unwrap_or(DEFAULT_KEY_RATE_LIMIT);
+    if !(1..=MAX_KEY_RATE_LIMIT).contains(&value) {
+        return Err(Problem::invalid_field(
+            "rate_limit_per_minute",
+            format!("must be between 1 and {MAX_KEY_RATE_LIMIT}"),
+        ));
+    }
+    Ok(value)
+}
+
+pub fn allowlist(list: &[String]) -> Result<IpAllowlist, Problem> {
+    IpAllowlist::parse(list.iter().map(String::as_str))
+        .map_err(|e| Problem::invalid_field("ip_allowlist", e))
+}
+
+pub fn metadata(map: Option<Map<String, Value>>) -> Result<Map<String, Value>, Problem> {
+    let map = map.unwrap_or_default();
+    let size = Value::Object(map.clone()).to_string().len();
+    if size > MAX_METADATA_BYTES {
+        return Err(Problem::invalid_field(
+            "metadata",
+            format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+        ));
+    }
+    Ok(map)
+}
