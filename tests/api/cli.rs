@@ -246,7 +246,7 @@ fn file_variants_read_settings_from_files() {
 }
 
 /// Stops the child process even when an assertion fails.
-struct Child(std::process::Child);
+pub struct Child(pub std::process::Child);
 
 impl Drop for Child {
     fn drop(&mut self) {

@@ -16,6 +16,7 @@ mod jwt_verify;
 mod keys;
 mod openapi;
 mod replicas;
+mod root_token;
 mod storage;
 mod token;
 mod token_errors;
