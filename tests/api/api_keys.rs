@@ -343,3 +343,9 @@ on_both_backends!(
     verify_requires_a_resource_server_and_a_well_formed_body,
     warm_key_checks_run_no_sql_and_no_argon2,
 );
+
+#[test]
+fn readme_documents_the_scanner_regex() {
+    let readme = include_str!("../../README.md");
+    assert!(readme.contains(keyward::domain::api_key::KEY_REGEX));
+}
