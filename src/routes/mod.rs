@@ -5,6 +5,7 @@ mod body;
 mod client_credentials;
 mod form;
 mod health;
+pub mod idempotency;
 mod introspect;
 mod jwks;
 mod metadata;

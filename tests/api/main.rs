@@ -6,6 +6,7 @@ mod cli;
 mod discovery;
 mod helpers;
 mod hot_path;
+mod idempotency;
 mod introspection;
 mod jwt_verify;
 mod keys;
