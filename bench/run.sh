@@ -6,6 +6,8 @@
 # (../shared/peers/bench.sh, wrk) for:
 #   token             POST /oauth/token, Basic auth, scope=payouts:read
 #   introspect        POST /oauth/introspect of one valid token, on a warm node
+#   verify_key        POST /v1/keys/verify of one valid API key (JSON), warm
+#   introspect_api_key POST /oauth/introspect of that API key, warm
 #   get:/healthz      the trivial-request ceiling of our own server
 #   get:/.well-known/jwks.json
 # then (PEER=1, the default) the same token and introspection load against the
@@ -61,6 +63,9 @@ bench_keyward() {  # alg backend
     --scope payouts:write --scope wallets:read --audience "$API")
   rs=$("$BIN" --json client create --org "$org" --name api --scope keyward:introspect \
     --audience "$API" --resource-server)
+  local key
+  key=$("$BIN" --json api-key create --org "$org" --name bench --scope payouts:read \
+    --rate-limit-per-minute 10000 | jq -r .key)
   "$BIN" serve >"$dir/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 100); do
@@ -73,7 +78,33 @@ bench_keyward() {  # alg backend
     "$(jq -r .client_id <<<"$client")" "$(jq -r .client_secret <<<"$client")" \
     "$(jq -r .client_id <<<"$rs")" "$(jq -r .client_secret <<<"$rs")" \
     "scope=payouts:read&resource=$API"
+  local rs_basic
+  rs_basic=$(printf '%s:%s' "$(jq -r .client_id <<<"$rs")" "$(jq -r .client_secret <<<"$rs")" | base64 -w0)
+  bench_api_key "keyward-$alg-$backend" "$rs_basic" verify_key /v1/keys/verify \
+    "{\"key\":\"$key\",\"required_scope\":\"payouts:read\"}" application/json '"code":"VALID"'
+  bench_api_key "keyward-$alg-$backend" "$rs_basic" introspect_api_key /oauth/introspect \
+    "token=$key&token_type_hint=api_key" application/x-www-form-urlencoded '"active":true'
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+}
+
+# One API-key scenario against the running server: a precheck with curl,
+# a warm-up, then the measured wrk run, appended to $OUT like bench.sh's.
+bench_api_key() {  # label basic scenario path body content_type expect
+  local label=$1 basic=$2 scenario=$3 path=$4 body=$5 type=$6 expect=$7
+  local url="http://127.0.0.1:$PORT$path" res=$WORK/$scenario.json
+  if ! curl -fsS -H "Authorization: Basic $basic" -H "Content-Type: $type" \
+      --data-raw "$body" "$url" | grep -qF "$expect"; then
+    echo "!! $scenario: precheck did not answer $expect" >&2
+    return 1
+  fi
+  local run=(env BENCH_SHARED_LUA="$PEERS/lua/bench.lua" BENCH_METHOD=POST BENCH_BODY="$body"
+    BENCH_BASIC="$basic" BENCH_CONTENT_TYPE="$type" BENCH_RESULT="$res"
+    wrk -t"${THREADS:-2}" -c"${CONNS:-32}" --timeout 5s -s "$ROOT/bench/lua/post.lua")
+  "${run[@]}" -d"${WARMUP:-2}s" "$url" >/dev/null
+  "${run[@]}" -d"${DURATION:-10}s" "$url" >/dev/null
+  jq -c --arg l "$label" --arg s "$scenario" --arg p "$path" \
+    '{label: $l, scenario: $s, method: "POST", path: $p} + . + {ok: (.requests > 0 and .non2xx == 0)}' \
+    "$res" | tee -a "$OUT" | jq -r '"  \(.scenario): \(.rps) req/s  p50 \(.lat_p50_ms) ms  p99 \(.lat_p99_ms) ms  non2xx \(.non2xx)"'
 }
 
 for backend in $BACKENDS; do
@@ -105,5 +136,7 @@ jq -rs '
   | ($all | rps($l; "token")) as $tok | ($all | rps($l; "introspect")) as $int
   | ($all | rps($l; "get:/healthz")) as $hz
   | "\($l): /healthz \($hz | round) req/s; token \($tok | round) req/s = \(ratio($tok; $hz)) of /healthz, \(times($tok; $ptok)) the peer;"
-    + " introspect \($int // 0 | round) req/s = \(ratio($int; $hz)) of /healthz, \(times($int; $pint)) the peer"
+    + " introspect \($int // 0 | round) req/s = \(ratio($int; $hz)) of /healthz, \(times($int; $pint)) the peer;"
+    + " verify_key \($all | rps($l; "verify_key") // 0 | round) req/s = \(ratio($all | rps($l; "verify_key"); $hz)) of /healthz;"
+    + " introspect_api_key \($all | rps($l; "introspect_api_key") // 0 | round) req/s = \(ratio($all | rps($l; "introspect_api_key"); $hz)) of /healthz"
 ' "$OUT"

@@ -10,7 +10,7 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
 
-use crate::crypto::SigningAlgorithm;
+use crate::crypto::{ServerSecret, SigningAlgorithm};
 use crate::domain::{Audience, PlanLimits, ScopePolicy};
 use crate::routes::TrustedProxies;
 
@@ -26,6 +26,10 @@ pub struct Settings {
     pub issuer: Option<String>,
     pub database_url: DatabaseUrl,
     pub keys_dir: PathBuf,
+    /// Keys the idempotency store's hashes and encryption; at least 32
+    /// characters. When unset, `keys_dir/server-secret`, generated on the
+    /// first start. Replicas must share it.
+    pub server_secret: Option<ServerSecret>,
     pub signing_alg: SigningAlgorithm,
     pub token_ttl_seconds: u64,
     /// `aud` of a token whose request names no resource; the issuer when unset.
@@ -64,6 +68,7 @@ impl Default for Settings {
             issuer: None,
             database_url: DatabaseUrl("sqlite://data/keyward.db".into()),
             keys_dir: PathBuf::from("keys"),
+            server_secret: None,
             signing_alg: SigningAlgorithm::ES256,
             token_ttl_seconds: 900,
             default_audience: None,
@@ -292,6 +297,7 @@ impl fmt::Debug for Settings {
             .field("issuer", &self.issuer())
             .field("database_url", &self.database_url)
             .field("keys_dir", &self.keys_dir)
+            .field("server_secret", &self.server_secret)
             .field("signing_alg", &self.signing_alg)
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .finish_non_exhaustive()

@@ -12,8 +12,9 @@ use tracing_actix_web::TracingLogger;
 
 use crate::configuration::Settings;
 use crate::crypto::keyring::KeySet;
-use crate::crypto::{Keyring, PasswordHasher};
+use crate::crypto::{Keyring, PasswordHasher, ServerSecret};
 use crate::routes;
+use crate::routes::idempotency::Idempotency;
 use crate::services::change_feed::{
     spawn_change_listener, Backstop, CacheInvalidator, ChangeLogPoller,
 };
@@ -50,6 +51,8 @@ pub struct AppState {
     /// Whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: routes::TrustedProxies,
     pub counters: Arc<Counters>,
+    /// Wraps the management API's mutating routes.
+    pub idempotency: Idempotency,
 }
 
 pub struct Application {
@@ -62,6 +65,15 @@ pub struct Application {
 pub fn keyring(settings: &Settings) -> Keyring {
     let retire_after = Duration::from_secs(settings.token_ttl_seconds + CLOCK_LEEWAY_SECONDS);
     Keyring::new(&settings.keys_dir, settings.signing_alg, retire_after)
+}
+
+/// The `server_secret` setting, or else the secret in the keys directory,
+/// generated there on the first start.
+pub fn server_secret(settings: &Settings) -> anyhow::Result<ServerSecret> {
+    match &settings.server_secret {
+        Some(secret) => Ok(secret.clone()),
+        None => Ok(ServerSecret::load_or_init(&settings.keys_dir)?),
+    }
 }
 
 /// Opens the configured database and brings its schema up to date.
@@ -98,6 +110,7 @@ impl Application {
         let counters = Arc::new(Counters::default());
         let store = open_store(&settings, counters.clone()).await?;
 
+        let server_secret = server_secret(&settings)?;
         let keyring = keyring(&settings);
         let keys = Arc::new(ArcSwap::from_pointee(keyring.load_or_init()?));
         spawn_key_reloader(keyring, keys.clone());
@@ -174,6 +187,7 @@ impl Application {
             ),
             metadata: routes::build_metadata(&issuer, settings.scopes_supported.as_deref()),
             trusted_proxies: settings.trusted_proxies(),
+            idempotency: Idempotency::new(store.clone(), &server_secret),
             store,
             keys,
             counters: counters.clone(),
@@ -183,7 +197,7 @@ impl Application {
             App::new()
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
-                .configure(routes::configure)
+                .configure(|cfg| routes::configure(cfg, &state.idempotency))
                 .default_service(web::to(routes::not_found))
         })
         .workers(settings.workers.unwrap_or(cpus))

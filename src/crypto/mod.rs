@@ -1,13 +1,18 @@
-//! Signing keys, access-token encoding, secret hashing and keyed digests.
+//! Signing keys, access-token encoding, secret hashing, keyed digests and
+//! the keys derived from the server secret.
 
 pub mod credential_digest;
 pub mod jwt;
 pub mod keyring;
 pub mod password;
+pub mod response_seal;
 pub mod secret;
+pub mod server_secret;
 pub mod signing_key;
 
 pub use credential_digest::CredentialDigest;
 pub use keyring::{KeyState, Keyring, KeyringError};
 pub use password::PasswordHasher;
+pub use response_seal::ResponseSealer;
+pub use server_secret::ServerSecret;
 pub use signing_key::{SigningAlgorithm, SigningKey};

@@ -4,6 +4,7 @@ pub mod api_key;
 pub mod audience;
 pub mod change;
 pub mod client;
+pub mod idempotency_key;
 mod ids;
 pub mod ip_allowlist;
 pub mod organisation;
@@ -14,6 +15,7 @@ pub use api_key::{ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeySecret, ApiKeyStatu
 pub use audience::{Audience, InvalidAudience};
 pub use change::Change;
 pub use client::{Client, ClientCredentials, ClientId, ClientSecret, ClientStatus, SecretHash};
+pub use idempotency_key::{IdempotencyKey, InvalidIdempotencyKey};
 pub use ids::InvalidId;
 pub use ip_allowlist::{InvalidAllowlist, IpAllowlist};
 pub use organisation::{

@@ -7,6 +7,7 @@ mod client_credentials;
 mod client_ip;
 mod form;
 mod health;
+pub mod idempotency;
 mod introspect;
 mod jwks;
 mod metadata;
@@ -34,17 +35,23 @@ macro_rules! route_table {
         /// (method, path) of every route the server registers.
         pub const ROUTES: &[(&str, &str)] = &[$($((stringify!($method), $path)),+),*];
 
-        pub fn configure(cfg: &mut web::ServiceConfig) {
+        /// Registers every route; the management API's go through `idempotency`.
+        pub fn configure(cfg: &mut web::ServiceConfig, idempotency: &idempotency::Idempotency) {
             $(
-                cfg.service(
-                    web::resource($path)
-                        $(.route(web::$method().to($handler)))+
-                        .default_service(web::to(method_not_allowed)),
-                );
+                let resource = web::resource($path)
+                    $(.route(web::$method().to($handler)))+
+                    .default_service(web::to(method_not_allowed));
+                if $path.starts_with(ADMIN_PREFIX) {
+                    cfg.service(resource.wrap(idempotency.clone()));
+                } else {
+                    cfg.service(resource);
+                }
             )*
         }
     };
 }
+
+const ADMIN_PREFIX: &str = "/admin/";
 
 route_table! {
     "/oauth/token" { post => token::issue_token },

@@ -8,6 +8,7 @@ mod sql;
 mod sql_api_keys;
 mod sql_changes;
 mod sql_clients;
+mod sql_idempotency;
 mod sqlite;
 
 use std::sync::Arc;
@@ -179,6 +180,69 @@ pub trait ChangeLogStore {
     async fn purge(&self, now: i64, log_before: i64) -> Result<(), StorageError>;
 }
 
+/// Where an Idempotency-Key entry lives: keyed hashes of the caller and of
+/// the key, never either in clear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencySlot {
+    pub caller_hash: String,
+    pub key_hash: String,
+}
+
+/// A request's claim on a slot while it runs.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim {
+    pub slot: IdempotencySlot,
+    /// Tells this claim apart from a later one on the same slot.
+    pub claim_id: String,
+    /// Keyed hash of the request's method, path and body.
+    pub fingerprint: String,
+    pub now: i64,
+    /// When an unfinished claim lapses, such as one of a crashed node.
+    pub lease_until: i64,
+}
+
+/// What claiming a slot found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The slot is ours: run the request.
+    Claimed,
+    /// Another request holds the slot and has not finished.
+    InFlight,
+    /// A request finished on the slot; its response is sealed.
+    Completed {
+        fingerprint: String,
+        sealed_response: Vec<u8>,
+    },
+}
+
+#[async_trait]
+pub trait IdempotencyStore {
+    /// Inserts the claim, or takes over an entry that has expired; else
+    /// reports the live entry. One statement, so of concurrent claims on a
+    /// slot exactly one wins.
+    async fn claim_idempotency_key(
+        &self,
+        claim: &IdempotencyClaim,
+    ) -> Result<ClaimOutcome, StorageError>;
+    /// Stores the sealed response under our claim, kept until `expires_at`;
+    /// `NotFound` when the claim was lost.
+    async fn complete_idempotency_key(
+        &self,
+        slot: &IdempotencySlot,
+        claim_id: &str,
+        sealed_response: &[u8],
+        expires_at: i64,
+    ) -> Result<(), StorageError>;
+    /// Deletes our unfinished claim, so that the request can be retried.
+    async fn release_idempotency_key(
+        &self,
+        slot: &IdempotencySlot,
+        claim_id: &str,
+    ) -> Result<(), StorageError>;
+    /// Deletes every entry that expired by `now`; returns how many.
+    async fn purge_idempotency_keys(&self, now: i64) -> Result<u64, StorageError>;
+}
+
 #[async_trait]
 pub trait Store:
     OrganisationStore
@@ -187,6 +251,7 @@ pub trait Store:
     + RevocationStore
     + ChangeLogStore
     + RootCredentialStore
+    + IdempotencyStore
     + Send
     + Sync
 {

@@ -200,3 +200,25 @@ impl TryFrom<ApiKeyCredentialsRow> for ApiKeyCredentials {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(super) struct IdempotencyRow {
+    pub state: String,
+    pub fingerprint: String,
+    pub response: Option<Vec<u8>>,
+}
+
+impl TryFrom<IdempotencyRow> for super::ClaimOutcome {
+    type Error = StorageError;
+
+    fn try_from(row: IdempotencyRow) -> Result<Self, Self::Error> {
+        match (row.state.as_str(), row.response) {
+            ("in_flight", _) => Ok(Self::InFlight),
+            ("completed", Some(sealed_response)) => Ok(Self::Completed {
+                fingerprint: row.fingerprint,
+                sealed_response,
+            }),
+            (state, _) => Err(corrupt("idempotency entry state", state)),
+        }
+    }
+}

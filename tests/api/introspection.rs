@@ -60,10 +60,11 @@ async fn active_token_reports_every_field(backend: Backend) {
 
 /// Our ES256 signing key as a resource-server forger would need it.
 fn our_key(app: &TestApp) -> (String, EncodingKey) {
+    // keys/ also holds the `server-secret`.
     let entry = std::fs::read_dir(app.keys_dir())
         .unwrap()
-        .next()
-        .unwrap()
+        .map(Result::unwrap)
+        .find(|entry| entry.path().extension() == Some(std::ffi::OsStr::new("pem")))
         .unwrap();
     let kid = entry
         .path()

@@ -3,6 +3,7 @@
 
 mod admin_api_keys;
 mod admin_clients;
+mod admin_idempotency;
 mod admin_orgs;
 mod api_keys;
 mod cli;
@@ -11,6 +12,7 @@ mod discovery;
 mod example_resource_server;
 mod helpers;
 mod hot_path;
+mod idempotency;
 mod introspection;
 mod jwt_verify;
 mod keys;

@@ -1,0 +1,106 @@
+//! Idempotency-Key on the real management routes: a retried create gets the
+//! same one-time secret back, and duplicates at once make one resource.
+
+use keyward::domain::Plan;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Backend, TestApp, ROOT_TOKEN};
+use crate::on_both_backends;
+
+async fn post(app: &TestApp, path: &str, key: &str, body: Value) -> (u16, Option<String>, Value) {
+    let response = app
+        .http
+        .post(app.url(path))
+        .bearer_auth(ROOT_TOKEN)
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let replayed = response
+        .headers()
+        .get("x-idempotent-replayed")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        status,
+        replayed,
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+async fn a_retried_create_returns_the_same_secret_once_made(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let keys = format!("/admin/v1/orgs/{org}/api-keys");
+    let clients = format!("/admin/v1/orgs/{org}/clients");
+    let idem = uuid::Uuid::new_v4().to_string();
+    let body = json!({"name": "CI", "scopes": ["payouts:read"]});
+
+    let (status, replayed, first) = post(&app, &keys, &idem, body.clone()).await;
+    assert_eq!((status, replayed), (201, None));
+    let (status, replayed, again) = post(&app, &keys, &idem, body.clone()).await;
+    assert_eq!((status, replayed.as_deref()), (201, Some("true")));
+    assert_eq!(again["key"], first["key"], "the one-time key is replayed");
+
+    let (status, _, problem) = post(
+        &app,
+        &keys,
+        &idem,
+        json!({"name": "other", "scopes": ["x:read"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("IDEMPOTENCY_KEY_REUSED"))
+    );
+    let (status, _, problem) = post(&app, &keys, "not-a-uuid", body.clone()).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("INVALID_IDEMPOTENCY_KEY"))
+    );
+
+    let client_idem = uuid::Uuid::new_v4().to_string();
+    let client_body = json!({"name": "worker", "scopes": ["payouts:read"]});
+    let (_, _, made) = post(&app, &clients, &client_idem, client_body.clone()).await;
+    let (_, replayed, remade) = post(&app, &clients, &client_idem, client_body).await;
+    assert_eq!(replayed.as_deref(), Some("true"));
+    assert_eq!(remade["client_secret"], made["client_secret"]);
+
+    let (_, list) = app.admin(Method::GET, &keys, ROOT_TOKEN, None).await;
+    assert_eq!(
+        list["items"].as_array().unwrap().len(),
+        1,
+        "one key, not two"
+    );
+}
+
+async fn simultaneous_duplicates_make_one_resource(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let keys = format!("/admin/v1/orgs/{org}/api-keys");
+    let idem = uuid::Uuid::new_v4().to_string();
+    let body = json!({"name": "CI", "scopes": ["payouts:read"]});
+    let attempts = (0..8).map(|_| post(&app, &keys, &idem, body.clone()));
+    let results = futures_util::future::join_all(attempts).await;
+    let created: Vec<_> = results
+        .iter()
+        .filter(|(s, r, _)| *s == 201 && r.is_none())
+        .collect();
+    assert_eq!(created.len(), 1, "{results:?}");
+    for (status, replayed, body) in &results {
+        match status {
+            201 => assert_eq!(body["key"], created[0].2["key"], "{replayed:?}"),
+            409 => assert_eq!(body["code"], "IDEMPOTENCY_KEY_IN_USE"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    let (_, list) = app.admin(Method::GET, &keys, ROOT_TOKEN, None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+on_both_backends!(
+    a_retried_create_returns_the_same_secret_once_made,
+    simultaneous_duplicates_make_one_resource,
+);
