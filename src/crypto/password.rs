@@ -27,6 +27,14 @@ pub fn hash_secret(secret: &str) -> String {
         .to_string()
 }
 
+/// `hash_secret` on the blocking pool, so hashing never stalls a worker.
+pub async fn hash_secret_off_thread(secret: &str) -> String {
+    let secret = SecretString::from(secret);
+    tokio::task::spawn_blocking(move || hash_secret(secret.expose_secret()))
+        .await
+        .expect("hashing does not panic")
+}
+
 /// Shared by every credential kind, so one limit bounds all argon2 work.
 #[derive(Clone)]
 pub struct PasswordHasher {

@@ -1,7 +1,7 @@
 //! Creating organisations, clients and API keys, shared by the CLI and
 //! (later) the management API.
 
-use crate::crypto::password::hash_secret;
+use crate::crypto::password::hash_secret_off_thread;
 use crate::crypto::secret::generate_client_secret;
 use crate::domain::{ApiKey, ApiKeyId, ApiKeySecret, ApiKeyStatus, IpAllowlist, PlanLimits};
 use crate::domain::{
@@ -67,12 +67,7 @@ pub async fn create_client(
         other => other?,
     };
     let secret = generate_client_secret();
-    let phc = {
-        let secret = secret.clone();
-        tokio::task::spawn_blocking(move || hash_secret(secret.expose()))
-            .await
-            .expect("hashing does not panic")
-    };
+    let phc = hash_secret_off_thread(secret.expose()).await;
     let now = chrono::Utc::now().timestamp();
     let client = Client {
         id: ClientId::generate(),
@@ -147,12 +142,7 @@ pub async fn create_api_key(
         return Err(RegistryError::ApiAccessNotAvailable);
     }
     let secret = ApiKeySecret::generate();
-    let phc = {
-        let key = secret.clone();
-        tokio::task::spawn_blocking(move || hash_secret(key.expose()))
-            .await
-            .expect("hashing does not panic")
-    };
+    let phc = hash_secret_off_thread(secret.expose()).await;
     let now = chrono::Utc::now().timestamp();
     let key = ApiKey {
         id: secret.id().clone(),
@@ -202,12 +192,7 @@ pub async fn roll_api_key(
 ) -> Result<(ApiKey, ApiKey, ApiKeySecret), RegistryError> {
     let old = store.get_api_key(org, id).await?;
     let secret = ApiKeySecret::generate();
-    let phc = {
-        let key = secret.clone();
-        tokio::task::spawn_blocking(move || hash_secret(key.expose()))
-            .await
-            .expect("hashing does not panic")
-    };
+    let phc = hash_secret_off_thread(secret.expose()).await;
     let now = chrono::Utc::now().timestamp();
     let new = ApiKey {
         id: secret.id().clone(),
@@ -238,12 +223,7 @@ pub async fn rotate_client_secret(
     grace: i64,
 ) -> Result<ClientSecret, RegistryError> {
     let secret = generate_client_secret();
-    let phc = {
-        let secret = secret.clone();
-        tokio::task::spawn_blocking(move || hash_secret(secret.expose()))
-            .await
-            .expect("hashing does not panic")
-    };
+    let phc = hash_secret_off_thread(secret.expose()).await;
     let now = chrono::Utc::now().timestamp();
     let hash = SecretHash {
         phc,

@@ -10,7 +10,7 @@ use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::crypto::credential_digest::DigestTag;
-use crate::crypto::password::hash_secret;
+use crate::crypto::password::hash_secret_off_thread;
 use crate::crypto::{CredentialDigest, PasswordHasher};
 use crate::storage::{StorageError, Store};
 
@@ -94,12 +94,7 @@ async fn stored_or_generated(store: &Arc<dyn Store>) -> Result<String, StorageEr
         "{ROOT_TOKEN_PREFIX}{}",
         Alphanumeric.sample_string(&mut OsRng, ROOT_TOKEN_SECRET_LEN)
     ));
-    let phc = {
-        let token = token.clone();
-        tokio::task::spawn_blocking(move || hash_secret(token.expose_secret()))
-            .await
-            .expect("hashing does not panic")
-    };
+    let phc = hash_secret_off_thread(token.expose_secret()).await;
     let now = chrono::Utc::now().timestamp();
     if store.insert_root_credential(&phc, now).await? {
         tracing::warn!(

@@ -1,7 +1,6 @@
 //! `/admin/v1/orgs/{org_id}/api-keys`: an organisation's API keys. A key is
 //! shown once, in the answer to the call that creates it (or rolls it).
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -67,10 +66,7 @@ pub async fn create(
     let (key, secret) = registry::create_api_key(&*state.store, &state.plans, new).await?;
     let mut view = views::api_key(&key, now);
     view["key"] = Value::from(secret.expose());
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, location(&org, &key.id)))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(view))
+    Ok(views::created_with_secret(location(&org, &key.id), view))
 }
 
 pub async fn list(
@@ -202,10 +198,7 @@ pub async fn roll(
     let mut view = views::api_key(&new, now);
     view["key"] = Value::from(secret.expose());
     view["previous"] = views::api_key(&old, now);
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, location(&org, &new.id)))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(view))
+    Ok(views::created_with_secret(location(&org, &new.id), view))
 }
 
 pub async fn delete(

@@ -84,10 +84,7 @@ pub async fn create(
     let (client, secret) = registry::create_client(&*state.store, new).await?;
     let mut view = views::client(&client);
     view["client_secret"] = Value::from(secret.expose());
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, location(&org, &client.id)))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(view))
+    Ok(views::created_with_secret(location(&org, &client.id), view))
 }
 
 pub async fn list(

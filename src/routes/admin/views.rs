@@ -60,3 +60,12 @@ pub fn api_key(key: &ApiKey, now: i64) -> Value {
 pub fn page(items: Vec<Value>, next_cursor: Option<String>) -> Value {
     json!({ "items": items, "next_cursor": next_cursor })
 }
+
+/// 201 for a new resource whose view carries a one-time secret: never
+/// cached, with the resource's `Location`.
+pub fn created_with_secret(location: String, view: Value) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(view)
+}
