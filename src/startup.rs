@@ -133,8 +133,7 @@ impl Application {
             counters.clone(),
             record_ttl,
         ));
-        let root_token =
-            RootToken::init(settings.root_token.as_ref(), &store, hasher.clone()).await?;
+        let root_token = RootToken::init(settings.root_token.as_ref(), &store).await?;
         let api_keys = Arc::new(ApiKeyVerifier::new(
             store.clone(),
             hasher,

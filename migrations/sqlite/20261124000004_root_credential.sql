@@ -1,4 +1,4 @@
--- The management API's root token, as an argon2id hash; one row at most.
+-- The management API's root token, as `sha256:<base64url>`; one row at most.
 CREATE TABLE root_credential (
     id          TEXT PRIMARY KEY NOT NULL,
     hash        TEXT NOT NULL,

@@ -28,8 +28,8 @@ impl IpAllowlist {
             let net = entry
                 .parse::<IpNet>()
                 .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| InvalidAllowlist::NotCidr(entry.to_owned()))?
-                .trunc();
+                .map_err(|_| InvalidAllowlist::NotCidr(entry.to_owned()))?;
+            let net = as_ipv4_if_mapped(net).trunc();
             if !nets.contains(&net) {
                 nets.push(net);
             }
@@ -53,6 +53,20 @@ impl IpAllowlist {
 
     pub fn entries(&self) -> impl Iterator<Item = String> + '_ {
         self.0.iter().map(IpNet::to_string)
+    }
+}
+
+/// `::ffff:a.b.c.d/n` (n >= 96) as the IPv4 network it maps: client
+/// addresses are compared as IPv4, so the mapped form could never match.
+fn as_ipv4_if_mapped(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(IpNet::V4)
+                .unwrap_or(net),
+            None => net,
+        },
+        _ => net,
     }
 }
 
@@ -90,6 +104,15 @@ mod tests {
         assert!(list.allows(ip("198.51.100.9")));
         assert!(!list.allows(ip("198.51.100.10")));
         assert_eq!(list.to_string(), "2001:db8::/127 198.51.100.9/32");
+    }
+
+    #[test]
+    fn ipv4_mapped_entries_read_as_ipv4() {
+        let list = IpAllowlist::parse(["::ffff:203.0.113.0/120"]).unwrap();
+        assert_eq!(list.to_string(), "203.0.113.0/24");
+        assert!(list.allows(ip("203.0.113.77")));
+        assert!(list.allows(ip("::ffff:203.0.113.77")));
+        assert!(!list.allows(ip("203.0.114.1")));
     }
 
     #[test]

@@ -100,18 +100,27 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
         .map(|(method, _)| method.to_uppercase())
         .collect::<Vec<_>>()
         .join(", ");
-    let mut response = actix_web::ResponseError::error_response(
-        &OAuthError::invalid_request(format!("method not allowed; use {allowed}"))
-            .with_status(actix_web::http::StatusCode::METHOD_NOT_ALLOWED),
-    );
+    let status = actix_web::http::StatusCode::METHOD_NOT_ALLOWED;
+    let detail = format!("method not allowed; use {allowed}");
+    let mut response = if req.path().starts_with(ADMIN_PREFIX) {
+        let problem = admin::problem::Problem::new(status, "METHOD_NOT_ALLOWED", detail);
+        actix_web::ResponseError::error_response(&problem)
+    } else {
+        actix_web::ResponseError::error_response(
+            &OAuthError::invalid_request(detail).with_status(status),
+        )
+    };
     if let Ok(value) = header::HeaderValue::from_str(&allowed) {
         response.headers_mut().insert(header::ALLOW, value);
     }
     response
 }
 
-/// Answers paths we do not serve.
-pub async fn not_found() -> HttpResponse {
+/// Answers paths we do not serve, in the shape of the API they would be in.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    if req.path().starts_with(ADMIN_PREFIX) {
+        return actix_web::ResponseError::error_response(&admin::problem::Problem::not_found());
+    }
     actix_web::ResponseError::error_response(
         &OAuthError::new(OAuthErrorCode::InvalidRequest, "no such endpoint")
             .with_status(actix_web::http::StatusCode::NOT_FOUND),

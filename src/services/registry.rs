@@ -22,6 +22,10 @@ pub enum RegistryError {
     ApiAccessNotAvailable,
     #[error("the organisation's plan allows no more API keys")]
     PlanLimitReached,
+    #[error("the API key is deactivated")]
+    KeyDeactivated,
+    #[error("the API key has expired")]
+    KeyExpired,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -182,18 +186,28 @@ pub async fn set_api_key_status(
     Ok(changed)
 }
 
-/// A new key with `id`'s settings; the old key keeps working for `grace`
-/// seconds, never past its own expiry. Returns (old, new, the new key).
+/// A new key with `old`'s settings; the old key keeps working for `grace`
+/// seconds, never past its own expiry. Only a live key of an organisation
+/// with API access rolls. Returns (old, new, the new key).
 pub async fn roll_api_key(
     store: &dyn Store,
-    org: &OrgId,
-    id: &ApiKeyId,
+    plans: &PlanLimits,
+    old: ApiKey,
     grace: i64,
 ) -> Result<(ApiKey, ApiKey, ApiKeySecret), RegistryError> {
-    let old = store.get_api_key(org, id).await?;
+    let now = chrono::Utc::now().timestamp();
+    if old.status == ApiKeyStatus::Deactivated {
+        return Err(RegistryError::KeyDeactivated);
+    }
+    if old.is_expired(now) {
+        return Err(RegistryError::KeyExpired);
+    }
+    let plan = store.get_organisation(&old.org_id).await?.plan;
+    if !plans.of(plan).api_access {
+        return Err(RegistryError::ApiAccessNotAvailable);
+    }
     let secret = ApiKeySecret::generate();
     let phc = hash_secret_off_thread(secret.expose()).await;
-    let now = chrono::Utc::now().timestamp();
     let new = ApiKey {
         id: secret.id().clone(),
         created_at: now,

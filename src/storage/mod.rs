@@ -143,7 +143,7 @@ pub trait ApiKeyStore {
 
 #[async_trait]
 pub trait RootCredentialStore {
-    /// The argon2id hash of the management API's root token, if one was stored.
+    /// The hash of the management API's root token, if one was stored.
     async fn root_credential(&self) -> Result<Option<String>, StorageError>;
     /// Stores the root token's hash unless one exists; whether it was stored.
     async fn insert_root_credential(&self, phc: &str, now: i64) -> Result<bool, StorageError>;

@@ -9,6 +9,9 @@ use crate::helpers::{spawn_app, Backend, TestApp, API, ROOT_TOKEN};
 use crate::on_both_backends;
 
 const KEYS_RW: &[&str] = &["keyward:keys:read", "keyward:keys:write"];
+/// An admin that may manage keys and grant the data scopes the tests use:
+/// an admin gives a key only scopes it holds itself.
+const KEYS_ADMIN: &[&str] = &["keyward:keys:write", "payouts:write", "x:read"];
 
 fn keys_path(org: &OrgId) -> String {
     format!("/admin/v1/orgs/{org}/api-keys")
@@ -30,7 +33,7 @@ async fn an_admin_runs_a_key_through_its_whole_life(backend: Backend) {
     let app = spawn_app(backend).await;
     let rs = app.create_resource_server(&[API]).await;
     let org = app.create_org(Plan::Enterprise).await;
-    let token = app.admin_token(&org, KEYS_RW).await;
+    let token = app.admin_token(&org, KEYS_ADMIN).await;
 
     let created = create_key(
         &app,
@@ -147,8 +150,8 @@ async fn one_organisation_cannot_see_or_touch_anothers_keys(backend: Backend) {
     let app = spawn_app(backend).await;
     let a = app.create_org(Plan::Enterprise).await;
     let b = app.create_org(Plan::Enterprise).await;
-    let a_token = app.admin_token(&a, KEYS_RW).await;
-    let b_token = app.admin_token(&b, KEYS_RW).await;
+    let a_token = app.admin_token(&a, KEYS_ADMIN).await;
+    let b_token = app.admin_token(&b, KEYS_ADMIN).await;
     let a_key = create_key(
         &app,
         &a,
@@ -398,7 +401,176 @@ async fn bad_input_gets_400_problems_that_name_the_field(backend: Backend) {
     assert_eq!(list["items"], json!([]), "nothing was stored");
 }
 
+async fn admins_grant_only_what_they_hold(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let token = app.admin_token(&org, KEYS_ADMIN).await;
+    for scopes in [
+        json!(["*"]),
+        json!(["keyward:clients:write"]),
+        json!(["wallets:read"]),
+    ] {
+        let body = json!({"name": "more", "scopes": scopes});
+        let (status, problem) = app
+            .admin(Method::POST, &keys_path(&org), &token, Some(body))
+            .await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (403, Some("INSUFFICIENT_SCOPE")),
+            "{scopes}"
+        );
+        assert!(problem["required"].is_string() && problem["actual"].is_string());
+    }
+    // payouts:write implies payouts:read, so that may be granted.
+    create_key(
+        &app,
+        &org,
+        &token,
+        json!({"name": "ok", "scopes": ["payouts:read"]}),
+    )
+    .await;
+
+    let wide = create_key(
+        &app,
+        &org,
+        ROOT_TOKEN,
+        json!({"name": "wide", "scopes": ["*"]}),
+    )
+    .await;
+    let wide_path = format!("{}/{}", keys_path(&org), wide["id"].as_str().unwrap());
+    let (status, _) = app
+        .admin(Method::POST, &format!("{wide_path}/roll"), &token, None)
+        .await;
+    assert_eq!(status, 403, "rolling would hand out a wider key");
+    let (status, _) = app
+        .admin(
+            Method::PATCH,
+            &wide_path,
+            &token,
+            Some(json!({"scopes": ["*"]})),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    let data_only = create_key(
+        &app,
+        &org,
+        ROOT_TOKEN,
+        json!({"name": "data", "scopes": ["payouts:read"]}),
+    )
+    .await;
+    let data_key = data_only["key"].as_str().unwrap();
+    let (status, problem) = app
+        .admin(
+            Method::GET,
+            &format!("/admin/v1/orgs/{org}"),
+            data_key,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("INSUFFICIENT_SCOPE"))
+    );
+}
+
+async fn only_live_keys_roll(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(Plan::Starter).await;
+    let key = create_key(
+        &app,
+        &org,
+        ROOT_TOKEN,
+        json!({"name": "k", "scopes": ["x:read"]}),
+    )
+    .await;
+    let path = format!("{}/{}", keys_path(&org), key["id"].as_str().unwrap());
+    app.admin(
+        Method::POST,
+        &format!("{path}/deactivate"),
+        ROOT_TOKEN,
+        None,
+    )
+    .await;
+    let (status, problem) = app
+        .admin(Method::POST, &format!("{path}/roll"), ROOT_TOKEN, None)
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("API_KEY_DEACTIVATED"))
+    );
+    app.admin(Method::POST, &format!("{path}/activate"), ROOT_TOKEN, None)
+        .await;
+
+    let mut org_record = app.store.get_organisation(&org).await.unwrap();
+    org_record.plan = Plan::Free;
+    app.store.update_organisation(&org_record, 0).await.unwrap();
+    let (status, problem) = app
+        .admin(Method::POST, &format!("{path}/roll"), ROOT_TOKEN, None)
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("API_ACCESS_NOT_AVAILABLE"))
+    );
+
+    // A body without a JSON content type is refused rather than ignored.
+    let text = app
+        .http
+        .post(app.url(&format!("{path}/roll")))
+        .bearer_auth(ROOT_TOKEN)
+        .body("{\"grace_period_seconds\": 0}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.status(), 415);
+}
+
+async fn the_admin_api_answers_every_error_as_a_problem(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let big = json!({"name": "k", "scopes": ["x:read"], "metadata": {"blob": "x".repeat(20_000)}});
+    let (status, problem) = app
+        .admin(Method::POST, &keys_path(&org), ROOT_TOKEN, Some(big))
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (413, Some("PAYLOAD_TOO_LARGE"))
+    );
+    let (status, problem) = app
+        .admin(Method::GET, "/admin/v1/nothing-here", ROOT_TOKEN, None)
+        .await;
+    assert_eq!((status, problem["code"].as_str()), (404, Some("NOT_FOUND")));
+    let response = app
+        .http
+        .put(app.url(&keys_path(&org)))
+        .bearer_auth(ROOT_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let (status, problem) = app
+        .admin(
+            Method::PATCH,
+            &format!("/admin/v1/orgs/{org}"),
+            ROOT_TOKEN,
+            Some(json!({"webhook_url": "http://169.254.169.254/"})),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (400, Some("webhook_url"))
+    );
+}
+
 on_both_backends!(
+    admins_grant_only_what_they_hold,
+    only_live_keys_roll,
+    the_admin_api_answers_every_error_as_a_problem,
     an_admin_runs_a_key_through_its_whole_life,
     one_organisation_cannot_see_or_touch_anothers_keys,
     plans_limit_keys_at_the_exact_count,

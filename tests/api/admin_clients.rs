@@ -9,6 +9,8 @@ use crate::helpers::{spawn_app, status_and_json, Backend, TestApp, TestClient, A
 use crate::on_both_backends;
 
 const CLIENTS_RW: &[&str] = &["keyward:clients:read", "keyward:clients:write"];
+/// Manages clients and may grant the data scopes the tests use.
+const CLIENTS_ADMIN: &[&str] = &["keyward:clients:write", "payouts:write", "wallets:read"];
 
 fn clients_path(org: &OrgId) -> String {
     format!("/admin/v1/orgs/{org}/clients")
@@ -34,7 +36,7 @@ async fn an_admin_runs_a_client_through_its_whole_life(backend: Backend) {
     let app = spawn_app(backend).await;
     let rs = app.create_resource_server(&[API]).await;
     let org = app.create_org(Plan::Starter).await;
-    let admin = app.admin_token(&org, CLIENTS_RW).await;
+    let admin = app.admin_token(&org, CLIENTS_ADMIN).await;
     let body = json!({"name": "payouts worker", "scopes": ["payouts:write"], "audiences": [API],
                       "rate_limit_per_minute": 600, "ip_allowlist": ["127.0.0.0/8"]});
     let (status, created) = app

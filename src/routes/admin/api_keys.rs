@@ -63,6 +63,7 @@ pub async fn create(
         ip_allowlist: allowlist(body.ip_allowlist.as_deref().unwrap_or_default())?,
         metadata: metadata(body.metadata)?,
     };
+    caller.require_covers(&new.scopes)?;
     let (key, secret) = registry::create_api_key(&*state.store, &state.plans, new).await?;
     let mut view = views::api_key(&key, now);
     view["key"] = Value::from(secret.expose());
@@ -135,6 +136,7 @@ pub async fn update(
     }
     if let Some(list) = &changes.scopes {
         key.scopes = scopes(list)?;
+        caller.require_covers(&key.scopes)?;
     }
     if let Some(expiry) = changes.expires_at {
         key.expires_at = expiry.map(|t| future("expires_at", t, now)).transpose()?;
@@ -192,7 +194,10 @@ pub async fn roll(
 ) -> Result<HttpResponse, Problem> {
     let (org, id) = key_path(&caller, &path, KEYS_WRITE)?;
     let grace = GracePeriod::read(&req, payload).await?;
-    let (old, new, secret) = registry::roll_api_key(&*state.store, &org, &id, grace).await?;
+    let key = state.store.get_api_key(&org, &id).await?;
+    caller.require_covers(&key.scopes)?;
+    let (old, new, secret) =
+        registry::roll_api_key(&*state.store, &state.plans, key, grace).await?;
     state.api_keys.evict(&old.id);
     let now = chrono::Utc::now().timestamp();
     let mut view = views::api_key(&new, now);

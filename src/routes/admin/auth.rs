@@ -50,6 +50,47 @@ impl AdminCaller {
         }
     }
 
+    /// Allows the call on `org` with any management scope at all.
+    pub fn require_any(&self, org: &OrgId) -> Result<(), Problem> {
+        let any = [
+            CLIENTS_READ,
+            CLIENTS_WRITE,
+            KEYS_READ,
+            KEYS_WRITE,
+            AUDIT_READ,
+        ];
+        match self {
+            AdminCaller::OrgAdmin { org_id, .. } if org_id != org => Err(Problem::not_found()),
+            AdminCaller::OrgAdmin { scopes, .. }
+                if !scopes.has_wildcard()
+                    && !any
+                        .iter()
+                        .any(|s| scopes.contains(&Scope::parse(s).expect("valid"))) =>
+            {
+                Err(Problem::insufficient_scope(
+                    &any.join(" or "),
+                    &scopes.to_string(),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Lets an organisation admin give a credential only scopes it holds
+    /// itself, so `keys:write` cannot mint a key with more.
+    pub fn require_covers(&self, granted: &ScopeSet) -> Result<(), Problem> {
+        match self {
+            AdminCaller::OrgAdmin { scopes, .. } if !scopes.covers(granted) => {
+                let missing: Vec<&str> = scopes.missing(granted).map(|s| s.as_str()).collect();
+                Err(Problem::insufficient_scope(
+                    &missing.join(" "),
+                    &scopes.to_string(),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Allows what only the operator may do.
     pub fn require_root(&self) -> Result<(), Problem> {
         match self {
@@ -95,7 +136,7 @@ async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Problem> {
         .ok_or_else(invalid)?;
     let now = chrono::Utc::now().timestamp();
 
-    if state.root_token.matches(token).await {
+    if state.root_token.matches(token) {
         return Ok(AdminCaller::Root);
     }
     match CredentialKind::of(token) {

@@ -81,6 +81,7 @@ pub async fn create(
             .map(|n| rate_limit(Some(n)))
             .transpose()?,
     };
+    caller.require_covers(&new.scopes)?;
     let (client, secret) = registry::create_client(&*state.store, new).await?;
     let mut view = views::client(&client);
     view["client_secret"] = Value::from(secret.expose());
@@ -130,6 +131,7 @@ pub async fn update(
     }
     if let Some(list) = &changes.scopes {
         client.scopes = scopes(list)?;
+        caller.require_covers(&client.scopes)?;
     }
     if let Some(list) = &changes.audiences {
         client.audiences = audiences(list)?;
@@ -161,6 +163,7 @@ pub async fn rotate_secret(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let client = found(&caller, &path, CLIENTS_WRITE, &state).await?;
+    caller.require_covers(&client.scopes)?;
     let grace = GracePeriod::read(&req, payload).await?;
     let secret = registry::rotate_client_secret(&*state.store, &client.id, grace).await?;
     state.authenticator.evict(client.id.as_str());

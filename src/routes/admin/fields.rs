@@ -1,12 +1,11 @@
 //! Checks of management API fields, shared by clients and API keys; each
 //! failure is a 400 that names its field.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::input::read_json;
+use super::input::read_optional_json;
 use super::problem::Problem;
 use crate::domain::api_key::{DEFAULT_KEY_RATE_LIMIT, MAX_KEY_RATE_LIMIT, MAX_METADATA_BYTES};
 use crate::domain::{IpAllowlist, ScopeSet};
@@ -23,11 +22,7 @@ pub struct GracePeriod {
 impl GracePeriod {
     /// The optional body of a rotate or roll call; default one day.
     pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<i64, Problem> {
-        let body: GracePeriod = if req.headers().contains_key(header::CONTENT_TYPE) {
-            read_json(req, payload).await?
-        } else {
-            GracePeriod::default()
-        };
+        let body: GracePeriod = read_optional_json(req, payload).await?;
         let grace = body.grace_period_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
         if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
             return Err(Problem::invalid_field(

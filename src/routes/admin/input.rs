@@ -20,6 +20,34 @@ pub async fn read_json<T: DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<T, Problem> {
+    let body = read_admin_body(payload).await?;
+    parse_json(req, &body)
+}
+
+/// Like `read_json`, for calls whose body may be left out entirely.
+pub async fn read_optional_json<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, Problem> {
+    let body = read_admin_body(payload).await?;
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    parse_json(req, &body)
+}
+
+async fn read_admin_body(payload: web::Payload) -> Result<web::BytesMut, Problem> {
+    read_body(payload).await.map_err(|e| {
+        let code = if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+            "PAYLOAD_TOO_LARGE"
+        } else {
+            "INVALID_REQUEST"
+        };
+        Problem::new(e.status, code, e.description.into_owned())
+    })
+}
+
+fn parse_json<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, Problem> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -31,10 +59,7 @@ pub async fn read_json<T: DeserializeOwned>(
             "the body must be application/json",
         ));
     }
-    let body = read_body(payload)
-        .await
-        .map_err(|e| Problem::new(e.status, "INVALID_REQUEST", e.description.into_owned()))?;
-    let mut json = serde_json::Deserializer::from_slice(&body);
+    let mut json = serde_json::Deserializer::from_slice(body);
     let parsed: T = serde_path_to_error::deserialize(&mut json).map_err(|e| {
         let field = match e.path().to_string() {
             path if path == "." => named_field(&e.inner().to_string())

@@ -69,6 +69,7 @@ pub async fn get(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let org = org_of(&caller, &path)?;
+    caller.require_any(&org)?;
     let org = state.store.get_organisation(&org).await?;
     Ok(HttpResponse::Ok().json(views::organisation(&org)))
 }
@@ -116,10 +117,10 @@ fn parse_plan(raw: &str) -> Result<Plan, Problem> {
 
 fn webhook_url(raw: &str) -> Result<String, Problem> {
     let url = url::Url::parse(raw).map_err(|e| Problem::invalid_field("webhook_url", e))?;
-    if !matches!(url.scheme(), "https" | "http") || raw.len() > 2048 {
+    if url.scheme() != "https" || raw.len() > 2048 {
         return Err(Problem::invalid_field(
             "webhook_url",
-            "must be an http(s) URL of at most 2048 characters",
+            "must be an https URL of at most 2048 characters",
         ));
     }
     Ok(url.to_string())

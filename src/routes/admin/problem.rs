@@ -128,6 +128,16 @@ impl From<RegistryError> for Problem {
                 "the organisation's plan has no API access",
             ),
             RegistryError::PlanLimitReached => StorageError::LimitReached.into(),
+            RegistryError::KeyDeactivated => Problem::new(
+                StatusCode::CONFLICT,
+                "API_KEY_DEACTIVATED",
+                "a deactivated key does not roll; activate it first",
+            ),
+            RegistryError::KeyExpired => Problem::new(
+                StatusCode::CONFLICT,
+                "API_KEY_EXPIRED",
+                "an expired key does not roll; create a new one",
+            ),
             RegistryError::Storage(e) => e.into(),
         }
     }
