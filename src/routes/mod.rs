@@ -35,14 +35,20 @@ macro_rules! route_table {
         /// (method, path) of every route the server registers.
         pub const ROUTES: &[(&str, &str)] = &[$($((stringify!($method), $path)),+),*];
 
-        /// Registers every route; the management API's go through `idempotency`.
+        /// Registers every route; the management API's authenticate first, then
+        /// go through `idempotency`.
         pub fn configure(cfg: &mut web::ServiceConfig, idempotency: &idempotency::Idempotency) {
             $(
                 let resource = web::resource($path)
                     $(.route(web::$method().to($handler)))+
                     .default_service(web::to(method_not_allowed));
                 if $path.starts_with(ADMIN_PREFIX) {
-                    cfg.service(resource.wrap(idempotency.clone()));
+                    // The last wrap runs first: authentication, then idempotency.
+                    cfg.service(
+                        resource
+                            .wrap(idempotency.clone())
+                            .wrap(actix_web::middleware::from_fn(admin::auth::authenticate_first)),
+                    );
                 } else {
                     cfg.service(resource);
                 }

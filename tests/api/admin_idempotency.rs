@@ -100,7 +100,46 @@ async fn simultaneous_duplicates_make_one_resource(backend: Backend) {
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
 
+async fn a_replay_needs_a_credential_that_is_still_valid(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let keys = format!("/admin/v1/orgs/{org}/api-keys");
+    let admin = app
+        .admin(
+            Method::POST,
+            &keys,
+            ROOT_TOKEN,
+            Some(json!({"name": "admin", "scopes": ["*"]})),
+        )
+        .await
+        .1;
+    let admin_key = admin["key"].as_str().unwrap().to_owned();
+    let idem = uuid::Uuid::new_v4().to_string();
+    let send = || {
+        app.http
+            .post(app.url(&keys))
+            .bearer_auth(&admin_key)
+            .header("idempotency-key", &idem)
+            .json(&json!({"name": "made by admin", "scopes": ["x:read"]}))
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), 201);
+    let replay = send().await.unwrap();
+    assert_eq!(replay.headers()["x-idempotent-replayed"], "true");
+
+    let admin_path = format!("{keys}/{}/deactivate", admin["id"].as_str().unwrap());
+    app.admin(Method::POST, &admin_path, ROOT_TOKEN, None).await;
+    let refused = send().await.unwrap();
+    assert_eq!(
+        refused.status(),
+        401,
+        "no replay of a one-time secret to a dead credential"
+    );
+    assert!(refused.headers().get("x-idempotent-replayed").is_none());
+}
+
 on_both_backends!(
+    a_replay_needs_a_credential_that_is_still_valid,
     a_retried_create_returns_the_same_secret_once_made,
     simultaneous_duplicates_make_one_resource,
 );

@@ -3,12 +3,15 @@
 //! carrying `keyward:*` management scopes. Every caller sends
 //! `Authorization: Bearer <token-or-key>`.
 
-use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
 use super::problem::Problem;
 use crate::domain::{OrgId, Scope, ScopeSet};
+use crate::routes::idempotency::IdempotencyCaller;
 use crate::services::introspection::CredentialKind;
 use crate::startup::AppState;
 
@@ -21,16 +24,22 @@ pub const AUDIT_READ: &str = "keyward:audit:read";
 #[derive(Debug, Clone)]
 pub enum AdminCaller {
     Root,
-    /// An admin of one organisation, with its expanded scopes.
+    /// An admin of one organisation, with its expanded scopes, and which
+    /// credential it is (`client:<id>` or `key:<id>`).
     OrgAdmin {
         org_id: OrgId,
         scopes: ScopeSet,
+        credential: String,
     },
 }
 
 impl AdminCaller {
-    pub fn is_root(&self) -> bool {
-        matches!(self, AdminCaller::Root)
+    /// Who this caller is, for scoping its Idempotency-Keys.
+    pub fn identity(&self) -> &str {
+        match self {
+            AdminCaller::Root => "root",
+            AdminCaller::OrgAdmin { credential, .. } => credential,
+        }
     }
 
     /// Allows the call on `org` with `scope`. Another organisation answers
@@ -104,13 +113,33 @@ impl AdminCaller {
     }
 }
 
+/// Authenticates every management call before anything else runs, the
+/// Idempotency-Key handling included, which then scopes keys by caller.
+pub async fn authenticate_first(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let caller = authenticate(req.request()).await?;
+    req.extensions_mut()
+        .insert(IdempotencyCaller(caller.identity().to_owned()));
+    req.extensions_mut().insert(caller);
+    next.call(req).await
+}
+
+/// The caller `authenticate_first` found.
 impl FromRequest for AdminCaller {
     type Error = Problem;
     type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let known = req.extensions().get::<AdminCaller>().cloned();
         let req = req.clone();
-        Box::pin(async move { authenticate(&req).await })
+        Box::pin(async move {
+            match known {
+                Some(caller) => Ok(caller),
+                None => authenticate(&req).await,
+            }
+        })
     }
 }
 
@@ -150,6 +179,7 @@ async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Problem> {
             Ok(AdminCaller::OrgAdmin {
                 org_id: key.credentials.key.org_id.clone(),
                 scopes: key.granted.clone(),
+                credential: format!("key:{}", key.credentials.key.id),
             })
         }
         CredentialKind::AccessToken => {
@@ -167,6 +197,7 @@ async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Problem> {
             Ok(AdminCaller::OrgAdmin {
                 org_id: OrgId::parse(&claims.org_id).map_err(|_| invalid())?,
                 scopes: state.introspector.expand(&granted),
+                credential: format!("client:{}", claims.client_id),
             })
         }
         CredentialKind::Unknown => Err(invalid()),

@@ -60,7 +60,7 @@ pub(super) async fn read_body(mut payload: Payload) -> Result<web::Bytes, HttpRe
         let chunk = chunk.map_err(|_| {
             problem(
                 StatusCode::BAD_REQUEST,
-                "INVALID_REQUEST_BODY",
+                "INVALID_REQUEST",
                 "The request body could not be read.",
             )
         })?;

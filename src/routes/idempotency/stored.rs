@@ -69,39 +69,25 @@ impl StoredResponse {
     }
 }
 
-/// An RFC 9457 problem with a stable `code`. The management API will have
-/// its own; this one is kept to one function so it can be swapped for it.
+/// The management API's problem answer.
 pub(super) fn problem(status: StatusCode, code: &'static str, detail: &str) -> HttpResponse {
-    let body = serde_json::json!({
-        "type": "about:blank",
-        "title": status.canonical_reason().unwrap_or("Error"),
-        "status": status.as_u16(),
-        "detail": detail,
-        "code": code,
-    });
-    HttpResponse::build(status)
-        .content_type("application/problem+json")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body.to_string())
+    let problem = crate::routes::admin::problem::Problem::new(status, code, detail.to_owned());
+    actix_web::ResponseError::error_response(&problem)
 }
 
 pub(super) fn unavailable() -> HttpResponse {
-    let mut response = problem(
+    problem(
         StatusCode::SERVICE_UNAVAILABLE,
-        "SERVICE_UNAVAILABLE",
-        "The service is temporarily unavailable; retry later.",
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-    response
+        "UNAVAILABLE",
+        "the service is temporarily unavailable; retry later",
+    )
 }
 
 pub(super) fn internal_error() -> HttpResponse {
     problem(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "INTERNAL_ERROR",
-        "The request could not be completed.",
+        "INTERNAL",
+        "the request could not be completed",
     )
 }
 
