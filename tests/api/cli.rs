@@ -171,9 +171,57 @@ async fn admin_commands_reject_bad_input(backend: Backend) {
     assert!(String::from_utf8_lossy(&bad_scope.stderr).contains("--scope"));
 }
 
+async fn api_key_create_prints_the_key_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rs = app.create_resource_server(&[crate::helpers::API]).await;
+    let org = app.create_org(keyward::domain::Plan::Starter).await;
+    let created = one_json_object(&keyward(
+        &app,
+        &[
+            "--json",
+            "api-key",
+            "create",
+            "--org",
+            org.as_str(),
+            "--name",
+            "ci",
+            "--scope",
+            "payouts:read",
+            "--ip-allow",
+            "203.0.113.0/24",
+        ],
+    ));
+    let key = created["key"].as_str().unwrap();
+    assert!(key.starts_with(created["prefix"].as_str().unwrap()));
+    assert_eq!(created["org_id"], org.as_str());
+    let check = serde_json::json!({ "key": key, "client_ip": "203.0.113.9" });
+    assert_eq!(app.verify_key(&rs, check).await.1["code"], "VALID");
+
+    let listed = keyward(&app, &["--json", "client", "list"]);
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains(key));
+    let bad = keyward(
+        &app,
+        &[
+            "api-key",
+            "create",
+            "--org",
+            org.as_str(),
+            "--name",
+            "x",
+            "--scope",
+            "a:read",
+            "--rate-limit-per-minute",
+            "0",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--rate-limit-per-minute"));
+}
+
 on_both_backends!(
     admin_commands_print_one_json_object,
-    admin_commands_reject_bad_input
+    admin_commands_reject_bad_input,
+    api_key_create_prints_the_key_once,
 );
 
 #[test]
