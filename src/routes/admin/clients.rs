@@ -162,16 +162,16 @@ pub async fn rotate_secret(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let client = found(&caller, &path, CLIENTS_WRITE, &state).await?;
+    let mut client = found(&caller, &path, CLIENTS_WRITE, &state).await?;
     caller.require_covers(&client.scopes)?;
     let grace = GracePeriod::read(&req, payload).await?;
     let secret = registry::rotate_client_secret(&*state.store, &client.id, grace).await?;
     state.authenticator.evict(client.id.as_str());
+    client.updated_at = chrono::Utc::now().timestamp();
     let mut view = views::client(&client);
     view["client_secret"] = Value::from(secret.expose());
-    view["previous_secret_expires_at"] = Value::from(crate::routes::rfc3339(
-        chrono::Utc::now().timestamp() + grace,
-    ));
+    view["previous_secret_expires_at"] =
+        Value::from(crate::routes::rfc3339(client.updated_at + grace));
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(view))
@@ -203,6 +203,7 @@ async fn set_status(
     registry::set_client_status(&*state.store, &client.id, status).await?;
     state.authenticator.evict(client.id.as_str());
     client.status = status;
+    client.updated_at = chrono::Utc::now().timestamp();
     Ok(HttpResponse::Ok().json(views::client(&client)))
 }
 
