@@ -40,6 +40,8 @@ pub struct AppState {
     pub keys: Arc<ArcSwap<KeySet>>,
     pub authenticator: Arc<ClientAuthenticator>,
     pub api_keys: Arc<ApiKeyVerifier>,
+    /// Per-credential rate limits.
+    pub limiter: crate::services::rate_limit::LocalLimiter,
     pub issuer: TokenIssuer,
     pub introspector: Introspector,
     pub revoker: Revoker,
@@ -175,6 +177,7 @@ impl Application {
             plans: settings.plans,
             authenticator,
             api_keys,
+            limiter: Default::default(),
             issuer: TokenIssuer::new(
                 keys.clone(),
                 issuer.clone(),

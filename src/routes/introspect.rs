@@ -8,12 +8,14 @@ use serde::Serialize;
 
 use super::client_credentials::single_authorization;
 use super::oauth_form::OAuthForm;
+use super::rate_limit_headers;
 use super::resource_server::authenticate_caller;
 use super::token::storage_error;
 use crate::crypto::jwt::{AudienceClaim, DecodedClaims};
 use crate::domain::{ApiKey, ScopeSet};
 use crate::error::OAuthError;
 use crate::services::introspection::ScopeCheck;
+use crate::services::rate_limit::Decision;
 use crate::services::Introspection;
 use crate::startup::AppState;
 
@@ -48,6 +50,11 @@ struct ActiveApiKey<'a> {
     org_id: &'a str,
     #[serde(flatten)]
     scope_check: ScopeVerdict,
+    /// Extension: the key is over its rate (RFC 7662 has no limited state).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    rate_limited: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
 }
 
 /// The `required_scope` extension's fields: `scope_sufficient` when asked,
@@ -127,7 +134,12 @@ pub async fn introspect(
             let record = &key.credentials.key;
             let scope = record.scopes.to_string();
             let check = required.map(|r| state.introspector.check_scope(&scope, &r));
-            active_api_key(response, record, scope, check)
+            let decision = state
+                .limiter
+                .check(record.id.as_str(), record.rate_limit_per_minute);
+            let mut response = response;
+            rate_limit_headers::add(&mut response, &decision, now);
+            active_api_key(response, record, scope, check, &decision)
         }
     })
 }
@@ -169,6 +181,7 @@ fn active_api_key(
     key: &ApiKey,
     scope: String,
     check: Option<ScopeCheck>,
+    decision: &Decision,
 ) -> HttpResponse {
     response.json(ActiveApiKey {
         active: true,
@@ -179,5 +192,7 @@ fn active_api_key(
         token_type: "api_key",
         org_id: key.org_id.as_str(),
         scope_check: check.into(),
+        rate_limited: !decision.allowed,
+        retry_after: decision.retry_after_seconds,
     })
 }

@@ -12,6 +12,7 @@ mod introspect;
 mod jwks;
 mod metadata;
 mod oauth_form;
+mod rate_limit_headers;
 mod resource_server;
 mod revoke;
 mod token;

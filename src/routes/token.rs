@@ -5,8 +5,10 @@ use serde::Serialize;
 use super::body::read_body;
 use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
+use super::rate_limit_headers;
 use super::token_request::parse_token_request;
 use crate::error::{OAuthError, OAuthErrorCode};
+use crate::services::rate_limit::Decision;
 use crate::services::{ClientAuthError, TokenError};
 use crate::startup::AppState;
 use crate::storage::StorageError;
@@ -42,11 +44,27 @@ pub async fn issue_token(
         .map_err(auth_error)?;
     // Only now, after authentication: the allowlist is nobody else's business.
     let client_ip = request_client_ip(&req, &state.trusted_proxies);
+    let limited = client
+        .credentials
+        .client
+        .rate_limit_per_minute
+        .map(|per_minute| {
+            state
+                .limiter
+                .check(client.credentials.client.id.as_str(), per_minute)
+        });
+    if let Some(decision) = limited.filter(|d| !d.allowed) {
+        return Ok(rate_limited(&decision, now));
+    }
     let issued = state
         .issuer
         .issue(&client, &presented.request, client_ip, now)
         .map_err(token_error)?;
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    if let Some(decision) = &limited {
+        rate_limit_headers::add(&mut response, decision, now);
+    }
+    Ok(response
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(TokenResponse {
@@ -54,6 +72,22 @@ pub async fn issue_token(
             token_type: "Bearer",
             expires_in: issued.expires_in,
             scope: &issued.scope,
+        }))
+}
+
+/// 429 in RFC 6749 §5.2 shape, with the rate-limit headers.
+fn rate_limited(decision: &Decision, now: i64) -> HttpResponse {
+    let mut response = HttpResponse::TooManyRequests();
+    rate_limit_headers::add(&mut response, decision, now);
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "error": "rate_limited",
+            "error_description": format!(
+                "this client may request {} tokens a minute; retry after {} s",
+                decision.limit,
+                decision.retry_after_seconds.unwrap_or(1)
+            ),
         }))
 }
 

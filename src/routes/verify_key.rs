@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::body::read_body;
 use super::client_credentials::single_authorization;
+use super::rate_limit_headers;
 use super::resource_server::authenticate_caller;
 use super::token::storage_error;
 use crate::domain::ScopeSet;
@@ -40,6 +41,18 @@ struct Verdict<'a> {
     required: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     actual: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratelimit: Option<RateLimitState>,
+}
+
+#[derive(Serialize)]
+struct RateLimitState {
+    limit: u32,
+    remaining: u32,
+    /// Unix time at which the whole budget is back.
+    reset: i64,
 }
 
 impl Verdict<'_> {
@@ -53,6 +66,8 @@ impl Verdict<'_> {
             expires_at: None,
             required: None,
             actual: None,
+            retry_after: None,
+            ratelimit: None,
         }
     }
 }
@@ -87,17 +102,24 @@ pub async fn verify_key(
     let scope = record.scopes.to_string();
     let check = required.map(|r| state.introspector.check_scope(&scope, &r));
     let rejection = state.api_keys.rejection(&key, request.client_ip, now);
-    let code = match (rejection, &check) {
-        (Some(reason), _) => reason.code(),
-        (None, Some(c)) if !c.sufficient => "INSUFFICIENT_SCOPE",
-        (None, _) => "VALID",
+    // Every check of a usable key counts against its rate.
+    let limited = rejection.is_none().then(|| {
+        state
+            .limiter
+            .check(record.id.as_str(), record.rate_limit_per_minute)
+    });
+    let code = match (rejection, &check, limited) {
+        (Some(reason), _, _) => reason.code(),
+        (None, _, Some(decision)) if !decision.allowed => "RATE_LIMITED",
+        (None, Some(c), _) if !c.sufficient => "INSUFFICIENT_SCOPE",
+        (None, _, _) => "VALID",
     };
     let (required, actual) = match check {
         Some(c) if code == "INSUFFICIENT_SCOPE" => (Some(c.required), Some(c.actual)),
         _ => (None, None),
     };
     // The key verified, so its own details may be told whatever the code.
-    Ok(respond(&Verdict {
+    let verdict = Verdict {
         valid: code == "VALID",
         code,
         key_id: Some(record.id.as_str()),
@@ -106,7 +128,20 @@ pub async fn verify_key(
         expires_at: record.expires_at.map(crate::routes::rfc3339),
         required,
         actual,
-    }))
+        retry_after: limited.and_then(|d| d.retry_after_seconds),
+        ratelimit: limited.map(|d| RateLimitState {
+            limit: d.limit,
+            remaining: d.remaining,
+            reset: now + d.reset_seconds as i64,
+        }),
+    };
+    let mut response = HttpResponse::Ok();
+    if let Some(decision) = &limited {
+        rate_limit_headers::add(&mut response, decision, now);
+    }
+    Ok(response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(verdict))
 }
 
 fn respond(verdict: &Verdict<'_>) -> HttpResponse {

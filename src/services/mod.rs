@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod change_feed;
 pub mod client_auth;
 pub mod introspection;
+pub mod rate_limit;
 pub mod registry;
 pub mod revocation;
 pub mod revocation_list;

@@ -43,8 +43,10 @@ async fn key_lifecycle_through_verify_and_introspection(backend: Backend) {
         .unwrap();
     assert!(key.key.starts_with("kw_"));
 
-    let (status, body) = app.verify_key(&rs, json!({ "key": key.key })).await;
+    let (status, mut body) = app.verify_key(&rs, json!({ "key": key.key })).await;
     assert_eq!(status, 200);
+    let ratelimit = body.as_object_mut().unwrap().remove("ratelimit").unwrap();
+    assert_eq!(ratelimit["limit"], 60);
     assert_eq!(
         body,
         json!({"valid": true, "code": "VALID", "key_id": key.id, "org_id": org.as_str(),

@@ -17,6 +17,7 @@ mod introspection;
 mod jwt_verify;
 mod keys;
 mod openapi;
+mod rate_limits;
 mod replicas;
 mod root_token;
 mod storage;

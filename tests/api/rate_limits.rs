@@ -1,0 +1,115 @@
+//! Per-credential rate limits (GCRA, in process): key checks by verify and
+//! introspection, and token requests per client, with their headers.
+
+use std::time::{Duration, Instant};
+
+use keyward::domain::Plan;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, status_and_json, Backend, API};
+use crate::on_both_backends;
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response.headers()[name].to_str().unwrap().to_owned()
+}
+
+async fn a_key_at_60_a_minute_gets_exactly_60_of_a_burst(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rs = app.create_resource_server(&[API]).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let key = app
+        .create_api_key(&org, &["payouts:read"], |_| {})
+        .await
+        .unwrap();
+    let verify = || {
+        app.http
+            .post(app.url("/v1/keys/verify"))
+            .basic_auth(&rs.id, Some(&rs.secret))
+            .json(&json!({ "key": key.key }))
+            .send()
+    };
+
+    let first = verify().await.unwrap();
+    assert_eq!(header(&first, "x-ratelimit-limit"), "60");
+    assert_eq!(header(&first, "x-ratelimit-remaining"), "59");
+    assert_eq!(header(&first, "ratelimit-policy"), "\"default\";q=60;w=60");
+    assert_eq!(header(&first, "ratelimit"), "\"default\";r=59;t=1");
+    let reset: i64 = header(&first, "x-ratelimit-reset").parse().unwrap();
+    assert!((reset - chrono::Utc::now().timestamp()).abs() <= 2);
+    let body: Value = first.json().await.unwrap();
+    assert_eq!(body["code"], "VALID");
+    assert_eq!(body["ratelimit"]["remaining"], 59);
+
+    let started = Instant::now();
+    let burst = futures_util::future::join_all((0..199).map(|_| verify())).await;
+    let elapsed = started.elapsed();
+    let mut accepted = 1;
+    let mut refused = None;
+    for response in burst {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 200);
+        let retry = response.headers().get("retry-after").cloned();
+        let body: Value = response.json().await.unwrap();
+        match body["code"].as_str().unwrap() {
+            "VALID" => accepted += 1,
+            "RATE_LIMITED" => {
+                assert_eq!(body["valid"], false);
+                assert!(body["retry_after"].as_u64().unwrap() >= 1);
+                assert_eq!(body["ratelimit"]["remaining"], 0);
+                assert!(retry.is_some());
+                refused = Some(body);
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // 60 a minute is one a second: a burst shorter than a second gets 60.
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "the burst took {elapsed:?}"
+    );
+    assert_eq!(accepted, 60);
+    assert!(refused.is_some());
+
+    let (_, limited) = app.introspect(&rs, &key.key, &[]).await;
+    assert_eq!(limited["active"], true, "RFC 7662 has no limited state");
+    assert_eq!(limited["rate_limited"], true);
+    assert!(limited["retry_after"].as_u64().unwrap() >= 1);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, again) = app.verify_key(&rs, json!({ "key": key.key })).await;
+    assert_eq!(again["code"], "VALID", "one more after a second");
+    let (_, over) = app.verify_key(&rs, json!({ "key": key.key })).await;
+    assert_eq!(over["code"], "RATE_LIMITED");
+}
+
+async fn a_client_over_its_rate_gets_429_at_the_token_endpoint(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app
+        .create_client_with(&["payouts:read"], |c| c.rate_limit_per_minute = Some(2))
+        .await;
+    let form = [("grant_type", "client_credentials")];
+    for remaining in ["1", "0"] {
+        let response = app.post_token(&client, &form).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "x-ratelimit-remaining"), remaining);
+    }
+    let response = app.post_token(&client, &form).await;
+    assert_eq!(response.status(), 429);
+    let retry: u64 = header(&response, "retry-after").parse().unwrap();
+    assert!((1..=30).contains(&retry), "{retry}");
+    let (_, body) = status_and_json(response).await;
+    assert_eq!(body["error"], "rate_limited");
+    assert!(body["error_description"].is_string());
+
+    let unlimited = app.create_client(&["payouts:read"], &[API]).await;
+    for _ in 0..5 {
+        let response = app.post_token(&unlimited, &form).await;
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().get("x-ratelimit-limit").is_none());
+    }
+}
+
+on_both_backends!(
+    a_key_at_60_a_minute_gets_exactly_60_of_a_burst,
+    a_client_over_its_rate_gets_429_at_the_token_endpoint,
+);
