@@ -55,6 +55,8 @@ pub struct Settings {
     /// The management API's root token; generated and stored (hashed) on
     /// first start when unset.
     pub root_token: Option<secrecy::SecretString>,
+    /// Redis for rate budgets shared by every replica; in-process when unset.
+    pub redis_url: Option<String>,
     /// API access and API key count of each plan.
     pub plans: PlanLimits,
     /// Tracing filter, such as `info` or `keyward=debug`.
@@ -81,6 +83,7 @@ impl Default for Settings {
             status_cache_ttl_seconds: 5,
             change_poll_interval_ms: 250,
             root_token: None,
+            redis_url: None,
             plans: PlanLimits::default(),
             log: "info".into(),
         }

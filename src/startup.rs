@@ -41,7 +41,7 @@ pub struct AppState {
     pub authenticator: Arc<ClientAuthenticator>,
     pub api_keys: Arc<ApiKeyVerifier>,
     /// Per-credential rate limits.
-    pub limiter: crate::services::rate_limit::LocalLimiter,
+    pub limiter: crate::services::rate_limit::RateLimits,
     pub issuer: TokenIssuer,
     pub introspector: Introspector,
     pub revoker: Revoker,
@@ -177,7 +177,8 @@ impl Application {
             plans: settings.plans,
             authenticator,
             api_keys,
-            limiter: Default::default(),
+            limiter: crate::services::rate_limit::RateLimits::new(settings.redis_url.as_deref())
+                .map_err(|e| anyhow::anyhow!("setting redis_url (KEYWARD_REDIS_URL): {e}"))?,
             issuer: TokenIssuer::new(
                 keys.clone(),
                 issuer.clone(),

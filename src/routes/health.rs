@@ -25,6 +25,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let body = json!({
         "status": if database && signing_key { "ready" } else { "not_ready" },
         "checks": { "database": status(database), "signing_key": status(signing_key) },
+        // Informational: a node without Redis limits on its own budgets.
+        "rate_limiter": state.limiter.mode(),
     });
     if database && signing_key {
         HttpResponse::Ok().json(body)

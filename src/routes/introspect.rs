@@ -136,7 +136,8 @@ pub async fn introspect(
             let check = required.map(|r| state.introspector.check_scope(&scope, &r));
             let decision = state
                 .limiter
-                .check(record.id.as_str(), record.rate_limit_per_minute);
+                .check(record.id.as_str(), record.rate_limit_per_minute)
+                .await;
             let mut response = response;
             rate_limit_headers::add(&mut response, &decision, now);
             active_api_key(response, record, scope, check, &decision)

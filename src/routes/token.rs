@@ -44,15 +44,15 @@ pub async fn issue_token(
         .map_err(auth_error)?;
     // Only now, after authentication: the allowlist is nobody else's business.
     let client_ip = request_client_ip(&req, &state.trusted_proxies);
-    let limited = client
-        .credentials
-        .client
-        .rate_limit_per_minute
-        .map(|per_minute| {
+    let limited = match client.credentials.client.rate_limit_per_minute {
+        Some(per_minute) => Some(
             state
                 .limiter
                 .check(client.credentials.client.id.as_str(), per_minute)
-        });
+                .await,
+        ),
+        None => None,
+    };
     if let Some(decision) = limited.filter(|d| !d.allowed) {
         return Ok(rate_limited(&decision, now));
     }

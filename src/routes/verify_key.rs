@@ -103,11 +103,15 @@ pub async fn verify_key(
     let check = required.map(|r| state.introspector.check_scope(&scope, &r));
     let rejection = state.api_keys.rejection(&key, request.client_ip, now);
     // Every check of a usable key counts against its rate.
-    let limited = rejection.is_none().then(|| {
-        state
-            .limiter
-            .check(record.id.as_str(), record.rate_limit_per_minute)
-    });
+    let limited = match rejection {
+        None => Some(
+            state
+                .limiter
+                .check(record.id.as_str(), record.rate_limit_per_minute)
+                .await,
+        ),
+        Some(_) => None,
+    };
     let code = match (rejection, &check, limited) {
         (Some(reason), _, _) => reason.code(),
         (None, _, Some(decision)) if !decision.allowed => "RATE_LIMITED",

@@ -6,6 +6,7 @@ pub mod change_feed;
 pub mod client_auth;
 pub mod introspection;
 pub mod rate_limit;
+pub mod redis_limiter;
 pub mod registry;
 pub mod revocation;
 pub mod revocation_list;

@@ -1,5 +1,6 @@
 //! Per-credential rate limits: GCRA at the credential's per-minute rate,
-//! with bursts up to that amount, in this process (governor).
+//! with bursts up to that amount; in this process (governor), or shared by
+//! every replica through Redis with this process's budgets as the fallback.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -95,6 +96,43 @@ impl LocalLimiter {
         let bucket = Arc::new((per_minute.get(), gcra));
         self.buckets.insert(credential.to_owned(), bucket.clone());
         bucket
+    }
+}
+
+/// The limiter a node uses: Redis when configured and reachable, else local.
+#[derive(Default)]
+pub struct RateLimits {
+    local: LocalLimiter,
+    shared: Option<super::redis_limiter::RedisLimiter>,
+}
+
+impl RateLimits {
+    pub fn new(redis_url: Option<&str>) -> Result<Self, redis::RedisError> {
+        Ok(Self {
+            local: LocalLimiter::default(),
+            shared: redis_url
+                .map(super::redis_limiter::RedisLimiter::new)
+                .transpose()?,
+        })
+    }
+
+    /// Counts one request of `credential`, limited to `per_minute`.
+    pub async fn check(&self, credential: &str, per_minute: u32) -> Decision {
+        if let Some(shared) = &self.shared {
+            if let Some(decision) = shared.check(credential, per_minute).await {
+                return decision;
+            }
+        }
+        self.local.check(credential, per_minute)
+    }
+
+    /// `local`, `redis`, or `local (redis unreachable)`, for /readyz.
+    pub fn mode(&self) -> &'static str {
+        match &self.shared {
+            None => "local",
+            Some(shared) if shared.is_reachable() => "redis",
+            Some(_) => "local (redis unreachable)",
+        }
     }
 }
 

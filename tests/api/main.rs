@@ -20,6 +20,7 @@ mod openapi;
 mod rate_limits;
 mod replicas;
 mod root_token;
+mod shared_limits;
 mod storage;
 mod token;
 mod token_errors;
