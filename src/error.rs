@@ -18,6 +18,8 @@ pub enum OAuthErrorCode {
     InvalidTarget,
     /// RFC 6750 §3.1: a Bearer credential that is not a valid token.
     InvalidToken,
+    /// Too many requests, or too many failed authentications (429).
+    RateLimited,
     ServerError,
     TemporarilyUnavailable,
 }
@@ -32,6 +34,7 @@ impl OAuthErrorCode {
             Self::InvalidScope => "invalid_scope",
             Self::InvalidTarget => "invalid_target",
             Self::InvalidToken => "invalid_token",
+            Self::RateLimited => "rate_limited",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
@@ -45,6 +48,8 @@ pub struct OAuthError {
     pub code: OAuthErrorCode,
     pub description: Cow<'static, str>,
     pub status: StatusCode,
+    /// Seconds for `Retry-After`, when the caller should come back later.
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -54,6 +59,7 @@ impl OAuthError {
                 StatusCode::UNAUTHORIZED
             }
             OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            OAuthErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
@@ -61,6 +67,7 @@ impl OAuthError {
             code,
             description: description.into(),
             status,
+            retry_after: None,
         }
     }
 
@@ -113,7 +120,9 @@ impl ResponseError for OAuthError {
                 HeaderValue::from_static(challenge),
             ));
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, "5"));
         }
         response.json(serde_json::json!({

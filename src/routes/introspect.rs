@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::client_credentials::single_authorization;
+use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
 use super::rate_limit_headers;
 use super::resource_server::authenticate_caller;
@@ -98,6 +99,7 @@ pub async fn introspect(
         &state,
         single_authorization(&req)?,
         (form.get("client_id"), form.get("client_secret")),
+        request_client_ip(&req, &state.trusted_proxies),
         now,
     )
     .await?;

@@ -18,6 +18,7 @@ pub(super) async fn authenticate_caller(
     state: &AppState,
     authorization: Option<&[u8]>,
     body_credentials: (Option<&str>, Option<&str>),
+    source: Option<std::net::IpAddr>,
     now: i64,
 ) -> Result<Caller, OAuthError> {
     if let Some(bearer) = authorization.and_then(bearer_token) {
@@ -27,7 +28,7 @@ pub(super) async fn authenticate_caller(
         presented_credentials(authorization, body_credentials.0, body_credentials.1)?;
     let client = state
         .authenticator
-        .authenticate(&id, &ClientSecret::new(secret), now)
+        .authenticate(&id, &ClientSecret::new(secret), source, now)
         .await
         .map_err(auth_error)?;
     let record = &client.credentials.client;

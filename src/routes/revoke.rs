@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::client_credentials::{presented_credentials, single_authorization};
+use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
 use super::token::{auth_error, storage_error};
 use crate::domain::ClientSecret;
@@ -25,7 +26,12 @@ pub async fn revoke(
     let now = chrono::Utc::now().timestamp();
     let client = state
         .authenticator
-        .authenticate(&id, &ClientSecret::new(secret), now)
+        .authenticate(
+            &id,
+            &ClientSecret::new(secret),
+            request_client_ip(&req, &state.trusted_proxies),
+            now,
+        )
         .await
         .map_err(auth_error)?;
     let token = form

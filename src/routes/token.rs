@@ -37,13 +37,17 @@ pub async fn issue_token(
     let presented = parse_token_request(content_type, authorization, &body)?;
 
     let now = chrono::Utc::now().timestamp();
+    let client_ip = request_client_ip(&req, &state.trusted_proxies);
     let client = state
         .authenticator
-        .authenticate(&presented.client_id, &presented.client_secret, now)
+        .authenticate(
+            &presented.client_id,
+            &presented.client_secret,
+            client_ip,
+            now,
+        )
         .await
         .map_err(auth_error)?;
-    // Only now, after authentication: the allowlist is nobody else's business.
-    let client_ip = request_client_ip(&req, &state.trusted_proxies);
     let limited = match client.credentials.client.rate_limit_per_minute {
         Some(per_minute) => Some(
             state
@@ -95,6 +99,14 @@ pub(super) fn auth_error(err: ClientAuthError) -> OAuthError {
     match err {
         ClientAuthError::BadCredentials => {
             OAuthError::invalid_client("client authentication failed")
+        }
+        ClientAuthError::TooManyFailures { retry_after } => {
+            let mut error = OAuthError::new(
+                OAuthErrorCode::RateLimited,
+                format!("too many failed authentications; retry after {retry_after} s"),
+            );
+            error.retry_after = Some(retry_after);
+            error
         }
         ClientAuthError::Storage(e) => storage_error(&e),
     }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::body::read_body;
 use super::client_credentials::single_authorization;
+use super::client_ip::request_client_ip;
 use super::rate_limit_headers;
 use super::resource_server::authenticate_caller;
 use super::token::storage_error;
@@ -79,7 +80,15 @@ pub async fn verify_key(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let now = chrono::Utc::now().timestamp();
-    authenticate_caller(&state, single_authorization(&req)?, (None, None), now).await?;
+    let source = request_client_ip(&req, &state.trusted_proxies);
+    authenticate_caller(
+        &state,
+        single_authorization(&req)?,
+        (None, None),
+        source,
+        now,
+    )
+    .await?;
     let body = read_body(payload).await?;
     let request: VerifyRequest = serde_json::from_slice(&body)
         .map_err(|e| OAuthError::invalid_request(format!("the body is not a key check: {e}")))?;

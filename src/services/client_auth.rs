@@ -2,11 +2,13 @@
 //! records, and digests of credentials that argon2 already accepted. A warm
 //! request runs neither SQL nor argon2.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
 
+use super::failure_gate::FailureGate;
 use crate::crypto::credential_digest::DigestTag;
 use crate::crypto::{CredentialDigest, PasswordHasher};
 use crate::domain::{ClientCredentials, ClientId, ClientSecret, ScopePolicy, ScopeSet, SecretHash};
@@ -25,6 +27,8 @@ pub struct AuthenticatedClient {
 pub enum ClientAuthError {
     #[error("unknown client or wrong secret")]
     BadCredentials,
+    #[error("too many failed attempts; retry after {retry_after} s")]
+    TooManyFailures { retry_after: u64 },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -45,6 +49,7 @@ pub struct ClientAuthenticator {
     policy: Arc<ScopePolicy>,
     clients: Cache<String, Arc<AuthenticatedClient>>,
     verified: Cache<String, Arc<Vec<VerifiedSecret>>>,
+    failures: FailureGate,
     counters: Arc<Counters>,
 }
 
@@ -73,17 +78,20 @@ impl ClientAuthenticator {
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(VERIFIED_TTL)
                 .build(),
+            failures: FailureGate::default(),
             counters,
         }
     }
 
-    /// Checks a client id and secret. Unknown ids and wrong secrets fail
-    /// alike, after the same argon2 work.
+    /// Checks a client id and secret presented from `source`. Unknown ids
+    /// and wrong secrets fail alike, after the same argon2 work, and count
+    /// against the failure budgets of the id and the address.
     #[tracing::instrument(skip_all, fields(client_id = %id))]
     pub async fn authenticate(
         &self,
         id: &str,
         secret: &ClientSecret,
+        source: Option<IpAddr>,
         now: i64,
     ) -> Result<Arc<AuthenticatedClient>, ClientAuthError> {
         let (Ok(client_id), true) = (
@@ -93,14 +101,22 @@ impl ClientAuthenticator {
             // Not of our id or secret format: no stored client can match.
             return Err(ClientAuthError::BadCredentials);
         };
-        let Some(client) = self.client(&client_id, now).await? else {
+        let client = self.client(&client_id, now).await?;
+        if let Some(client) = &client {
+            if self.seen_before(client, secret, now) {
+                Counters::bump(&self.counters.credential_cache_hits);
+                return Ok(client.clone());
+            }
+        }
+        // Only a check that needs argon2 is gated.
+        if let Some(retry_after) = self.failures.refused(id, source, now) {
+            return Err(ClientAuthError::TooManyFailures { retry_after });
+        }
+        let Some(client) = client else {
             self.hasher.verify_any(secret.expose(), Vec::new()).await;
+            self.failures.failed(id, source, now);
             return Err(ClientAuthError::BadCredentials);
         };
-        if self.seen_before(&client, secret, now) {
-            Counters::bump(&self.counters.credential_cache_hits);
-            return Ok(client);
-        }
         Counters::bump(&self.counters.credential_cache_misses);
         let live: Vec<_> = client
             .credentials
@@ -110,6 +126,7 @@ impl ClientAuthenticator {
             .collect();
         let phcs = live.iter().map(|h| h.phc.clone()).collect();
         let Some(matched) = self.hasher.verify_any(secret.expose(), phcs).await else {
+            self.failures.failed(id, source, now);
             return Err(ClientAuthError::BadCredentials);
         };
         self.remember(id, secret, live[matched]);

@@ -4,6 +4,7 @@ pub mod access_tokens;
 pub mod api_keys;
 pub mod change_feed;
 pub mod client_auth;
+pub mod failure_gate;
 pub mod introspection;
 pub mod rate_limit;
 pub mod redis_limiter;

@@ -6,6 +6,7 @@ mod admin_clients;
 mod admin_idempotency;
 mod admin_orgs;
 mod api_keys;
+mod brute_force;
 mod cli;
 mod client_ip_allowlist;
 mod discovery;
