@@ -55,6 +55,8 @@ pub struct Settings {
     /// The management API's root token; generated and stored (hashed) on
     /// first start when unset.
     pub root_token: Option<secrecy::SecretString>,
+    /// Management API calls a minute, per caller (root, client or key).
+    pub admin_rate_limit_per_minute: u32,
     /// Redis for rate budgets shared by every replica; in-process when unset.
     pub redis_url: Option<String>,
     /// API access and API key count of each plan.
@@ -84,6 +86,7 @@ impl Default for Settings {
             change_poll_interval_ms: 250,
             root_token: None,
             redis_url: None,
+            admin_rate_limit_per_minute: 600,
             plans: PlanLimits::default(),
             log: "info".into(),
         }
@@ -230,6 +233,12 @@ impl Settings {
                     "must be an http(s) URL without query or fragment",
                 ));
             }
+        }
+        if !(1..=100_000).contains(&self.admin_rate_limit_per_minute) {
+            return Err(invalid(
+                "admin_rate_limit_per_minute",
+                "must be between 1 and 100000",
+            ));
         }
         if let Some(token) = &self.root_token {
             if secrecy::ExposeSecret::expose_secret(token).len() < 32 {

@@ -49,6 +49,8 @@ pub struct AppState {
     /// `aud` that access tokens for the management API carry: the issuer.
     pub management_audience: String,
     pub plans: crate::domain::PlanLimits,
+    /// Management calls a minute, per caller.
+    pub admin_rate_limit_per_minute: u32,
     pub metadata: web::Bytes,
     /// Whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: routes::TrustedProxies,
@@ -175,6 +177,7 @@ impl Application {
             root_token,
             management_audience: issuer.clone(),
             plans: settings.plans,
+            admin_rate_limit_per_minute: settings.admin_rate_limit_per_minute,
             authenticator,
             api_keys,
             limiter: crate::services::rate_limit::RateLimits::new(settings.redis_url.as_deref())

@@ -12,7 +12,7 @@ mod introspect;
 mod jwks;
 mod metadata;
 mod oauth_form;
-mod rate_limit_headers;
+pub(crate) mod rate_limit_headers;
 mod resource_server;
 mod revoke;
 mod token;

@@ -113,3 +113,49 @@ on_both_backends!(
     a_key_at_60_a_minute_gets_exactly_60_of_a_burst,
     a_client_over_its_rate_gets_429_at_the_token_endpoint,
 );
+
+async fn management_calls_are_limited_per_caller(backend: Backend) {
+    let app = crate::helpers::spawn_app_with(backend, |s| s.admin_rate_limit_per_minute = 3).await;
+    let org = app.create_org(Plan::Starter).await;
+    let admin = app.admin_token(&org, &["keyward:keys:read"]).await;
+    let path = app.url(&format!("/admin/v1/orgs/{org}/api-keys"));
+    for remaining in ["2", "1", "0"] {
+        let response = app
+            .http
+            .get(&path)
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(header(&response, "x-ratelimit-remaining"), remaining);
+        assert_eq!(
+            header(&response, "ratelimit-policy"),
+            "\"default\";q=3;w=60"
+        );
+    }
+    let refused = app
+        .http
+        .get(&path)
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(header(&refused, "content-type"), "application/problem+json");
+    assert!(header(&refused, "retry-after").parse::<u64>().unwrap() >= 1);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["code"], "RATE_LIMITED");
+
+    let other = app.admin_token(&org, &["keyward:keys:read"]).await;
+    let response = app
+        .http
+        .get(&path)
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "budgets are per caller");
+}
+
+on_both_backends!(management_calls_are_limited_per_caller);

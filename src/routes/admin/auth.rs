@@ -3,8 +3,9 @@
 //! carrying `keyward:*` management scopes. Every caller sends
 //! `Authorization: Bearer <token-or-key>`.
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -12,6 +13,7 @@ use futures_util::future::LocalBoxFuture;
 use super::problem::Problem;
 use crate::domain::{OrgId, Scope, ScopeSet};
 use crate::routes::idempotency::IdempotencyCaller;
+use crate::routes::rate_limit_headers;
 use crate::services::introspection::CredentialKind;
 use crate::startup::AppState;
 
@@ -118,12 +120,37 @@ impl AdminCaller {
 pub async fn authenticate_first(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let caller = authenticate(req.request()).await?;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("the app state is registered")
+        .clone();
+    let now = chrono::Utc::now().timestamp();
+    let budget = format!("admin:{}", caller.identity());
+    let decision = state
+        .limiter
+        .check(&budget, state.admin_rate_limit_per_minute)
+        .await;
+    if !decision.allowed {
+        let problem = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!(
+                "this caller may make {} management calls a minute",
+                decision.limit
+            ),
+        );
+        let mut response = actix_web::ResponseError::error_response(&problem);
+        rate_limit_headers::insert(response.headers_mut(), &decision, now);
+        return Ok(req.into_response(response).map_into_right_body());
+    }
     req.extensions_mut()
         .insert(IdempotencyCaller(caller.identity().to_owned()));
     req.extensions_mut().insert(caller);
-    next.call(req).await
+    let mut response = next.call(req).await?;
+    rate_limit_headers::insert(response.headers_mut(), &decision, now);
+    Ok(response.map_into_left_body())
 }
 
 /// The caller `authenticate_first` found.
