@@ -40,6 +40,8 @@ pub struct AppState {
     pub keys: Arc<ArcSwap<KeySet>>,
     pub authenticator: Arc<ClientAuthenticator>,
     pub api_keys: Arc<ApiKeyVerifier>,
+    /// Usage counting, written behind the requests.
+    pub usage: Arc<crate::services::usage::UsageRecorder>,
     /// Per-credential rate limits.
     pub limiter: crate::services::rate_limit::RateLimits,
     pub issuer: TokenIssuer,
@@ -63,6 +65,7 @@ pub struct Application {
     port: u16,
     server: Server,
     counters: Arc<Counters>,
+    usage: Arc<crate::services::usage::UsageRecorder>,
 }
 
 /// The keyring a configuration describes.
@@ -163,7 +166,10 @@ impl Application {
             Duration::from_secs(CLOCK_LEEWAY_SECONDS),
             counters.clone(),
         ));
+        let usage = crate::services::usage::UsageRecorder::new(store.clone(), counters.clone());
+        usage.spawn_flusher();
         let state = web::Data::new(AppState {
+            usage: usage.clone(),
             introspector: Introspector::new(
                 token_verifier.clone(),
                 authenticator.clone(),
@@ -214,6 +220,7 @@ impl Application {
             port,
             server,
             counters,
+            usage,
         })
     }
 
@@ -226,8 +233,17 @@ impl Application {
         self.counters.clone()
     }
 
+    /// Stops the server from outside, as a signal would.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM or SIGINT finish in-flight requests
+    /// first), then writes the usage still tallied.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.usage.flush().await;
+        served
     }
 }
 

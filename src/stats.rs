@@ -15,6 +15,8 @@ pub struct Counters {
     pub tokens_issued: AtomicU64,
     /// Access-token signatures checked (a cached token is not checked again).
     pub signature_verifications: AtomicU64,
+    /// Batches of usage that could not be written (and were kept).
+    pub usage_flush_failures: AtomicU64,
 }
 
 impl Counters {

@@ -140,6 +140,9 @@ pub async fn introspect(
                 .limiter
                 .check(record.id.as_str(), record.rate_limit_per_minute)
                 .await;
+            state
+                .usage
+                .record(record.id.as_str(), !decision.allowed, now);
             let mut response = response;
             rate_limit_headers::add(&mut response, &decision, now);
             active_api_key(response, record, scope, check, &decision)

@@ -57,13 +57,16 @@ pub async fn issue_token(
         ),
         None => None,
     };
+    let client_id = client.credentials.client.id.as_str();
     if let Some(decision) = limited.filter(|d| !d.allowed) {
+        state.usage.record(client_id, true, now);
         return Ok(rate_limited(&decision, now));
     }
     let issued = state
         .issuer
         .issue(&client, &presented.request, client_ip, now)
         .map_err(token_error)?;
+    state.usage.record(client_id, false, now);
     let mut response = HttpResponse::Ok();
     if let Some(decision) = &limited {
         rate_limit_headers::add(&mut response, decision, now);

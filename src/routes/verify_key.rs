@@ -121,6 +121,11 @@ pub async fn verify_key(
         ),
         Some(_) => None,
     };
+    if let Some(decision) = &limited {
+        state
+            .usage
+            .record(record.id.as_str(), !decision.allowed, now);
+    }
     let code = match (rejection, &check, limited) {
         (Some(reason), _, _) => reason.code(),
         (None, _, Some(decision)) if !decision.allowed => "RATE_LIMITED",

@@ -13,6 +13,7 @@ pub mod revocation;
 pub mod revocation_list;
 pub mod root_token;
 pub mod token_issuer;
+pub mod usage;
 
 pub use access_tokens::AccessTokenVerifier;
 pub use api_keys::{ApiKeyVerifier, CheckedKey, KeyRejection};

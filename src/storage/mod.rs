@@ -9,6 +9,7 @@ mod sql_api_keys;
 mod sql_changes;
 mod sql_clients;
 mod sql_idempotency;
+mod sql_usage;
 mod sqlite;
 
 use std::sync::Arc;
@@ -149,6 +150,42 @@ pub trait RootCredentialStore {
     async fn insert_root_credential(&self, phc: &str, now: i64) -> Result<bool, StorageError>;
 }
 
+/// Usage of one credential in one minute (Unix minutes), as a batch
+/// written behind the requests carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCount {
+    pub credential_id: String,
+    pub minute: i64,
+    pub count: i64,
+    pub rate_limited: i64,
+    /// The last use within the minute (Unix seconds).
+    pub last_used_at: i64,
+}
+
+/// One bucket of a usage series, starting at `minute` (Unix minutes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageBucket {
+    pub minute: i64,
+    pub count: i64,
+    pub rate_limited: i64,
+}
+
+#[async_trait]
+pub trait UsageStore {
+    /// Adds a batch of usage to the per-minute rows and to each credential's
+    /// `request_count` and `last_used_at`, in one transaction. Runs in the
+    /// background, counted apart from request SQL.
+    async fn record_usage(&self, batch: &[UsageCount]) -> Result<(), StorageError>;
+    /// Usage of a credential in `[from, to)`, summed per `bucket_minutes`.
+    async fn usage_series(
+        &self,
+        credential_id: &str,
+        from_minute: i64,
+        to_minute: i64,
+        bucket_minutes: i64,
+    ) -> Result<Vec<UsageBucket>, StorageError>;
+}
+
 /// One entry of the change log, in the order the database gave it.
 #[derive(Debug, Clone)]
 pub struct LoggedChange {
@@ -252,6 +289,7 @@ pub trait Store:
     + ChangeLogStore
     + RootCredentialStore
     + IdempotencyStore
+    + UsageStore
     + Send
     + Sync
 {

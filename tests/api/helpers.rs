@@ -122,6 +122,9 @@ impl Drop for TestDatabase {
 }
 
 pub struct TestApp {
+    pub server: actix_web::dev::ServerHandle,
+    /// The serving task; it ends after a stop, once usage is written.
+    pub running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub address: String,
     pub http: reqwest::Client,
     pub store: Arc<dyn Store>,
@@ -173,7 +176,8 @@ pub async fn start(settings: Settings, db: TestDatabase, dir: tempfile::TempDir)
         .expect("app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let counters = app.counters();
-    tokio::spawn(app.run_until_stopped());
+    let server = app.handle();
+    let running = tokio::spawn(app.run_until_stopped());
     let store = storage::connect(&db.url, Arc::new(Counters::default()))
         .await
         .unwrap();
@@ -188,6 +192,8 @@ pub async fn start(settings: Settings, db: TestDatabase, dir: tempfile::TempDir)
         settings,
         db,
         dir,
+        server,
+        running: Some(running),
     }
 }
 

@@ -25,3 +25,4 @@ mod shared_limits;
 mod storage;
 mod token;
 mod token_errors;
+mod usage;

@@ -240,3 +240,70 @@ fn key_path(
 fn location(org: &OrgId, id: &ApiKeyId) -> String {
     format!("/admin/v1/orgs/{org}/api-keys/{id}")
 }
+
+/// `GET …/api-keys/{key_id}/usage`: the key's usage per minute, hour or day
+/// in `[from, to)` (RFC 3339; by default the last 24 hours).
+pub async fn usage(
+    caller: AdminCaller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let (org, id) = key_path(&caller, &path, KEYS_READ)?;
+    let params = query_params(&req, &["from", "to", "granularity"])?;
+    let time = |field: &str| {
+        param(&params, field)
+            .map(|raw| {
+                chrono::DateTime::parse_from_rfc3339(raw)
+                    .map(|t| t.timestamp())
+                    .map_err(|e| Problem::invalid_field(field, e))
+            })
+            .transpose()
+    };
+    let to = time("to")?.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    let from = time("from")?.unwrap_or(to - 86_400);
+    let (granularity, bucket_minutes) = match param(&params, "granularity").unwrap_or("hour") {
+        "minute" => ("minute", 1),
+        "hour" => ("hour", 60),
+        "day" => ("day", 1440),
+        _ => {
+            return Err(Problem::invalid_field(
+                "granularity",
+                "must be minute, hour or day",
+            ))
+        }
+    };
+    if from >= to || (to - from) / 60 / bucket_minutes > 10_000 {
+        return Err(Problem::invalid_field(
+            "from",
+            "must be before `to`, within 10000 buckets of it",
+        ));
+    }
+    state.store.get_api_key(&org, &id).await?;
+    let buckets = state
+        .store
+        .usage_series(
+            id.as_str(),
+            from.div_euclid(60),
+            to.div_euclid(60) + 1,
+            bucket_minutes,
+        )
+        .await?;
+    let items: Vec<Value> = buckets
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "start": crate::routes::rfc3339(b.minute * 60),
+                "count": b.count,
+                "rate_limited": b.rate_limited,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "key_id": id.as_str(),
+        "granularity": granularity,
+        "from": crate::routes::rfc3339(from),
+        "to": crate::routes::rfc3339(to),
+        "items": items,
+    })))
+}
