@@ -57,6 +57,8 @@ pub struct Settings {
     pub root_token: Option<secrecy::SecretString>,
     /// API access and API key count of each plan.
     pub plans: PlanLimits,
+    /// How long the management API's audit events are kept (1 to 3650).
+    pub audit_retention_days: u32,
     /// Tracing filter, such as `info` or `keyward=debug`.
     pub log: String,
 }
@@ -82,6 +84,7 @@ impl Default for Settings {
             change_poll_interval_ms: 250,
             root_token: None,
             plans: PlanLimits::default(),
+            audit_retention_days: 90,
             log: "info".into(),
         }
     }
@@ -258,6 +261,12 @@ impl Settings {
             return Err(invalid(
                 "change_poll_interval_ms",
                 "must be between 10 and 5000",
+            ));
+        }
+        if !(1..=3650).contains(&self.audit_retention_days) {
+            return Err(invalid(
+                "audit_retention_days",
+                "must be between 1 and 3650",
             ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| invalid("log", e))?;
