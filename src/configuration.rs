@@ -61,6 +61,8 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// API access and API key count of each plan.
     pub plans: PlanLimits,
+    /// How long the management API's audit events are kept (1 to 3650).
+    pub audit_retention_days: u32,
     /// Tracing filter, such as `info` or `keyward=debug`.
     pub log: String,
 }
@@ -88,6 +90,7 @@ impl Default for Settings {
             redis_url: None,
             admin_rate_limit_per_minute: 600,
             plans: PlanLimits::default(),
+            audit_retention_days: 90,
             log: "info".into(),
         }
     }
@@ -270,6 +273,12 @@ impl Settings {
             return Err(invalid(
                 "change_poll_interval_ms",
                 "must be between 10 and 5000",
+            ));
+        }
+        if !(1..=3650).contains(&self.audit_retention_days) {
+            return Err(invalid(
+                "audit_retention_days",
+                "must be between 1 and 3650",
             ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| invalid("log", e))?;

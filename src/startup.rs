@@ -29,11 +29,15 @@ use crate::storage::{self, Store};
 /// Leeway for clock skew between us and resource servers.
 pub const CLOCK_LEEWAY_SECONDS: u64 = 60;
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
-const BACKSTOP: Backstop = Backstop {
-    reload_every: Duration::from_secs(5),
-    purge_every: Duration::from_secs(60),
-    keep_log_for: Duration::from_secs(3600),
-};
+
+fn backstop(settings: &Settings) -> Backstop {
+    Backstop {
+        reload_every: Duration::from_secs(5),
+        purge_every: Duration::from_secs(60),
+        keep_log_for: Duration::from_secs(3600),
+        keep_audit_for: Duration::from_secs(u64::from(settings.audit_retention_days) * 86_400),
+    }
+}
 
 pub struct AppState {
     pub store: Arc<dyn Store>,
@@ -158,7 +162,7 @@ impl Application {
         });
         let poll_interval = Duration::from_millis(settings.change_poll_interval_ms);
         let feed = Box::new(ChangeLogPoller::new(store.clone(), poll_interval));
-        spawn_change_listener(feed, caches.clone(), BACKSTOP);
+        spawn_change_listener(feed, caches.clone(), backstop(&settings));
         let token_verifier = Arc::new(AccessTokenVerifier::new(
             keys.clone(),
             issuer.clone(),

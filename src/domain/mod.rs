@@ -2,6 +2,7 @@
 
 pub mod api_key;
 pub mod audience;
+pub mod audit;
 pub mod change;
 pub mod client;
 pub mod idempotency_key;
@@ -13,6 +14,7 @@ pub mod scope_policy;
 
 pub use api_key::{ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeySecret, ApiKeyStatus, InvalidApiKey};
 pub use audience::{Audience, InvalidAudience};
+pub use audit::{AuditEvent, AuditTarget};
 pub use change::Change;
 pub use client::{Client, ClientCredentials, ClientId, ClientSecret, ClientStatus, SecretHash};
 pub use idempotency_key::{IdempotencyKey, InvalidIdempotencyKey};

@@ -98,6 +98,7 @@ route_table! {
     "/admin/v1/orgs/{org_id}/api-keys/{key_id}/activate" { post => admin::api_keys::activate },
     "/admin/v1/orgs/{org_id}/api-keys/{key_id}/roll" { post => admin::api_keys::roll },
     "/admin/v1/orgs/{org_id}/api-keys/{key_id}/usage" { get => admin::api_keys::usage },
+    "/admin/v1/orgs/{org_id}/audit-events" { get => admin::audit::list },
 }
 
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {

@@ -119,6 +119,8 @@ pub struct Backstop {
     pub reload_every: Duration,
     pub purge_every: Duration,
     pub keep_log_for: Duration,
+    /// The audit trail's retention (setting `audit_retention_days`).
+    pub keep_audit_for: Duration,
 }
 
 pub fn spawn_change_listener(
@@ -169,6 +171,10 @@ pub fn spawn_change_listener(
                 let keep = backstop.keep_log_for.as_secs() as i64;
                 if let Err(e) = caches.store.purge(now, now - keep).await {
                     tracing::warn!(error = %crate::error::error_chain(&e), "purging expired revocations failed");
+                }
+                let keep = backstop.keep_audit_for.as_secs() as i64;
+                if let Err(e) = caches.store.purge_audit_events(now - keep).await {
+                    tracing::warn!(error = %crate::error::error_chain(&e), "purging old audit events failed");
                 }
             }
         }

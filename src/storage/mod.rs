@@ -6,6 +6,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sql_api_keys;
+mod sql_audit;
 mod sql_changes;
 mod sql_clients;
 mod sql_idempotency;
@@ -17,8 +18,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::{
-    ApiKey, ApiKeyCredentials, ApiKeyId, Change, Client, ClientCredentials, ClientId, ClientStatus,
-    OrgId, Organisation, SecretHash,
+    ApiKey, ApiKeyCredentials, ApiKeyId, AuditEvent, Change, Client, ClientCredentials, ClientId,
+    ClientStatus, OrgId, Organisation, SecretHash,
 };
 use crate::stats::Counters;
 
@@ -140,6 +141,33 @@ pub trait ApiKeyStore {
     /// writes `old`'s shortened expiry, in one transaction.
     async fn roll_api_key(&self, old: &ApiKey, new: &ApiKey, phc: &str)
         -> Result<(), StorageError>;
+}
+
+/// Which audit events of an organisation to list, newest first.
+#[derive(Debug, Clone)]
+pub struct AuditQuery {
+    /// `after` is the (occurred_at, id) of the last event of the previous
+    /// page; the next page holds older events.
+    pub page: PageRequest,
+    pub action: Option<String>,
+    pub target_id: Option<String>,
+    /// Events at or after this time.
+    pub since: Option<i64>,
+    /// Events before this time.
+    pub until: Option<i64>,
+}
+
+/// The audit trail: append-only, apart from the retention purge.
+#[async_trait]
+pub trait AuditStore {
+    async fn append_audit_event(&self, event: &AuditEvent) -> Result<(), StorageError>;
+    async fn list_audit_events(
+        &self,
+        org: &OrgId,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEvent>, StorageError>;
+    /// Deletes the events that occurred before `before`; returns how many.
+    async fn purge_audit_events(&self, before: i64) -> Result<u64, StorageError>;
 }
 
 #[async_trait]
@@ -290,6 +318,7 @@ pub trait Store:
     + RootCredentialStore
     + IdempotencyStore
     + UsageStore
+    + AuditStore
     + Send
     + Sync
 {

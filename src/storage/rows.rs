@@ -1,8 +1,8 @@
 //! Row structs shared by both backends, and their conversion to domain types.
 
 use crate::domain::{
-    ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeyStatus, Audience, Change, Client, ClientId,
-    ClientStatus, IpAllowlist, Name, OrgId, Organisation, ScopeSet, SecretHash,
+    ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeyStatus, Audience, AuditEvent, AuditTarget, Change,
+    Client, ClientId, ClientStatus, IpAllowlist, Name, OrgId, Organisation, ScopeSet, SecretHash,
 };
 
 use super::StorageError;
@@ -220,5 +220,48 @@ impl TryFrom<IdempotencyRow> for super::ClaimOutcome {
             }),
             (state, _) => Err(corrupt("idempotency entry state", state)),
         }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditEventRow {
+    pub id: String,
+    pub org_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    pub occurred_at: i64,
+    pub source_ip: Option<String>,
+    pub request_id: String,
+    pub changes: String,
+}
+
+impl TryFrom<AuditEventRow> for AuditEvent {
+    type Error = StorageError;
+
+    fn try_from(row: AuditEventRow) -> Result<Self, Self::Error> {
+        let changes = match serde_json::from_str(&row.changes) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(corrupt("audit changes", "not a JSON object")),
+        };
+        Ok(AuditEvent {
+            id: row.id,
+            org_id: row
+                .org_id
+                .map(|id| OrgId::parse(&id))
+                .transpose()
+                .map_err(|e| corrupt("audit org id", e))?,
+            actor: row.actor,
+            action: row.action,
+            target: match (row.target_type, row.target_id) {
+                (Some(kind), Some(id)) => Some(AuditTarget { kind, id }),
+                _ => None,
+            },
+            occurred_at: row.occurred_at,
+            source_ip: row.source_ip,
+            request_id: row.request_id,
+            changes,
+        })
     }
 }

@@ -130,6 +130,7 @@ macro_rules! impl_sql_store {
         $crate::storage::sql_api_keys::impl_api_key_store!($store);
         $crate::storage::sql_usage::impl_usage_store!($store);
         $crate::storage::sql_idempotency::impl_idempotency_store!($store);
+        $crate::storage::sql_audit::impl_audit_store!($store);
     };
 }
 

@@ -251,6 +251,16 @@ fn a_bad_setting_stops_startup_naming_the_setting() {
             "has space",
             "KEYWARD_DEFAULT_AUDIENCE",
         ),
+        (
+            "KEYWARD_AUDIT_RETENTION_DAYS",
+            "0",
+            "KEYWARD_AUDIT_RETENTION_DAYS",
+        ),
+        (
+            "KEYWARD_AUDIT_RETENTION_DAYS",
+            "3651",
+            "KEYWARD_AUDIT_RETENTION_DAYS",
+        ),
         ("KEYWARD_NO_SUCH_SETTING", "1", "no_such_setting"),
     ];
     for (key, value, named) in cases {

@@ -2,6 +2,7 @@
 //! SQLite and PostgreSQL.
 
 mod admin_api_keys;
+mod admin_audit;
 mod admin_clients;
 mod admin_idempotency;
 mod admin_orgs;

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use keyward::crypto::password::hash_secret;
 use keyward::domain::{
-    Client, ClientId, ClientStatus, IpAllowlist, Name, OrgId, Organisation, Plan, ScopeSet,
-    SecretHash,
+    AuditEvent, AuditTarget, Client, ClientId, ClientStatus, IpAllowlist, Name, OrgId,
+    Organisation, Plan, ScopeSet, SecretHash,
 };
 use keyward::stats::Counters;
-use keyward::storage::{self, PageRequest, StorageError, Store};
+use keyward::storage::{self, AuditQuery, PageRequest, StorageError, Store};
 
 use crate::helpers::{Backend, TestDatabase};
 use crate::on_both_backends;
@@ -217,7 +217,72 @@ async fn client_allowlist_and_rate_limit_round_trip(backend: Backend) {
     assert_eq!(listed_open.rate_limit_per_minute, None);
 }
 
+fn event(org: Option<&OrgId>, id: &str, action: &str, at: i64) -> AuditEvent {
+    let mut changes = serde_json::Map::new();
+    changes.insert("name".into(), serde_json::json!({"old": "a", "new": "b"}));
+    AuditEvent {
+        id: id.into(),
+        org_id: org.cloned(),
+        actor: "root".into(),
+        action: action.into(),
+        target: Some(AuditTarget {
+            kind: "api_key".into(),
+            id: format!("ak_{id}"),
+        }),
+        occurred_at: at,
+        source_ip: Some("192.0.2.1".into()),
+        request_id: "req-1".into(),
+        changes,
+    }
+}
+
+async fn audit_events_list_newest_first_and_purge(backend: Backend) {
+    let (store, _db, _dir) = open(backend).await;
+    let acme = OrgId::generate();
+    let other = OrgId::generate();
+    let mine = [
+        event(Some(&acme), "ev_1", "api_key.created", 100),
+        event(Some(&acme), "ev_2", "api_key.updated", 200),
+        event(Some(&acme), "ev_3", "api_key.updated", 200),
+    ];
+    for e in mine.iter().chain([
+        &event(Some(&other), "ev_4", "api_key.created", 150),
+        &event(None, "ev_5", "admin.authentication_failed", 150),
+    ]) {
+        store.append_audit_event(e).await.unwrap();
+    }
+    let query = |page: PageRequest, action: Option<&str>| AuditQuery {
+        page,
+        action: action.map(Into::into),
+        target_id: None,
+        since: None,
+        until: None,
+    };
+    let all = store
+        .list_audit_events(&acme, &query(PageRequest::everything(), None))
+        .await
+        .unwrap();
+    assert_eq!(all, [mine[2].clone(), mine[1].clone(), mine[0].clone()]);
+    let after = PageRequest {
+        limit: 10,
+        after: Some((200, "ev_3".into())),
+    };
+    let older = store
+        .list_audit_events(&acme, &query(after, Some("api_key.updated")))
+        .await
+        .unwrap();
+    assert_eq!(older, [mine[1].clone()]);
+
+    assert_eq!(store.purge_audit_events(200).await.unwrap(), 3);
+    let kept = store
+        .list_audit_events(&acme, &query(PageRequest::everything(), None))
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 2);
+}
+
 on_both_backends!(
+    audit_events_list_newest_first_and_purge,
     organisations_round_trip,
     client_allowlist_and_rate_limit_round_trip,
     clients_round_trip_with_plan_and_live_secrets,

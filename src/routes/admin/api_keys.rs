@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::audit::{self, Target};
 use super::auth::{AdminCaller, KEYS_READ, KEYS_WRITE};
 use super::fields::{allowlist, future, metadata, rate_limit, scopes, GracePeriod};
 use super::input::{next_cursor, page_request, param, parse_duration, query_params, read_json};
@@ -66,6 +67,8 @@ pub async fn create(
     caller.require_covers(&new.scopes)?;
     let (key, secret) = registry::create_api_key(&*state.store, &state.plans, new).await?;
     let mut view = views::api_key(&key, now);
+    let changes = audit::initial(&view);
+    record(&state, &req, &caller, "api_key.created", &key, changes).await;
     view["key"] = Value::from(secret.expose());
     Ok(views::created_with_secret(location(&org, &key.id), view))
 }
@@ -131,6 +134,7 @@ pub async fn update(
     let changes: KeyChanges = read_json(&req, payload).await?;
     let now = chrono::Utc::now().timestamp();
     let mut key = state.store.get_api_key(&org, &id).await?;
+    let before = views::api_key(&key, now);
     if let Some(name) = &changes.name {
         key.name = Name::parse(name).map_err(|e| Problem::invalid_field("name", e))?;
     }
@@ -152,34 +156,47 @@ pub async fn update(
     }
     key.updated_at = now;
     save(&state, &key).await?;
-    Ok(HttpResponse::Ok().json(views::api_key(&key, now)))
+    let view = views::api_key(&key, now);
+    let changes = audit::diff(&before, &view);
+    record(&state, &req, &caller, "api_key.updated", &key, changes).await;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 pub async fn deactivate(
     caller: AdminCaller,
     path: web::Path<(String, String)>,
+    req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    set_status(caller, path, state, ApiKeyStatus::Deactivated).await
+    set_status(caller, path, req, state, ApiKeyStatus::Deactivated).await
 }
 
 pub async fn activate(
     caller: AdminCaller,
     path: web::Path<(String, String)>,
+    req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    set_status(caller, path, state, ApiKeyStatus::Active).await
+    set_status(caller, path, req, state, ApiKeyStatus::Active).await
 }
 
 async fn set_status(
     caller: AdminCaller,
     path: web::Path<(String, String)>,
+    req: HttpRequest,
     state: web::Data<AppState>,
     status: ApiKeyStatus,
 ) -> Result<HttpResponse, Problem> {
     let (org, id) = key_path(&caller, &path, KEYS_WRITE)?;
+    let old = state.store.get_api_key(&org, &id).await?.status;
     let key = registry::set_api_key_status(&*state.store, &org, &id, status).await?;
     state.api_keys.evict(&key.id);
+    let changes = audit::change("status", old.as_str().into(), status.as_str().into());
+    let action = match status {
+        ApiKeyStatus::Active => "api_key.activated",
+        ApiKeyStatus::Deactivated => "api_key.deactivated",
+    };
+    record(&state, &req, &caller, action, &key, changes).await;
     Ok(HttpResponse::Ok().json(views::api_key(&key, chrono::Utc::now().timestamp())))
 }
 
@@ -196,10 +213,18 @@ pub async fn roll(
     let grace = GracePeriod::read(&req, payload).await?;
     let key = state.store.get_api_key(&org, &id).await?;
     caller.require_covers(&key.scopes)?;
+    let before = views::api_key(&key, chrono::Utc::now().timestamp());
     let (old, new, secret) =
         registry::roll_api_key(&*state.store, &state.plans, key, grace).await?;
     state.api_keys.evict(&old.id);
     let now = chrono::Utc::now().timestamp();
+    let mut changes = audit::diff(&before, &views::api_key(&old, now));
+    changes.extend(audit::change(
+        "rolled_to",
+        Value::Null,
+        new.id.as_str().into(),
+    ));
+    record(&state, &req, &caller, "api_key.rolled", &old, changes).await;
     let mut view = views::api_key(&new, now);
     view["key"] = Value::from(secret.expose());
     view["previous"] = views::api_key(&old, now);
@@ -209,6 +234,7 @@ pub async fn roll(
 pub async fn delete(
     caller: AdminCaller,
     path: web::Path<(String, String)>,
+    req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let (org, id) = key_path(&caller, &path, KEYS_WRITE)?;
@@ -217,7 +243,38 @@ pub async fn delete(
         .delete_api_key(&org, &id, chrono::Utc::now().timestamp())
         .await?;
     state.api_keys.evict(&id);
+    let target = Target {
+        org_id: Some(&org),
+        kind: "api_key",
+        id: id.as_str(),
+    };
+    audit::record(
+        &state,
+        &req,
+        caller.identity(),
+        "api_key.deleted",
+        target,
+        Map::new(),
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Records `action` on `key` in the audit trail.
+async fn record(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: &AdminCaller,
+    action: &str,
+    key: &ApiKey,
+    changes: Map<String, Value>,
+) {
+    let target = Target {
+        org_id: Some(&key.org_id),
+        kind: "api_key",
+        id: key.id.as_str(),
+    };
+    audit::record(state, req, caller.identity(), action, target, changes).await;
 }
 
 async fn save(state: &AppState, key: &ApiKey) -> Result<(), Problem> {

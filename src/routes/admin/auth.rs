@@ -9,7 +9,9 @@ use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
+use serde_json::Map;
 
+use super::audit::{self, Target};
 use super::problem::Problem;
 use crate::domain::{OrgId, Scope, ScopeSet};
 use crate::routes::idempotency::IdempotencyCaller;
@@ -117,15 +119,51 @@ impl AdminCaller {
 
 /// Authenticates every management call before anything else runs, the
 /// Idempotency-Key handling included, which then scopes keys by caller.
+/// Records the authentication, or its failure, in the audit trail.
 pub async fn authenticate_first(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
-    let caller = authenticate(req.request()).await?;
     let state = req
         .app_data::<web::Data<AppState>>()
         .expect("the app state is registered")
         .clone();
+    audit::request_id(req.request());
+    let caller = match authenticate(req.request()).await {
+        Ok(caller) => caller,
+        Err(refused) => {
+            if refused.problem.status == StatusCode::UNAUTHORIZED {
+                let named = refused.named.as_ref();
+                let target = Target {
+                    org_id: named.map(|(org, _)| org),
+                    kind: "credential",
+                    id: named.map_or("", |(_, id)| id.as_str()),
+                };
+                let failed = "admin.authentication_failed";
+                let request = req.request();
+                audit::record(&state, request, "anonymous", failed, target, Map::new()).await;
+            }
+            return Err(refused.problem.into());
+        }
+    };
+    let target = Target {
+        org_id: match &caller {
+            AdminCaller::Root => None,
+            AdminCaller::OrgAdmin { org_id, .. } => Some(org_id),
+        },
+        kind: "credential",
+        id: caller.identity(),
+    };
+    let (actor, request) = (caller.identity(), req.request());
+    audit::record(
+        &state,
+        request,
+        actor,
+        "admin.authenticated",
+        target,
+        Map::new(),
+    )
+    .await;
     let now = chrono::Utc::now().timestamp();
     let budget = format!("admin:{}", caller.identity());
     let decision = state
@@ -153,6 +191,29 @@ pub async fn authenticate_first(
     Ok(response.map_into_left_body())
 }
 
+/// A credential we did not accept; `named` is the organisation and
+/// credential (`key:<id>`, `client:<id>`) of one that verified but may
+/// not be used here, such as a deactivated key.
+struct Refused {
+    problem: Problem,
+    named: Option<(OrgId, String)>,
+}
+
+impl From<Problem> for Refused {
+    fn from(problem: Problem) -> Self {
+        Self {
+            problem,
+            named: None,
+        }
+    }
+}
+
+impl From<crate::storage::StorageError> for Refused {
+    fn from(err: crate::storage::StorageError) -> Self {
+        Problem::from(err).into()
+    }
+}
+
 /// The caller `authenticate_first` found.
 impl FromRequest for AdminCaller {
     type Error = Problem;
@@ -164,13 +225,13 @@ impl FromRequest for AdminCaller {
         Box::pin(async move {
             match known {
                 Some(caller) => Ok(caller),
-                None => authenticate(&req).await,
+                None => authenticate(&req).await.map_err(|r| r.problem),
             }
         })
     }
 }
 
-async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Problem> {
+async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Refused> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .expect("the app state is registered");
@@ -180,7 +241,7 @@ async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Problem> {
         .headers()
         .get_all(actix_web::http::header::AUTHORIZATION);
     let (Some(header), None) = (headers.next(), headers.next()) else {
-        return Err(invalid());
+        return Err(invalid().into());
     };
     let token = header
         .to_str()
@@ -198,15 +259,18 @@ async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Problem> {
     match CredentialKind::of(token) {
         CredentialKind::ApiKey => {
             let peer = crate::routes::client_ip::request_client_ip(req, &state.trusted_proxies);
-            let key = state
-                .api_keys
-                .check(token, peer, now)
-                .await?
-                .map_err(|_| invalid())?;
+            let key = state.api_keys.find(token).await?.ok_or_else(invalid)?;
+            let credential = format!("key:{}", key.credentials.key.id);
+            if state.api_keys.rejection(&key, peer, now).is_some() {
+                return Err(Refused {
+                    problem: invalid(),
+                    named: Some((key.credentials.key.org_id.clone(), credential)),
+                });
+            }
             Ok(AdminCaller::OrgAdmin {
                 org_id: key.credentials.key.org_id.clone(),
                 scopes: key.granted.clone(),
-                credential: format!("key:{}", key.credentials.key.id),
+                credential,
             })
         }
         CredentialKind::AccessToken => {
@@ -217,16 +281,21 @@ async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Problem> {
                 .ok_or_else(invalid)?;
             // The management API is a resource server of its own: its
             // audience is the issuer.
+            let org_id = OrgId::parse(&claims.org_id).map_err(|_| invalid())?;
+            let credential = format!("client:{}", claims.client_id);
             if !claims.aud.iter().any(|a| *a == state.management_audience) {
-                return Err(invalid());
+                return Err(Refused {
+                    problem: invalid(),
+                    named: Some((org_id, credential)),
+                });
             }
             let granted = ScopeSet::parse(&claims.scope).map_err(|_| invalid())?;
             Ok(AdminCaller::OrgAdmin {
-                org_id: OrgId::parse(&claims.org_id).map_err(|_| invalid())?,
+                org_id,
                 scopes: state.introspector.expand(&granted),
-                credential: format!("client:{}", claims.client_id),
+                credential,
             })
         }
-        CredentialKind::Unknown => Err(invalid()),
+        CredentialKind::Unknown => Err(invalid().into()),
     }
 }

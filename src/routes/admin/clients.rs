@@ -4,8 +4,9 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use super::audit::{self, Target};
 use super::auth::{AdminCaller, CLIENTS_READ, CLIENTS_WRITE};
 use super::fields::{allowlist, future, rate_limit, scopes, GracePeriod};
 use super::input::{next_cursor, page_request, query_params, read_json};
@@ -84,6 +85,8 @@ pub async fn create(
     caller.require_covers(&new.scopes)?;
     let (client, secret) = registry::create_client(&*state.store, new).await?;
     let mut view = views::client(&client);
+    let changes = audit::initial(&view);
+    record(&state, &req, &caller, "client.created", &client, changes).await;
     view["client_secret"] = Value::from(secret.expose());
     Ok(views::created_with_secret(location(&org, &client.id), view))
 }
@@ -126,6 +129,7 @@ pub async fn update(
     let mut client = found(&caller, &path, CLIENTS_WRITE, &state).await?;
     let changes: ClientChanges = read_json(&req, payload).await?;
     let now = chrono::Utc::now().timestamp();
+    let before = views::client(&client);
     if let Some(name) = &changes.name {
         client.name = Name::parse(name).map_err(|e| Problem::invalid_field("name", e))?;
     }
@@ -152,7 +156,10 @@ pub async fn update(
     client.updated_at = now;
     state.store.update_client(&client).await?;
     state.authenticator.evict(client.id.as_str());
-    Ok(HttpResponse::Ok().json(views::client(&client)))
+    let view = views::client(&client);
+    let changes = audit::diff(&before, &view);
+    record(&state, &req, &caller, "client.updated", &client, changes).await;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 pub async fn rotate_secret(
@@ -168,6 +175,17 @@ pub async fn rotate_secret(
     let secret = registry::rotate_client_secret(&*state.store, &client.id, grace).await?;
     state.authenticator.evict(client.id.as_str());
     client.updated_at = chrono::Utc::now().timestamp();
+    let ends = crate::routes::rfc3339(client.updated_at + grace);
+    let changes = audit::change("previous_secret_expires_at", Value::Null, ends.into());
+    record(
+        &state,
+        &req,
+        &caller,
+        "client.secret_rotated",
+        &client,
+        changes,
+    )
+    .await;
     let mut view = views::client(&client);
     view["client_secret"] = Value::from(secret.expose());
     view["previous_secret_expires_at"] =
@@ -180,28 +198,41 @@ pub async fn rotate_secret(
 pub async fn deactivate(
     caller: AdminCaller,
     path: web::Path<(String, String)>,
+    req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    set_status(caller, path, state, ClientStatus::Deactivated).await
+    set_status(caller, path, req, state, ClientStatus::Deactivated).await
 }
 
 pub async fn activate(
     caller: AdminCaller,
     path: web::Path<(String, String)>,
+    req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    set_status(caller, path, state, ClientStatus::Active).await
+    set_status(caller, path, req, state, ClientStatus::Active).await
 }
 
 async fn set_status(
     caller: AdminCaller,
     path: web::Path<(String, String)>,
+    req: HttpRequest,
     state: web::Data<AppState>,
     status: ClientStatus,
 ) -> Result<HttpResponse, Problem> {
     let mut client = found(&caller, &path, CLIENTS_WRITE, &state).await?;
     registry::set_client_status(&*state.store, &client.id, status).await?;
     state.authenticator.evict(client.id.as_str());
+    let changes = audit::change(
+        "status",
+        client.status.as_str().into(),
+        status.as_str().into(),
+    );
+    let action = match status {
+        ClientStatus::Active => "client.activated",
+        ClientStatus::Deactivated => "client.deactivated",
+    };
+    record(&state, &req, &caller, action, &client, changes).await;
     client.status = status;
     client.updated_at = chrono::Utc::now().timestamp();
     Ok(HttpResponse::Ok().json(views::client(&client)))
@@ -210,12 +241,31 @@ async fn set_status(
 pub async fn delete(
     caller: AdminCaller,
     path: web::Path<(String, String)>,
+    req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let client = found(&caller, &path, CLIENTS_WRITE, &state).await?;
     registry::delete_client(&*state.store, &client.id).await?;
     state.authenticator.evict(client.id.as_str());
+    record(&state, &req, &caller, "client.deleted", &client, Map::new()).await;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Records `action` on `client` in the audit trail.
+async fn record(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: &AdminCaller,
+    action: &str,
+    client: &Client,
+    changes: Map<String, Value>,
+) {
+    let target = Target {
+        org_id: Some(&client.org_id),
+        kind: "client",
+        id: client.id.as_str(),
+    };
+    audit::record(state, req, caller.identity(), action, target, changes).await;
 }
 
 /// The client a path names, within the caller's reach.

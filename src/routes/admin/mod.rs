@@ -2,6 +2,7 @@
 //! problem details for errors, every list paginated.
 
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod clients;
 mod fields;

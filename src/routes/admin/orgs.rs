@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
+use super::audit::{self, Target};
 use super::auth::{AdminCaller, CLIENTS_WRITE};
 use super::input::{next_cursor, page_request, query_params, read_json};
 use super::problem::Problem;
@@ -41,9 +42,20 @@ pub async fn create(
     let name = Name::parse(&body.name).map_err(|e| Problem::invalid_field("name", e))?;
     let plan = parse_plan(&body.plan)?;
     let org = registry::create_organisation(&*state.store, name, plan).await?;
+    let view = views::organisation(&org);
+    let changes = audit::initial(&view);
+    record(
+        &state,
+        &req,
+        &caller,
+        "organisation.created",
+        &org.id,
+        changes,
+    )
+    .await;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/admin/v1/orgs/{}", org.id)))
-        .json(views::organisation(&org)))
+        .json(view))
 }
 
 pub async fn list(
@@ -85,6 +97,7 @@ pub async fn update(
     caller.require(&id, CLIENTS_WRITE)?;
     let changes: OrganisationChanges = read_json(&req, payload).await?;
     let mut org = state.store.get_organisation(&id).await?;
+    let before = views::organisation(&org);
     if let Some(name) = &changes.name {
         org.name = Name::parse(name).map_err(|e| Problem::invalid_field("name", e))?;
     }
@@ -99,7 +112,35 @@ pub async fn update(
         .store
         .update_organisation(&org, chrono::Utc::now().timestamp())
         .await?;
-    Ok(HttpResponse::Ok().json(views::organisation(&org)))
+    let view = views::organisation(&org);
+    let changes = audit::diff(&before, &view);
+    record(
+        &state,
+        &req,
+        &caller,
+        "organisation.updated",
+        &org.id,
+        changes,
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Records `action` on the organisation `id` in the audit trail.
+async fn record(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: &AdminCaller,
+    action: &str,
+    id: &OrgId,
+    changes: serde_json::Map<String, serde_json::Value>,
+) {
+    let target = Target {
+        org_id: Some(id),
+        kind: "organisation",
+        id: id.as_str(),
+    };
+    audit::record(state, req, caller.identity(), action, target, changes).await;
 }
 
 /// The organisation a path names, if the caller may see it at all.

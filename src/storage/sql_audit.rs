@@ -1,0 +1,79 @@
+//! `AuditStore` for both backends (see sql.rs for why this is a macro).
+
+macro_rules! impl_audit_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::storage::AuditStore for $store {
+            async fn append_audit_event(
+                &self,
+                event: &$crate::domain::AuditEvent,
+            ) -> Result<(), $crate::storage::StorageError> {
+                sqlx::query(
+                    "INSERT INTO audit_events (id, org_id, actor, action, target_type, \
+                     target_id, occurred_at, source_ip, request_id, changes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(event.id.as_str())
+                .bind(event.org_id.as_ref().map(|o| o.as_str()))
+                .bind(event.actor.as_str())
+                .bind(event.action.as_str())
+                .bind(event.target.as_ref().map(|t| t.kind.as_str()))
+                .bind(event.target.as_ref().map(|t| t.id.as_str()))
+                .bind(event.occurred_at)
+                .bind(event.source_ip.as_deref())
+                .bind(event.request_id.as_str())
+                .bind(serde_json::Value::Object(event.changes.clone()).to_string())
+                .execute(self.pool())
+                .await?;
+                Ok(())
+            }
+
+            async fn list_audit_events(
+                &self,
+                org: &$crate::domain::OrgId,
+                query: &$crate::storage::AuditQuery,
+            ) -> Result<Vec<$crate::domain::AuditEvent>, $crate::storage::StorageError> {
+                // Newest first: the page after (t, id) holds what is older.
+                let (before_time, before_id) = match &query.page.after {
+                    Some((time, id)) => (*time, id.as_str()),
+                    None => (i64::MAX, ""),
+                };
+                sqlx::query_as::<_, $crate::storage::rows::AuditEventRow>(
+                    "SELECT id, org_id, actor, action, target_type, target_id, occurred_at, \
+                     source_ip, request_id, changes FROM audit_events WHERE org_id = $1 \
+                     AND (occurred_at < $2 OR (occurred_at = $2 AND id < $3)) \
+                     AND ($4 = '' OR action = $4) \
+                     AND ($5 = '' OR target_id = $5) \
+                     AND occurred_at >= $6 AND occurred_at < $7 \
+                     ORDER BY occurred_at DESC, id DESC LIMIT $8",
+                )
+                .bind(org.as_str())
+                .bind(before_time)
+                .bind(before_id)
+                .bind(query.action.as_deref().unwrap_or(""))
+                .bind(query.target_id.as_deref().unwrap_or(""))
+                .bind(query.since.unwrap_or(i64::MIN))
+                .bind(query.until.unwrap_or(i64::MAX))
+                .bind(query.page.limit)
+                .fetch_all(self.pool())
+                .await?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect()
+            }
+
+            async fn purge_audit_events(
+                &self,
+                before: i64,
+            ) -> Result<u64, $crate::storage::StorageError> {
+                let purged = sqlx::query("DELETE FROM audit_events WHERE occurred_at < $1")
+                    .bind(before)
+                    .execute(self.background_pool())
+                    .await?;
+                Ok(purged.rows_affected())
+            }
+        }
+    };
+}
+
+pub(super) use impl_audit_store;
