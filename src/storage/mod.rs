@@ -87,6 +87,14 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
+    /// The (created_at, id) to list after; before everything on page one.
+    pub fn after_or_start(&self) -> (i64, &str) {
+        match &self.after {
+            Some((created, id)) => (*created, id.as_str()),
+            None => (i64::MIN, ""),
+        }
+    }
+
     /// One page holding everything, for the CLI's lists.
     pub fn everything() -> Self {
         Self {

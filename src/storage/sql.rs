@@ -59,10 +59,7 @@ macro_rules! impl_sql_store {
                 &self,
                 page: &$crate::storage::PageRequest,
             ) -> Result<Vec<$crate::domain::Organisation>, $crate::storage::StorageError> {
-                let (after_created, after_id) = match &page.after {
-                    Some((created, id)) => (*created, id.as_str()),
-                    None => (i64::MIN, ""),
-                };
+                let (after_created, after_id) = page.after_or_start();
                 sqlx::query_as::<_, $crate::storage::rows::OrganisationRow>(
                     "SELECT id, name, plan, created_at, webhook_url FROM organisations \
                      WHERE created_at > $1 OR (created_at = $1 AND id > $2) \

@@ -90,10 +90,7 @@ macro_rules! impl_api_key_store {
                 org: &$crate::domain::OrgId,
                 query: &$crate::storage::ApiKeyQuery,
             ) -> Result<Vec<$crate::domain::ApiKey>, $crate::storage::StorageError> {
-                let (after_created, after_id) = match &query.page.after {
-                    Some((created, id)) => (*created, id.as_str()),
-                    None => (i64::MIN, ""),
-                };
+                let (after_created, after_id) = query.page.after_or_start();
                 sqlx::query_as::<_, $crate::storage::rows::ApiKeyRow>(concat!(
                     "SELECT ",
                     $crate::storage::sql_api_keys::api_key_columns!(),

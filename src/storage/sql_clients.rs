@@ -88,10 +88,7 @@ macro_rules! impl_client_store {
                 org: Option<&$crate::domain::OrgId>,
                 page: &$crate::storage::PageRequest,
             ) -> Result<Vec<$crate::domain::Client>, $crate::storage::StorageError> {
-                let (after_created, after_id) = match &page.after {
-                    Some((created, id)) => (*created, id.as_str()),
-                    None => (i64::MIN, ""),
-                };
+                let (after_created, after_id) = page.after_or_start();
                 sqlx::query_as::<_, $crate::storage::rows::ClientRow>(
                     "SELECT id, org_id, name, scopes, audiences, status, resource_server, \
                      created_at, updated_at, expires_at, ip_allowlist, rate_limit_per_minute \
