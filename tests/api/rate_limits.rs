@@ -62,12 +62,13 @@ async fn a_key_at_60_a_minute_gets_exactly_60_of_a_burst(backend: Backend) {
             other => panic!("unexpected {other}"),
         }
     }
-    // 60 a minute is one a second: a burst shorter than a second gets 60.
+    // 60 a minute is one a second: a burst shorter than a second gets
+    // exactly 60; a slower machine may see one more per second it took.
+    let refilled = elapsed.as_secs() as usize;
     assert!(
-        elapsed < Duration::from_secs(1),
-        "the burst took {elapsed:?}"
+        (60..=60 + refilled).contains(&accepted),
+        "{accepted} accepted in {elapsed:?}"
     );
-    assert_eq!(accepted, 60);
     assert!(refused.is_some());
 
     let (_, limited) = app.introspect(&rs, &key.key, &[]).await;
