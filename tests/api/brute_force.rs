@@ -51,15 +51,14 @@ async fn a_wrong_secret_flood_is_cut_off_after_ten_failures(backend: Backend) {
             assert_eq!(body["error"], "rate_limited");
         }
     }
+    // Ten a minute refill one every 6 s; a slow machine may earn one more.
+    let refilled = (started.elapsed().as_secs() / 6) as usize;
     assert!(statuses[..10].iter().all(|s| *s == 401), "{statuses:?}");
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 429).count(),
-        19,
-        "{statuses:?}"
-    );
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(refused + refilled >= 19, "{statuses:?}");
     let argon2_runs = Counters::read(&app.counters.argon2_verifications) - argon2_before;
     assert!(
-        argon2_runs <= 11,
+        argon2_runs as usize <= 11 + refilled,
         "{argon2_runs} argon2 runs for a flood of 30"
     );
 
