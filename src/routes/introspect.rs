@@ -10,12 +10,12 @@ use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
 use super::rate_limit_headers;
-use super::resource_server::authenticate_caller;
+use super::resource_server::{authenticate_caller, count_key_check};
 use super::token::storage_error;
 use crate::crypto::jwt::{AudienceClaim, DecodedClaims};
 use crate::domain::{ApiKey, ScopeSet};
 use crate::error::OAuthError;
-use crate::services::introspection::ScopeCheck;
+use crate::services::introspection::{check_granted, ScopeCheck};
 use crate::services::rate_limit::Decision;
 use crate::services::Introspection;
 use crate::startup::AppState;
@@ -135,14 +135,8 @@ pub async fn introspect(
         Introspection::ApiKey(key) => {
             let record = &key.credentials.key;
             let scope = record.scopes.to_string();
-            let check = required.map(|r| state.introspector.check_scope(&scope, &r));
-            let decision = state
-                .limiter
-                .check(record.id.as_str(), record.rate_limit_per_minute)
-                .await;
-            state
-                .usage
-                .record(record.id.as_str(), !decision.allowed, now);
+            let check = required.map(|r| check_granted(&key.granted, &scope, &r));
+            let decision = count_key_check(&state, record, now).await;
             let mut response = response;
             rate_limit_headers::add(&mut response, &decision, now);
             active_api_key(response, record, scope, check, &decision)

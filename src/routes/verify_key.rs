@@ -11,10 +11,11 @@ use super::body::read_body;
 use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
 use super::rate_limit_headers;
-use super::resource_server::authenticate_caller;
+use super::resource_server::{authenticate_caller, count_key_check};
 use super::token::storage_error;
 use crate::domain::ScopeSet;
 use crate::error::OAuthError;
+use crate::services::introspection::check_granted;
 use crate::services::KeyRejection;
 use crate::startup::AppState;
 
@@ -109,23 +110,12 @@ pub async fn verify_key(
     };
     let record = &key.credentials.key;
     let scope = record.scopes.to_string();
-    let check = required.map(|r| state.introspector.check_scope(&scope, &r));
+    let check = required.map(|r| check_granted(&key.granted, &scope, &r));
     let rejection = state.api_keys.rejection(&key, request.client_ip, now);
-    // Every check of a usable key counts against its rate.
     let limited = match rejection {
-        None => Some(
-            state
-                .limiter
-                .check(record.id.as_str(), record.rate_limit_per_minute)
-                .await,
-        ),
+        None => Some(count_key_check(&state, record, now).await),
         Some(_) => None,
     };
-    if let Some(decision) = &limited {
-        state
-            .usage
-            .record(record.id.as_str(), !decision.allowed, now);
-    }
     let code = match (rejection, &check, limited) {
         (Some(reason), _, _) => reason.code(),
         (None, _, Some(decision)) if !decision.allowed => "RATE_LIMITED",

@@ -153,11 +153,17 @@ impl Introspector {
     /// by our implication rules.
     pub fn check_scope(&self, scope: &str, required: &ScopeSet) -> ScopeCheck {
         let granted = ScopeSet::parse(scope).unwrap_or_default();
-        ScopeCheck {
-            sufficient: self.policy.expand(&granted).covers(required),
-            required: required.to_string(),
-            actual: scope.to_owned(),
-        }
+        check_granted(&self.policy.expand(&granted), scope, required)
+    }
+}
+
+/// The same for a scope already expanded, such as a cached key's: `actual`
+/// is what the credential was given, as the answer shows it.
+pub fn check_granted(expanded: &ScopeSet, actual: &str, required: &ScopeSet) -> ScopeCheck {
+    ScopeCheck {
+        sufficient: expanded.covers(required),
+        required: required.to_string(),
+        actual: actual.to_owned(),
     }
 }
 

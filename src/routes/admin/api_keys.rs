@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::audit::{self, Target};
 use super::auth::{AdminCaller, KEYS_READ, KEYS_WRITE};
 use super::fields::{allowlist, future, metadata, rate_limit, scopes, GracePeriod};
-use super::input::{next_cursor, page_request, param, parse_duration, query_params, read_json};
+use super::input::{page_of, page_request, param, parse_duration, query_params, read_json};
 use super::orgs::org_of;
 use super::problem::Problem;
 use super::views;
@@ -104,13 +104,13 @@ pub async fn list(
         now,
     };
     let keys = state.store.list_api_keys(&org, &query).await?;
-    let cursor = next_cursor(
+    let body = page_of(
         &query.page,
-        keys.last().map(|k| (k.created_at, k.id.as_str())),
-        keys.len(),
+        &keys,
+        |k| (k.created_at, k.id.as_str()),
+        |k| views::api_key(k, now),
     );
-    let items = keys.iter().map(|k| views::api_key(k, now)).collect();
-    Ok(HttpResponse::Ok().json(views::page(items, cursor)))
+    Ok(HttpResponse::Ok().json(body))
 }
 
 pub async fn get(

@@ -7,10 +7,9 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::auth::{AdminCaller, AUDIT_READ};
-use super::input::{next_cursor, page_request, param, query_params};
+use super::input::{page_of, page_request, param, query_params};
 use super::orgs::org_of;
 use super::problem::Problem;
-use super::views;
 use crate::domain::{AuditEvent, AuditTarget, OrgId};
 use crate::startup::AppState;
 use crate::storage::AuditQuery;
@@ -170,13 +169,13 @@ pub async fn list(
         until: time("until")?,
     };
     let events = state.store.list_audit_events(&org, &query).await?;
-    let cursor = next_cursor(
+    let body = page_of(
         &query.page,
-        events.last().map(|e| (e.occurred_at, e.id.as_str())),
-        events.len(),
+        &events,
+        |e| (e.occurred_at, e.id.as_str()),
+        view,
     );
-    let items = events.iter().map(view).collect();
-    Ok(HttpResponse::Ok().json(views::page(items, cursor)))
+    Ok(HttpResponse::Ok().json(body))
 }
 
 fn view(event: &AuditEvent) -> Value {

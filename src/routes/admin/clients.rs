@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::audit::{self, Target};
 use super::auth::{AdminCaller, CLIENTS_READ, CLIENTS_WRITE};
 use super::fields::{allowlist, future, rate_limit, scopes, GracePeriod};
-use super::input::{next_cursor, page_request, query_params, read_json};
+use super::input::{page_of, page_request, query_params, read_json};
 use super::orgs::org_of;
 use super::problem::Problem;
 use super::views;
@@ -101,13 +101,13 @@ pub async fn list(
     caller.require(&org, CLIENTS_READ)?;
     let page = page_request(&query_params(&req, &["limit", "cursor"])?)?;
     let clients = state.store.list_clients(Some(&org), &page).await?;
-    let cursor = next_cursor(
+    let body = page_of(
         &page,
-        clients.last().map(|c| (c.created_at, c.id.as_str())),
-        clients.len(),
+        &clients,
+        |c| (c.created_at, c.id.as_str()),
+        views::client,
     );
-    let items = clients.iter().map(views::client).collect();
-    Ok(HttpResponse::Ok().json(views::page(items, cursor)))
+    Ok(HttpResponse::Ok().json(body))
 }
 
 pub async fn get(

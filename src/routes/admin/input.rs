@@ -124,14 +124,23 @@ pub fn page_request(params: &[(String, String)]) -> Result<PageRequest, Problem>
     Ok(PageRequest { limit, after })
 }
 
-/// The cursor after the last of a full page; `None` on the last page.
-pub fn next_cursor(
+/// One page of a list as JSON, `{items, next_cursor}`: `position` gives an
+/// item's (time, id) order, `view` its JSON. A full page has a cursor.
+pub fn page_of<T>(
     page: &PageRequest,
-    last: Option<(i64, &str)>,
-    returned: usize,
-) -> Option<String> {
-    let (created_at, id) = last?;
-    (returned as i64 == page.limit).then(|| URL_SAFE_NO_PAD.encode(format!("{created_at}:{id}")))
+    items: &[T],
+    position: impl Fn(&T) -> (i64, &str),
+    view: impl Fn(&T) -> serde_json::Value,
+) -> serde_json::Value {
+    let next_cursor = items
+        .last()
+        .filter(|_| items.len() as i64 == page.limit)
+        .map(|last| {
+            let (time, id) = position(last);
+            URL_SAFE_NO_PAD.encode(format!("{time}:{id}"))
+        });
+    let items: Vec<_> = items.iter().map(view).collect();
+    serde_json::json!({ "items": items, "next_cursor": next_cursor })
 }
 
 fn decode_cursor(raw: &str) -> Option<(i64, String)> {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::audit::{self, Target};
 use super::auth::{AdminCaller, CLIENTS_WRITE};
-use super::input::{next_cursor, page_request, query_params, read_json};
+use super::input::{page_of, page_request, query_params, read_json};
 use super::problem::Problem;
 use super::views;
 use crate::domain::{Name, OrgId, Plan};
@@ -66,13 +66,13 @@ pub async fn list(
     caller.require_root()?;
     let page = page_request(&query_params(&req, &["limit", "cursor"])?)?;
     let orgs = state.store.list_organisations(&page).await?;
-    let cursor = next_cursor(
+    let body = page_of(
         &page,
-        orgs.last().map(|o| (o.created_at, o.id.as_str())),
-        orgs.len(),
+        &orgs,
+        |o| (o.created_at, o.id.as_str()),
+        views::organisation,
     );
-    let items = orgs.iter().map(views::organisation).collect();
-    Ok(HttpResponse::Ok().json(views::page(items, cursor)))
+    Ok(HttpResponse::Ok().json(body))
 }
 
 pub async fn get(

@@ -56,11 +56,6 @@ pub fn api_key(key: &ApiKey, now: i64) -> Value {
     })
 }
 
-/// A page of items with the cursor of the next page, if any.
-pub fn page(items: Vec<Value>, next_cursor: Option<String>) -> Value {
-    json!({ "items": items, "next_cursor": next_cursor })
-}
-
 /// 201 for a new resource whose view carries a one-time secret: never
 /// cached, with the resource's `Location`.
 pub fn created_with_secret(location: String, view: Value) -> actix_web::HttpResponse {
