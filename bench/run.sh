@@ -13,7 +13,14 @@
 # then (PEER=1, the default) the same token and introspection load against the
 # reference peer, and prints req/s, p50/p99 and the ratios the issues ask for.
 #
-# Env: ALGS="ES256 EdDSA" BACKENDS="sqlite postgres" PORT=18080 PEER=1
+# The API key's rate limit is high enough never to trigger, so every check is
+# VALID and does the full work: the GCRA step and usage counting. MODES
+# measures that work: `on` (the default) counts with the in-process limiter,
+# `off` runs with metering off (KEYWARD_METERING=false), `redis` counts with
+# the Redis limiter (REDIS_URL); each labelled keyward-<alg>-<backend>[-mode].
+#
+# Env: ALGS="ES256 EdDSA" BACKENDS="sqlite postgres" MODES="on" PORT=18080 PEER=1
+#      REDIS_URL=redis://127.0.0.1:6379
 #      PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres
 #      OUT=bench/results/<date>.jsonl
 #      plus bench.sh's own (DURATION, THREADS, CONNS, WARMUP, RUNS).
@@ -22,6 +29,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEERS=${PEERS:-$ROOT/../shared/peers}
 ALGS=${ALGS:-"ES256 EdDSA"}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
+MODES=${MODES:-on}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+KEY_RATE=1000000000
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 API=https://api.example.test
 PORT=${PORT:-18080}
@@ -46,8 +56,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bench_keyward() {  # alg backend
-  local alg=$1 backend=$2 dir=$WORK/$1-$2
+bench_keyward() {  # alg backend mode
+  local alg=$1 backend=$2 mode=$3 dir=$WORK/$1-$2-$3
+  local label="keyward-$alg-$backend"
+  [[ $mode == on ]] || label+="-$mode"
   mkdir -p "$dir"
   if [[ $backend == postgres ]]; then
     psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" >/dev/null
@@ -56,7 +68,13 @@ bench_keyward() {  # alg backend
     KEYWARD_DATABASE_URL="sqlite://$dir/keyward.db"
   fi
   export KEYWARD_DATABASE_URL KEYWARD_KEYS_DIR="$dir/keys" \
-    KEYWARD_LISTEN="127.0.0.1:$PORT" KEYWARD_SIGNING_ALG="$alg" KEYWARD_LOG=warn
+    KEYWARD_LISTEN="127.0.0.1:$PORT" KEYWARD_SIGNING_ALG="$alg" KEYWARD_LOG=warn \
+    KEYWARD_MAX_RATE_LIMIT_PER_MINUTE=$KEY_RATE KEYWARD_METERING=true
+  unset KEYWARD_REDIS_URL
+  case $mode in
+    off) KEYWARD_METERING=false ;;
+    redis) export KEYWARD_REDIS_URL=$REDIS_URL ;;
+  esac
   local org client rs
   org=$("$BIN" --json org create --name bench --plan enterprise | jq -r .id)
   client=$("$BIN" --json client create --org "$org" --name bench \
@@ -65,14 +83,14 @@ bench_keyward() {  # alg backend
     --audience "$API" --resource-server)
   local key
   key=$("$BIN" --json api-key create --org "$org" --name bench --scope payouts:read \
-    --rate-limit-per-minute 10000 | jq -r .key)
+    --rate-limit-per-minute $KEY_RATE | jq -r .key)
   "$BIN" serve >"$dir/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 100); do
     curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break
     sleep 0.1
   done
-  LABEL="keyward-$alg-$backend" SERVER_PID=$SERVER \
+  LABEL="$label" SERVER_PID=$SERVER \
     GET_PATHS="/healthz /.well-known/jwks.json" \
     "$PEERS/bench.sh" "http://127.0.0.1:$PORT" /oauth/token /oauth/introspect \
     "$(jq -r .client_id <<<"$client")" "$(jq -r .client_secret <<<"$client")" \
@@ -80,9 +98,9 @@ bench_keyward() {  # alg backend
     "scope=payouts:read&resource=$API"
   local rs_basic
   rs_basic=$(printf '%s:%s' "$(jq -r .client_id <<<"$rs")" "$(jq -r .client_secret <<<"$rs")" | base64 -w0)
-  bench_api_key "keyward-$alg-$backend" "$rs_basic" verify_key /v1/keys/verify \
+  bench_api_key "$label" "$rs_basic" verify_key /v1/keys/verify \
     "{\"key\":\"$key\",\"required_scope\":\"payouts:read\"}" application/json '"code":"VALID"'
-  bench_api_key "keyward-$alg-$backend" "$rs_basic" introspect_api_key /oauth/introspect \
+  bench_api_key "$label" "$rs_basic" introspect_api_key /oauth/introspect \
     "token=$key&token_type_hint=api_key" application/x-www-form-urlencoded '"active":true'
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 }
@@ -108,7 +126,9 @@ bench_api_key() {  # label basic scenario path body content_type expect
 }
 
 for backend in $BACKENDS; do
-  for alg in $ALGS; do bench_keyward "$alg" "$backend"; done
+  for alg in $ALGS; do
+    for mode in $MODES; do bench_keyward "$alg" "$backend" "$mode"; done
+  done
 done
 
 if [[ "$PEER" == 1 ]]; then
@@ -139,4 +159,16 @@ jq -rs '
     + " introspect \($int // 0 | round) req/s = \(ratio($int; $hz)) of /healthz, \(times($int; $pint)) the peer;"
     + " verify_key \($all | rps($l; "verify_key") // 0 | round) req/s = \(ratio($all | rps($l; "verify_key"); $hz)) of /healthz;"
     + " introspect_api_key \($all | rps($l; "introspect_api_key") // 0 | round) req/s = \(ratio($all | rps($l; "introspect_api_key"); $hz)) of /healthz"
+' "$OUT"
+# Metering's cost: each counted run against the run without it, same backend.
+jq -rs '
+  def rps(l; s): [.[] | select(.label == l and .scenario == s) | .rps] | if length > 0 then .[0] else null end;
+  . as $all
+  | ([.[] | .label] | unique)[] | select(endswith("-off")) as $off
+  | ($off | rtrimstr("-off")) as $base
+  | ($base, $base + "-redis") as $l
+  | ["verify_key", "introspect_api_key"][] as $s
+  | ($all | rps($l; $s)) as $with | ($all | rps($off; $s)) as $without
+  | select($with and $without)
+  | "\($l) \($s): \($with | round) req/s with metering, \($without | round) without: \(100 * (1 - $with / $without) | round)% slower"
 ' "$OUT"

@@ -4,21 +4,24 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::cli::{ApiKeyCommand, ClientCommand, ClientCreate, Command, KeysCommand, OrgCommand};
 use crate::configuration::Settings;
-use crate::domain::api_key::MAX_KEY_RATE_LIMIT;
 use crate::domain::IpAllowlist;
-use crate::domain::{Audience, ClientId, ClientStatus, Name, OrgId, ScopeSet};
-use crate::routes::admin::views;
+use crate::domain::{
+    Audience, AuditEvent, AuditTarget, ClientId, ClientStatus, Name, OrgId, ScopeSet,
+};
+use crate::routes::admin::{audit, views};
 use crate::services::registry::{self, NewApiKey, NewClient};
 use crate::startup::{keyring, open_store};
 use crate::stats::Counters;
 
 pub async fn run(command: Command, settings: &Settings, as_json: bool) -> anyhow::Result<()> {
     let output = match command {
-        Command::Serve => unreachable!("serve is not an admin command"),
+        Command::Serve | Command::Healthcheck => {
+            unreachable!("serve and healthcheck are not admin commands")
+        }
         Command::Keys(keys) => keys_command(keys, settings)?,
         other => {
             let store = open_store(settings, Arc::new(Counters::default())).await?;
@@ -28,7 +31,7 @@ pub async fn run(command: Command, settings: &Settings, as_json: bool) -> anyhow
                     "migrations applied".into(),
                 ),
                 Command::Org(org) => org_command(org, &*store).await?,
-                Command::Client(client) => client_command(client, &*store).await?,
+                Command::Client(client) => client_command(client, &*store, settings).await?,
                 Command::ApiKey(ApiKeyCommand::Create(args)) => {
                     create_api_key(args, &*store, settings).await?
                 }
@@ -64,6 +67,16 @@ async fn org_command(
             let name = Name::parse(&name).context("--name")?;
             let plan = plan.parse().context("--plan")?;
             let org = registry::create_organisation(store, name, plan).await?;
+            let view = views::organisation(&org);
+            let target = ("organisation", org.id.as_str());
+            record(
+                store,
+                &org.id,
+                "organisation.created",
+                target,
+                audit::initial(&view),
+            )
+            .await;
             Ok(Output::new(
                 views::organisation(&org),
                 format!(
@@ -94,22 +107,34 @@ async fn org_command(
 async fn client_command(
     command: ClientCommand,
     store: &dyn crate::storage::Store,
+    settings: &Settings,
 ) -> anyhow::Result<Output> {
     match command {
-        ClientCommand::Create(args) => create_client(args, store).await,
+        ClientCommand::Create(args) => create_client(args, store, settings).await,
         ClientCommand::Deactivate { client_id } => {
             let id = client_id_arg(&client_id)?;
+            let org = org_of_client(store, &id).await?;
             registry::set_client_status(store, &id, ClientStatus::Deactivated).await?;
+            let changes = audit::change("status", "active".into(), "deactivated".into());
+            let target = ("client", id.as_str());
+            record(store, &org, "client.deactivated", target, changes).await;
             Ok(client_changed(&id, "deactivated"))
         }
         ClientCommand::Activate { client_id } => {
             let id = client_id_arg(&client_id)?;
+            let org = org_of_client(store, &id).await?;
             registry::set_client_status(store, &id, ClientStatus::Active).await?;
+            let changes = audit::change("status", "deactivated".into(), "active".into());
+            let target = ("client", id.as_str());
+            record(store, &org, "client.activated", target, changes).await;
             Ok(client_changed(&id, "activated"))
         }
         ClientCommand::Delete { client_id } => {
             let id = client_id_arg(&client_id)?;
+            let org = org_of_client(store, &id).await?;
             registry::delete_client(store, &id).await?;
+            let target = ("client", id.as_str());
+            record(store, &org, "client.deleted", target, Map::new()).await;
             Ok(client_changed(&id, "deleted"))
         }
         ClientCommand::List { org } => {
@@ -158,9 +183,10 @@ fn client_changed(id: &ClientId, what: &str) -> Output {
 async fn create_client(
     args: ClientCreate,
     store: &dyn crate::storage::Store,
+    settings: &Settings,
 ) -> anyhow::Result<Output> {
     if let Some(limit) = args.rate_limit_per_minute {
-        check_rate_limit(limit)?;
+        check_rate_limit(limit, settings)?;
     }
     let new = NewClient {
         org_id: OrgId::parse(&args.org).context("--org")?,
@@ -180,6 +206,9 @@ async fn create_client(
     };
     let (client, secret) = registry::create_client(store, new).await?;
     let mut out = views::client(&client);
+    let target = ("client", client.id.as_str());
+    let changes = audit::initial(&out);
+    record(store, &client.org_id, "client.created", target, changes).await;
     out["client_secret"] = json!(secret.expose());
     let text = format!(
         "created client {}\nclient_secret: {}\n(the secret is shown only now; store it safely)",
@@ -194,7 +223,7 @@ async fn create_api_key(
     store: &dyn crate::storage::Store,
     settings: &Settings,
 ) -> anyhow::Result<Output> {
-    check_rate_limit(args.rate_limit_per_minute)?;
+    check_rate_limit(args.rate_limit_per_minute, settings)?;
     let new = NewApiKey {
         org_id: OrgId::parse(&args.org).context("--org")?,
         name: Name::parse(&args.name).context("--name")?,
@@ -206,15 +235,18 @@ async fn create_api_key(
         metadata: serde_json::Map::new(),
     };
     let (key, secret) = registry::create_api_key(store, &settings.plans, new).await?;
-    let out = json!({
+    let mut out = json!({
         "id": key.id.as_str(),
         "org_id": key.org_id.as_str(),
         "name": key.name.as_str(),
         "prefix": key.id.key_prefix(),
         "scopes": key.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "expires_at": key.expires_at.map_or(Value::Null, rfc3339),
-        "key": secret.expose(),
     });
+    let target = ("api_key", key.id.as_str());
+    let changes = audit::initial(&out);
+    record(store, &key.org_id, "api_key.created", target, changes).await;
+    out["key"] = secret.expose().into();
     let text = format!(
         "created API key {}\nkey: {}\n(the key is shown only now; store it safely)",
         key.id,
@@ -223,10 +255,52 @@ async fn create_api_key(
     Ok(Output::new(out, text))
 }
 
+/// Records a change made from the command line in the audit trail, with
+/// `cli` as its actor. A failure to record is reported, not fatal: the change
+/// is made.
+async fn record(
+    store: &dyn crate::storage::Store,
+    org: &OrgId,
+    action: &str,
+    (kind, id): (&str, &str),
+    changes: Map<String, Value>,
+) {
+    let now = chrono::Utc::now();
+    let event = AuditEvent {
+        id: AuditEvent::new_id(now),
+        org_id: Some(org.clone()),
+        actor: "cli".into(),
+        action: action.into(),
+        target: Some(AuditTarget {
+            kind: kind.into(),
+            id: id.into(),
+        }),
+        occurred_at: now.timestamp(),
+        source_ip: None,
+        request_id: format!("cli-{}", uuid::Uuid::new_v4()),
+        changes,
+    };
+    if let Err(e) = store.append_audit_event(&event).await {
+        eprintln!(
+            "keyward: recording {action} in the audit trail failed: {}",
+            crate::error::error_chain(&e)
+        );
+    }
+}
+
+async fn org_of_client(store: &dyn crate::storage::Store, id: &ClientId) -> anyhow::Result<OrgId> {
+    let now = chrono::Utc::now().timestamp();
+    match store.client_credentials(id, now).await? {
+        Some(found) => Ok(found.client.org_id),
+        None => Err(registry::RegistryError::UnknownClient(id.clone()).into()),
+    }
+}
+
 /// Clients take the same bounds as API keys.
-fn check_rate_limit(limit: u32) -> anyhow::Result<()> {
-    if !(1..=MAX_KEY_RATE_LIMIT).contains(&limit) {
-        anyhow::bail!("--rate-limit-per-minute must be between 1 and {MAX_KEY_RATE_LIMIT}");
+fn check_rate_limit(limit: u32, settings: &Settings) -> anyhow::Result<()> {
+    let max = settings.max_rate_limit_per_minute;
+    if !(1..=max).contains(&limit) {
+        anyhow::bail!("--rate-limit-per-minute must be between 1 and {max}");
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `migrate`, and admin commands
+//! The command line: `serve` (the default), `migrate`, `healthcheck`, and admin commands
 //! that work on the configured database and keys directory directly.
 
 use std::path::PathBuf;
@@ -28,6 +28,9 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Ask the server at the configured listen address for /healthz: exit 0
+    /// when it answers 200, 1 otherwise (for a container HEALTHCHECK).
+    Healthcheck,
     /// Manage organisations.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -60,7 +63,7 @@ pub struct ApiKeyCreate {
     /// When the key stops working (RFC 3339).
     #[arg(long)]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Checks per minute (1-10000).
+    /// Checks per minute (1 to the max_rate_limit_per_minute setting, 10000).
     #[arg(long, default_value_t = crate::domain::api_key::DEFAULT_KEY_RATE_LIMIT)]
     pub rate_limit_per_minute: u32,
     /// A CIDR the key may be used from; repeat for several.
@@ -122,7 +125,7 @@ pub struct ClientCreate {
     /// A CIDR token requests may come from; repeat for several (default: any).
     #[arg(long = "ip-allow")]
     pub ip_allowlist: Vec<String>,
-    /// Token requests per minute (1-10000); the default limit when unset.
+    /// Token requests per minute (1 to max_rate_limit_per_minute); unlimited when unset.
     #[arg(long)]
     pub rate_limit_per_minute: Option<u32>,
 }

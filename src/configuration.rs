@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::crypto::{ServerSecret, SigningAlgorithm};
 use crate::domain::{Audience, PlanLimits, ScopePolicy};
 use crate::routes::TrustedProxies;
+use crate::telemetry::LogFormat;
 
 pub const ENV_PREFIX: &str = "KEYWARD_";
 pub const DEFAULT_CONFIG_FILE: &str = "keyward.toml";
@@ -26,7 +27,8 @@ pub struct Settings {
     pub issuer: Option<String>,
     pub database_url: DatabaseUrl,
     pub keys_dir: PathBuf,
-    /// Keys the idempotency store's hashes and encryption; at least 32
+    /// Keys the idempotency store's hashes and encryption and derives webhook
+    /// signing secrets; at least 32
     /// characters. When unset, `keys_dir/server-secret`, generated on the
     /// first start. Replicas must share it.
     pub server_secret: Option<ServerSecret>,
@@ -50,6 +52,10 @@ pub struct Settings {
     /// How long a node trusts a cached client record without hearing of a
     /// change: the backstop for a missed change notification.
     pub status_cache_ttl_seconds: u64,
+    /// While the database is unavailable, cached client and key records
+    /// still answer for this long after they were read; then requests fail
+    /// closed with 503.
+    pub max_staleness_seconds: u64,
     /// How often a node reads the change log that other nodes and the CLI write.
     pub change_poll_interval_ms: u64,
     /// The management API's root token; generated and stored (hashed) on
@@ -57,14 +63,35 @@ pub struct Settings {
     pub root_token: Option<secrecy::SecretString>,
     /// Management API calls a minute, per caller (root, client or key).
     pub admin_rate_limit_per_minute: u32,
+    /// Per-credential rate limits and usage counting. Off only where
+    /// something upstream meters, or to measure their cost.
+    pub metering: bool,
+    /// The highest `rate_limit_per_minute` an API key or client may get.
+    pub max_rate_limit_per_minute: u32,
     /// Redis for rate budgets shared by every replica; in-process when unset.
     pub redis_url: Option<String>,
     /// API access and API key count of each plan.
     pub plans: PlanLimits,
     /// How long the management API's audit events are kept (1 to 3650).
     pub audit_retention_days: u32,
+    /// Warn about API keys and clients this many days before they expire.
+    pub expiry_warning_days: u32,
+    /// How often a node looks for credentials to warn about.
+    pub expiry_scan_interval_seconds: u64,
+    /// The first retry of a failed webhook waits this long; each next one
+    /// waits twice as long as the one before.
+    pub webhook_retry_base_seconds: u64,
+    /// How long after its event a webhook is still retried (24 h).
+    pub webhook_retry_window_seconds: u64,
+    /// Accept `http:` webhook URLs as well as `https:`; for development.
+    pub webhook_allow_http: bool,
+    /// How long a stop (SIGTERM or SIGINT) waits for in-flight requests
+    /// before closing their connections (0 to 3600).
+    pub shutdown_timeout_seconds: u64,
     /// Tracing filter, such as `info` or `keyward=debug`.
     pub log: String,
+    /// `pretty` or `json` log lines.
+    pub log_format: LogFormat,
 }
 
 impl Default for Settings {
@@ -85,13 +112,23 @@ impl Default for Settings {
             argon2_concurrency: None,
             introspection_restrict_audience: true,
             status_cache_ttl_seconds: 5,
+            max_staleness_seconds: 60,
             change_poll_interval_ms: 250,
             root_token: None,
             redis_url: None,
             admin_rate_limit_per_minute: 600,
+            metering: true,
+            max_rate_limit_per_minute: 10_000,
             plans: PlanLimits::default(),
             audit_retention_days: 90,
+            expiry_warning_days: 7,
+            expiry_scan_interval_seconds: 60,
+            webhook_retry_base_seconds: 30,
+            webhook_retry_window_seconds: 86_400,
+            webhook_allow_http: false,
+            shutdown_timeout_seconds: 30,
             log: "info".into(),
+            log_format: LogFormat::Pretty,
         }
     }
 }
@@ -280,6 +317,51 @@ impl Settings {
                 "audit_retention_days",
                 "must be between 1 and 3650",
             ));
+        }
+        let ranges: [(&'static str, u64, std::ops::RangeInclusive<u64>); 7] = [
+            (
+                "shutdown_timeout_seconds",
+                self.shutdown_timeout_seconds,
+                0..=3600,
+            ),
+            (
+                "max_staleness_seconds",
+                self.max_staleness_seconds,
+                0..=3600,
+            ),
+            (
+                "max_rate_limit_per_minute",
+                self.max_rate_limit_per_minute.into(),
+                1..=1_000_000_000,
+            ),
+            (
+                "expiry_warning_days",
+                self.expiry_warning_days.into(),
+                1..=365,
+            ),
+            (
+                "expiry_scan_interval_seconds",
+                self.expiry_scan_interval_seconds,
+                1..=86_400,
+            ),
+            (
+                "webhook_retry_base_seconds",
+                self.webhook_retry_base_seconds,
+                1..=86_400,
+            ),
+            (
+                "webhook_retry_window_seconds",
+                self.webhook_retry_window_seconds,
+                1..=604_800,
+            ),
+        ];
+        for (setting, value, range) in ranges {
+            if !range.contains(&value) {
+                return Err(invalid(
+                    setting,
+                    format!("must be between {} and {}", range.start(), range.end()),
+                ));
+            }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| invalid("log", e))?;
         Ok(())

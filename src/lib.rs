@@ -4,6 +4,8 @@ pub mod configuration;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod healthcheck;
+pub mod metrics;
 pub mod routes;
 pub mod services;
 pub mod startup;

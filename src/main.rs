@@ -13,12 +13,19 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("keyward: {}", keyward::error::error_chain(&e));
-            return ExitCode::from(2);
+            // Docker reserves a health check's exit code 2; unhealthy is 1.
+            let code = if matches!(cli.command, Some(Command::Healthcheck)) {
+                1
+            } else {
+                2
+            };
+            return ExitCode::from(code);
         }
     };
-    telemetry::init(&settings.log, std::io::stderr);
+    telemetry::init(&settings.log, settings.log_format, std::io::stderr);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
+        Command::Healthcheck => keyward::healthcheck::check(settings.listen).await,
         command => admin::run(command, &settings, cli.json).await,
     };
     match result {

@@ -12,13 +12,19 @@ use tracing_actix_web::TracingLogger;
 
 use crate::configuration::Settings;
 use crate::crypto::keyring::KeySet;
+use crate::crypto::webhook_signing::WebhookSigner;
 use crate::crypto::{Keyring, PasswordHasher, ServerSecret};
+use crate::domain::RetryPolicy;
+use crate::metrics::{Metrics, Snapshot};
 use crate::routes;
 use crate::routes::idempotency::Idempotency;
 use crate::services::change_feed::{
     spawn_change_listener, Backstop, CacheInvalidator, ChangeLogPoller,
 };
+use crate::services::expiry_warnings::ExpiryWarnings;
+use crate::services::rate_limit::RateLimits;
 use crate::services::root_token::RootToken;
+use crate::services::webhooks::WebhookDispatcher;
 use crate::services::{
     AccessTokenVerifier, ApiKeyVerifier, ClientAuthenticator, Introspector, RevocationList,
     Revoker, TokenIssuer,
@@ -44,10 +50,12 @@ pub struct AppState {
     pub keys: Arc<ArcSwap<KeySet>>,
     pub authenticator: Arc<ClientAuthenticator>,
     pub api_keys: Arc<ApiKeyVerifier>,
+    /// Appends audit events, holding them while the database is away.
+    pub audit: Arc<crate::services::audit_writer::AuditWriter>,
     /// Usage counting, written behind the requests.
     pub usage: Arc<crate::services::usage::UsageRecorder>,
     /// Per-credential rate limits.
-    pub limiter: crate::services::rate_limit::RateLimits,
+    pub limiter: Arc<RateLimits>,
     pub issuer: TokenIssuer,
     pub introspector: Introspector,
     pub revoker: Revoker,
@@ -57,12 +65,21 @@ pub struct AppState {
     pub plans: crate::domain::PlanLimits,
     /// Management calls a minute, per caller.
     pub admin_rate_limit_per_minute: u32,
+    /// Whether per-credential rate limits and usage counting apply.
+    pub metering: bool,
+    /// The highest `rate_limit_per_minute` a credential may get.
+    pub max_rate_limit_per_minute: u32,
     pub metadata: web::Bytes,
     /// Whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: routes::TrustedProxies,
     pub counters: Arc<Counters>,
+    pub metrics: Metrics,
     /// Wraps the management API's mutating routes.
     pub idempotency: Idempotency,
+    /// Derives each organisation's webhook signing secret.
+    pub webhook_signer: Arc<WebhookSigner>,
+    /// Whether organisations may give `http:` webhook URLs.
+    pub webhook_allow_http: bool,
 }
 
 pub struct Application {
@@ -137,12 +154,14 @@ impl Application {
             None => crate::domain::Audience::parse(&issuer)?,
         };
         let record_ttl = Duration::from_secs(settings.status_cache_ttl_seconds);
+        let max_staleness = Duration::from_secs(settings.max_staleness_seconds);
         let authenticator = Arc::new(ClientAuthenticator::new(
             store.clone(),
             hasher.clone(),
             policy.clone(),
             counters.clone(),
             record_ttl,
+            max_staleness,
         ));
         let root_token = RootToken::init(settings.root_token.as_ref(), &store).await?;
         let api_keys = Arc::new(ApiKeyVerifier::new(
@@ -152,6 +171,7 @@ impl Application {
             settings.plans,
             counters.clone(),
             record_ttl,
+            max_staleness,
         ));
         let revocations = Arc::new(RevocationList::default());
         let caches = Arc::new(CacheInvalidator {
@@ -159,6 +179,7 @@ impl Application {
             keys: api_keys.clone(),
             revocations: revocations.clone(),
             store: store.clone(),
+            counters: counters.clone(),
         });
         let poll_interval = Duration::from_millis(settings.change_poll_interval_ms);
         let feed = Box::new(ChangeLogPoller::new(store.clone(), poll_interval));
@@ -172,8 +193,25 @@ impl Application {
         ));
         let usage = crate::services::usage::UsageRecorder::new(store.clone(), counters.clone());
         usage.spawn_flusher();
+        let audit =
+            crate::services::audit_writer::AuditWriter::new(store.clone(), counters.clone());
+        audit.spawn_drainer();
+        let webhook_signer = Arc::new(WebhookSigner::new(&server_secret));
+        spawn_notifications(&settings, &store, &webhook_signer)?;
+        let limiter = Arc::new(
+            RateLimits::new(settings.redis_url.as_deref(), counters.clone())
+                .map_err(|e| anyhow::anyhow!("setting redis_url (KEYWARD_REDIS_URL): {e}"))?,
+        );
+        let metrics = Metrics::new(Snapshot {
+            counters: counters.clone(),
+            store: store.clone(),
+            limiter: limiter.clone(),
+            usage: usage.clone(),
+            audit: audit.clone(),
+        });
         let state = web::Data::new(AppState {
             usage: usage.clone(),
+            audit,
             introspector: Introspector::new(
                 token_verifier.clone(),
                 authenticator.clone(),
@@ -188,10 +226,11 @@ impl Application {
             management_audience: issuer.clone(),
             plans: settings.plans,
             admin_rate_limit_per_minute: settings.admin_rate_limit_per_minute,
+            metering: settings.metering,
+            max_rate_limit_per_minute: settings.max_rate_limit_per_minute,
             authenticator,
             api_keys,
-            limiter: crate::services::rate_limit::RateLimits::new(settings.redis_url.as_deref())
-                .map_err(|e| anyhow::anyhow!("setting redis_url (KEYWARD_REDIS_URL): {e}"))?,
+            limiter,
             issuer: TokenIssuer::new(
                 keys.clone(),
                 issuer.clone(),
@@ -204,19 +243,30 @@ impl Application {
             metadata: routes::build_metadata(&issuer, settings.scopes_supported.as_deref()),
             trusted_proxies: settings.trusted_proxies(),
             idempotency: Idempotency::new(store.clone(), &server_secret),
+            webhook_signer,
+            webhook_allow_http: settings.webhook_allow_http,
             store,
             keys,
             counters: counters.clone(),
+            metrics,
         });
 
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::default())
+                .wrap(actix_web::middleware::from_fn(
+                    crate::metrics::record_request,
+                ))
+                .wrap(TracingLogger::<routes::RequestSpan>::new())
+                .wrap(actix_web::middleware::from_fn(
+                    routes::request_id::assign_request_id,
+                ))
                 .app_data(state.clone())
                 .configure(|cfg| routes::configure(cfg, &state.idempotency))
                 .default_service(web::to(routes::not_found))
         })
         .workers(settings.workers.unwrap_or(cpus))
+        .shutdown_timeout(settings.shutdown_timeout_seconds)
+        .shutdown_signal(stop_signal()?)
         .listen(listener)?
         .run();
         tracing::info!(%issuer, port, "keyward is listening");
@@ -249,6 +299,43 @@ impl Application {
         self.usage.flush().await;
         served
     }
+}
+
+/// Starts the expiry warnings and the webhook deliveries that carry them.
+fn spawn_notifications(
+    settings: &Settings,
+    store: &Arc<dyn Store>,
+    signer: &Arc<WebhookSigner>,
+) -> anyhow::Result<()> {
+    ExpiryWarnings {
+        store: store.clone(),
+        warn_within: i64::from(settings.expiry_warning_days) * 86_400,
+        scan_every: Duration::from_secs(settings.expiry_scan_interval_seconds),
+    }
+    .spawn();
+    let retry = RetryPolicy {
+        base_seconds: settings.webhook_retry_base_seconds as i64,
+        window_seconds: settings.webhook_retry_window_seconds as i64,
+    };
+    WebhookDispatcher::new(store.clone(), signer.clone(), retry)?.spawn();
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT. actix-web's own handling treats SIGINT
+/// as a forced stop; both are a graceful stop here: no new connections,
+/// in-flight requests finish (up to `shutdown_timeout_seconds`), idle
+/// keep-alive connections close.
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "stopping: finishing in-flight requests");
+    })
 }
 
 /// Picks up keys that `keyward keys rotate` (here or on another replica

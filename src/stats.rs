@@ -1,5 +1,5 @@
-//! Process-wide counters. Tests read them to prove what the hot paths skip;
-//! the metrics endpoint will publish them.
+//! An application's counters. Tests read them to prove what the hot paths
+//! skip; `/metrics` publishes them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,6 +17,23 @@ pub struct Counters {
     pub signature_verifications: AtomicU64,
     /// Batches of usage that could not be written (and were kept).
     pub usage_flush_failures: AtomicU64,
+    /// Credential records served from cache past their freshness because
+    /// the database was unavailable.
+    pub stale_answers: AtomicU64,
+    /// Audit events dropped because the queue for an unavailable database
+    /// was full.
+    pub audit_events_dropped: AtomicU64,
+    /// Usage dropped because the tally for an unavailable database was full.
+    pub usage_dropped: AtomicU64,
+    /// Cached client records dropped after a change (one, or all at once).
+    pub client_cache_evictions: AtomicU64,
+    /// Cached API key records dropped after a change (one, or all at once).
+    pub key_cache_evictions: AtomicU64,
+    /// Changes the change feed delivered, from this node or another.
+    pub change_notifications: AtomicU64,
+    /// Rate-limit checks, and those of them refused.
+    pub rate_limit_checks: AtomicU64,
+    pub rate_limited: AtomicU64,
 }
 
 impl Counters {

@@ -129,3 +129,6 @@ pub(crate) fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<
         Some(OneOrMany::Many(many)) => many,
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,6 +9,7 @@ pub mod response_seal;
 pub mod secret;
 pub mod server_secret;
 pub mod signing_key;
+pub mod webhook_signing;
 
 pub use credential_digest::CredentialDigest;
 pub use keyring::{KeyState, Keyring, KeyringError};

@@ -158,7 +158,6 @@ impl ApiKeyStatus {
 }
 
 pub const DEFAULT_KEY_RATE_LIMIT: u32 = 60;
-pub const MAX_KEY_RATE_LIMIT: u32 = 10_000;
 pub const MAX_METADATA_BYTES: usize = 4096;
 
 /// An API key as stored, without its hash.
@@ -240,6 +239,39 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+        #[test]
+        fn keys_of_any_id_and_secret_round_trip(id in "[0-9A-Za-z]{16}", secret in "[0-9A-Za-z]{43}") {
+            let body = format!("{KEY_PREFIX}{id}_{secret}");
+            let key = format!("{body}{}", checksum(&body));
+            let parsed = ApiKeySecret::parse(&key).unwrap();
+            prop_assert_eq!(parsed.id().as_str(), format!("ak_{id}"));
+            prop_assert_eq!(parsed.expose(), key.as_str());
+            prop_assert!(ApiKeySecret::has_key_shape(&key));
+        }
+
+        #[test]
+        fn a_wrong_checksum_is_refused(id in "[0-9A-Za-z]{16}", secret in "[0-9A-Za-z]{43}", sum in "[0-9A-Za-z]{6}") {
+            let body = format!("{KEY_PREFIX}{id}_{secret}");
+            prop_assume!(sum != checksum(&body));
+            prop_assert_eq!(ApiKeySecret::parse(&format!("{body}{sum}")).unwrap_err(), InvalidApiKey);
+        }
+
+        #[test]
+        fn key_shaped_garbage_never_parses(raw in "kw_[ -~\\PC]{66}") {
+            prop_assert!(ApiKeySecret::parse(&raw).is_err());
+        }
+
+        #[test]
+        fn ids_parse_only_in_their_own_shape(raw in "(ak_)?[0-9A-Za-z_é]{0,20}") {
+            if let Ok(id) = ApiKeyId::parse(&raw) {
+                prop_assert_eq!(id.as_str(), raw.as_str());
+                prop_assert_eq!(raw.len(), 3 + ID_LEN);
+                prop_assert!(id.key_prefix().starts_with(KEY_PREFIX));
+            }
+        }
+
         #[test]
         fn any_single_change_is_refused(pos in 0..KEY_LEN, replacement in "[0-9A-Za-z_]") {
             let key = ApiKeySecret::generate();

@@ -22,6 +22,18 @@ pub struct AuditEvent {
     pub changes: Map<String, Value>,
 }
 
+impl AuditEvent {
+    /// `ev_` + the time in nanoseconds + 64 random bits, both in hex: ids
+    /// sort by time.
+    pub fn new_id(at: chrono::DateTime<chrono::Utc>) -> String {
+        format!(
+            "ev_{:016x}{:016x}",
+            at.timestamp_nanos_opt().unwrap_or_default(),
+            rand::random::<u64>()
+        )
+    }
+}
+
 /// What an event is about: `api_key`, `client`, `organisation` or `credential`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditTarget {

@@ -42,6 +42,34 @@ impl fmt::Debug for IdempotencyKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn every_v4_uuid_parses_in_either_case(bytes in any::<[u8; 16]>(), upper in any::<bool>()) {
+            let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+            let raw = uuid.hyphenated().to_string();
+            let sent = if upper { raw.to_uppercase() } else { raw.clone() };
+            let key = IdempotencyKey::parse(&sent).unwrap();
+            prop_assert_eq!(key.expose(), raw.as_str());
+        }
+
+        #[test]
+        fn other_versions_and_variants_are_refused(bytes in any::<[u8; 16]>()) {
+            let uuid = Uuid::from_bytes(bytes);
+            prop_assume!(uuid.get_version() != Some(Version::Random) || uuid.get_variant() != Variant::RFC4122);
+            prop_assert_eq!(IdempotencyKey::parse(&uuid.hyphenated().to_string()), Err(InvalidIdempotencyKey));
+        }
+
+        #[test]
+        fn anything_else_is_refused_without_panic(raw in "[0-9a-fA-F-]{30,40}|\\PC{0,40}") {
+            if let Ok(key) = IdempotencyKey::parse(&raw) {
+                prop_assert_eq!(key.expose(), raw.to_ascii_lowercase());
+            }
+        }
+    }
 
     #[test]
     fn accepts_uuid_v4_in_either_case() {

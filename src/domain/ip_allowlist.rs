@@ -80,7 +80,55 @@ impl fmt::Display for IpAllowlist {
 
 #[cfg(test)]
 mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        #[test]
+        fn any_entry_is_a_network_or_refused(raw in "[0-9a-f.:/]{0,24}|\\PC{0,24}") {
+            match IpAllowlist::parse([raw.as_str()]) {
+                Ok(list) => {
+                    let shown = list.to_string();
+                    prop_assert_eq!(IpAllowlist::parse(shown.split(' ')).unwrap(), list);
+                }
+                Err(e) => prop_assert_eq!(e, InvalidAllowlist::NotCidr(raw)),
+            }
+        }
+
+        #[test]
+        fn an_ipv4_network_holds_its_addresses(addr in any::<u32>(), prefix in 0u8..=32) {
+            let addr = Ipv4Addr::from(addr);
+            let list = IpAllowlist::parse([format!("{addr}/{prefix}").as_str()]).unwrap();
+            prop_assert!(list.allows(IpAddr::V4(addr)));
+            prop_assert!(list.allows(IpAddr::V6(addr.to_ipv6_mapped())));
+            let shown = list.to_string();
+            prop_assert_eq!(IpAllowlist::parse([shown.as_str()]).unwrap(), list);
+        }
+
+        #[test]
+        fn an_ipv6_network_holds_its_addresses(addr in any::<u128>(), prefix in 0u8..=128) {
+            let addr = Ipv6Addr::from(addr);
+            prop_assume!(addr.to_ipv4_mapped().is_none());
+            let list = IpAllowlist::parse([format!("{addr}/{prefix}").as_str()]).unwrap();
+            prop_assert!(list.allows(IpAddr::V6(addr)));
+            let shown = list.to_string();
+            prop_assert_eq!(IpAllowlist::parse([shown.as_str()]).unwrap(), list);
+        }
+
+        #[test]
+        fn prefixes_past_the_width_are_refused(addr in any::<u32>(), prefix in 33u16..1000) {
+            let entry = format!("{}/{prefix}", Ipv4Addr::from(addr));
+            prop_assert_eq!(
+                IpAllowlist::parse([entry.as_str()]),
+                Err(InvalidAllowlist::NotCidr(entry))
+            );
+        }
+    }
 
     fn ip(raw: &str) -> IpAddr {
         raw.parse().unwrap()

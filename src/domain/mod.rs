@@ -11,6 +11,7 @@ pub mod ip_allowlist;
 pub mod organisation;
 pub mod scope;
 pub mod scope_policy;
+pub mod webhook;
 
 pub use api_key::{ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeySecret, ApiKeyStatus, InvalidApiKey};
 pub use audience::{Audience, InvalidAudience};
@@ -25,3 +26,6 @@ pub use organisation::{
 };
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use scope_policy::ScopePolicy;
+pub use webhook::{
+    DeliveryAttempt, DeliveryState, ExpiringCredential, RetryPolicy, WebhookDelivery,
+};

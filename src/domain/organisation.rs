@@ -113,6 +113,9 @@ pub struct Organisation {
     pub created_at: i64,
     /// Where the organisation's notifications go (an absolute http(s) URL).
     pub webhook_url: Option<String>,
+    /// Derives the organisation's webhook signing secret; `None` until a
+    /// webhook URL is first set.
+    pub webhook_signing_nonce: Option<String>,
 }
 
 /// What a plan allows; the limits of every plan come from configuration.

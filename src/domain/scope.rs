@@ -194,6 +194,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+
         #[test]
         fn valid_scopes_round_trip(raw in "[a-z0-9_.-]{1,20}(:[a-z0-9_.-]{1,20}){0,2}") {
             let scope = Scope::parse(&raw).unwrap();
@@ -206,6 +208,38 @@ mod tests {
                 prop_assert!(scope.as_str().bytes().all(is_scope_byte));
                 prop_assert!(scope.as_str().len() <= MAX_SCOPE_LEN);
             }
+        }
+
+        #[test]
+        fn sets_of_anything_parse_to_valid_scopes_or_fail(raw in "[ -~]{0,60}|\\PC{0,30}") {
+            if let Ok(set) = ScopeSet::parse(&raw) {
+                prop_assert!(set.iter().all(|s| Scope::parse(s.as_str()).as_ref() == Ok(s)));
+                prop_assert_eq!(ScopeSet::parse(&set.to_string()).unwrap(), set);
+            }
+        }
+
+        #[test]
+        fn each_flaw_has_its_error(
+            resource in "[a-z]{1,8}",
+            action in "[a-z]{1,8}",
+            bad in "[\"'\\\\ \\x00-\\x1f\\x7f-\\u{ff}]",
+        ) {
+            prop_assert_eq!(
+                Scope::parse(&format!("{resource}{bad}{action}")),
+                Err(ScopeError::BadCharacter)
+            );
+            prop_assert_eq!(
+                Scope::parse(&format!("{resource}::{action}")),
+                Err(ScopeError::EmptySegment)
+            );
+            prop_assert_eq!(
+                Scope::parse(&format!("{resource}:{action}:")),
+                Err(ScopeError::EmptySegment)
+            );
+            prop_assert_eq!(
+                Scope::parse(&format!("{resource}:*")),
+                Err(ScopeError::MisplacedWildcard)
+            );
         }
 
         #[test]

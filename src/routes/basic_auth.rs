@@ -79,6 +79,27 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+        #[test]
+        fn any_decoded_value_is_credentials_or_malformed(decoded in prop::collection::vec(any::<u8>(), 0..80)) {
+            let header = format!("Basic {}", STANDARD.encode(&decoded));
+            match parse_basic(header.as_bytes()) {
+                Ok((id, _)) => {
+                    prop_assert!(!id.is_empty());
+                    prop_assert!(decoded.contains(&b':'));
+                }
+                Err(e) => prop_assert_eq!(e, BasicAuthError::Malformed),
+            }
+        }
+
+        #[test]
+        fn other_schemes_are_not_basic(scheme in "[A-Za-z]{1,10}", rest in "[ -~]{0,40}") {
+            prop_assume!(!scheme.eq_ignore_ascii_case("basic"));
+            let header = format!("{scheme} {rest}");
+            prop_assert_eq!(parse_basic(header.as_bytes()), Err(BasicAuthError::NotBasic));
+        }
+
         #[test]
         fn round_trips_any_credentials(id in "\\PC{1,30}", secret in "\\PC{0,60}") {
             let header = encode(&id, &secret);

@@ -38,6 +38,42 @@ pub fn parse_pairs(body: &str) -> Option<Vec<(String, String)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn encode(s: &str) -> String {
+        form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+        #[test]
+        fn components_round_trip(raw in "\\PC{0,40}") {
+            prop_assert_eq!(decode_component(&encode(&raw)), Some(raw));
+        }
+
+        #[test]
+        fn pairs_round_trip(pairs in prop::collection::vec(("\\PC{1,10}", "\\PC{0,10}"), 0..6)) {
+            let body = pairs
+                .iter()
+                .map(|(n, v)| format!("{}={}", encode(n), encode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            prop_assert_eq!(parse_pairs(&body), Some(pairs));
+        }
+
+        #[test]
+        fn any_body_decodes_or_is_refused(body in "[a-z=&+%0-9A-Fa-f]{0,40}|\\PC{0,40}") {
+            if let Some(pairs) = parse_pairs(&body) {
+                prop_assert!(pairs.len() <= body.split('&').count());
+            }
+        }
+
+        #[test]
+        fn a_bad_escape_is_refused(prefix in "[a-z]{0,5}", tail in "[g-z%]?") {
+            prop_assert_eq!(decode_component(&format!("{prefix}%{tail}")), None);
+        }
+    }
 
     #[test]
     fn decodes_pairs() {

@@ -65,7 +65,11 @@ pub struct IdempotencyCaller(pub String);
 /// Cheap to clone; replicas given the same database and server secret
 /// share their keys.
 #[derive(Clone)]
-pub struct Idempotency(Arc<Shared>);
+pub struct Idempotency {
+    shared: Arc<Shared>,
+    /// The methods the wrapped resource serves, when known.
+    methods: Option<&'static [&'static str]>,
+}
 
 struct Shared {
     store: Arc<dyn Store>,
@@ -75,11 +79,24 @@ struct Shared {
 
 impl Idempotency {
     pub fn new(store: Arc<dyn Store>, secret: &ServerSecret) -> Self {
-        Self(Arc::new(Shared {
-            store,
-            sealer: ResponseSealer::new(secret),
-            next_purge: AtomicI64::new(0),
-        }))
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                sealer: ResponseSealer::new(secret),
+                next_purge: AtomicI64::new(0),
+            }),
+            methods: None,
+        }
+    }
+
+    /// For a resource serving only `methods` (in any case): a request with
+    /// another method passes through to its 405 without claiming the key,
+    /// so a key used elsewhere does not turn that 405 into a 422.
+    pub fn for_methods(&self, methods: &'static [&'static str]) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            methods: Some(methods),
+        }
     }
 }
 
@@ -97,7 +114,8 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(IdempotencyMiddleware {
             service: Rc::new(service),
-            shared: self.0.clone(),
+            shared: self.shared.clone(),
+            methods: self.methods,
         }))
     }
 }
@@ -105,6 +123,7 @@ where
 pub struct IdempotencyMiddleware<S> {
     service: Rc<S>,
     shared: Arc<Shared>,
+    methods: Option<&'static [&'static str]>,
 }
 
 type Answer = Result<ServiceResponse<BoxBody>, actix_web::Error>;
@@ -121,7 +140,13 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let applies = matches!(*req.method(), Method::POST | Method::PATCH | Method::DELETE)
+        let served = self.methods.is_none_or(|methods| {
+            methods
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(req.method().as_str()))
+        });
+        let applies = served
+            && matches!(*req.method(), Method::POST | Method::PATCH | Method::DELETE)
             && req.headers().contains_key(IDEMPOTENCY_KEY_HEADER);
         let service = self.service.clone();
         if !applies {

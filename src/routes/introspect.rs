@@ -122,6 +122,9 @@ pub async fn introspect(
         .introspect(&caller, token, client_ip, now)
         .await
         .map_err(|e| storage_error(&e))?;
+    state
+        .metrics
+        .introspected(!matches!(result, Introspection::Inactive));
     let response = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -138,8 +141,10 @@ pub async fn introspect(
             let check = required.map(|r| check_granted(&key.granted, &scope, &r));
             let decision = count_key_check(&state, record, now).await;
             let mut response = response;
-            rate_limit_headers::add(&mut response, &decision, now);
-            active_api_key(response, record, scope, check, &decision)
+            if let Some(decision) = &decision {
+                rate_limit_headers::add(&mut response, decision, now);
+            }
+            active_api_key(response, record, scope, check, decision.as_ref())
         }
     })
 }
@@ -181,7 +186,7 @@ fn active_api_key(
     key: &ApiKey,
     scope: String,
     check: Option<ScopeCheck>,
-    decision: &Decision,
+    decision: Option<&Decision>,
 ) -> HttpResponse {
     response.json(ActiveApiKey {
         active: true,
@@ -192,7 +197,7 @@ fn active_api_key(
         token_type: "api_key",
         org_id: key.org_id.as_str(),
         scope_check: check.into(),
-        rate_limited: !decision.allowed,
-        retry_after: decision.retry_after_seconds,
+        rate_limited: decision.is_some_and(|d| !d.allowed),
+        retry_after: decision.and_then(|d| d.retry_after_seconds),
     })
 }

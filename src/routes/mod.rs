@@ -11,8 +11,11 @@ pub mod idempotency;
 mod introspect;
 mod jwks;
 mod metadata;
+mod metrics;
 mod oauth_form;
 pub(crate) mod rate_limit_headers;
+pub mod request_id;
+mod request_log;
 mod resource_server;
 mod revoke;
 mod token;
@@ -26,6 +29,8 @@ use crate::error::{OAuthError, OAuthErrorCode};
 
 pub use client_ip::{client_ip, TrustedProxies};
 pub use metadata::build_metadata;
+pub use request_id::RequestId;
+pub use request_log::RequestSpan;
 pub use resource_server::INTROSPECT_SCOPE;
 
 /// Declares every route once: `configure` registers them and `ROUTES` lists
@@ -47,7 +52,7 @@ macro_rules! route_table {
                     // The last wrap runs first: authentication, then idempotency.
                     cfg.service(
                         resource
-                            .wrap(idempotency.clone())
+                            .wrap(idempotency.for_methods(&[$(stringify!($method)),+]))
                             .wrap(actix_web::middleware::from_fn(admin::auth::authenticate_first)),
                     );
                 } else {
@@ -69,6 +74,7 @@ route_table! {
     "/.well-known/oauth-authorization-server" { get => metadata::metadata },
     "/healthz" { get => health::healthz },
     "/readyz" { get => health::readyz },
+    "/metrics" { get => metrics::metrics },
     "/admin/v1/orgs" { get => admin::orgs::list, post => admin::orgs::create },
     "/admin/v1/orgs/{org_id}" { get => admin::orgs::get, patch => admin::orgs::update },
     "/admin/v1/orgs/{org_id}/clients" {
@@ -99,6 +105,8 @@ route_table! {
     "/admin/v1/orgs/{org_id}/api-keys/{key_id}/roll" { post => admin::api_keys::roll },
     "/admin/v1/orgs/{org_id}/api-keys/{key_id}/usage" { get => admin::api_keys::usage },
     "/admin/v1/orgs/{org_id}/audit-events" { get => admin::audit::list },
+    "/admin/v1/orgs/{org_id}/webhook-secret" { post => admin::orgs::rotate_webhook_secret },
+    "/admin/v1/orgs/{org_id}/webhook-deliveries" { get => admin::webhooks::list_deliveries },
 }
 
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {

@@ -24,8 +24,12 @@ impl OAuthForm {
                 "Content-Type must be application/x-www-form-urlencoded",
             ));
         }
-        let body = read_body(payload).await?;
-        let body = std::str::from_utf8(&body)
+        Self::from_body(&read_body(payload).await?)
+    }
+
+    /// The parameters of a form body already read.
+    fn from_body(body: &[u8]) -> Result<Self, OAuthError> {
+        let body = std::str::from_utf8(body)
             .map_err(|_| OAuthError::invalid_request("the body is not valid UTF-8"))?;
         let mut pairs = parse_pairs(body).ok_or_else(|| {
             OAuthError::invalid_request("the body is not valid form-urlencoded UTF-8")
@@ -46,5 +50,56 @@ impl OAuthForm {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn encode(s: &str) -> String {
+        form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3_000))]
+
+        #[test]
+        fn any_body_is_a_form_or_invalid_request(body in prop::collection::vec(any::<u8>(), 0..80)) {
+            if let Err(e) = OAuthForm::from_body(&body) {
+                prop_assert_eq!(e.code.as_str(), "invalid_request");
+            }
+        }
+
+        #[test]
+        fn distinct_parameters_round_trip(
+            params in prop::collection::btree_map("\\PC{1,8}", "\\PC{1,12}", 0..6),
+        ) {
+            let body = params
+                .iter()
+                .map(|(n, v)| format!("{}={}", encode(n), encode(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            let form = OAuthForm::from_body(body.as_bytes()).unwrap();
+            for (name, value) in &params {
+                prop_assert_eq!(form.get(name), Some(value.as_str()));
+            }
+        }
+
+        #[test]
+        fn a_repeated_parameter_is_refused(name in "[a-z_]{1,10}", a in "[a-z]{1,5}", b in "[a-z]{1,5}") {
+            let body = format!("{name}={a}&{name}={b}");
+            let e = OAuthForm::from_body(body.as_bytes()).err().unwrap();
+            prop_assert_eq!(e.code.as_str(), "invalid_request");
+        }
+
+        #[test]
+        fn an_empty_value_is_an_omitted_one(name in "[a-z_]{1,10}", value in "[a-z]{1,5}") {
+            let body = format!("{name}=&{name}={value}");
+            let form = OAuthForm::from_body(body.as_bytes()).unwrap();
+            prop_assert_eq!(form.get(&name), Some(value.as_str()));
+        }
     }
 }

@@ -83,12 +83,15 @@ fn bearer_token(header: &[u8]) -> Option<&str> {
 }
 
 /// Counts one check of a usable API key: against the key's rate, and as
-/// usage (a success, or a refusal for the rate).
-pub(super) async fn count_key_check(state: &AppState, key: &ApiKey, now: i64) -> Decision {
+/// usage (a success, or a refusal for the rate). `None` with metering off.
+pub(super) async fn count_key_check(state: &AppState, key: &ApiKey, now: i64) -> Option<Decision> {
+    if !state.metering {
+        return None;
+    }
     let decision = state
         .limiter
         .check(key.id.as_str(), key.rate_limit_per_minute)
         .await;
     state.usage.record(key.id.as_str(), !decision.allowed, now);
-    decision
+    Some(decision)
 }

@@ -49,13 +49,13 @@ pub async fn issue_token(
         .await
         .map_err(auth_error)?;
     let limited = match client.credentials.client.rate_limit_per_minute {
-        Some(per_minute) => Some(
+        Some(per_minute) if state.metering => Some(
             state
                 .limiter
                 .check(client.credentials.client.id.as_str(), per_minute)
                 .await,
         ),
-        None => None,
+        _ => None,
     };
     let client_id = client.credentials.client.id.as_str();
     if let Some(decision) = limited.filter(|d| !d.allowed) {
@@ -66,7 +66,9 @@ pub async fn issue_token(
         .issuer
         .issue(&client, &presented.request, client_ip, now)
         .map_err(token_error)?;
-    state.usage.record(client_id, false, now);
+    if state.metering {
+        state.usage.record(client_id, false, now);
+    }
     let mut response = HttpResponse::Ok();
     if let Some(decision) = &limited {
         rate_limit_headers::add(&mut response, decision, now);

@@ -106,14 +106,16 @@ pub async fn verify_key(
         .await
         .map_err(|e| storage_error(&e))?;
     let Some(key) = found else {
-        return Ok(respond(&Verdict::invalid(KeyRejection::NotFound.code())));
+        let code = KeyRejection::NotFound.code();
+        state.metrics.key_verified(code);
+        return Ok(respond(&Verdict::invalid(code)));
     };
     let record = &key.credentials.key;
     let scope = record.scopes.to_string();
     let check = required.map(|r| check_granted(&key.granted, &scope, &r));
     let rejection = state.api_keys.rejection(&key, request.client_ip, now);
     let limited = match rejection {
-        None => Some(count_key_check(&state, record, now).await),
+        None => count_key_check(&state, record, now).await,
         Some(_) => None,
     };
     let code = match (rejection, &check, limited) {
@@ -122,6 +124,7 @@ pub async fn verify_key(
         (None, Some(c), _) if !c.sufficient => "INSUFFICIENT_SCOPE",
         (None, _, _) => "VALID",
     };
+    state.metrics.key_verified(code);
     let (required, actual) = match check {
         Some(c) if code == "INSUFFICIENT_SCOPE" => (Some(c.required), Some(c.actual)),
         _ => (None, None),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+use super::record_cache::RecordCache;
 use crate::crypto::credential_digest::DigestTag;
 use crate::crypto::{CredentialDigest, PasswordHasher};
 use crate::domain::{ApiKeyCredentials, ApiKeyId, ApiKeySecret, ApiKeyStatus, PlanLimits};
@@ -56,7 +57,7 @@ pub struct ApiKeyVerifier {
     digest: CredentialDigest,
     policy: Arc<ScopePolicy>,
     plans: PlanLimits,
-    keys: Cache<ApiKeyId, Arc<CheckedKey>>,
+    keys: RecordCache<ApiKeyId, Arc<CheckedKey>>,
     verified: Cache<ApiKeyId, VerifiedKey>,
     counters: Arc<Counters>,
 }
@@ -72,6 +73,7 @@ impl ApiKeyVerifier {
         plans: PlanLimits,
         counters: Arc<Counters>,
         record_ttl: Duration,
+        max_staleness: Duration,
     ) -> Self {
         Self {
             store,
@@ -79,10 +81,7 @@ impl ApiKeyVerifier {
             digest: CredentialDigest::new(),
             policy,
             plans,
-            keys: Cache::builder()
-                .max_capacity(CACHE_CAPACITY)
-                .time_to_live(record_ttl)
-                .build(),
+            keys: RecordCache::new(record_ttl, max_staleness),
             verified: Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(VERIFIED_TTL)
@@ -143,12 +142,14 @@ impl ApiKeyVerifier {
     pub fn evict(&self, id: &ApiKeyId) {
         self.keys.invalidate(id);
         self.verified.invalidate(id);
+        Counters::bump(&self.counters.key_cache_evictions);
     }
 
     /// Forgets every cached key, after changes may have been missed.
     pub fn evict_all(&self) {
         self.keys.invalidate_all();
         self.verified.invalidate_all();
+        Counters::bump(&self.counters.key_cache_evictions);
     }
 
     /// The stored key if the presented one is it; argon2 runs only the
@@ -188,20 +189,24 @@ impl ApiKeyVerifier {
         Ok(Some(key))
     }
 
+    /// Unknown ids are not cached, so a key created a moment ago is found.
     async fn record(&self, id: &ApiKeyId) -> Result<Option<Arc<CheckedKey>>, StorageError> {
-        if let Some(cached) = self.keys.get(id) {
-            return Ok(Some(cached));
-        }
-        // Unknown ids are not cached, so a key created a moment ago is found.
-        let Some(credentials) = self.store.api_key_credentials(id).await? else {
-            return Ok(None);
+        let load = || async {
+            let credentials = self.store.api_key_credentials(id).await?;
+            Ok(credentials.map(|credentials| {
+                let granted = self.policy.expand(&credentials.key.scopes);
+                Arc::new(CheckedKey {
+                    credentials,
+                    granted,
+                })
+            }))
         };
-        let granted = self.policy.expand(&credentials.key.scopes);
-        let key = Arc::new(CheckedKey {
-            credentials,
-            granted,
-        });
-        self.keys.insert(id.clone(), key.clone());
-        Ok(Some(key))
+        let found = self.keys.get_or_load(id, load).await?;
+        Ok(found.map(|(key, stale)| {
+            if stale {
+                Counters::bump(&self.counters.stale_answers);
+            }
+            key
+        }))
     }
 }

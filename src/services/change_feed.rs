@@ -12,6 +12,7 @@ use super::api_keys::ApiKeyVerifier;
 use super::client_auth::ClientAuthenticator;
 use super::revocation_list::RevocationList;
 use crate::domain::Change;
+use crate::stats::Counters;
 use crate::storage::{StorageError, Store};
 
 pub enum FeedEvent {
@@ -82,6 +83,7 @@ pub struct CacheInvalidator {
     pub keys: Arc<ApiKeyVerifier>,
     pub revocations: Arc<RevocationList>,
     pub store: Arc<dyn Store>,
+    pub counters: Arc<Counters>,
 }
 
 impl CacheInvalidator {
@@ -136,6 +138,10 @@ pub fn spawn_change_listener(
             let now = chrono::Utc::now().timestamp();
             let resync = match feed.next().await {
                 Ok(FeedEvent::Changes(changes)) => {
+                    caches
+                        .counters
+                        .change_notifications
+                        .fetch_add(changes.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     changes.iter().for_each(|c| caches.apply(c));
                     false
                 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 
 use super::failure_gate::FailureGate;
+use super::record_cache::RecordCache;
 use crate::crypto::credential_digest::DigestTag;
 use crate::crypto::{CredentialDigest, PasswordHasher};
 use crate::domain::{ClientCredentials, ClientId, ClientSecret, ScopePolicy, ScopeSet, SecretHash};
@@ -47,7 +48,7 @@ pub struct ClientAuthenticator {
     hasher: PasswordHasher,
     digest: CredentialDigest,
     policy: Arc<ScopePolicy>,
-    clients: Cache<String, Arc<AuthenticatedClient>>,
+    clients: RecordCache<String, Arc<AuthenticatedClient>>,
     verified: Cache<String, Arc<Vec<VerifiedSecret>>>,
     failures: FailureGate,
     counters: Arc<Counters>,
@@ -64,16 +65,14 @@ impl ClientAuthenticator {
         policy: Arc<ScopePolicy>,
         counters: Arc<Counters>,
         client_ttl: Duration,
+        max_staleness: Duration,
     ) -> Self {
         Self {
             store,
             hasher,
             digest: CredentialDigest::new(),
             policy,
-            clients: Cache::builder()
-                .max_capacity(CACHE_CAPACITY)
-                .time_to_live(client_ttl)
-                .build(),
+            clients: RecordCache::new(client_ttl, max_staleness),
             verified: Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(VERIFIED_TTL)
@@ -137,34 +136,41 @@ impl ClientAuthenticator {
     pub fn evict(&self, id: &str) {
         self.clients.invalidate(id);
         self.verified.invalidate(id);
+        Counters::bump(&self.counters.client_cache_evictions);
     }
 
     /// Forgets every cached client, after changes may have been missed.
     pub fn evict_all(&self) {
         self.clients.invalidate_all();
         self.verified.invalidate_all();
+        Counters::bump(&self.counters.client_cache_evictions);
     }
 
-    /// The client record with its plan, from the cache while it is fresh.
+    /// The client record with its plan, from the cache while it is fresh
+    /// (or, in a database outage, not too stale). Unknown ids are not
+    /// cached, so a client created a moment ago is found.
     pub async fn client(
         &self,
         id: &ClientId,
         now: i64,
     ) -> Result<Option<Arc<AuthenticatedClient>>, StorageError> {
-        if let Some(cached) = self.clients.get(id.as_str()) {
-            return Ok(Some(cached));
-        }
-        // Unknown ids are not cached, so a client created a moment ago is found.
-        let Some(credentials) = self.store.client_credentials(id, now).await? else {
-            return Ok(None);
+        let load = || async {
+            let credentials = self.store.client_credentials(id, now).await?;
+            Ok(credentials.map(|credentials| {
+                let grantable = self.policy.expand(&credentials.client.scopes);
+                Arc::new(AuthenticatedClient {
+                    credentials,
+                    grantable,
+                })
+            }))
         };
-        let grantable = self.policy.expand(&credentials.client.scopes);
-        let client = Arc::new(AuthenticatedClient {
-            credentials,
-            grantable,
-        });
-        self.clients.insert(id.as_str().to_owned(), client.clone());
-        Ok(Some(client))
+        let found = self.clients.get_or_load(id.as_str(), load).await?;
+        Ok(found.map(|(client, stale)| {
+            if stale {
+                Counters::bump(&self.counters.stale_answers);
+            }
+            client
+        }))
     }
 
     fn seen_before(&self, client: &AuthenticatedClient, secret: &ClientSecret, now: i64) -> bool {

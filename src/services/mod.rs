@@ -2,11 +2,14 @@
 
 pub mod access_tokens;
 pub mod api_keys;
+pub mod audit_writer;
 pub mod change_feed;
 pub mod client_auth;
+pub mod expiry_warnings;
 pub mod failure_gate;
 pub mod introspection;
 pub mod rate_limit;
+pub mod record_cache;
 pub mod redis_limiter;
 pub mod registry;
 pub mod revocation;
@@ -14,6 +17,7 @@ pub mod revocation_list;
 pub mod root_token;
 pub mod token_issuer;
 pub mod usage;
+pub mod webhooks;
 
 pub use access_tokens::AccessTokenVerifier;
 pub use api_keys::{ApiKeyVerifier, CheckedKey, KeyRejection};

@@ -12,6 +12,8 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use moka::sync::Cache;
 
+use crate::stats::Counters;
+
 type Gcra = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
 
 /// The outcome of one check, with what the rate-limit headers tell.
@@ -104,26 +106,46 @@ impl LocalLimiter {
 pub struct RateLimits {
     local: LocalLimiter,
     shared: Option<super::redis_limiter::RedisLimiter>,
+    counters: Arc<Counters>,
 }
 
 impl RateLimits {
-    pub fn new(redis_url: Option<&str>) -> Result<Self, redis::RedisError> {
+    pub fn new(
+        redis_url: Option<&str>,
+        counters: Arc<Counters>,
+    ) -> Result<Self, redis::RedisError> {
         Ok(Self {
             local: LocalLimiter::default(),
             shared: redis_url
                 .map(super::redis_limiter::RedisLimiter::new)
                 .transpose()?,
+            counters,
         })
     }
 
     /// Counts one request of `credential`, limited to `per_minute`.
     pub async fn check(&self, credential: &str, per_minute: u32) -> Decision {
+        let decision = self.decide(credential, per_minute).await;
+        Counters::bump(&self.counters.rate_limit_checks);
+        if !decision.allowed {
+            Counters::bump(&self.counters.rate_limited);
+        }
+        decision
+    }
+
+    async fn decide(&self, credential: &str, per_minute: u32) -> Decision {
         if let Some(shared) = &self.shared {
             if let Some(decision) = shared.check(credential, per_minute).await {
                 return decision;
             }
         }
         self.local.check(credential, per_minute)
+    }
+
+    /// Whether budgets are shared through Redis right now (not configured,
+    /// or fallen back to this node's budgets, is false).
+    pub fn shared_in_redis(&self) -> bool {
+        self.shared.as_ref().is_some_and(|s| s.is_reachable())
     }
 
     /// `local`, `redis`, or `local (redis unreachable)`, for /readyz.

@@ -41,6 +41,7 @@ pub async fn create_organisation(
         plan,
         created_at: chrono::Utc::now().timestamp(),
         webhook_url: None,
+        webhook_signing_nonce: None,
     };
     store.insert_organisation(&org).await?;
     Ok(org)

@@ -14,6 +14,8 @@ use crate::storage::{Store, UsageCount};
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const FLUSH_AT: usize = 1000;
+/// The most (credential, minute) tallies held while the database is away.
+const MAX_PENDING: usize = 200_000;
 
 #[derive(Default)]
 struct Tally {
@@ -24,6 +26,9 @@ struct Tally {
 
 pub struct UsageRecorder {
     pending: Mutex<HashMap<(String, i64), Tally>>,
+    /// One flush at a time: the last flush at a stop waits for a periodic
+    /// one still writing, which the end of the process would cut short.
+    flushing: tokio::sync::Mutex<()>,
     store: Arc<dyn Store>,
     full: Notify,
     counters: Arc<Counters>,
@@ -33,6 +38,7 @@ impl UsageRecorder {
     pub fn new(store: Arc<dyn Store>, counters: Arc<Counters>) -> Arc<Self> {
         Arc::new(Self {
             pending: Mutex::new(HashMap::new()),
+            flushing: tokio::sync::Mutex::new(()),
             store,
             full: Notify::new(),
             counters,
@@ -44,9 +50,13 @@ impl UsageRecorder {
     pub fn record(&self, credential: &str, rate_limited: bool, now: i64) {
         let size = {
             let mut pending = self.pending.lock().expect("not poisoned");
-            let tally = pending
-                .entry((credential.to_owned(), now.div_euclid(60)))
-                .or_default();
+            let key = (credential.to_owned(), now.div_euclid(60));
+            if pending.len() >= MAX_PENDING && !pending.contains_key(&key) {
+                drop(pending);
+                self.dropped();
+                return;
+            }
+            let tally = pending.entry(key).or_default();
             if rate_limited {
                 tally.rate_limited += 1;
             } else {
@@ -60,9 +70,15 @@ impl UsageRecorder {
         }
     }
 
+    /// Entries tallied and not yet written: the write-behind queue's depth.
+    pub fn pending(&self) -> usize {
+        self.pending.lock().expect("not poisoned").len()
+    }
+
     /// Writes everything tallied so far. On failure the tally is kept for
     /// the next flush, so nothing is lost while the database is away.
     pub async fn flush(&self) {
+        let _one_at_a_time = self.flushing.lock().await;
         let taken = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
         if taken.is_empty() {
             return;
@@ -87,6 +103,19 @@ impl UsageRecorder {
                 kept.rate_limited += tally.rate_limited;
                 kept.last_used_at = kept.last_used_at.max(tally.last_used_at);
             }
+        }
+    }
+
+    fn dropped(&self) {
+        let before = self
+            .counters
+            .usage_dropped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if before.is_multiple_of(10_000) {
+            tracing::error!(
+                dropped = before + 1,
+                "the usage tally is full while the database is unavailable; dropping usage"
+            );
         }
     }
 

@@ -26,13 +26,25 @@ impl From<sqlx::Error> for StorageError {
             sqlx::Error::Database(db) => match db.kind() {
                 ErrorKind::UniqueViolation => StorageError::Conflict,
                 ErrorKind::ForeignKeyViolation => StorageError::NotFound,
+                _ if db.code().is_some_and(|code| server_unavailable(&code)) => {
+                    StorageError::Unavailable(err)
+                }
                 _ => StorageError::Database(err),
             },
             sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StorageError::Unavailable(err),
             _ => StorageError::Database(err),
         }
     }
+}
+
+/// PostgreSQL codes of a server going away or refusing connections: class
+/// 08 (connection exception), 53300 (too many connections) and 57P01–57P03
+/// (shut down, crashed, cannot connect now).
+fn server_unavailable(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03")
 }

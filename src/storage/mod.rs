@@ -10,6 +10,7 @@ mod sql_audit;
 mod sql_changes;
 mod sql_clients;
 mod sql_idempotency;
+mod sql_notifications;
 mod sql_usage;
 mod sqlite;
 
@@ -19,7 +20,8 @@ use async_trait::async_trait;
 
 use crate::domain::{
     ApiKey, ApiKeyCredentials, ApiKeyId, AuditEvent, Change, Client, ClientCredentials, ClientId,
-    ClientStatus, OrgId, Organisation, SecretHash,
+    ClientStatus, DeliveryAttempt, DeliveryState, ExpiringCredential, OrgId, Organisation,
+    SecretHash, WebhookDelivery,
 };
 use crate::stats::Counters;
 
@@ -33,8 +35,9 @@ pub trait OrganisationStore {
         &self,
         page: &PageRequest,
     ) -> Result<Vec<Organisation>, StorageError>;
-    /// Writes the name, plan and webhook URL and logs the change, which reaches every
-    /// cached credential of the organisation; `NotFound` without it.
+    /// Writes the name, plan, webhook URL and signing nonce and logs the
+    /// change, which reaches every cached credential of the organisation;
+    /// `NotFound` without it.
     async fn update_organisation(&self, org: &Organisation, now: i64) -> Result<(), StorageError>;
 }
 
@@ -176,6 +179,56 @@ pub trait AuditStore {
     ) -> Result<Vec<AuditEvent>, StorageError>;
     /// Deletes the events that occurred before `before`; returns how many.
     async fn purge_audit_events(&self, before: i64) -> Result<u64, StorageError>;
+}
+
+/// Expiry warnings and the webhooks that carry them. All but the list run in
+/// background tasks, counted apart from request SQL.
+#[async_trait]
+pub trait NotificationStore {
+    /// Active API keys and clients that expire in `(now, until]` and have not
+    /// been warned about that expiry date.
+    async fn expiring_credentials(
+        &self,
+        now: i64,
+        until: i64,
+    ) -> Result<Vec<ExpiringCredential>, StorageError>;
+    /// Claims the warning about `credential` at its expiry date and, with
+    /// the claim, appends `event` and queues `delivery`, in one transaction.
+    /// False when a warning about that date was claimed already (by any node).
+    async fn claim_expiry_warning(
+        &self,
+        credential: &ExpiringCredential,
+        now: i64,
+        event: &AuditEvent,
+        delivery: Option<&WebhookDelivery>,
+    ) -> Result<bool, StorageError>;
+    /// Pending deliveries whose next attempt is due and that no node holds.
+    async fn due_webhook_deliveries(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<WebhookDelivery>, StorageError>;
+    /// Holds a due delivery for this node until `until`; false when another
+    /// node holds it or it is no longer pending.
+    async fn lease_webhook_delivery(
+        &self,
+        id: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StorageError>;
+    /// Records an attempt and releases the lease.
+    async fn record_delivery_attempt(
+        &self,
+        id: &str,
+        attempt: &DeliveryAttempt,
+    ) -> Result<(), StorageError>;
+    /// An organisation's deliveries in order of creation.
+    async fn list_webhook_deliveries(
+        &self,
+        org: &OrgId,
+        state: Option<DeliveryState>,
+        page: &PageRequest,
+    ) -> Result<Vec<WebhookDelivery>, StorageError>;
 }
 
 #[async_trait]
@@ -327,6 +380,7 @@ pub trait Store:
     + IdempotencyStore
     + UsageStore
     + AuditStore
+    + NotificationStore
     + Send
     + Sync
 {
@@ -335,6 +389,16 @@ pub trait Store:
     /// Applies the embedded migrations of this backend.
     async fn migrate(&self) -> Result<(), StorageError>;
     fn backend(&self) -> &'static str;
+    /// The connection pool's size and idle connections, for /metrics.
+    fn pool_usage(&self) -> PoolUsage;
+}
+
+/// Connections the pool holds, and how many of them are idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// Opens the backend that the URL scheme names: `sqlite:` or `postgres:`.

@@ -2,7 +2,8 @@
 
 use crate::domain::{
     ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeyStatus, Audience, AuditEvent, AuditTarget, Change,
-    Client, ClientId, ClientStatus, IpAllowlist, Name, OrgId, Organisation, ScopeSet, SecretHash,
+    Client, ClientId, ClientStatus, DeliveryState, ExpiringCredential, IpAllowlist, Name, OrgId,
+    Organisation, ScopeSet, SecretHash, WebhookDelivery,
 };
 
 use super::StorageError;
@@ -14,6 +15,7 @@ pub(super) struct OrganisationRow {
     pub plan: String,
     pub created_at: i64,
     pub webhook_url: Option<String>,
+    pub webhook_signing_nonce: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -67,6 +69,7 @@ impl TryFrom<OrganisationRow> for Organisation {
             plan: row.plan.parse().map_err(|e| corrupt("plan", e))?,
             created_at: row.created_at,
             webhook_url: row.webhook_url,
+            webhook_signing_nonce: row.webhook_signing_nonce,
         })
     }
 }
@@ -262,6 +265,74 @@ impl TryFrom<AuditEventRow> for AuditEvent {
             source_ip: row.source_ip,
             request_id: row.request_id,
             changes,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ExpiringCredentialRow {
+    pub kind: String,
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub expires_at: i64,
+    pub webhook_url: Option<String>,
+}
+
+impl TryFrom<ExpiringCredentialRow> for ExpiringCredential {
+    type Error = StorageError;
+
+    fn try_from(row: ExpiringCredentialRow) -> Result<Self, Self::Error> {
+        Ok(ExpiringCredential {
+            kind: match row.kind.as_str() {
+                "api_key" => "api_key",
+                _ => "client",
+            },
+            id: row.id,
+            org_id: OrgId::parse(&row.org_id).map_err(|e| corrupt("org id", e))?,
+            name: row.name,
+            expires_at: row.expires_at,
+            webhook_url: row.webhook_url,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct WebhookDeliveryRow {
+    pub id: String,
+    pub org_id: String,
+    pub event_type: String,
+    pub url: String,
+    pub payload: String,
+    pub state: String,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_attempt_at: Option<i64>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+}
+
+impl TryFrom<WebhookDeliveryRow> for WebhookDelivery {
+    type Error = StorageError;
+
+    fn try_from(row: WebhookDeliveryRow) -> Result<Self, Self::Error> {
+        Ok(WebhookDelivery {
+            id: row.id,
+            org_id: OrgId::parse(&row.org_id).map_err(|e| corrupt("org id", e))?,
+            event_type: row.event_type,
+            url: row.url,
+            payload: row.payload,
+            state: DeliveryState::parse(&row.state)
+                .ok_or_else(|| corrupt("delivery state", &row.state))?,
+            attempts: row.attempts,
+            created_at: row.created_at,
+            next_attempt_at: row.next_attempt_at,
+            last_attempt_at: row.last_attempt_at,
+            last_status: row.last_status,
+            last_error: row.last_error,
+            delivered_at: row.delivered_at,
         })
     }
 }

@@ -20,6 +20,14 @@ macro_rules! impl_sql_store {
             fn backend(&self) -> &'static str {
                 $backend
             }
+
+            fn pool_usage(&self) -> $crate::storage::PoolUsage {
+                $crate::storage::PoolUsage {
+                    size: self.pool.size(),
+                    idle: self.pool.num_idle() as u32,
+                    max: self.pool.options().get_max_connections(),
+                }
+            }
         }
 
         #[async_trait::async_trait]
@@ -47,7 +55,7 @@ macro_rules! impl_sql_store {
                 id: &$crate::domain::OrgId,
             ) -> Result<$crate::domain::Organisation, $crate::storage::StorageError> {
                 sqlx::query_as::<_, $crate::storage::rows::OrganisationRow>(
-                    "SELECT id, name, plan, created_at, webhook_url FROM organisations WHERE id = $1",
+                    "SELECT id, name, plan, created_at, webhook_url, webhook_signing_nonce FROM organisations WHERE id = $1",
                 )
                 .bind(id.as_str())
                 .fetch_one(self.pool())
@@ -61,7 +69,7 @@ macro_rules! impl_sql_store {
             ) -> Result<Vec<$crate::domain::Organisation>, $crate::storage::StorageError> {
                 let (after_created, after_id) = page.after_or_start();
                 sqlx::query_as::<_, $crate::storage::rows::OrganisationRow>(
-                    "SELECT id, name, plan, created_at, webhook_url FROM organisations \
+                    "SELECT id, name, plan, created_at, webhook_url, webhook_signing_nonce FROM organisations \
                      WHERE created_at > $1 OR (created_at = $1 AND id > $2) \
                      ORDER BY created_at, id LIMIT $3",
                 )
@@ -81,11 +89,15 @@ macro_rules! impl_sql_store {
                 now: i64,
             ) -> Result<(), $crate::storage::StorageError> {
                 let mut tx = self.pool().begin().await?;
-                let updated = sqlx::query("UPDATE organisations SET name = $1, plan = $2, webhook_url = $3 WHERE id = $4")
+                let updated = sqlx::query(
+                    "UPDATE organisations SET name = $1, plan = $2, webhook_url = $3, \
+                     webhook_signing_nonce = $5 WHERE id = $4",
+                )
                     .bind(org.name.as_str())
                     .bind(org.plan.as_str())
                     .bind(org.webhook_url.as_deref())
                     .bind(org.id.as_str())
+                    .bind(org.webhook_signing_nonce.as_deref())
                     .execute(&mut *tx)
                     .await?;
                 let change = $crate::domain::Change::Organisation(org.id.clone());
@@ -128,6 +140,7 @@ macro_rules! impl_sql_store {
         $crate::storage::sql_usage::impl_usage_store!($store);
         $crate::storage::sql_idempotency::impl_idempotency_store!($store);
         $crate::storage::sql_audit::impl_audit_store!($store);
+        $crate::storage::sql_notifications::impl_notification_store!($store);
     };
 }
 

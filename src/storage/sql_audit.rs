@@ -8,23 +8,7 @@ macro_rules! impl_audit_store {
                 &self,
                 event: &$crate::domain::AuditEvent,
             ) -> Result<(), $crate::storage::StorageError> {
-                sqlx::query(
-                    "INSERT INTO audit_events (id, org_id, actor, action, target_type, \
-                     target_id, occurred_at, source_ip, request_id, changes) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(event.id.as_str())
-                .bind(event.org_id.as_ref().map(|o| o.as_str()))
-                .bind(event.actor.as_str())
-                .bind(event.action.as_str())
-                .bind(event.target.as_ref().map(|t| t.kind.as_str()))
-                .bind(event.target.as_ref().map(|t| t.id.as_str()))
-                .bind(event.occurred_at)
-                .bind(event.source_ip.as_deref())
-                .bind(event.request_id.as_str())
-                .bind(serde_json::Value::Object(event.changes.clone()).to_string())
-                .execute(self.pool())
-                .await?;
+                $crate::storage::sql_audit::insert_audit_event!(self.pool(), event)?;
                 Ok(())
             }
 
@@ -77,3 +61,29 @@ macro_rules! impl_audit_store {
 }
 
 pub(super) use impl_audit_store;
+
+/// Appends `event` through `executor` (a pool or a transaction).
+macro_rules! insert_audit_event {
+    ($executor:expr, $event:expr) => {{
+        let event: &$crate::domain::AuditEvent = $event;
+        sqlx::query(
+            "INSERT INTO audit_events (id, org_id, actor, action, target_type, \
+             target_id, occurred_at, source_ip, request_id, changes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(event.id.as_str())
+        .bind(event.org_id.as_ref().map(|o| o.as_str()))
+        .bind(event.actor.as_str())
+        .bind(event.action.as_str())
+        .bind(event.target.as_ref().map(|t| t.kind.as_str()))
+        .bind(event.target.as_ref().map(|t| t.id.as_str()))
+        .bind(event.occurred_at)
+        .bind(event.source_ip.as_deref())
+        .bind(event.request_id.as_str())
+        .bind(serde_json::Value::Object(event.changes.clone()).to_string())
+        .execute($executor)
+        .await
+    }};
+}
+
+pub(super) use insert_audit_event;

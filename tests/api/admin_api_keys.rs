@@ -312,6 +312,8 @@ async fn lists_filter_and_paginate(backend: Backend) {
         "limit=201",
         "status=bogus",
         "expiring_within=7x",
+        // A multi-byte unit once split a character in two and panicked.
+        "expiring_within=7%C3%A9",
         "cursor=%%%",
         "unknown=1",
     ] {

@@ -138,7 +138,47 @@ async fn a_replay_needs_a_credential_that_is_still_valid(backend: Backend) {
     assert!(refused.headers().get("x-idempotent-replayed").is_none());
 }
 
+/// `method` on `path` with the root token, an Idempotency-Key and a JSON body.
+async fn send(app: &TestApp, method: Method, path: &str, key: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .http
+        .request(method, app.url(path))
+        .bearer_auth(ROOT_TOKEN)
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn a_method_the_path_does_not_serve_is_405_whatever_the_key(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let idem = uuid::Uuid::new_v4().to_string();
+    let body = json!({"name": "Acme", "plan": "starter"});
+    let (status, org) = send(&app, Method::POST, "/admin/v1/orgs", &idem, body.clone()).await;
+    assert_eq!(status, 201);
+
+    // The key was used for the POST: still 405, not 422 IDEMPOTENCY_KEY_REUSED.
+    let (status, problem) = send(&app, Method::PATCH, "/admin/v1/orgs", &idem, body).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (405, Some("METHOD_NOT_ALLOWED"))
+    );
+
+    // A 405 claims no key: the same key then runs a served method afresh.
+    let org_path = format!("/admin/v1/orgs/{}", org["id"].as_str().unwrap());
+    let fresh = uuid::Uuid::new_v4().to_string();
+    let rename = json!({"name": "Acme Two"});
+    let (status, _) = send(&app, Method::PUT, &org_path, &fresh, rename.clone()).await;
+    assert_eq!(status, 405);
+    let (status, renamed) = send(&app, Method::PATCH, &org_path, &fresh, rename).await;
+    assert_eq!((status, renamed["name"].as_str()), (200, Some("Acme Two")));
+}
+
 on_both_backends!(
+    a_method_the_path_does_not_serve_is_405_whatever_the_key,
     a_replay_needs_a_credential_that_is_still_valid,
     a_retried_create_returns_the_same_secret_once_made,
     simultaneous_duplicates_make_one_resource,

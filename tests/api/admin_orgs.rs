@@ -55,12 +55,15 @@ async fn the_operator_manages_organisations(backend: Backend) {
 
     let path = format!("/admin/v1/orgs/{id}");
     let change = json!({"name": "Acme Corp", "plan": "enterprise", "webhook_url": "https://hooks.example.test/kw"});
-    let (status, changed) = app
+    let (status, mut changed) = app
         .admin(Method::PATCH, &path, ROOT_TOKEN, Some(change))
         .await;
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed["plan"], "enterprise");
     assert_eq!(changed["webhook_url"], "https://hooks.example.test/kw");
+    // The first webhook URL brings its signing secret, shown only here.
+    let secret = changed.as_object_mut().unwrap().remove("webhook_secret");
+    assert!(secret.unwrap().as_str().unwrap().starts_with("kwhs_"));
     let (_, fetched) = app.admin(Method::GET, &path, ROOT_TOKEN, None).await;
     assert_eq!(fetched, changed);
     let (_, cleared) = app

@@ -130,6 +130,45 @@ async fn admin_commands_print_one_json_object(backend: Backend) {
         ],
     );
     assert!(String::from_utf8_lossy(&text.stdout).contains("client_secret: kws_"));
+
+    // Changes made from the command line are in the audit trail, as `cli`.
+    let deactivated = keyward(&app, &["client", "deactivate", &client.id]);
+    assert!(deactivated.status.success(), "{deactivated:?}");
+    let path = format!("/admin/v1/orgs/{org_id}/audit-events");
+    let (status, page) = app
+        .admin(
+            reqwest::Method::GET,
+            &path,
+            crate::helpers::ROOT_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let by_cli: Vec<(&str, &str)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == "cli")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["target"]["id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(by_cli.contains(&("organisation.created", org_id)), "{page}");
+    assert!(
+        by_cli.contains(&("client.created", client.id.as_str())),
+        "{page}"
+    );
+    assert!(
+        by_cli.contains(&("client.deactivated", client.id.as_str())),
+        "{page}"
+    );
+    assert!(
+        !page.to_string().contains(&secret),
+        "no secret in the trail"
+    );
 }
 
 async fn admin_commands_reject_bad_input(backend: Backend) {
@@ -260,6 +299,11 @@ fn a_bad_setting_stops_startup_naming_the_setting() {
             "KEYWARD_AUDIT_RETENTION_DAYS",
             "3651",
             "KEYWARD_AUDIT_RETENTION_DAYS",
+        ),
+        (
+            "KEYWARD_SHUTDOWN_TIMEOUT_SECONDS",
+            "3601",
+            "KEYWARD_SHUTDOWN_TIMEOUT_SECONDS",
         ),
         ("KEYWARD_NO_SUCH_SETTING", "1", "no_such_setting"),
     ];

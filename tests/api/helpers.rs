@@ -11,6 +11,7 @@ use keyward::services::registry::{self, NewApiKey, NewClient};
 use keyward::startup::Application;
 use keyward::stats::Counters;
 use keyward::storage::{self, Store};
+use keyward::telemetry::LogFormat;
 use serde_json::Value;
 
 pub const API: &str = "https://api.example.test";
@@ -45,9 +46,9 @@ macro_rules! on_both_backends {
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
-        keyward::telemetry::init("debug", std::io::stdout);
+        keyward::telemetry::init("debug", LogFormat::Pretty, std::io::stdout);
     } else {
-        keyward::telemetry::init("info", std::io::sink);
+        keyward::telemetry::init("info", LogFormat::Pretty, std::io::sink);
     }
 });
 

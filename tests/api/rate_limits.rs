@@ -160,3 +160,80 @@ async fn management_calls_are_limited_per_caller(backend: Backend) {
 }
 
 on_both_backends!(management_calls_are_limited_per_caller);
+
+/// The operator's settings: a higher ceiling for a credential's rate, and
+/// metering off (no limit applied, nothing counted, no rate headers).
+async fn the_operator_sets_the_ceiling_and_may_turn_metering_off(backend: Backend) {
+    let capped = spawn_app(backend).await;
+    let org = capped.create_org(Plan::Enterprise).await;
+    let path = format!("/admin/v1/orgs/{org}/api-keys");
+    let body =
+        json!({"name": "fast", "scopes": ["payouts:read"], "rate_limit_per_minute": 500_000});
+    let (status, refused) = capped
+        .admin(
+            reqwest::Method::POST,
+            &path,
+            crate::helpers::ROOT_TOKEN,
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["field"].as_str()),
+        (400, Some("rate_limit_per_minute"))
+    );
+
+    let app = crate::helpers::spawn_app_with(backend, |s| {
+        s.max_rate_limit_per_minute = 1_000_000;
+        s.metering = false;
+    })
+    .await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let path = format!("/admin/v1/orgs/{org}/api-keys");
+    let (status, fast) = app
+        .admin(
+            reqwest::Method::POST,
+            &path,
+            crate::helpers::ROOT_TOKEN,
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        (status, fast["rate_limit_per_minute"].as_u64()),
+        (201, Some(500_000))
+    );
+
+    let rs = app.create_resource_server(&[API]).await;
+    let key = app
+        .create_api_key(&org, &["payouts:read"], |k| k.rate_limit_per_minute = 1)
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let response = app
+            .http
+            .post(app.url("/v1/keys/verify"))
+            .basic_auth(&rs.id, Some(&rs.secret))
+            .json(&json!({ "key": key.key }))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.headers().get("ratelimit").is_none());
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body["code"], "VALID",
+            "a key at 1/min is not limited: {body}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let usage = format!("/admin/v1/orgs/{org}/api-keys/{}", key.id);
+    let (_, shown) = app
+        .admin(
+            reqwest::Method::GET,
+            &usage,
+            crate::helpers::ROOT_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(shown["request_count"], 0, "nothing is counted: {shown}");
+}
+
+on_both_backends!(the_operator_sets_the_ceiling_and_may_turn_metering_off);

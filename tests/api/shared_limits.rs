@@ -10,8 +10,32 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app_with, Backend, TestApiKey, TestApp, TestClient, API};
 use crate::on_both_backends;
 
-/// Tests that stop Redis must not overlap those that need it.
+/// Tests that stop Redis must not overlap those that need it (metrics.rs too).
 static REDIS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Holds Redis for one test: against the other tests of this run, and
+/// against other test runs on the machine (another checkout's suite), by an
+/// exclusive lock on a file that the OS releases when the process ends.
+pub struct RedisTurn {
+    _in_process: tokio::sync::MutexGuard<'static, ()>,
+    _file: std::fs::File,
+}
+
+pub async fn redis_turn() -> RedisTurn {
+    let in_process = REDIS.lock().await;
+    let file = tokio::task::spawn_blocking(|| {
+        let path = std::env::temp_dir().join("keyward-tests-redis.lock");
+        let file = std::fs::File::create(path).unwrap();
+        file.lock().unwrap();
+        file
+    })
+    .await
+    .unwrap();
+    RedisTurn {
+        _in_process: in_process,
+        _file: file,
+    }
+}
 
 fn redis_url() -> String {
     std::env::var("KEYWARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -45,7 +69,7 @@ async fn limiter_mode(app: &TestApp) -> Value {
 }
 
 async fn two_replicas_share_one_budget(backend: Backend) {
-    let _redis = REDIS.lock().await;
+    let _redis = redis_turn().await;
     let a = spawn_app_with(backend, |s| s.redis_url = Some(redis_url())).await;
     let b = a.replica().await;
     let rs = a.create_resource_server(&[API]).await;
@@ -123,7 +147,7 @@ impl Drop for RestartRedis {
 
 #[tokio::test]
 async fn checks_ride_out_a_redis_outage_on_local_budgets() {
-    let _redis = REDIS.lock().await;
+    let _redis = redis_turn().await;
     let app = spawn_app_with(Backend::Sqlite, |s| s.redis_url = Some(redis_url())).await;
     let rs = app.create_resource_server(&[API]).await;
     let org = app.create_org(Plan::Enterprise).await;

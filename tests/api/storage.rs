@@ -30,6 +30,7 @@ fn org(plan: Plan) -> Organisation {
         plan,
         created_at: 1_700_000_000,
         webhook_url: None,
+        webhook_signing_nonce: None,
     }
 }
 

@@ -60,7 +60,10 @@ pub async fn create(
             .expires_at
             .map(|t| future("expires_at", t, now))
             .transpose()?,
-        rate_limit_per_minute: rate_limit(body.rate_limit_per_minute)?,
+        rate_limit_per_minute: rate_limit(
+            body.rate_limit_per_minute,
+            state.max_rate_limit_per_minute,
+        )?,
         ip_allowlist: allowlist(body.ip_allowlist.as_deref().unwrap_or_default())?,
         metadata: metadata(body.metadata)?,
     };
@@ -146,7 +149,10 @@ pub async fn update(
         key.expires_at = expiry.map(|t| future("expires_at", t, now)).transpose()?;
     }
     if changes.rate_limit_per_minute.is_some() {
-        key.rate_limit_per_minute = rate_limit(changes.rate_limit_per_minute)?;
+        key.rate_limit_per_minute = rate_limit(
+            changes.rate_limit_per_minute,
+            state.max_rate_limit_per_minute,
+        )?;
     }
     if let Some(list) = &changes.ip_allowlist {
         key.ip_allowlist = allowlist(list)?;

@@ -3,7 +3,7 @@
 //! Events hold the non-secret fields of the views, never a secret, key,
 //! hash or token.
 
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::auth::{AdminCaller, AUDIT_READ};
@@ -11,33 +11,17 @@ use super::input::{page_of, page_request, param, query_params};
 use super::orgs::org_of;
 use super::problem::Problem;
 use crate::domain::{AuditEvent, AuditTarget, OrgId};
+use crate::routes::RequestId;
 use crate::startup::AppState;
 use crate::storage::AuditQuery;
 
-/// The id of the request, for correlating events with logs.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-/// The request's `X-Request-Id` if it is sane (at most 64 of
-/// `[A-Za-z0-9._-]`), else a new UUID; kept in the request's extensions.
+/// The request's id (see `routes::request_id`), the one its log lines and
+/// its `X-Request-Id` response header carry.
 pub fn request_id(req: &HttpRequest) -> String {
-    if let Some(RequestId(id)) = req.extensions().get::<RequestId>() {
-        return id.clone();
-    }
-    let sane = |v: &&str| {
-        !v.is_empty()
-            && v.len() <= 64
-            && v.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    };
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(sane)
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
-    req.extensions_mut().insert(RequestId(id.clone()));
-    id
+    RequestId::of(req)
+        .unwrap_or_else(RequestId::generate)
+        .as_str()
+        .to_owned()
 }
 
 /// What an event is about; an empty `id` names nothing (a failed
@@ -60,11 +44,7 @@ pub async fn record(
 ) {
     let now = chrono::Utc::now();
     let event = AuditEvent {
-        id: format!(
-            "ev_{:016x}{:016x}",
-            now.timestamp_nanos_opt().unwrap_or_default(),
-            rand::random::<u64>()
-        ),
+        id: AuditEvent::new_id(now),
         org_id: target.org_id.cloned(),
         actor: actor.to_owned(),
         action: action.to_owned(),
@@ -78,13 +58,7 @@ pub async fn record(
         request_id: request_id(req),
         changes,
     };
-    if let Err(e) = state.store.append_audit_event(&event).await {
-        tracing::error!(
-            error = %crate::error::error_chain(&e),
-            action,
-            "recording an audit event failed"
-        );
-    }
+    state.audit.append(event).await;
 }
 
 /// Fields of a view that change by themselves or say nothing about a change.

@@ -128,7 +128,6 @@ pub async fn authenticate_first(
         .app_data::<web::Data<AppState>>()
         .expect("the app state is registered")
         .clone();
-    audit::request_id(req.request());
     let caller = match authenticate(req.request()).await {
         Ok(caller) => caller,
         Err(refused) => {

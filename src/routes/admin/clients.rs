@@ -79,7 +79,7 @@ pub async fn create(
         ip_allowlist: allowlist(&body.ip_allowlist)?,
         rate_limit_per_minute: body
             .rate_limit_per_minute
-            .map(|n| rate_limit(Some(n)))
+            .map(|n| rate_limit(Some(n), state.max_rate_limit_per_minute))
             .transpose()?,
     };
     caller.require_covers(&new.scopes)?;
@@ -144,7 +144,9 @@ pub async fn update(
         client.expires_at = expiry.map(|t| future("expires_at", t, now)).transpose()?;
     }
     if let Some(limit) = changes.rate_limit_per_minute {
-        client.rate_limit_per_minute = limit.map(|n| rate_limit(Some(n))).transpose()?;
+        client.rate_limit_per_minute = limit
+            .map(|n| rate_limit(Some(n), state.max_rate_limit_per_minute))
+            .transpose()?;
     }
     if let Some(list) = &changes.ip_allowlist {
         client.ip_allowlist = allowlist(list)?;

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::input::read_optional_json;
 use super::problem::Problem;
-use crate::domain::api_key::{DEFAULT_KEY_RATE_LIMIT, MAX_KEY_RATE_LIMIT, MAX_METADATA_BYTES};
+use crate::domain::api_key::{DEFAULT_KEY_RATE_LIMIT, MAX_METADATA_BYTES};
 use crate::domain::{IpAllowlist, ScopeSet};
 
 const DEFAULT_GRACE_SECONDS: i64 = 86_400;
@@ -54,12 +54,13 @@ pub fn future(field: &str, at: chrono::DateTime<chrono::Utc>, now: i64) -> Resul
     Ok(at)
 }
 
-pub fn rate_limit(value: Option<u32>) -> Result<u32, Problem> {
+/// A credential's rate, between 1 and the `max_rate_limit_per_minute` setting.
+pub fn rate_limit(value: Option<u32>, max: u32) -> Result<u32, Problem> {
     let value = value.unwrap_or(DEFAULT_KEY_RATE_LIMIT);
-    if !(1..=MAX_KEY_RATE_LIMIT).contains(&value) {
+    if !(1..=max).contains(&value) {
         return Err(Problem::invalid_field(
             "rate_limit_per_minute",
-            format!("must be between 1 and {MAX_KEY_RATE_LIMIT}"),
+            format!("must be between 1 and {max}"),
         ));
     }
     Ok(value)

@@ -153,7 +153,8 @@ fn decode_cursor(raw: &str) -> Option<(i64, String)> {
 pub fn parse_duration(field: &str, raw: &str) -> Result<i64, Problem> {
     let bad =
         || Problem::invalid_field(field, "must be a positive duration such as 7d, 12h or 30m");
-    let split = raw.len().checked_sub(1).ok_or_else(bad)?;
+    // The unit is the last character, which need not be a single byte.
+    let split = raw.char_indices().last().ok_or_else(bad)?.0;
     let (number, unit) = raw.split_at(split);
     let number: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
     let unit = match unit {
@@ -175,3 +176,6 @@ where
 {
     T::deserialize(deserializer).map(Some)
 }
+
+#[cfg(test)]
+mod tests;

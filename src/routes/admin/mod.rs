@@ -10,3 +10,4 @@ mod input;
 pub mod orgs;
 pub mod problem;
 pub mod views;
+pub mod webhooks;

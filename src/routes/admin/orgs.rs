@@ -10,9 +10,11 @@ use super::auth::{AdminCaller, CLIENTS_WRITE};
 use super::input::{page_of, page_request, query_params, read_json};
 use super::problem::Problem;
 use super::views;
+use crate::crypto::webhook_signing;
 use crate::domain::{Name, OrgId, Plan};
 use crate::services::registry;
 use crate::startup::AppState;
+use secrecy::ExposeSecret;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -106,13 +108,23 @@ pub async fn update(
         org.plan = parse_plan(plan)?;
     }
     if let Some(url) = changes.webhook_url {
-        org.webhook_url = url.as_deref().map(webhook_url).transpose()?;
+        org.webhook_url = url
+            .as_deref()
+            .map(|raw| webhook_url(raw, state.webhook_allow_http))
+            .transpose()?;
     }
+    // The first webhook URL brings the signing secret, shown in this response.
+    let new_secret =
+        (org.webhook_url.is_some() && org.webhook_signing_nonce.is_none()).then(|| {
+            let nonce = webhook_signing::new_nonce();
+            org.webhook_signing_nonce = Some(nonce.clone());
+            state.webhook_signer.secret(&org.id, &nonce)
+        });
     state
         .store
         .update_organisation(&org, chrono::Utc::now().timestamp())
         .await?;
-    let view = views::organisation(&org);
+    let mut view = views::organisation(&org);
     let changes = audit::diff(&before, &view);
     record(
         &state,
@@ -123,7 +135,43 @@ pub async fn update(
         changes,
     )
     .await;
+    if let Some(secret) = new_secret {
+        view["webhook_secret"] = secret.expose_secret().into();
+    }
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// `POST /admin/v1/orgs/{org_id}/webhook-secret`: a new signing secret for
+/// the organisation's webhooks, shown once; the old one stops signing.
+pub async fn rotate_webhook_secret(
+    caller: AdminCaller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let id = org_of(&caller, &path)?;
+    caller.require(&id, CLIENTS_WRITE)?;
+    let mut org = state.store.get_organisation(&id).await?;
+    let nonce = webhook_signing::new_nonce();
+    org.webhook_signing_nonce = Some(nonce.clone());
+    state
+        .store
+        .update_organisation(&org, chrono::Utc::now().timestamp())
+        .await?;
+    record(
+        &state,
+        &req,
+        &caller,
+        "organisation.webhook_secret_rotated",
+        &org.id,
+        serde_json::Map::new(),
+    )
+    .await;
+    let secret = state.webhook_signer.secret(&org.id, &nonce);
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "org_id": org.id.as_str(),
+        "webhook_secret": secret.expose_secret(),
+    })))
 }
 
 /// Records `action` on the organisation `id` in the audit trail.
@@ -156,12 +204,14 @@ fn parse_plan(raw: &str) -> Result<Plan, Problem> {
     raw.parse().map_err(|e| Problem::invalid_field("plan", e))
 }
 
-fn webhook_url(raw: &str) -> Result<String, Problem> {
+fn webhook_url(raw: &str, allow_http: bool) -> Result<String, Problem> {
     let url = url::Url::parse(raw).map_err(|e| Problem::invalid_field("webhook_url", e))?;
-    if url.scheme() != "https" || raw.len() > 2048 {
+    let scheme_allowed = url.scheme() == "https" || (allow_http && url.scheme() == "http");
+    if !scheme_allowed || raw.len() > 2048 {
+        let schemes = if allow_http { "an http(s)" } else { "an https" };
         return Err(Problem::invalid_field(
             "webhook_url",
-            "must be an https URL of at most 2048 characters",
+            format!("must be {schemes} URL of at most 2048 characters"),
         ));
     }
     Ok(url.to_string())

@@ -97,7 +97,7 @@ impl From<StorageError> for Problem {
                 tracing::error!(error = %crate::error::error_chain(&err), "database unavailable");
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "UNAVAILABLE",
+                    "SERVICE_UNAVAILABLE",
                     "the service is temporarily unavailable; retry later",
                 )
             }

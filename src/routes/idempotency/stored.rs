@@ -78,7 +78,7 @@ pub(super) fn problem(status: StatusCode, code: &'static str, detail: &str) -> H
 pub(super) fn unavailable() -> HttpResponse {
     problem(
         StatusCode::SERVICE_UNAVAILABLE,
-        "UNAVAILABLE",
+        "SERVICE_UNAVAILABLE",
         "the service is temporarily unavailable; retry later",
     )
 }

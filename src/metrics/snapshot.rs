@@ -1,0 +1,198 @@
+//! Values read when `/metrics` is scraped: the application's counters, the
+//! database pool, the rate limiter's mode and the usage queue.
+
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+
+use crate::services::audit_writer::AuditWriter;
+use crate::services::rate_limit::RateLimits;
+use crate::services::usage::UsageRecorder;
+use crate::stats::Counters;
+use crate::storage::Store;
+
+pub struct Snapshot {
+    pub counters: Arc<Counters>,
+    pub store: Arc<dyn Store>,
+    pub limiter: Arc<RateLimits>,
+    pub usage: Arc<UsageRecorder>,
+    pub audit: Arc<AuditWriter>,
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot").finish_non_exhaustive()
+    }
+}
+
+type Fmt = Result<(), fmt::Error>;
+
+fn counter(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: &AtomicU64) -> Fmt {
+    let metric = ConstCounter::new(Counters::read(value));
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+/// One counter with a label whose values split it.
+fn labelled_counter(
+    encoder: &mut DescriptorEncoder,
+    (name, help, label): (&str, &str, &str),
+    values: &[(&str, &AtomicU64)],
+) -> Fmt {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (value, count) in values {
+        let labels = [(label, *value)];
+        ConstCounter::new(Counters::read(count)).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> Fmt {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Fmt {
+        let c = &self.counters;
+        let e = &mut encoder;
+        counter(e, "tokens_issued", "Access tokens issued", &c.tokens_issued)?;
+        counter(
+            e,
+            "argon2_verifications",
+            "argon2 hash verifications run",
+            &c.argon2_verifications,
+        )?;
+        labelled_counter(
+            e,
+            (
+                "credential_cache_lookups",
+                "Verified-credential cache lookups by result",
+                "result",
+            ),
+            &[
+                ("hit", &c.credential_cache_hits),
+                ("miss", &c.credential_cache_misses),
+            ],
+        )?;
+        counter(
+            e,
+            "signature_verifications",
+            "Access-token signatures checked",
+            &c.signature_verifications,
+        )?;
+        labelled_counter(
+            e,
+            (
+                "sql_queries",
+                "SQL statements run, for requests or in the background",
+                "origin",
+            ),
+            &[
+                ("request", &c.sql_queries),
+                ("background", &c.background_sql_queries),
+            ],
+        )?;
+        labelled_counter(
+            e,
+            (
+                "cache_evictions",
+                "Cached records dropped after a change, by cache",
+                "cache",
+            ),
+            &[
+                ("client", &c.client_cache_evictions),
+                ("api_key", &c.key_cache_evictions),
+            ],
+        )?;
+        counter(
+            e,
+            "change_notifications",
+            "Changes received from the change feed",
+            &c.change_notifications,
+        )?;
+        counter(
+            e,
+            "rate_limit_checks",
+            "Rate-limit decisions made",
+            &c.rate_limit_checks,
+        )?;
+        counter(
+            e,
+            "rate_limited",
+            "Rate-limit decisions that refused the request",
+            &c.rate_limited,
+        )?;
+        counter(
+            e,
+            "usage_flush_failures",
+            "Usage batches that could not be written (kept for the next flush)",
+            &c.usage_flush_failures,
+        )?;
+        counter(
+            e,
+            "usage_dropped",
+            "Usage dropped because the tally was full while the database was unavailable",
+            &c.usage_dropped,
+        )?;
+        counter(
+            e,
+            "audit_events_dropped",
+            "Audit events dropped because the queue was full while the database was unavailable",
+            &c.audit_events_dropped,
+        )?;
+        counter(
+            e,
+            "stale_answers",
+            "Credential records served past their freshness while the database was unavailable",
+            &c.stale_answers,
+        )?;
+
+        let pool = self.store.pool_usage();
+        gauge(
+            e,
+            "db_pool_connections",
+            "Open database connections",
+            pool.size.into(),
+        )?;
+        gauge(
+            e,
+            "db_pool_idle_connections",
+            "Idle database connections",
+            pool.idle.into(),
+        )?;
+        gauge(
+            e,
+            "db_pool_max_connections",
+            "The database pool's maximum size",
+            pool.max.into(),
+        )?;
+        let redis = i64::from(self.limiter.shared_in_redis());
+        gauge(
+            e,
+            "rate_limiter_redis",
+            "1 while rate budgets are shared through Redis; 0 when local or fallen back",
+            redis,
+        )?;
+        let depth = i64::try_from(self.usage.pending()).unwrap_or(i64::MAX);
+        gauge(
+            e,
+            "usage_queue_depth",
+            "Usage entries waiting to be written",
+            depth,
+        )?;
+        let waiting = i64::try_from(self.audit.waiting()).unwrap_or(i64::MAX);
+        gauge(
+            e,
+            "audit_queue_depth",
+            "Audit events waiting for the database",
+            waiting,
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,13 @@
+//! `GET /metrics`: Prometheus metrics, unauthenticated like /healthz; they
+//! hold counts, never credentials, and are meant for the internal network.
+
+use actix_web::{web, HttpResponse};
+
+use crate::startup::AppState;
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(crate::metrics::CONTENT_TYPE)
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(state.metrics.render())
+}

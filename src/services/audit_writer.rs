@@ -1,0 +1,108 @@
+//! Appends audit events. While the database is unavailable, events wait in
+//! a bounded queue and are written when it returns; past the bound the
+//! oldest are dropped, counted and logged.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::domain::AuditEvent;
+use crate::stats::Counters;
+use crate::storage::{StorageError, Store};
+
+const CAPACITY: usize = 10_000;
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+
+pub struct AuditWriter {
+    store: Arc<dyn Store>,
+    waiting: Mutex<VecDeque<AuditEvent>>,
+    counters: Arc<Counters>,
+}
+
+impl AuditWriter {
+    pub fn new(store: Arc<dyn Store>, counters: Arc<Counters>) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            waiting: Mutex::new(VecDeque::new()),
+            counters,
+        })
+    }
+
+    pub async fn append(&self, event: AuditEvent) {
+        let queued = !self.waiting.lock().expect("not poisoned").is_empty();
+        if queued {
+            // Keep the order: behind what is already waiting.
+            self.hold(event);
+            return;
+        }
+        match self.store.append_audit_event(&event).await {
+            Ok(()) => {}
+            Err(StorageError::Unavailable(_)) => self.hold(event),
+            Err(e) => tracing::error!(
+                error = %crate::error::error_chain(&e),
+                action = %event.action,
+                "recording an audit event failed"
+            ),
+        }
+    }
+
+    /// Events waiting for the database.
+    pub fn waiting(&self) -> usize {
+        self.waiting.lock().expect("not poisoned").len()
+    }
+
+    fn hold(&self, event: AuditEvent) {
+        let mut waiting = self.waiting.lock().expect("not poisoned");
+        if waiting.len() >= CAPACITY {
+            waiting.pop_front();
+            Counters::bump(&self.counters.audit_events_dropped);
+            tracing::error!(
+                capacity = CAPACITY,
+                "the audit queue is full while the database is unavailable; dropped the oldest event"
+            );
+        }
+        if waiting.is_empty() {
+            tracing::warn!("the database is unavailable; audit events wait in memory");
+        }
+        waiting.push_back(event);
+    }
+
+    /// Writes what waits, in order, until the queue is empty or a write fails.
+    pub async fn drain(&self) {
+        loop {
+            let Some(event) = self.waiting.lock().expect("not poisoned").front().cloned() else {
+                return;
+            };
+            match self.store.append_audit_event(&event).await {
+                Ok(()) => {
+                    let mut waiting = self.waiting.lock().expect("not poisoned");
+                    if waiting.front().is_some_and(|e| e.id == event.id) {
+                        waiting.pop_front();
+                    }
+                    if waiting.is_empty() {
+                        tracing::info!("the audit events that waited are written");
+                    }
+                }
+                Err(StorageError::Conflict) => {
+                    // Written before the answer was lost.
+                    let mut waiting = self.waiting.lock().expect("not poisoned");
+                    if waiting.front().is_some_and(|e| e.id == event.id) {
+                        waiting.pop_front();
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    pub fn spawn_drainer(self: &Arc<Self>) {
+        let writer = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(RETRY_EVERY);
+            loop {
+                ticker.tick().await;
+                writer.drain().await;
+            }
+        });
+    }
+}

@@ -1,0 +1,149 @@
+//! Sends queued webhooks, signed, and retries failed ones with exponential
+//! backoff (domain::RetryPolicy). A node leases a delivery before sending,
+//! so replicas do not send the same attempt twice. Delivery is at least
+//! once: a receiver deduplicates on `X-Keyward-Delivery`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::crypto::webhook_signing::{signature, WebhookSigner, SIGNATURE_HEADER};
+use crate::domain::{DeliveryState, RetryPolicy, WebhookDelivery};
+use crate::storage::Store;
+
+const POLL_EVERY: Duration = Duration::from_secs(1);
+const BATCH: i64 = 50;
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longer than an attempt can take, so a lease outlives its attempt.
+const LEASE_SECONDS: i64 = 60;
+
+pub struct WebhookDispatcher {
+    store: Arc<dyn Store>,
+    signer: Arc<WebhookSigner>,
+    retry: RetryPolicy,
+    http: reqwest::Client,
+}
+
+impl WebhookDispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        signer: Arc<WebhookSigner>,
+        retry: RetryPolicy,
+    ) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(ATTEMPT_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Keyward-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            store,
+            signer,
+            retry,
+            http,
+        })
+    }
+
+    pub fn spawn(self) {
+        let dispatcher = Arc::new(self);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(POLL_EVERY);
+            loop {
+                ticker.tick().await;
+                dispatcher.send_due().await;
+            }
+        });
+    }
+
+    async fn send_due(self: &Arc<Self>) {
+        let now = chrono::Utc::now().timestamp();
+        let due = match self.store.due_webhook_deliveries(now, BATCH).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %crate::error::error_chain(&e), "reading due webhooks failed");
+                return;
+            }
+        };
+        for delivery in due {
+            match self
+                .store
+                .lease_webhook_delivery(&delivery.id, now, now + LEASE_SECONDS)
+                .await
+            {
+                Ok(true) => {
+                    let dispatcher = self.clone();
+                    tokio::spawn(async move { dispatcher.attempt(delivery).await });
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::error_chain(&e), "leasing a webhook failed")
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, delivery: WebhookDelivery) {
+        let (status, error) = match self.send(&delivery).await {
+            Ok(status) if (200..300).contains(&status) => (Some(status), None),
+            Ok(status) => (
+                Some(status),
+                Some(format!("the receiver answered HTTP {status}")),
+            ),
+            Err(error) => (None, Some(error)),
+        };
+        let outcome = self.retry.outcome(
+            delivery.created_at,
+            delivery.attempts + 1,
+            chrono::Utc::now().timestamp(),
+            status,
+            error,
+        );
+        match (&outcome.state, &outcome.error) {
+            (DeliveryState::Delivered, _) => {
+                tracing::info!(delivery = %delivery.id, event = %delivery.event_type, "webhook delivered")
+            }
+            (state, error) => tracing::warn!(
+                delivery = %delivery.id,
+                attempts = delivery.attempts + 1,
+                state = state.as_str(),
+                error = error.as_deref().unwrap_or_default(),
+                "webhook attempt failed"
+            ),
+        }
+        if let Err(e) = self
+            .store
+            .record_delivery_attempt(&delivery.id, &outcome)
+            .await
+        {
+            tracing::error!(error = %crate::error::error_chain(&e), delivery = %delivery.id, "recording a webhook attempt failed");
+        }
+    }
+
+    /// Posts the delivery, signed now with its organisation's current secret.
+    async fn send(&self, delivery: &WebhookDelivery) -> Result<i64, String> {
+        let org = self
+            .store
+            .get_organisation(&delivery.org_id)
+            .await
+            .map_err(|e| format!("reading the organisation: {e}"))?;
+        let nonce = org
+            .webhook_signing_nonce
+            .ok_or("the organisation has no webhook signing secret")?;
+        let secret = self.signer.secret(&org.id, &nonce);
+        let timestamp = chrono::Utc::now().timestamp();
+        let response = self
+            .http
+            .post(&delivery.url)
+            .header("Content-Type", "application/json")
+            .header(
+                SIGNATURE_HEADER,
+                signature(&secret, timestamp, delivery.payload.as_bytes()),
+            )
+            .header("X-Keyward-Event", &delivery.event_type)
+            .header("X-Keyward-Delivery", &delivery.id)
+            .body(delivery.payload.clone())
+            .send()
+            .await
+            // Without the URL: it may hold a token of the receiver's.
+            .map_err(|e| crate::error::error_chain(&e.without_url()))?;
+        Ok(i64::from(response.status().as_u16()))
+    }
+}

@@ -1,0 +1,237 @@
+//! SIGTERM (or SIGINT) under load: the server stops accepting, finishes the
+//! requests it has started, writes the pending usage counts and exits 0.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{Backend, TestDatabase, API};
+use crate::on_both_backends;
+use crate::server_process::ServerProcess;
+
+const CALLERS: usize = 16;
+
+/// What one `POST /v1/keys/verify` came to.
+#[derive(Debug)]
+enum Outcome {
+    Valid,
+    /// The connection was refused: the server had stopped accepting.
+    Refused,
+    /// No response byte at all, for a request the server never started: it
+    /// arrived on a keep-alive connection between two requests when the
+    /// drain closed it (actix-web drops a request not yet started), or its
+    /// connection was still in the kernel's backlog when the listener
+    /// closed. The final count proves none of them was handled.
+    Unanswered,
+    /// Anything else: a wrong answer, or a response cut short.
+    Broken(String),
+}
+
+/// A resource server (org of the operator) and an API key to check.
+async fn key_to_check(server: &ServerProcess) -> (String, String, String, String) {
+    let org = server
+        .admin_ok(
+            Method::POST,
+            "/admin/v1/orgs",
+            Some(json!({"name": "Acme", "plan": "enterprise"})),
+            201,
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rs = server
+        .admin_ok(
+            Method::POST,
+            &format!("/admin/v1/orgs/{org}/clients"),
+            Some(json!({"name": "api", "scopes": ["keyward:introspect"],
+                        "audiences": [API], "resource_server": true})),
+            201,
+        )
+        .await;
+    let key = server
+        .admin_ok(
+            Method::POST,
+            &format!("/admin/v1/orgs/{org}/api-keys"),
+            Some(json!({"name": "load", "scopes": ["payouts:read"],
+                        "rate_limit_per_minute": 10000})),
+            201,
+        )
+        .await;
+    let path = format!(
+        "/admin/v1/orgs/{org}/api-keys/{}",
+        key["id"].as_str().unwrap()
+    );
+    (
+        rs["client_id"].as_str().unwrap().to_owned(),
+        rs["client_secret"].as_str().unwrap().to_owned(),
+        key["key"].as_str().unwrap().to_owned(),
+        path,
+    )
+}
+
+async fn verify_once(
+    http: &reqwest::Client,
+    url: &str,
+    rs: &(String, String),
+    key: &str,
+) -> Outcome {
+    let sent = http
+        .post(url)
+        .basic_auth(&rs.0, Some(&rs.1))
+        .json(&json!({ "key": key }))
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(e) if e.is_connect() => return Outcome::Refused,
+        Err(e) if e.is_request() && !e.is_body() => return Outcome::Unanswered,
+        Err(e) => return Outcome::Broken(format!("{e:?}")),
+    };
+    let status = response.status();
+    match response.json::<Value>().await {
+        Ok(body) if status == 200 && body["code"] == "VALID" => Outcome::Valid,
+        Ok(body) => Outcome::Broken(format!("{status} {body}")),
+        Err(e) => Outcome::Broken(format!("{status}, body cut short: {e:?}")),
+    }
+}
+
+/// A verify request whose body arrives in two parts, so it is in flight
+/// for as long as the test likes.
+struct SlowVerify {
+    stream: tokio::net::TcpStream,
+    rest: String,
+}
+
+impl SlowVerify {
+    async fn begin(address: &str, rs: &(String, String), key: &str) -> Self {
+        use base64::Engine;
+        use tokio::io::AsyncWriteExt;
+        let body = json!({ "key": key }).to_string();
+        let (first, rest) = body.split_at(body.len() / 2);
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", rs.0, rs.1));
+        let head = format!(
+            "POST /v1/keys/verify HTTP/1.1\r\nHost: {address}\r\nAuthorization: Basic {credentials}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(first.as_bytes()).await.unwrap();
+        Self {
+            stream,
+            rest: rest.to_owned(),
+        }
+    }
+
+    /// Sends the rest of the body and reads the whole response.
+    async fn finish(mut self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut response = Vec::new();
+        let sent = self.stream.write_all(self.rest.as_bytes()).await;
+        let read = self.stream.read_to_end(&mut response).await;
+        format!("{sent:?} {read:?} {}", String::from_utf8_lossy(&response))
+    }
+}
+
+async fn sigterm_under_load_finishes_accepted_requests_and_counts_them(backend: Backend) {
+    stop_under_load(backend, "TERM").await;
+}
+
+/// actix-web alone would treat SIGINT as a forced stop.
+#[tokio::test]
+async fn sigint_under_load_is_a_graceful_stop_too() {
+    stop_under_load(Backend::Sqlite, "INT").await;
+}
+
+async fn stop_under_load(backend: Backend, signal: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(backend, dir.path()).await;
+    let mut server = ServerProcess::start(dir.path(), &db.url).await;
+    let (rs_id, rs_secret, key, key_path) = key_to_check(&server).await;
+
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    let url = server.url("/v1/keys/verify");
+    let callers: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let (outcomes, url, key) = (outcomes.clone(), url.clone(), key.clone());
+            let rs = (rs_id.clone(), rs_secret.clone());
+            tokio::spawn(async move {
+                // Each caller is a resource server with its own keep-alive pool.
+                let http = reqwest::Client::new();
+                let started = Instant::now();
+                // Until the server refuses connections: after that, it is gone.
+                while started.elapsed() < Duration::from_secs(60) {
+                    let outcome = verify_once(&http, &url, &rs, &key).await;
+                    let refused = matches!(outcome, Outcome::Refused);
+                    outcomes.lock().unwrap().push(outcome);
+                    if refused {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+
+    // Signal while the load is in full swing.
+    let started = Instant::now();
+    while outcomes.lock().unwrap().len() < 300 {
+        assert!(started.elapsed() < Duration::from_secs(30), "no load");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let in_flight = SlowVerify::begin(&address, &(rs_id.clone(), rs_secret.clone()), &key).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.signal(signal);
+    // Stops accepting at once, while the slow request is still in flight.
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(&address).await.is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still accepting"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let response = in_flight.finish().await;
+    assert!(
+        response.contains("HTTP/1.1 200") && response.contains(r#""code":"VALID""#),
+        "the request in flight at the signal: {response}"
+    );
+    let status = server.exit_status(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0), "{}", server.log());
+    for caller in callers {
+        caller.await.unwrap();
+    }
+
+    let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
+    let count = |f: fn(&Outcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    let valid = count(|o| matches!(o, Outcome::Valid));
+    let refused = count(|o| matches!(o, Outcome::Refused));
+    let broken: Vec<&String> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Broken(what) => Some(what),
+            _ => None,
+        })
+        .collect();
+    assert!(broken.is_empty(), "{broken:?}");
+    assert_eq!(refused, CALLERS, "every caller ends refused at connect");
+    assert!(valid >= 300);
+
+    // Every completed check (and the slow one) is counted, and nothing
+    // else: a request the server answered is one the caller received.
+    let restarted = ServerProcess::start(dir.path(), &db.url).await;
+    let stored = restarted.admin_ok(Method::GET, &key_path, None, 200).await;
+    assert_eq!(
+        stored["request_count"].as_u64(),
+        Some(valid as u64 + 1),
+        "valid {valid}, unanswered {}; the stopped server's log:\n{}",
+        count(|o| matches!(o, Outcome::Unanswered)),
+        server.log()
+    );
+}
+
+on_both_backends!(sigterm_under_load_finishes_accepted_requests_and_counts_them);
