@@ -11,11 +11,13 @@ use redis::aio::MultiplexedConnection;
 
 use super::rate_limit::{Decision, WINDOW_SECONDS};
 
-/// GCRA on Redis's own clock: the key holds the theoretical arrival time
-/// (ms). Returns {allowed, remaining, retry_after_ms, reset_ms}.
+/// GCRA on Redis's own clock: the key holds the theoretical arrival time in
+/// microseconds, which keeps the emission interval whole for rates up to a
+/// million a second (Lua numbers are doubles: exact at this size).
+/// Returns {allowed, remaining, retry_after_us, reset_us}.
 const GCRA: &str = r"
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
@@ -25,7 +27,7 @@ local next_tat = tat + interval
 if next_tat - tolerance > now then
   return {0, 0, next_tat - tolerance - now, tat - now}
 end
-redis.call('SET', KEYS[1], next_tat, 'PX', next_tat - now)
+redis.call('SET', KEYS[1], next_tat, 'PX', math.ceil((next_tat - now) / 1000))
 return {1, math.floor((tolerance - (next_tat - now)) / interval), 0, next_tat - now}
 ";
 
@@ -62,20 +64,20 @@ impl RedisLimiter {
     pub async fn check(&self, credential: &str, per_minute: u32) -> Option<Decision> {
         let limit = per_minute.max(1);
         let mut connection = self.connection().await?;
-        let interval_ms = WINDOW_SECONDS * 1000 / u64::from(limit);
+        let interval_us = (WINDOW_SECONDS * 1_000_000 / u64::from(limit)).max(1);
         let mut invocation = self.script.key(format!("{KEY_PREFIX}{credential}"));
-        invocation.arg(interval_ms).arg(limit);
+        invocation.arg(interval_us).arg(limit);
         let call = invocation.invoke_async::<(i64, i64, i64, i64)>(&mut connection);
         match tokio::time::timeout(COMMAND_TIMEOUT, call).await {
-            Ok(Ok((allowed, remaining, retry_ms, reset_ms))) => {
+            Ok(Ok((allowed, remaining, retry_us, reset_us))) => {
                 self.mark_reachable();
-                let seconds = |ms: i64| (ms.max(0) as u64).div_ceil(1000);
+                let seconds = |us: i64| (us.max(0) as u64).div_ceil(1_000_000);
                 Some(Decision {
                     allowed: allowed == 1,
                     limit,
                     remaining: remaining.max(0) as u32,
-                    reset_seconds: seconds(reset_ms),
-                    retry_after_seconds: (allowed != 1).then(|| seconds(retry_ms).max(1)),
+                    reset_seconds: seconds(reset_us),
+                    retry_after_seconds: (allowed != 1).then(|| seconds(retry_us).max(1)),
                 })
             }
             Ok(Err(e)) => self.unreachable(&e.to_string()),

@@ -102,6 +102,31 @@ async fn two_replicas_share_one_budget(backend: Backend) {
 
 on_both_backends!(two_replicas_share_one_budget);
 
+/// Above 60,000 a minute a request is due more often than once a
+/// millisecond; the budget still lives in Redis (it once fell back to local).
+#[tokio::test]
+async fn rates_beyond_one_a_millisecond_are_shared_too() {
+    let _redis = redis_turn().await;
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.redis_url = Some(redis_url());
+        s.max_rate_limit_per_minute = 100_000_000;
+    })
+    .await;
+    let rs = app.create_resource_server(&[API]).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let key = app
+        .create_api_key(&org, &["payouts:read"], |k| {
+            k.rate_limit_per_minute = 100_000_000
+        })
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(code(&app, &rs, &key).await, "VALID");
+    }
+    assert_eq!(limiter_mode(&app).await, "redis");
+    assert!(budget_exists(&key.id), "the budget lives in Redis");
+}
+
 /// Starts Redis again however the test ends.
 struct RestartRedis;
 
