@@ -65,6 +65,8 @@ pub enum JwtError {
     WrongAlgorithm,
     #[error("the signature does not verify")]
     BadSignature,
+    #[error("the header names a key source or extension we do not use")]
+    ForeignHeader,
     #[error("the claims are not those of an access token")]
     BadClaims,
 }
@@ -74,6 +76,23 @@ struct Header {
     alg: String,
     kid: String,
     typ: String,
+    // Headers that point at a key or demand extensions: we never send them,
+    // and a token carrying one is refused whoever signed it.
+    jku: Option<serde::de::IgnoredAny>,
+    jwk: Option<serde::de::IgnoredAny>,
+    x5u: Option<serde::de::IgnoredAny>,
+    x5c: Option<serde::de::IgnoredAny>,
+    crit: Option<serde::de::IgnoredAny>,
+}
+
+impl Header {
+    fn names_a_foreign_key(&self) -> bool {
+        self.jku.is_some()
+            || self.jwk.is_some()
+            || self.x5u.is_some()
+            || self.x5c.is_some()
+            || self.crit.is_some()
+    }
 }
 
 /// Checks structure, `typ`, `kid`, `alg` and signature against the published
@@ -85,6 +104,9 @@ pub fn decode_access_token(keys: &KeySet, token: &str) -> Result<DecodedClaims, 
     let (signed, signature) = token.rsplit_once('.').ok_or(JwtError::Malformed)?;
     let (header, payload) = signed.split_once('.').ok_or(JwtError::Malformed)?;
     let header: Header = decode_json(header)?;
+    if header.names_a_foreign_key() {
+        return Err(JwtError::ForeignHeader);
+    }
     // RFC 9068 §4: "at+jwt", or its full media type.
     let typ = header.typ.to_ascii_lowercase();
     if typ != "at+jwt" && typ != "application/at+jwt" {

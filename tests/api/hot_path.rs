@@ -2,7 +2,7 @@
 
 use keyward::stats::Counters;
 
-use crate::helpers::{spawn_app, Backend};
+use crate::helpers::{spawn_app, Backend, TestClient};
 use crate::on_both_backends;
 
 struct Snapshot {
@@ -74,23 +74,40 @@ async fn warm_introspection_runs_no_sql_argon2_or_signature_check(backend: Backe
     );
 }
 
-async fn unknown_client_costs_a_dummy_verification(backend: Backend) {
+/// Timing: a wrong secret for a real client and any secret for an unknown
+/// one take the same path, one argon2 verification each (the unknown client
+/// is checked against a dummy hash), and get the same answer.
+async fn a_wrong_secret_and_an_unknown_client_each_run_argon2_once(backend: Backend) {
     let app = spawn_app(backend).await;
-    let before = snapshot(&app.counters);
-    let response = app
-        .http
-        .post(app.url("/oauth/token"))
-        .basic_auth("cl_0123456789abcdef0123456789abcdef", Some("kws_guess"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
-    assert_eq!(snapshot(&app.counters).argon2, before.argon2 + 1);
+    let mut wrong_secret = app.create_client(&["payouts:read"], &[]).await;
+    wrong_secret.secret.push('x');
+    let unknown_client = TestClient {
+        id: "cl_0123456789abcdef0123456789abcdef".into(),
+        secret: wrong_secret.secret.clone(),
+        org_id: wrong_secret.org_id.clone(),
+    };
+    let grant = [("grant_type", "client_credentials")];
+
+    let mut answers = Vec::new();
+    for client in [&wrong_secret, &unknown_client] {
+        let before = snapshot(&app.counters);
+        let response = app.post_token(client, &grant).await;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            snapshot(&app.counters).argon2,
+            before.argon2 + 1,
+            "{}",
+            client.id
+        );
+        answers.push((status, body));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0].0, 401);
 }
 
 on_both_backends!(
     warm_token_request_runs_no_sql_and_no_argon2,
     warm_introspection_runs_no_sql_argon2_or_signature_check,
-    unknown_client_costs_a_dummy_verification,
+    a_wrong_secret_and_an_unknown_client_each_run_argon2_once,
 );

@@ -60,8 +60,13 @@ async fn active_token_reports_every_field(backend: Backend) {
 
 /// Our ES256 signing key as a resource-server forger would need it.
 fn our_key(app: &TestApp) -> (String, EncodingKey) {
+    key_in(&app.keys_dir())
+}
+
+/// The kid and private key of the ES256 key in a keys directory.
+fn key_in(dir: &std::path::Path) -> (String, EncodingKey) {
     // keys/ also holds the `server-secret`.
-    let entry = std::fs::read_dir(app.keys_dir())
+    let entry = std::fs::read_dir(dir)
         .unwrap()
         .map(Result::unwrap)
         .find(|entry| entry.path().extension() == Some(std::ffi::OsStr::new("pem")))
@@ -167,6 +172,129 @@ async fn every_bad_token_reads_exactly_inactive(backend: Backend) {
         app.introspect(&rs, &good, &[]).await.1,
         json!({"active": false})
     );
+}
+
+/// A compact JWS of our claims with any header, signed by `key`.
+fn signed_with(header: &Value, claims: &Value, key: &EncodingKey, alg: Algorithm) -> String {
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let signed = format!("{}.{}", b64(header), b64(claims));
+    let signature = jsonwebtoken::crypto::sign(signed.as_bytes(), key, alg).unwrap();
+    format!("{signed}.{signature}")
+}
+
+/// Algorithm confusion and key injection: tokens keyed with our public key
+/// as an HMAC secret, tokens that point at or embed another key, and odd
+/// `kid` values all read inactive. Even our own key cannot vouch for a
+/// header that names a key source.
+async fn forged_keys_and_kids_read_inactive(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rs = app.create_resource_server(&[API]).await;
+    let client = app.create_client(&["payouts:read"], &[API]).await;
+    let claims = claims_of(&app.token(&client, &[("resource", API)]).await);
+    let (kid, ours) = our_key(&app);
+    let elsewhere = tempfile::tempdir().unwrap();
+    keyward::crypto::keyring::Keyring::new(
+        elsewhere.path(),
+        keyward::crypto::signing_key::SigningAlgorithm::ES256,
+        std::time::Duration::from_secs(960),
+    )
+    .load_or_init()
+    .unwrap();
+    let (their_kid, theirs) = key_in(elsewhere.path());
+    let jwks: Value = app.get_json("/.well-known/jwks.json").await;
+    let our_jwk = jwks["keys"][0].clone();
+    let header = |fields: Value| {
+        let mut header = json!({"alg": "ES256", "typ": "at+jwt", "kid": kid});
+        for (name, value) in fields.as_object().unwrap() {
+            header[name] = value.clone();
+        }
+        header
+    };
+    let es256 =
+        |header: Value, key: &EncodingKey| signed_with(&header, &claims, key, Algorithm::ES256);
+    let hs256_keyed_with = |secret: &[u8]| {
+        signed_with(
+            &header(json!({"alg": "HS256"})),
+            &claims,
+            &EncodingKey::from_secret(secret),
+            Algorithm::HS256,
+        )
+    };
+
+    // The forging works: our key and a plain header give an active token.
+    let plain = es256(header(json!({})), &ours);
+    assert_eq!(app.introspect(&rs, &plain, &[]).await.1["active"], true);
+
+    let cases = vec![
+        (
+            "HS256 keyed with our JWK",
+            hs256_keyed_with(our_jwk.to_string().as_bytes()),
+        ),
+        (
+            "HS256 keyed with our x",
+            hs256_keyed_with(our_jwk["x"].as_str().unwrap().as_bytes()),
+        ),
+        (
+            "another key behind jku",
+            es256(
+                header(json!({"kid": their_kid, "jku": "https://evil.test/jwks.json"})),
+                &theirs,
+            ),
+        ),
+        (
+            "another key behind x5u",
+            es256(
+                header(json!({"kid": their_kid, "x5u": "https://evil.test/cert.pem"})),
+                &theirs,
+            ),
+        ),
+        (
+            "another key embedded as jwk under our kid",
+            es256(
+                header(json!({"jwk": {"kty": "EC", "crv": "P-256", "kid": their_kid}})),
+                &theirs,
+            ),
+        ),
+        (
+            "our key, but a jku header",
+            es256(
+                header(json!({"jku": format!("{}/.well-known/jwks.json", app.address)})),
+                &ours,
+            ),
+        ),
+        (
+            "our key, but a jwk header",
+            es256(header(json!({"jwk": our_jwk})), &ours),
+        ),
+        (
+            "our key, but crit",
+            es256(header(json!({"crit": ["exp"]})), &ours),
+        ),
+        (
+            "path-like kid",
+            es256(header(json!({"kid": format!("../keys/{kid}")})), &ours),
+        ),
+        (
+            "kid of a file",
+            es256(header(json!({"kid": format!("{kid}.pem")})), &ours),
+        ),
+        (
+            "kid with a NUL",
+            es256(header(json!({"kid": format!("{kid}\u{0}")})), &ours),
+        ),
+        (
+            "huge kid",
+            es256(header(json!({"kid": "k".repeat(6 * 1024)})), &ours),
+        ),
+        (
+            "kid not a string",
+            es256(header(json!({"kid": [kid]})), &ours),
+        ),
+    ];
+    for (name, token) in cases {
+        let (status, body) = app.introspect(&rs, &token, &[]).await;
+        assert_eq!((status, &body), (200, &json!({"active": false})), "{name}");
+    }
 }
 
 async fn callers_must_be_resource_servers(backend: Backend) {
@@ -335,4 +463,5 @@ on_both_backends!(
     callers_must_be_resource_servers,
     a_resource_server_sees_only_its_audiences,
     revocation_by_the_owner_only,
+    forged_keys_and_kids_read_inactive,
 );

@@ -96,6 +96,18 @@ fn refusals_name_what_was_wrong() {
             JwtError::Malformed,
         ),
     ];
+    let mut cases = cases.to_vec();
+    for (name, value) in [
+        ("jku", json!("https://evil.test/jwks.json")),
+        ("x5u", json!("https://evil.test/cert.pem")),
+        ("jwk", json!({"kty": "oct", "k": "c2VjcmV0"})),
+        ("x5c", json!(["MIIB"])),
+        ("crit", json!(["exp"])),
+    ] {
+        let mut header = our_header();
+        header[name] = value;
+        cases.push((header, JwtError::ForeignHeader));
+    }
     for (header, error) in cases {
         let token = format!("{}.AAAA", unsigned(&header, payload.as_bytes()));
         assert_eq!(
