@@ -93,6 +93,9 @@ pub struct Client {
     pub ip_allowlist: IpAllowlist,
     /// Carried for the rate limiter; `None` means the default.
     pub rate_limit_per_minute: Option<u32>,
+    /// Usage, as of the last write-behind flush.
+    pub last_used_at: Option<i64>,
+    pub request_count: i64,
 }
 
 impl Client {

@@ -87,6 +87,8 @@ pub async fn create_client(
         expires_at: new.expires_at,
         ip_allowlist: new.ip_allowlist,
         rate_limit_per_minute: new.rate_limit_per_minute,
+        last_used_at: None,
+        request_count: 0,
     };
     let hash = SecretHash {
         phc,

@@ -32,6 +32,8 @@ pub(super) struct ClientRow {
     pub expires_at: Option<i64>,
     pub ip_allowlist: String,
     pub rate_limit_per_minute: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub request_count: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -104,6 +106,8 @@ impl TryFrom<ClientRow> for Client {
                 .map(u32::try_from)
                 .transpose()
                 .map_err(|e| corrupt("client rate limit", e))?,
+            last_used_at: row.last_used_at,
+            request_count: row.request_count,
         })
     }
 }

@@ -54,7 +54,8 @@ macro_rules! impl_client_store {
                 let row = sqlx::query_as::<_, $crate::storage::rows::ClientWithPlanRow>(
                     "SELECT c.id, c.org_id, c.name, c.scopes, c.audiences, c.status, \
                      c.resource_server, c.created_at, c.updated_at, c.expires_at, \
-                     c.ip_allowlist, c.rate_limit_per_minute, o.plan \
+                     c.ip_allowlist, c.rate_limit_per_minute, c.last_used_at, c.request_count, \
+                     o.plan \
                      FROM oauth_clients c JOIN organisations o ON o.id = c.org_id \
                      WHERE c.id = $1",
                 )
@@ -91,7 +92,8 @@ macro_rules! impl_client_store {
                 let (after_created, after_id) = page.after_or_start();
                 sqlx::query_as::<_, $crate::storage::rows::ClientRow>(
                     "SELECT id, org_id, name, scopes, audiences, status, resource_server, \
-                     created_at, updated_at, expires_at, ip_allowlist, rate_limit_per_minute \
+                     created_at, updated_at, expires_at, ip_allowlist, rate_limit_per_minute, \
+                     last_used_at, request_count \
                      FROM oauth_clients \
                      WHERE ($1 IS NULL OR org_id = $1) \
                      AND (created_at > $2 OR (created_at = $2 AND id > $3)) \
@@ -115,7 +117,8 @@ macro_rules! impl_client_store {
             ) -> Result<$crate::domain::Client, $crate::storage::StorageError> {
                 sqlx::query_as::<_, $crate::storage::rows::ClientRow>(
                     "SELECT id, org_id, name, scopes, audiences, status, resource_server, \
-                     created_at, updated_at, expires_at, ip_allowlist, rate_limit_per_minute \
+                     created_at, updated_at, expires_at, ip_allowlist, rate_limit_per_minute, \
+                     last_used_at, request_count \
                      FROM oauth_clients WHERE id = $1 AND org_id = $2",
                 )
                 .bind(id.as_str())

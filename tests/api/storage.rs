@@ -48,6 +48,8 @@ fn client(org: &OrgId, expires_at: Option<i64>) -> Client {
         expires_at,
         ip_allowlist: IpAllowlist::default(),
         rate_limit_per_minute: None,
+        last_used_at: None,
+        request_count: 0,
     }
 }
 

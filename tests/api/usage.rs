@@ -106,7 +106,47 @@ async fn a_graceful_stop_loses_no_count(backend: Backend) {
     assert_eq!(request_count(&app, &org, &key).await, 25);
 }
 
+/// Every token issued counts for its client, shown by the management API;
+/// a refused request does not.
+async fn tokens_issued_count_for_their_client(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.create_client(&["payouts:read"], &[]).await;
+    let path = format!("/admin/v1/orgs/{}/clients/{}", client.org_id, client.id);
+    let (status, view) = app.admin(Method::GET, &path, ROOT_TOKEN, None).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!((&view["request_count"], &view["last_used_at"]), (&json!(0), &json!(null)));
+
+    let requests = (0..10).map(|_| async {
+        for _ in 0..3 {
+            app.token(&client, &[]).await;
+        }
+    });
+    futures_util::future::join_all(requests).await;
+    let refused = app
+        .post_token(&client, &[("grant_type", "client_credentials"), ("scope", "wallets:read")])
+        .await;
+    assert_eq!(refused.status(), 400);
+
+    let start = Instant::now();
+    let view = loop {
+        let (_, view) = app.admin(Method::GET, &path, ROOT_TOKEN, None).await;
+        if view["request_count"] == 30 {
+            break view;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "usage not written: {view}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let last_used = chrono::DateTime::parse_from_rfc3339(view["last_used_at"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert!(last_used >= chrono::Utc::now().timestamp() - 60);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, view) = app.admin(Method::GET, &path, ROOT_TOKEN, None).await;
+    assert_eq!(view["request_count"], 30, "the refused request is not counted");
+}
+
 on_both_backends!(
+    tokens_issued_count_for_their_client,
     checks_by_many_callers_are_all_counted,
     a_graceful_stop_loses_no_count,
 );

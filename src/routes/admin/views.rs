@@ -34,6 +34,8 @@ pub fn client(client: &Client) -> Value {
         "expires_at": time(client.expires_at),
         "ip_allowlist": client.ip_allowlist.entries().collect::<Vec<_>>(),
         "rate_limit_per_minute": client.rate_limit_per_minute,
+        "last_used_at": time(client.last_used_at),
+        "request_count": client.request_count,
     })
 }
 
