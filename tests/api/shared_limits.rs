@@ -103,7 +103,7 @@ async fn two_replicas_share_one_budget(backend: Backend) {
 on_both_backends!(two_replicas_share_one_budget);
 
 /// Above 60,000 a minute a request is due more often than once a
-/// millisecond; the budget still lives in Redis (it once fell back to local).
+/// millisecond; the budget is still kept in Redis (it once fell back to local).
 #[tokio::test]
 async fn rates_beyond_one_a_millisecond_are_shared_too() {
     let _redis = redis_turn().await;
@@ -123,8 +123,9 @@ async fn rates_beyond_one_a_millisecond_are_shared_too() {
     for _ in 0..3 {
         assert_eq!(code(&app, &rs, &key).await, "VALID");
     }
+    // A failed script call would have marked Redis unreachable. (The budget's
+    // key itself lives only microseconds at this rate: a full bucket is no key.)
     assert_eq!(limiter_mode(&app).await, "redis");
-    assert!(budget_exists(&key.id), "the budget lives in Redis");
 }
 
 /// Starts Redis again however the test ends.
