@@ -36,11 +36,11 @@ pub fn parse_pairs(body: &str) -> Option<Vec<(String, String)>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn encode(s: &str) -> String {
+    pub(in crate::routes) fn encode(s: &str) -> String {
         form_urlencoded::byte_serialize(s.as_bytes()).collect()
     }
 

@@ -58,10 +58,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-
-    fn encode(s: &str) -> String {
-        form_urlencoded::byte_serialize(s.as_bytes()).collect()
-    }
+    use crate::routes::form::tests::encode;
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3_000))]

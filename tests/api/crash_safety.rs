@@ -72,17 +72,7 @@ async fn acknowledged_writes_survive_kill_9(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::create(backend, dir.path()).await;
     let mut server = ServerProcess::start(dir.path(), &db.url).await;
-    let org = server
-        .admin_ok(
-            Method::POST,
-            "/admin/v1/orgs",
-            Some(json!({"name": "Acme", "plan": "enterprise"})),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let org = server.create_org().await;
 
     let acks = Arc::new(Mutex::new(Vec::new()));
     let writers: Vec<_> = (0..WRITERS)

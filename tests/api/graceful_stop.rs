@@ -31,17 +31,7 @@ enum Outcome {
 
 /// A resource server (org of the operator) and an API key to check.
 async fn key_to_check(server: &ServerProcess) -> (String, String, String, String) {
-    let org = server
-        .admin_ok(
-            Method::POST,
-            "/admin/v1/orgs",
-            Some(json!({"name": "Acme", "plan": "enterprise"})),
-            201,
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let org = server.create_org().await;
     let rs = server
         .admin_ok(
             Method::POST,

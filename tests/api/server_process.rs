@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::cli::Child;
 use crate::helpers::ROOT_TOKEN;
@@ -163,5 +163,15 @@ impl ServerProcess {
         let (status, body) = self.admin(method, path, body).await.unwrap();
         assert_eq!(status, expected, "{path}: {body}");
         body
+    }
+
+    /// A new enterprise organisation's id.
+    pub async fn create_org(&self) -> String {
+        let body = json!({"name": "Acme", "plan": "enterprise"});
+        self.admin_ok(reqwest::Method::POST, "/admin/v1/orgs", Some(body), 201)
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 }
