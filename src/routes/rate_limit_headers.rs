@@ -7,28 +7,35 @@ use actix_web::HttpResponseBuilder;
 
 use crate::services::rate_limit::{Decision, WINDOW_SECONDS};
 
-fn headers(decision: &Decision, now: i64) -> Vec<(&'static str, String)> {
+const POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+const LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+fn text(value: String) -> HeaderValue {
+    HeaderValue::try_from(value).expect("digits, quotes, semicolons and equals signs")
+}
+
+fn headers(decision: &Decision, now: i64) -> Vec<(HeaderName, HeaderValue)> {
     let mut headers = vec![
         (
-            "ratelimit-policy",
-            format!("\"default\";q={};w={WINDOW_SECONDS}", decision.limit),
+            POLICY,
+            text(format!("\"default\";q={};w={WINDOW_SECONDS}", decision.limit)),
         ),
         (
-            "ratelimit",
-            format!(
+            RATELIMIT,
+            text(format!(
                 "\"default\";r={};t={}",
                 decision.remaining, decision.reset_seconds
-            ),
+            )),
         ),
-        ("x-ratelimit-limit", decision.limit.to_string()),
-        ("x-ratelimit-remaining", decision.remaining.to_string()),
-        (
-            "x-ratelimit-reset",
-            (now + decision.reset_seconds as i64).to_string(),
-        ),
+        (LIMIT, HeaderValue::from(decision.limit)),
+        (REMAINING, HeaderValue::from(decision.remaining)),
+        (RESET, HeaderValue::from(now + decision.reset_seconds as i64)),
     ];
     if let Some(retry) = decision.retry_after_seconds {
-        headers.push((RETRY_AFTER.as_str(), retry.to_string()));
+        headers.push((RETRY_AFTER, HeaderValue::from(retry)));
     }
     headers
 }
@@ -43,8 +50,6 @@ pub fn add(response: &mut HttpResponseBuilder, decision: &Decision, now: i64) {
 /// Adds the headers to a finished response.
 pub fn insert(map: &mut HeaderMap, decision: &Decision, now: i64) {
     for (name, value) in headers(decision, now) {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            map.insert(HeaderName::from_static(name), value);
-        }
+        map.insert(name, value);
     }
 }

@@ -3,14 +3,15 @@
 //! every replica through Redis with this process's budgets as the fallback.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+
+use dashmap::DashMap;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use moka::sync::Cache;
 
 use crate::stats::Counters;
 
@@ -31,21 +32,32 @@ pub struct Decision {
 
 pub const WINDOW_SECONDS: u64 = 60;
 
+/// The most buckets kept; past it, idle ones are dropped at once.
+const MAX_BUCKETS: usize = 1_000_000;
+
+struct Bucket {
+    per_minute: NonZeroU32,
+    gcra: Gcra,
+    /// Unix seconds of the last check, for forgetting idle buckets.
+    last_used: AtomicI64,
+}
+
 /// One GCRA bucket per credential, kept while it is in use: a bucket idle
 /// for a whole window is full again, so forgetting it changes nothing.
+/// Checks find their bucket without a lock or an allocation (every checked
+/// request comes here); idle buckets are swept when new ones are added.
 pub struct LocalLimiter {
-    buckets: Cache<String, Arc<(u32, Gcra)>>,
+    buckets: DashMap<String, Arc<Bucket>>,
     clock: DefaultClock,
+    next_sweep: AtomicI64,
 }
 
 impl Default for LocalLimiter {
     fn default() -> Self {
         Self {
-            buckets: Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_idle(Duration::from_secs(2 * WINDOW_SECONDS))
-                .build(),
+            buckets: DashMap::new(),
             clock: DefaultClock::default(),
+            next_sweep: AtomicI64::new(0),
         }
     }
 }
@@ -54,13 +66,15 @@ impl LocalLimiter {
     /// Counts one request of `credential`, limited to `per_minute`.
     pub fn check(&self, credential: &str, per_minute: u32) -> Decision {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        let bucket = self.bucket(credential, per_minute);
+        let now = chrono::Utc::now().timestamp();
+        let bucket = self.bucket(credential, per_minute, now);
+        bucket.last_used.store(now, Ordering::Relaxed);
         let limit = per_minute.get();
         let refill = |used: u32| {
             let seconds = u64::from(used) * WINDOW_SECONDS;
             seconds.div_ceil(u64::from(limit))
         };
-        match bucket.1.check() {
+        match bucket.gcra.check() {
             Ok(state) => {
                 let remaining = state.remaining_burst_capacity();
                 Decision {
@@ -85,19 +99,44 @@ impl LocalLimiter {
         }
     }
 
-    fn bucket(&self, credential: &str, per_minute: NonZeroU32) -> Arc<(u32, Gcra)> {
+    fn bucket(&self, credential: &str, per_minute: NonZeroU32, now: i64) -> Arc<Bucket> {
         if let Some(bucket) = self.buckets.get(credential) {
-            if bucket.0 == per_minute.get() {
-                return bucket;
+            if bucket.per_minute == per_minute {
+                return bucket.clone();
             }
         }
+        self.sweep(now);
         // A new rate starts a new budget.
         let gcra =
             RateLimiter::direct_with_clock(Quota::per_minute(per_minute), self.clock.clone())
                 .with_middleware::<StateInformationMiddleware>();
-        let bucket = Arc::new((per_minute.get(), gcra));
+        let bucket = Arc::new(Bucket {
+            per_minute,
+            gcra,
+            last_used: AtomicI64::new(now),
+        });
         self.buckets.insert(credential.to_owned(), bucket.clone());
         bucket
+    }
+
+    /// Drops buckets idle for a whole window: at most once a window, or at
+    /// once when there are too many. Past the bound even after that (over a
+    /// million credentials checked within a minute), every budget restarts.
+    fn sweep(&self, now: i64) {
+        let due = self.next_sweep.load(Ordering::Relaxed);
+        let full = self.buckets.len() >= MAX_BUCKETS;
+        if now < due && !full {
+            return;
+        }
+        self.next_sweep
+            .store(now + WINDOW_SECONDS as i64, Ordering::Relaxed);
+        let idle_since = now - WINDOW_SECONDS as i64;
+        self.buckets
+            .retain(|_, bucket| bucket.last_used.load(Ordering::Relaxed) > idle_since);
+        if self.buckets.len() >= MAX_BUCKETS {
+            tracing::warn!(buckets = MAX_BUCKETS, "too many rate-limit budgets in use; all restart");
+            self.buckets.clear();
+        }
     }
 }
 
@@ -184,5 +223,16 @@ mod tests {
         assert!(limiter.check("cl", 1).allowed);
         assert!(!limiter.check("cl", 1).allowed);
         assert!(limiter.check("cl", 2).allowed);
+    }
+
+    #[test]
+    fn idle_budgets_are_forgotten_when_new_ones_come() {
+        let limiter = LocalLimiter::default();
+        assert!(limiter.check("old", 1).allowed);
+        limiter.buckets.get("old").unwrap().last_used.store(0, Ordering::Relaxed);
+        limiter.next_sweep.store(0, Ordering::Relaxed);
+        assert!(limiter.check("new", 1).allowed);
+        assert!(limiter.buckets.get("old").is_none());
+        assert!(limiter.buckets.get("new").is_some());
     }
 }

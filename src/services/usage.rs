@@ -24,8 +24,47 @@ struct Tally {
     last_used_at: i64,
 }
 
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        self.count += other.count;
+        self.rate_limited += other.rate_limited;
+        self.last_used_at = self.last_used_at.max(other.last_used_at);
+    }
+}
+
+/// Tallies by minute, then credential: a request for a credential already
+/// tallied this minute finds it without allocating.
+#[derive(Default)]
+struct Pending {
+    minutes: HashMap<i64, HashMap<String, Tally>>,
+    len: usize,
+}
+
+impl Pending {
+    /// The tally of `credential` in `minute`, new unless there are `limit`.
+    fn tally(&mut self, credential: &str, minute: i64, limit: usize) -> Option<&mut Tally> {
+        let credentials = self.minutes.entry(minute).or_default();
+        if !credentials.contains_key(credential) {
+            if self.len >= limit {
+                return None;
+            }
+            self.len += 1;
+            credentials.insert(credential.to_owned(), Tally::default());
+        }
+        credentials.get_mut(credential)
+    }
+
+    fn into_counts(self) -> impl Iterator<Item = (String, i64, Tally)> {
+        self.minutes.into_iter().flat_map(|(minute, credentials)| {
+            credentials
+                .into_iter()
+                .map(move |(credential, tally)| (credential, minute, tally))
+        })
+    }
+}
+
 pub struct UsageRecorder {
-    pending: Mutex<HashMap<(String, i64), Tally>>,
+    pending: Mutex<Pending>,
     /// One flush at a time: the last flush at a stop waits for a periodic
     /// one still writing, which the end of the process would cut short.
     flushing: tokio::sync::Mutex<()>,
@@ -37,7 +76,7 @@ pub struct UsageRecorder {
 impl UsageRecorder {
     pub fn new(store: Arc<dyn Store>, counters: Arc<Counters>) -> Arc<Self> {
         Arc::new(Self {
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Pending::default()),
             flushing: tokio::sync::Mutex::new(()),
             store,
             full: Notify::new(),
@@ -50,20 +89,18 @@ impl UsageRecorder {
     pub fn record(&self, credential: &str, rate_limited: bool, now: i64) {
         let size = {
             let mut pending = self.pending.lock().expect("not poisoned");
-            let key = (credential.to_owned(), now.div_euclid(60));
-            if pending.len() >= MAX_PENDING && !pending.contains_key(&key) {
+            let Some(tally) = pending.tally(credential, now.div_euclid(60), MAX_PENDING) else {
                 drop(pending);
                 self.dropped();
                 return;
-            }
-            let tally = pending.entry(key).or_default();
+            };
             if rate_limited {
                 tally.rate_limited += 1;
             } else {
                 tally.count += 1;
                 tally.last_used_at = tally.last_used_at.max(now);
             }
-            pending.len()
+            pending.len
         };
         if size >= FLUSH_AT {
             self.full.notify_one();
@@ -72,7 +109,7 @@ impl UsageRecorder {
 
     /// Entries tallied and not yet written: the write-behind queue's depth.
     pub fn pending(&self) -> usize {
-        self.pending.lock().expect("not poisoned").len()
+        self.pending.lock().expect("not poisoned").len
     }
 
     /// Writes everything tallied so far. On failure the tally is kept for
@@ -80,12 +117,13 @@ impl UsageRecorder {
     pub async fn flush(&self) {
         let _one_at_a_time = self.flushing.lock().await;
         let taken = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
-        if taken.is_empty() {
+        if taken.len == 0 {
             return;
         }
+        let taken: Vec<(String, i64, Tally)> = taken.into_counts().collect();
         let batch: Vec<UsageCount> = taken
             .iter()
-            .map(|((credential_id, minute), tally)| UsageCount {
+            .map(|(credential_id, minute, tally)| UsageCount {
                 credential_id: credential_id.clone(),
                 minute: *minute,
                 count: tally.count,
@@ -97,11 +135,10 @@ impl UsageRecorder {
             Counters::bump(&self.counters.usage_flush_failures);
             tracing::error!(error = %crate::error::error_chain(&e), rows = batch.len(), "writing usage failed; kept for the next flush");
             let mut pending = self.pending.lock().expect("not poisoned");
-            for (key, tally) in taken {
-                let kept = pending.entry(key).or_default();
-                kept.count += tally.count;
-                kept.rate_limited += tally.rate_limited;
-                kept.last_used_at = kept.last_used_at.max(tally.last_used_at);
+            for (credential, minute, tally) in taken {
+                if let Some(kept) = pending.tally(&credential, minute, usize::MAX) {
+                    kept.add(&tally);
+                }
             }
         }
     }
