@@ -19,7 +19,12 @@
 # `off` runs with metering off (KEYWARD_METERING=false), `redis` counts with
 # the Redis limiter (REDIS_URL); each labelled keyward-<alg>-<backend>[-mode].
 #
+# REPEAT=n runs every mode n times, alternating, and compares medians: one
+# server instance to the next varies by several percent on a small machine.
+# KEYS_ONLY=1 measures only the two API key scenarios.
+#
 # Env: ALGS="ES256 EdDSA" BACKENDS="sqlite postgres" MODES="on" PORT=18080 PEER=1
+#      REPEAT=1 KEYS_ONLY=0
 #      REDIS_URL=redis://127.0.0.1:6379
 #      PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres
 #      OUT=bench/results/<date>.jsonl
@@ -30,6 +35,8 @@ PEERS=${PEERS:-$ROOT/../shared/peers}
 ALGS=${ALGS:-"ES256 EdDSA"}
 BACKENDS=${BACKENDS:-"sqlite postgres"}
 MODES=${MODES:-on}
+REPEAT=${REPEAT:-1}
+KEYS_ONLY=${KEYS_ONLY:-0}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 KEY_RATE=1000000000
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -90,7 +97,7 @@ bench_keyward() {  # alg backend mode
     curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break
     sleep 0.1
   done
-  LABEL="$label" SERVER_PID=$SERVER \
+  [[ $KEYS_ONLY == 1 ]] || LABEL="$label" SERVER_PID=$SERVER \
     GET_PATHS="/healthz /.well-known/jwks.json" \
     "$PEERS/bench.sh" "http://127.0.0.1:$PORT" /oauth/token /oauth/introspect \
     "$(jq -r .client_id <<<"$client")" "$(jq -r .client_secret <<<"$client")" \
@@ -102,6 +109,11 @@ bench_keyward() {  # alg backend mode
     "{\"key\":\"$key\",\"required_scope\":\"payouts:read\"}" application/json '"code":"VALID"'
   bench_api_key "$label" "$rs_basic" introspect_api_key /oauth/introspect \
     "token=$key&token_type_hint=api_key" application/x-www-form-urlencoded '"active":true'
+  if [[ $mode == redis ]]; then
+    local limiter
+    limiter=$(curl -fsS "http://127.0.0.1:$PORT/readyz" | jq -r .rate_limiter)
+    [[ $limiter == redis ]] || { echo "!! $label: the limiter ended as '$limiter', not redis" >&2; return 1; }
+  fi
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 }
 
@@ -127,7 +139,9 @@ bench_api_key() {  # label basic scenario path body content_type expect
 
 for backend in $BACKENDS; do
   for alg in $ALGS; do
-    for mode in $MODES; do bench_keyward "$alg" "$backend" "$mode"; done
+    for _ in $(seq "$REPEAT"); do
+      for mode in $MODES; do bench_keyward "$alg" "$backend" "$mode"; done
+    done
   done
 done
 
@@ -155,14 +169,17 @@ jq -rs '
   | ([.[] | .label] | unique)[] | select(startswith("keyward-")) as $l
   | ($all | rps($l; "token")) as $tok | ($all | rps($l; "introspect")) as $int
   | ($all | rps($l; "get:/healthz")) as $hz
+  | select($hz != null)
   | "\($l): /healthz \($hz | round) req/s; token \($tok | round) req/s = \(ratio($tok; $hz)) of /healthz, \(times($tok; $ptok)) the peer;"
     + " introspect \($int // 0 | round) req/s = \(ratio($int; $hz)) of /healthz, \(times($int; $pint)) the peer;"
     + " verify_key \($all | rps($l; "verify_key") // 0 | round) req/s = \(ratio($all | rps($l; "verify_key"); $hz)) of /healthz;"
     + " introspect_api_key \($all | rps($l; "introspect_api_key") // 0 | round) req/s = \(ratio($all | rps($l; "introspect_api_key"); $hz)) of /healthz"
 ' "$OUT"
-# Metering's cost: each counted run against the run without it, same backend.
+# Metering's cost: each counted run against the run without it, same
+# backend; the median of the REPEAT runs of each.
 jq -rs '
-  def rps(l; s): [.[] | select(.label == l and .scenario == s) | .rps] | if length > 0 then .[0] else null end;
+  def med: sort | .[length/2|floor];
+  def rps(l; s): [.[] | select(.label == l and .scenario == s) | .rps] | if length > 0 then med else null end;
   . as $all
   | ([.[] | .label] | unique)[] | select(endswith("-off")) as $off
   | ($off | rtrimstr("-off")) as $base
