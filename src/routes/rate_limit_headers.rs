@@ -21,7 +21,10 @@ fn headers(decision: &Decision, now: i64) -> Vec<(HeaderName, HeaderValue)> {
     let mut headers = vec![
         (
             POLICY,
-            text(format!("\"default\";q={};w={WINDOW_SECONDS}", decision.limit)),
+            text(format!(
+                "\"default\";q={};w={WINDOW_SECONDS}",
+                decision.limit
+            )),
         ),
         (
             RATELIMIT,
@@ -32,7 +35,10 @@ fn headers(decision: &Decision, now: i64) -> Vec<(HeaderName, HeaderValue)> {
         ),
         (LIMIT, HeaderValue::from(decision.limit)),
         (REMAINING, HeaderValue::from(decision.remaining)),
-        (RESET, HeaderValue::from(now + decision.reset_seconds as i64)),
+        (
+            RESET,
+            HeaderValue::from(now + decision.reset_seconds as i64),
+        ),
     ];
     if let Some(retry) = decision.retry_after_seconds {
         headers.push((RETRY_AFTER, HeaderValue::from(retry)));

@@ -134,7 +134,10 @@ impl LocalLimiter {
         self.buckets
             .retain(|_, bucket| bucket.last_used.load(Ordering::Relaxed) > idle_since);
         if self.buckets.len() >= MAX_BUCKETS {
-            tracing::warn!(buckets = MAX_BUCKETS, "too many rate-limit budgets in use; all restart");
+            tracing::warn!(
+                buckets = MAX_BUCKETS,
+                "too many rate-limit budgets in use; all restart"
+            );
             self.buckets.clear();
         }
     }
@@ -229,7 +232,12 @@ mod tests {
     fn idle_budgets_are_forgotten_when_new_ones_come() {
         let limiter = LocalLimiter::default();
         assert!(limiter.check("old", 1).allowed);
-        limiter.buckets.get("old").unwrap().last_used.store(0, Ordering::Relaxed);
+        limiter
+            .buckets
+            .get("old")
+            .unwrap()
+            .last_used
+            .store(0, Ordering::Relaxed);
         limiter.next_sweep.store(0, Ordering::Relaxed);
         assert!(limiter.check("new", 1).allowed);
         assert!(limiter.buckets.get("old").is_none());

@@ -114,7 +114,10 @@ async fn tokens_issued_count_for_their_client(backend: Backend) {
     let path = format!("/admin/v1/orgs/{}/clients/{}", client.org_id, client.id);
     let (status, view) = app.admin(Method::GET, &path, ROOT_TOKEN, None).await;
     assert_eq!(status, 200, "{view}");
-    assert_eq!((&view["request_count"], &view["last_used_at"]), (&json!(0), &json!(null)));
+    assert_eq!(
+        (&view["request_count"], &view["last_used_at"]),
+        (&json!(0), &json!(null))
+    );
 
     let requests = (0..10).map(|_| async {
         for _ in 0..3 {
@@ -123,7 +126,13 @@ async fn tokens_issued_count_for_their_client(backend: Backend) {
     });
     futures_util::future::join_all(requests).await;
     let refused = app
-        .post_token(&client, &[("grant_type", "client_credentials"), ("scope", "wallets:read")])
+        .post_token(
+            &client,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "wallets:read"),
+            ],
+        )
         .await;
     assert_eq!(refused.status(), 400);
 
@@ -133,7 +142,10 @@ async fn tokens_issued_count_for_their_client(backend: Backend) {
         if view["request_count"] == 30 {
             break view;
         }
-        assert!(start.elapsed() < Duration::from_secs(5), "usage not written: {view}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "usage not written: {view}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let last_used = chrono::DateTime::parse_from_rfc3339(view["last_used_at"].as_str().unwrap())
@@ -142,7 +154,10 @@ async fn tokens_issued_count_for_their_client(backend: Backend) {
     assert!(last_used >= chrono::Utc::now().timestamp() - 60);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (_, view) = app.admin(Method::GET, &path, ROOT_TOKEN, None).await;
-    assert_eq!(view["request_count"], 30, "the refused request is not counted");
+    assert_eq!(
+        view["request_count"], 30,
+        "the refused request is not counted"
+    );
 }
 
 on_both_backends!(
