@@ -141,10 +141,14 @@ impl Keyring {
         let der = generate_pkcs8(self.alg).map_err(KeyringError::Generation)?;
         // Keys order by the time in their kid: a new key must sort after the
         // newest, even when made within the same millisecond.
+        // The kid keeps milliseconds, so that is the precision compared.
         let newest = self.read_files()?.last().map(|f| f.created_at);
+        let now = Utc::now();
         let created_at = match newest {
-            Some(newest) if newest >= Utc::now() => newest + chrono::Duration::milliseconds(1),
-            _ => Utc::now(),
+            Some(newest) if newest.timestamp_millis() >= now.timestamp_millis() => {
+                newest + chrono::Duration::milliseconds(1)
+            }
+            _ => now,
         };
         let kid = format!(
             "{}-{:08x}",
@@ -353,6 +357,22 @@ mod tests {
             .map(|i| i.state)
             .collect();
         assert_eq!(states, vec![KeyState::Retired, KeyState::Active]);
+    }
+
+    /// Several rotations within one millisecond: each new key still signs.
+    #[test]
+    fn the_newest_key_signs_however_fast_keys_are_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::new(
+            dir.path(),
+            SigningAlgorithm::EdDSA,
+            Duration::from_secs(960),
+        );
+        let kids: Vec<String> = (0..50).map(|_| ring.rotate().unwrap().kid).collect();
+        for pair in kids.windows(2) {
+            assert!(pair[0] < pair[1], "{} sorts after {}", pair[0], pair[1]);
+        }
+        assert_eq!(ring.load().unwrap().signing_key().kid(), kids[49]);
     }
 
     #[test]
