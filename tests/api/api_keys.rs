@@ -209,12 +209,7 @@ async fn ip_allowlists_hold_at_their_edges(backend: Backend) {
 
 async fn revoking_a_key_deactivates_it_for_its_own_organisation_only(backend: Backend) {
     let app = spawn_app(backend).await;
-    let rs = app.create_resource_server(&[API]).await;
-    let org = app.create_org(Plan::Enterprise).await;
-    let key = app
-        .create_api_key(&org, &["payouts:read"], |_| {})
-        .await
-        .unwrap();
+    let (rs, org, key) = app.key_to_check(|_| {}).await;
     let stranger = app.create_client(&["payouts:read"], &[API]).await;
     assert_eq!(app.revoke(&stranger, &key.key).await, 200);
     assert_eq!(
@@ -233,12 +228,7 @@ async fn revoking_a_key_deactivates_it_for_its_own_organisation_only(backend: Ba
 
 async fn malformed_keys_are_refused_without_a_lookup(backend: Backend) {
     let app = spawn_app(backend).await;
-    let rs = app.create_resource_server(&[API]).await;
-    let org = app.create_org(Plan::Enterprise).await;
-    let key = app
-        .create_api_key(&org, &["payouts:read"], |_| {})
-        .await
-        .unwrap();
+    let (rs, _, key) = app.key_to_check(|_| {}).await;
     until_code(&app, &rs, &key.key, "VALID").await;
 
     let mut typo = key.key.clone();
@@ -270,12 +260,7 @@ async fn malformed_keys_are_refused_without_a_lookup(backend: Backend) {
 
 async fn verify_requires_a_resource_server_and_a_well_formed_body(backend: Backend) {
     let app = spawn_app(backend).await;
-    let rs = app.create_resource_server(&[API]).await;
-    let org = app.create_org(Plan::Enterprise).await;
-    let key = app
-        .create_api_key(&org, &["payouts:read"], |_| {})
-        .await
-        .unwrap();
+    let (rs, _, key) = app.key_to_check(|_| {}).await;
 
     let anonymous = app
         .http
@@ -313,12 +298,7 @@ async fn verify_requires_a_resource_server_and_a_well_formed_body(backend: Backe
 
 async fn warm_key_checks_run_no_sql_and_no_argon2(backend: Backend) {
     let app = spawn_app(backend).await;
-    let rs = app.create_resource_server(&[API]).await;
-    let org = app.create_org(Plan::Enterprise).await;
-    let key = app
-        .create_api_key(&org, &["payouts:read"], |_| {})
-        .await
-        .unwrap();
+    let (rs, _, key) = app.key_to_check(|_| {}).await;
     until_code(&app, &rs, &key.key, "VALID").await;
     app.introspect(&rs, &key.key, &[]).await;
 

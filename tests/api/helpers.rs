@@ -402,6 +402,21 @@ impl TestApp {
         })
     }
 
+    /// A resource server that may check keys, and an enterprise org with a
+    /// `payouts:read` API key adjusted by `configure`.
+    pub async fn key_to_check(
+        &self,
+        configure: impl FnOnce(&mut NewApiKey),
+    ) -> (TestClient, OrgId, TestApiKey) {
+        let rs = self.create_resource_server(&[API]).await;
+        let org = self.create_org(Plan::Enterprise).await;
+        let key = self
+            .create_api_key(&org, &["payouts:read"], configure)
+            .await
+            .unwrap();
+        (rs, org, key)
+    }
+
     /// POST /v1/keys/verify as `caller` (Basic) with a JSON body.
     pub async fn verify_key(&self, caller: &TestClient, body: Value) -> (u16, Value) {
         let response = self

@@ -235,12 +235,7 @@ async fn traffic_moves_the_metrics(backend: Backend) {
 
 async fn rate_limits_changes_and_the_usage_queue_are_published(backend: Backend) {
     let app = spawn_app(backend).await;
-    let rs = app.create_resource_server(&[API]).await;
-    let org = app.create_org(Plan::Enterprise).await;
-    let key = app
-        .create_api_key(&org, &["payouts:read"], |k| k.rate_limit_per_minute = 1)
-        .await
-        .unwrap();
+    let (rs, org, key) = app.key_to_check(|k| k.rate_limit_per_minute = 1).await;
     let before = Scrape::of(&app).await;
     for _ in 0..2 {
         app.verify_key(&rs, json!({ "key": key.key })).await;
@@ -301,12 +296,7 @@ async fn the_redis_limiter_state_is_one_while_redis_serves() {
     let url =
         std::env::var("KEYWARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let app = spawn_app_with(Backend::Sqlite, |s| s.redis_url = Some(url)).await;
-    let rs = app.create_resource_server(&[API]).await;
-    let org = app.create_org(Plan::Enterprise).await;
-    let key = app
-        .create_api_key(&org, &["payouts:read"], |_| {})
-        .await
-        .unwrap();
+    let (rs, _, key) = app.key_to_check(|_| {}).await;
     assert_eq!(
         app.verify_key(&rs, json!({ "key": key.key })).await.1["code"],
         "VALID"
@@ -322,12 +312,7 @@ async fn the_redis_limiter_state_is_one_while_redis_serves() {
         s.redis_url = Some("redis://127.0.0.1:1".into())
     })
     .await;
-    let rs = unreachable.create_resource_server(&[API]).await;
-    let org = unreachable.create_org(Plan::Enterprise).await;
-    let key = unreachable
-        .create_api_key(&org, &["payouts:read"], |_| {})
-        .await
-        .unwrap();
+    let (rs, _, key) = unreachable.key_to_check(|_| {}).await;
     let verdict = unreachable
         .verify_key(&rs, json!({ "key": key.key }))
         .await

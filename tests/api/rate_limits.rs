@@ -15,12 +15,7 @@ fn header(response: &reqwest::Response, name: &str) -> String {
 
 async fn a_key_at_60_a_minute_gets_exactly_60_of_a_burst(backend: Backend) {
     let app = spawn_app(backend).await;
-    let rs = app.create_resource_server(&[API]).await;
-    let org = app.create_org(Plan::Enterprise).await;
-    let key = app
-        .create_api_key(&org, &["payouts:read"], |_| {})
-        .await
-        .unwrap();
+    let (rs, _, key) = app.key_to_check(|_| {}).await;
     let verify = || {
         app.http
             .post(app.url("/v1/keys/verify"))
