@@ -85,9 +85,12 @@ pub struct Settings {
     pub webhook_retry_window_seconds: u64,
     /// Accept `http:` webhook URLs as well as `https:`; for development.
     pub webhook_allow_http: bool,
-    /// How long a stop (SIGTERM or SIGINT) waits for in-flight requests
-    /// before closing their connections (0 to 3600).
+    /// How long a stop (SIGTERM or SIGINT) waits for open connections to
+    /// be answered and closed (0 to 3600).
     pub shutdown_timeout_seconds: u64,
+    /// How long a stopping server still takes new connections, answering
+    /// not ready, so a load balancer can move traffic away (0 to 3600).
+    pub shutdown_drain_seconds: u64,
     /// Tracing filter, such as `info` or `keyward=debug`.
     pub log: String,
     /// `pretty` or `json` log lines.
@@ -127,6 +130,7 @@ impl Default for Settings {
             webhook_retry_window_seconds: 86_400,
             webhook_allow_http: false,
             shutdown_timeout_seconds: 30,
+            shutdown_drain_seconds: 0,
             log: "info".into(),
             log_format: LogFormat::Pretty,
         }
@@ -318,10 +322,15 @@ impl Settings {
                 "must be between 1 and 3650",
             ));
         }
-        let ranges: [(&'static str, u64, std::ops::RangeInclusive<u64>); 7] = [
+        let ranges: [(&'static str, u64, std::ops::RangeInclusive<u64>); 8] = [
             (
                 "shutdown_timeout_seconds",
                 self.shutdown_timeout_seconds,
+                0..=3600,
+            ),
+            (
+                "shutdown_drain_seconds",
+                self.shutdown_drain_seconds,
                 0..=3600,
             ),
             (

@@ -3,6 +3,7 @@ pub mod cli;
 pub mod configuration;
 pub mod crypto;
 pub mod domain;
+pub mod drain;
 pub mod error;
 pub mod healthcheck;
 pub mod metrics;

@@ -15,6 +15,7 @@ use crate::crypto::keyring::KeySet;
 use crate::crypto::webhook_signing::WebhookSigner;
 use crate::crypto::{Keyring, PasswordHasher, ServerSecret};
 use crate::domain::RetryPolicy;
+use crate::drain::Drain;
 use crate::metrics::{Metrics, Snapshot};
 use crate::routes;
 use crate::routes::idempotency::Idempotency;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub webhook_signer: Arc<WebhookSigner>,
     /// Whether organisations may give `http:` webhook URLs.
     pub webhook_allow_http: bool,
+    /// Set once the server is stopping.
+    pub drain: Arc<Drain>,
 }
 
 pub struct Application {
@@ -131,6 +134,13 @@ impl Application {
 
     pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
+        let drain = Arc::new(Drain::default());
+        let stop = stop_signal(
+            drain.clone(),
+            listener.try_clone()?,
+            Duration::from_secs(settings.shutdown_drain_seconds),
+            Duration::from_secs(settings.shutdown_timeout_seconds),
+        )?;
         let issuer = match &settings.issuer {
             Some(_) => settings.issuer(),
             None => format!("http://{}", listener.local_addr()?),
@@ -249,6 +259,7 @@ impl Application {
             keys,
             counters: counters.clone(),
             metrics,
+            drain: drain.clone(),
         });
 
         let server = HttpServer::new(move || {
@@ -258,15 +269,21 @@ impl Application {
                 ))
                 .wrap(TracingLogger::<routes::RequestSpan>::new())
                 .wrap(actix_web::middleware::from_fn(
+                    routes::stopping::close_connections_while_stopping,
+                ))
+                .wrap(actix_web::middleware::from_fn(
                     routes::request_id::assign_request_id,
                 ))
                 .app_data(state.clone())
                 .configure(|cfg| routes::configure(cfg, &state.idempotency))
                 .default_service(web::to(routes::not_found))
         })
+        .on_connect(move |_, extensions| {
+            extensions.insert(drain.connection_opened());
+        })
         .workers(settings.workers.unwrap_or(cpus))
         .shutdown_timeout(settings.shutdown_timeout_seconds)
-        .shutdown_signal(stop_signal()?)
+        .shutdown_signal(stop)
         .listen(listener)?
         .run();
         tracing::info!(%issuer, port, "keyward is listening");
@@ -321,11 +338,15 @@ fn spawn_notifications(
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT. actix-web's own handling treats SIGINT
-/// as a forced stop; both are a graceful stop here: no new connections,
-/// in-flight requests finish (up to `shutdown_timeout_seconds`), idle
-/// keep-alive connections close.
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+/// Resolves on SIGTERM or SIGINT once the connections are drained
+/// (src/drain.rs); actix-web then stops what is left gracefully. actix-web's
+/// own handling would treat SIGINT as a forced stop.
+fn stop_signal(
+    drain: Arc<Drain>,
+    listener: TcpListener,
+    serve_for: Duration,
+    timeout: Duration,
+) -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -334,7 +355,13 @@ fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
             _ = terminate.recv() => "SIGTERM",
             _ = interrupt.recv() => "SIGINT",
         };
-        tracing::info!(signal = name, "stopping: finishing in-flight requests");
+        tracing::info!(
+            signal = name,
+            drain_seconds = serve_for.as_secs(),
+            "stopping: answering with Connection: close, then refusing new connections"
+        );
+        drain.run(&listener, serve_for, timeout).await;
+        tracing::info!("stopping: connections drained");
     })
 }
 

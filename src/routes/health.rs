@@ -12,7 +12,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: the database answers and a signing key is loaded.
+/// `GET /readyz`: the database answers, a signing key is loaded and the
+/// server is not stopping.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = matches!(
         tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await,
@@ -22,13 +23,19 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     // never replaces a loaded set with an empty one.
     let signing_key = !state.keys.load().signing_key().kid().is_empty();
     let status = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let stopping = state.drain.is_stopping();
+    let ready = database && signing_key && !stopping;
     let body = json!({
-        "status": if database && signing_key { "ready" } else { "not_ready" },
+        "status": match (ready, stopping) {
+            (true, _) => "ready",
+            (false, true) => "stopping",
+            (false, false) => "not_ready",
+        },
         "checks": { "database": status(database), "signing_key": status(signing_key) },
         // Informational: a node without Redis limits on its own budgets.
         "rate_limiter": state.limiter.mode(),
     });
-    if database && signing_key {
+    if ready {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)

@@ -18,6 +18,7 @@ pub mod request_id;
 mod request_log;
 mod resource_server;
 mod revoke;
+pub mod stopping;
 mod token;
 mod token_request;
 mod verify_key;

@@ -74,7 +74,12 @@ impl ServerProcess {
         let server = Self {
             child: Child(child),
             base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
+            // No idle connection of the test's own keeps a stopping server
+            // waiting for it.
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
             log,
         };
         server.wait_until_healthy().await;
