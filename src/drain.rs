@@ -63,16 +63,23 @@ impl Drain {
         }
         let deadline = Instant::now() + timeout;
         let mut quiet = 0;
-        while quiet < QUIET_POLLS {
-            if Instant::now() >= deadline {
-                tracing::warn!(
-                    open = self.open_connections(),
-                    "connections still open at the shutdown timeout"
-                );
+        loop {
+            // Where /proc cannot be read, the quiet polls alone decide.
+            let idle = self.open_connections() == 0
+                && accept_queue_len(listener).is_none_or(|queued| queued == 0);
+            quiet = if idle { quiet + 1 } else { 0 };
+            if quiet == QUIET_POLLS {
                 return;
             }
-            let idle = self.open_connections() == 0 && accept_queue_len(listener) == Some(0);
-            quiet = if idle { quiet + 1 } else { 0 };
+            if Instant::now() >= deadline {
+                if !idle {
+                    tracing::warn!(
+                        open = self.open_connections(),
+                        "connections still open at the shutdown timeout"
+                    );
+                }
+                return;
+            }
             tokio::time::sleep(POLL).await;
         }
     }

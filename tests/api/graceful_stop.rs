@@ -277,3 +277,35 @@ async fn the_drain_window_serves_new_connections_while_not_ready() {
 }
 
 on_both_backends!(sigterm_under_load_finishes_accepted_requests_and_counts_them);
+
+/// A request that never finishes holds the stop up for no longer than the
+/// shutdown timeout (the drain's wait, then actix-web's own).
+#[tokio::test]
+async fn a_stuck_request_holds_the_stop_no_longer_than_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::create(Backend::Sqlite, dir.path()).await;
+    let mut server = ServerProcess::start_with(
+        dir.path(),
+        &db.url,
+        &[("KEYWARD_SHUTDOWN_TIMEOUT_SECONDS", Some("1"))],
+    )
+    .await;
+    let (rs_id, rs_secret, key, _) = key_to_check(&server).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let _stuck = SlowVerify::begin(&address, &(rs_id, rs_secret), &key).await;
+    server.signal("TERM");
+    let signalled = Instant::now();
+    let status = server.exit_status(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0), "{}", server.log());
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(1),
+        "did not wait"
+    );
+    assert!(
+        server
+            .log()
+            .contains("connections still open at the shutdown timeout"),
+        "{}",
+        server.log()
+    );
+}
