@@ -233,11 +233,32 @@ mod tests {
             let jwk = key.public_jwk();
             assert_eq!(jwk["kid"], "k1");
             assert!(jwk.get("d").is_none(), "no private part in the JWK");
-            let token = key.sign_compact(b"{}");
-            let (signed, signature) = token.rsplit_once('.').unwrap();
-            let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
-            assert!(key.verify(signed.as_bytes(), &signature));
-            assert!(!key.verify(b"other", &signature));
+            assert_signs_and_verifies(&key);
+        }
+    }
+
+    fn assert_signs_and_verifies(key: &SigningKey) {
+        let token = key.sign_compact(b"{}");
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        assert!(key.verify(signed.as_bytes(), &signature));
+        assert!(!key.verify(b"other", &signature));
+    }
+
+    /// Keys made by earlier versions, which generated them with ring.
+    #[test]
+    fn keys_ring_generated_still_load() {
+        use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        let rng = ring::rand::SystemRandom::new();
+        let ed25519 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let p256 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        for (der, alg) in [
+            (ed25519.as_ref(), SigningAlgorithm::EdDSA),
+            (p256.as_ref(), SigningAlgorithm::ES256),
+        ] {
+            let key = SigningKey::from_pkcs8("old", der).unwrap();
+            assert_eq!(key.algorithm(), alg);
+            assert_signs_and_verifies(&key);
         }
     }
 
