@@ -48,7 +48,7 @@ impl Drain {
         OpenConnection(self.clone())
     }
 
-    pub fn open_connections(&self) -> usize {
+    fn open_connections(&self) -> usize {
         self.open_connections.load(Ordering::Relaxed)
     }
 
@@ -130,7 +130,7 @@ fn accept_queue_len(listener: &TcpListener) -> Option<usize> {
 
 #[cfg(not(target_os = "linux"))]
 fn accept_queue_len(_: &TcpListener) -> Option<usize> {
-    Some(0)
+    None
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -152,6 +152,7 @@ mod tests {
 
     #[test]
     fn a_held_back_listener_completes_no_new_handshake() {
+        use std::io::Read;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         let before = std::net::TcpStream::connect(address).unwrap();
@@ -162,7 +163,6 @@ mod tests {
         let (mut accepted, _) = listener.accept().unwrap();
         drop(before);
         let mut byte = [0];
-        use std::io::Read;
         assert_eq!(
             accepted.read(&mut byte).unwrap(),
             0,

@@ -26,11 +26,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let stopping = state.drain.is_stopping();
     let ready = database && signing_key && !stopping;
     let body = json!({
-        "status": match (ready, stopping) {
-            (true, _) => "ready",
-            (false, true) => "stopping",
-            (false, false) => "not_ready",
-        },
+        "status": if stopping { "stopping" } else if ready { "ready" } else { "not_ready" },
         "checks": { "database": status(database), "signing_key": status(signing_key) },
         // Informational: a node without Redis limits on its own budgets.
         "rate_limiter": state.limiter.mode(),
