@@ -4,17 +4,19 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 
 use crate::cli::{ApiKeyCommand, ClientCommand, ClientCreate, Command, KeysCommand, OrgCommand};
 use crate::configuration::Settings;
 use crate::domain::IpAllowlist;
 use crate::domain::{
-    Audience, AuditEvent, AuditTarget, ClientId, ClientStatus, Name, OrgId, ScopeSet,
+    Audience, AuditEvent, AuditTarget, ClientId, ClientStatus, ImportedSecret, Name, OrgId,
+    ScopeSet,
 };
 use crate::routes::admin::{audit, views};
 use crate::services::registry::{self, NewApiKey, NewClient};
-use crate::startup::{keyring, open_store};
+use crate::startup::{keyring, open_store, secret_hasher};
 use crate::stats::Counters;
 
 pub async fn run(command: Command, settings: &Settings, as_json: bool) -> anyhow::Result<()> {
@@ -188,6 +190,7 @@ async fn create_client(
     if let Some(limit) = args.rate_limit_per_minute {
         check_rate_limit(limit, settings)?;
     }
+    let imported = args.secret_stdin.then(read_secret_from_stdin).transpose()?;
     let new = NewClient {
         org_id: OrgId::parse(&args.org).context("--org")?,
         name: Name::parse(&args.name).context("--name")?,
@@ -203,19 +206,42 @@ async fn create_client(
         ip_allowlist: IpAllowlist::parse(args.ip_allowlist.iter().map(String::as_str))
             .context("--ip-allow")?,
         rate_limit_per_minute: args.rate_limit_per_minute,
+        secret: imported,
     };
-    let (client, secret) = registry::create_client(store, new).await?;
+    let hasher = secret_hasher(settings, Arc::new(Counters::default()))?;
+    let (client, secret) = registry::create_client(store, &hasher, new).await?;
     let mut out = views::client(&client);
     let target = ("client", client.id.as_str());
     let changes = audit::initial(&out);
     record(store, &client.org_id, "client.created", target, changes).await;
-    out["client_secret"] = json!(secret.expose());
-    let text = format!(
-        "created client {}\nclient_secret: {}\n(the secret is shown only now; store it safely)",
-        client.id,
-        secret.expose()
-    );
+    let text = match &secret {
+        Some(secret) => {
+            out["client_secret"] = json!(secret.expose());
+            format!(
+                "created client {}\nclient_secret: {}\n(the secret is shown only now; store it safely)",
+                client.id,
+                secret.expose()
+            )
+        }
+        None => format!(
+            "created client {} with the secret read from standard input",
+            client.id
+        ),
+    };
     Ok(Output::new(out, text))
+}
+
+/// A client secret brought from another server, as the first line of
+/// standard input.
+fn read_secret_from_stdin() -> anyhow::Result<ImportedSecret> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the secret from standard input")?;
+    // Zeroed when dropped, like every copy of a secret.
+    let line = secrecy::SecretString::from(line);
+    ImportedSecret::parse(line.expose_secret().trim_end_matches(['\n', '\r']))
+        .context("the secret on standard input")
 }
 
 async fn create_api_key(
@@ -234,7 +260,8 @@ async fn create_api_key(
             .context("--ip-allow")?,
         metadata: serde_json::Map::new(),
     };
-    let (key, secret) = registry::create_api_key(store, &settings.plans, new).await?;
+    let hasher = secret_hasher(settings, Arc::new(Counters::default()))?;
+    let (key, secret) = registry::create_api_key(store, &hasher, &settings.plans, new).await?;
     let mut out = json!({
         "id": key.id.as_str(),
         "org_id": key.org_id.as_str(),

@@ -128,6 +128,11 @@ pub struct ClientCreate {
     /// Token requests per minute (1 to max_rate_limit_per_minute); unlimited when unset.
     #[arg(long)]
     pub rate_limit_per_minute: Option<u32>,
+    /// Read the client's secret from standard input instead of generating
+    /// one: for an integration moving from another server with its secret.
+    /// It is stored with argon2id and must be at least 24 characters.
+    #[arg(long)]
+    pub secret_stdin: bool,
 }
 
 #[derive(Debug, Subcommand)]

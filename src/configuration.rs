@@ -27,11 +27,15 @@ pub struct Settings {
     pub issuer: Option<String>,
     pub database_url: DatabaseUrl,
     pub keys_dir: PathBuf,
-    /// Keys the idempotency store's hashes and encryption and derives webhook
-    /// signing secrets; at least 32
-    /// characters. When unset, `keys_dir/server-secret`, generated on the
-    /// first start. Replicas must share it.
+    /// Keys the digests of generated client secrets and API keys, the
+    /// idempotency store's hashes and encryption, and derives webhook
+    /// signing secrets; at least 32 characters. When unset,
+    /// `keys_dir/server-secret`, generated on the first start. Replicas must
+    /// share it.
     pub server_secret: Option<ServerSecret>,
+    /// The server secret before a change of it: digests made under it still
+    /// verify, and each is rewritten under the new one on its next check.
+    pub server_secret_previous: Option<ServerSecret>,
     pub signing_alg: SigningAlgorithm,
     pub token_ttl_seconds: u64,
     /// `aud` of a token whose request names no resource; the issuer when unset.
@@ -105,6 +109,7 @@ impl Default for Settings {
             database_url: DatabaseUrl("sqlite://data/keyward.db".into()),
             keys_dir: PathBuf::from("keys"),
             server_secret: None,
+            server_secret_previous: None,
             signing_alg: SigningAlgorithm::ES256,
             token_ttl_seconds: 900,
             default_audience: None,
@@ -410,6 +415,7 @@ impl fmt::Debug for Settings {
             .field("database_url", &self.database_url)
             .field("keys_dir", &self.keys_dir)
             .field("server_secret", &self.server_secret)
+            .field("server_secret_previous", &self.server_secret_previous)
             .field("signing_alg", &self.signing_alg)
             .field("token_ttl_seconds", &self.token_ttl_seconds)
             .finish_non_exhaustive()

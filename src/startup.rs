@@ -13,12 +13,13 @@ use tracing_actix_web::TracingLogger;
 use crate::configuration::Settings;
 use crate::crypto::keyring::KeySet;
 use crate::crypto::webhook_signing::WebhookSigner;
-use crate::crypto::{Keyring, PasswordHasher, ServerSecret};
+use crate::crypto::{Keyring, PasswordHasher, SecretDigests, SecretHasher, ServerSecret};
 use crate::domain::RetryPolicy;
 use crate::drain::Drain;
 use crate::metrics::{Metrics, Snapshot};
 use crate::routes;
 use crate::routes::idempotency::Idempotency;
+use crate::services::auth_failure_tally::AuthFailureTally;
 use crate::services::change_feed::{
     spawn_change_listener, Backstop, CacheInvalidator, ChangeLogPoller,
 };
@@ -51,8 +52,12 @@ pub struct AppState {
     pub keys: Arc<ArcSwap<KeySet>>,
     pub authenticator: Arc<ClientAuthenticator>,
     pub api_keys: Arc<ApiKeyVerifier>,
+    /// Makes the stored hashes of new secrets.
+    pub secrets: SecretHasher,
     /// Appends audit events, holding them while the database is away.
     pub audit: Arc<crate::services::audit_writer::AuditWriter>,
+    /// Failed management authentications, audited once per source and minute.
+    pub auth_failures: Arc<AuthFailureTally>,
     /// Usage counting, written behind the requests.
     pub usage: Arc<crate::services::usage::UsageRecorder>,
     /// Per-credential rate limits.
@@ -90,6 +95,8 @@ pub struct Application {
     server: Server,
     counters: Arc<Counters>,
     usage: Arc<crate::services::usage::UsageRecorder>,
+    audit: Arc<crate::services::audit_writer::AuditWriter>,
+    auth_failures: Arc<AuthFailureTally>,
 }
 
 /// The keyring a configuration describes.
@@ -105,6 +112,43 @@ pub fn server_secret(settings: &Settings) -> anyhow::Result<ServerSecret> {
         Some(secret) => Ok(secret.clone()),
         None => Ok(ServerSecret::load_or_init(&settings.keys_dir)?),
     }
+}
+
+/// What stores and checks secrets: digests under the server secret (and
+/// the previous one, while it is set), and argon2id within the
+/// `argon2_concurrency` bound.
+pub fn secret_hasher(settings: &Settings, counters: Arc<Counters>) -> anyhow::Result<SecretHasher> {
+    let current = server_secret(settings)?;
+    let digests = SecretDigests::new(&current, settings.server_secret_previous.as_ref());
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let argon2 = PasswordHasher::new(settings.argon2_concurrency.unwrap_or(cpus), counters);
+    Ok(SecretHasher::new(Arc::new(digests), argon2))
+}
+
+/// Refuses to start when stored digests were made under a server secret
+/// this server does not hold: every client and key they belong to would
+/// fail to authenticate.
+pub async fn check_digest_keys(store: &dyn Store, digests: &SecretDigests) -> anyhow::Result<()> {
+    let known: Vec<&str> = digests.key_ids().collect();
+    let unknown: Vec<(String, i64)> = store
+        .digest_key_ids()
+        .await?
+        .into_iter()
+        .filter(|(id, _)| !known.contains(&id.as_str()))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let count: i64 = unknown.iter().map(|(_, n)| n).sum();
+    let ids: Vec<&str> = unknown.iter().map(|(id, _)| id.as_str()).collect();
+    anyhow::bail!(
+        "{count} stored client secrets and API keys were digested under another server secret \
+         (key id {}; this server's is {}). The server secret has changed: restore it, or set \
+         the old one as server_secret_previous (KEYWARD_SERVER_SECRET_PREVIOUS) so that they \
+         keep working and move to the new one on their next use",
+        ids.join(", "),
+        known[0]
+    )
 }
 
 /// Opens the configured database and brings its schema up to date.
@@ -149,16 +193,14 @@ impl Application {
         let store = open_store(&settings, counters.clone()).await?;
 
         let server_secret = server_secret(&settings)?;
+        let secrets = secret_hasher(&settings, counters.clone())?;
+        check_digest_keys(&*store, secrets.digests()).await?;
         let keyring = keyring(&settings);
         let keys = Arc::new(ArcSwap::from_pointee(keyring.load_or_init()?));
         spawn_key_reloader(keyring, keys.clone());
 
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         let policy = Arc::new(settings.scope_policy());
-        let hasher = PasswordHasher::new(
-            settings.argon2_concurrency.unwrap_or(cpus),
-            counters.clone(),
-        );
         let default_audience = match &settings.default_audience {
             Some(_) => settings.default_audience(),
             None => crate::domain::Audience::parse(&issuer)?,
@@ -167,7 +209,7 @@ impl Application {
         let max_staleness = Duration::from_secs(settings.max_staleness_seconds);
         let authenticator = Arc::new(ClientAuthenticator::new(
             store.clone(),
-            hasher.clone(),
+            secrets.clone(),
             policy.clone(),
             counters.clone(),
             record_ttl,
@@ -176,7 +218,7 @@ impl Application {
         let root_token = RootToken::init(settings.root_token.as_ref(), &store).await?;
         let api_keys = Arc::new(ApiKeyVerifier::new(
             store.clone(),
-            hasher,
+            secrets.clone(),
             policy.clone(),
             settings.plans,
             counters.clone(),
@@ -206,6 +248,8 @@ impl Application {
         let audit =
             crate::services::audit_writer::AuditWriter::new(store.clone(), counters.clone());
         audit.spawn_drainer();
+        let auth_failures = Arc::new(AuthFailureTally::default());
+        auth_failures.spawn_writer(audit.clone());
         let webhook_signer = Arc::new(WebhookSigner::new(&server_secret));
         spawn_notifications(&settings, &store, &webhook_signer)?;
         let limiter = Arc::new(
@@ -221,7 +265,8 @@ impl Application {
         });
         let state = web::Data::new(AppState {
             usage: usage.clone(),
-            audit,
+            audit: audit.clone(),
+            auth_failures: auth_failures.clone(),
             introspector: Introspector::new(
                 token_verifier.clone(),
                 authenticator.clone(),
@@ -240,6 +285,7 @@ impl Application {
             max_rate_limit_per_minute: settings.max_rate_limit_per_minute,
             authenticator,
             api_keys,
+            secrets,
             limiter,
             issuer: TokenIssuer::new(
                 keys.clone(),
@@ -292,6 +338,8 @@ impl Application {
             server,
             counters,
             usage,
+            audit,
+            auth_failures,
         })
     }
 
@@ -314,6 +362,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.usage.flush().await;
+        self.auth_failures.write_all(&self.audit).await;
         served
     }
 }

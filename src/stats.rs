@@ -10,6 +10,8 @@ pub struct Counters {
     /// SQL run by background tasks: change-log polling, re-syncs, purges.
     pub background_sql_queries: AtomicU64,
     pub argon2_verifications: AtomicU64,
+    /// Stored hashes rewritten into the current scheme on a successful check.
+    pub secret_hashes_rewritten: AtomicU64,
     pub credential_cache_hits: AtomicU64,
     pub credential_cache_misses: AtomicU64,
     pub tokens_issued: AtomicU64,

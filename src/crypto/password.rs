@@ -1,5 +1,6 @@
-//! argon2id hashing of secrets, run on the blocking pool behind a semaphore
-//! so that a flood of verifications cannot starve the async workers.
+//! argon2id, for secrets a person chose or that came from elsewhere (see
+//! `secret_hasher`), run on the blocking pool behind a semaphore so that a
+//! burst of hashing cannot starve the async workers.
 
 use std::sync::{Arc, Mutex};
 
@@ -39,7 +40,7 @@ fn hash_into(argon2: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) -> a
     hashed
 }
 
-/// The argon2id PHC string of a client secret or a whole API key.
+/// The argon2id PHC string of `secret`.
 pub fn hash_secret(secret: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_bytes = [0u8; 64];
@@ -62,56 +63,52 @@ pub fn hash_secret(secret: &str) -> String {
     .to_string()
 }
 
-/// `hash_secret` on the blocking pool, so hashing never stalls a worker.
-pub async fn hash_secret_off_thread(secret: &str) -> String {
-    let secret = SecretString::from(secret);
-    tokio::task::spawn_blocking(move || hash_secret(secret.expose_secret()))
-        .await
-        .expect("hashing does not panic")
-}
-
-/// Shared by every credential kind, so one limit bounds all argon2 work.
+/// Shared by every argon2 use, so one limit bounds all argon2 work.
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
-    dummy_hash: Arc<str>,
     counters: Arc<Counters>,
 }
 
 impl PasswordHasher {
     pub fn new(max_concurrent: usize, counters: Arc<Counters>) -> Self {
-        let dummy = crate::crypto::secret::generate_client_secret();
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            dummy_hash: hash_secret(dummy.expose()).into(),
             counters,
         }
     }
 
-    /// The index of the first of `hashes` that `secret` matches. With no hashes (an unknown
-    /// client) it still verifies against a dummy hash, so the time taken
-    /// does not tell which client ids exist.
+    /// The argon2id PHC string of `secret`, on the blocking pool.
+    pub async fn hash(&self, secret: &str) -> String {
+        let _permit = self.permits.acquire().await.expect("never closed");
+        let secret = SecretString::from(secret);
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| hash_secret(secret.expose_secret())))
+            .await
+            .expect("hashing does not panic")
+    }
+
+    /// The index of the first of `hashes` that `secret` matches, on the
+    /// blocking pool. Every hash is tried, so the time does not tell which
+    /// one matched.
     pub async fn verify_any(&self, secret: &str, hashes: Vec<String>) -> Option<usize> {
+        if hashes.is_empty() {
+            return None;
+        }
         let _permit = self.permits.acquire().await.ok()?;
         let secret = SecretString::from(secret);
-        let dummy = hashes.is_empty().then(|| self.dummy_hash.clone());
         let counters = self.counters.clone();
         let span = tracing::Span::current();
         let verified = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
-                let candidates: Vec<&str> = match &dummy {
-                    Some(d) => vec![d],
-                    None => hashes.iter().map(String::as_str).collect(),
-                };
-                // Every candidate is tried, so the time does not tell which one matched.
                 let mut matched = None;
-                for (i, phc) in candidates.into_iter().enumerate() {
+                for (i, phc) in hashes.iter().enumerate() {
                     Counters::bump(&counters.argon2_verifications);
                     if verify_one(&secret, phc) && matched.is_none() {
                         matched = Some(i);
                     }
                 }
-                matched.filter(|_| dummy.is_none())
+                matched
             })
         })
         .await;
@@ -173,7 +170,9 @@ mod tests {
         assert_eq!(hasher.verify_any(secret, vec![hash.clone()]).await, Some(0));
         assert_eq!(hasher.verify_any("kws_wrong", vec![hash]).await, None);
         assert_eq!(hasher.verify_any(secret, vec![]).await, None);
-        assert_eq!(Counters::read(&counters.argon2_verifications), 3);
+        assert_eq!(Counters::read(&counters.argon2_verifications), 2);
+        let hashed = hasher.hash(secret).await;
+        assert_eq!(hasher.verify_any(secret, vec![hashed]).await, Some(0));
     }
 
     /// Hashes stored before the memory was reused (argon2's own PHC

@@ -113,11 +113,38 @@ impl Client {
     }
 }
 
-/// One argon2id PHC string of a client secret, with its own end of validity
-/// (a rotated-out secret keeps working until then).
+/// Who made a secret, which decides how it is stored: a keyed digest for
+/// one Keyward generated, argon2id for one it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretOrigin {
+    Generated,
+    Imported,
+}
+
+impl SecretOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretOrigin::Generated => "generated",
+            SecretOrigin::Imported => "imported",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "generated" => Some(SecretOrigin::Generated),
+            "imported" => Some(SecretOrigin::Imported),
+            _ => None,
+        }
+    }
+}
+
+/// One stored hash of a client secret (a PHC-style string that names its
+/// scheme), with its own end of validity: a rotated-out secret keeps
+/// working until then.
 #[derive(Clone)]
 pub struct SecretHash {
     pub phc: String,
+    pub origin: SecretOrigin,
     pub expires_at: Option<i64>,
 }
 
@@ -125,6 +152,7 @@ impl fmt::Debug for SecretHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SecretHash")
             .field("phc", &"[redacted]")
+            .field("origin", &self.origin)
             .field("expires_at", &self.expires_at)
             .finish()
     }

@@ -7,6 +7,7 @@ pub mod change;
 pub mod client;
 pub mod idempotency_key;
 mod ids;
+pub mod imported_secret;
 pub mod ip_allowlist;
 pub mod organisation;
 pub mod scope;
@@ -17,9 +18,12 @@ pub use api_key::{ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeySecret, ApiKeyStatu
 pub use audience::{Audience, InvalidAudience};
 pub use audit::{AuditEvent, AuditTarget};
 pub use change::Change;
-pub use client::{Client, ClientCredentials, ClientId, ClientSecret, ClientStatus, SecretHash};
+pub use client::{
+    Client, ClientCredentials, ClientId, ClientSecret, ClientStatus, SecretHash, SecretOrigin,
+};
 pub use idempotency_key::{IdempotencyKey, InvalidIdempotencyKey};
 pub use ids::InvalidId;
+pub use imported_secret::{ImportedSecret, WeakSecret};
 pub use ip_allowlist::{InvalidAllowlist, IpAllowlist};
 pub use organisation::{
     InvalidName, Name, OrgId, Organisation, Plan, PlanLimit, PlanLimits, UnknownPlan,

@@ -68,11 +68,17 @@ impl Collector for Snapshot {
             "argon2 hash verifications run",
             &c.argon2_verifications,
         )?;
+        counter(
+            e,
+            "secret_hashes_rewritten",
+            "Stored secret hashes rewritten as digests under the current server secret",
+            &c.secret_hashes_rewritten,
+        )?;
         labelled_counter(
             e,
             (
                 "credential_cache_lookups",
-                "Verified-credential cache lookups by result",
+                "Lookups of argon2-checked secrets remembered in memory, by result",
                 "result",
             ),
             &[

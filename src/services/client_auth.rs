@@ -1,6 +1,8 @@
-//! Client authentication with the two hot-path caches of DESIGN.md: client
-//! records, and digests of credentials that argon2 already accepted. A warm
-//! request runs neither SQL nor argon2.
+//! Client authentication (DESIGN.md "The hot paths"). A client's first
+//! request on a node costs one indexed read and a digest check; a warm one
+//! finds its record cached and reads nothing. Only an imported secret (or
+//! a hash stored before digests) costs argon2, once per node: a verified
+//! one is remembered as an in-memory digest.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -11,7 +13,8 @@ use moka::sync::Cache;
 use super::failure_gate::FailureGate;
 use super::record_cache::RecordCache;
 use crate::crypto::credential_digest::DigestTag;
-use crate::crypto::{CredentialDigest, PasswordHasher};
+use crate::crypto::secret_hasher::{Matched, Stored};
+use crate::crypto::{CredentialDigest, SecretHasher};
 use crate::domain::{ClientCredentials, ClientId, ClientSecret, ScopePolicy, ScopeSet, SecretHash};
 use crate::stats::Counters;
 use crate::storage::{StorageError, Store};
@@ -34,8 +37,9 @@ pub enum ClientAuthError {
     Storage(#[from] StorageError),
 }
 
-/// A digest of a verified secret, valid while the hash it matched is still
-/// one of the client's live secrets, and until that secret's own expiry.
+/// An argon2-checked secret remembered as a digest under a per-process key,
+/// valid while the hash it matched is still one of the client's live
+/// secrets, and until that secret's own expiry.
 #[derive(Clone)]
 struct VerifiedSecret {
     tag: DigestTag,
@@ -45,7 +49,7 @@ struct VerifiedSecret {
 
 pub struct ClientAuthenticator {
     store: Arc<dyn Store>,
-    hasher: PasswordHasher,
+    secrets: SecretHasher,
     digest: CredentialDigest,
     policy: Arc<ScopePolicy>,
     clients: RecordCache<String, Arc<AuthenticatedClient>>,
@@ -61,7 +65,7 @@ const MAX_SECRETS_REMEMBERED: usize = 4;
 impl ClientAuthenticator {
     pub fn new(
         store: Arc<dyn Store>,
-        hasher: PasswordHasher,
+        secrets: SecretHasher,
         policy: Arc<ScopePolicy>,
         counters: Arc<Counters>,
         client_ttl: Duration,
@@ -69,7 +73,7 @@ impl ClientAuthenticator {
     ) -> Self {
         Self {
             store,
-            hasher,
+            secrets,
             digest: CredentialDigest::new(),
             policy,
             clients: RecordCache::new(client_ttl, max_staleness),
@@ -82,9 +86,9 @@ impl ClientAuthenticator {
         }
     }
 
-    /// Checks a client id and secret presented from `source`. Unknown ids
-    /// and wrong secrets fail alike, after the same argon2 work, and count
-    /// against the failure budgets of the id and the address.
+    /// Checks a client id and secret presented from `source`. An unknown
+    /// id and a wrong secret fail alike. Only argon2 work is gated, per
+    /// address (see `failure_gate`).
     #[tracing::instrument(skip_all, fields(client_id = %id))]
     pub async fn authenticate(
         &self,
@@ -100,36 +104,65 @@ impl ClientAuthenticator {
             // Not of our id or secret format: no stored client can match.
             return Err(ClientAuthError::BadCredentials);
         };
-        let client = self.client(&client_id, now).await?;
-        if let Some(client) = &client {
-            if self.seen_before(client, secret, now) {
-                Counters::bump(&self.counters.credential_cache_hits);
-                return Ok(client.clone());
-            }
-        }
-        // Only a check that needs argon2 is gated.
-        if let Some(retry_after) = self.failures.refused(id, source, now) {
-            return Err(ClientAuthError::TooManyFailures { retry_after });
-        }
-        let Some(client) = client else {
-            self.hasher.verify_any(secret.expose(), Vec::new()).await;
-            self.failures.failed(id, source, now);
+        let Some(client) = self.client(&client_id, now).await? else {
             return Err(ClientAuthError::BadCredentials);
         };
-        Counters::bump(&self.counters.credential_cache_misses);
-        let live: Vec<_> = client
+        let live: Vec<Stored> = client
             .credentials
             .secret_hashes
             .iter()
             .filter(|h| h.expires_at.is_none_or(|at| at > now))
+            .map(|h| Stored {
+                hash: &h.phc,
+                origin: h.origin,
+            })
             .collect();
-        let phcs = live.iter().map(|h| h.phc.clone()).collect();
-        let Some(matched) = self.hasher.verify_any(secret.expose(), phcs).await else {
-            self.failures.failed(id, source, now);
+        if let Some(matched) = self.secrets.check_digests(secret.expose(), &live) {
+            self.rewrite(&client_id, live[matched.index].hash, matched)
+                .await;
+            return Ok(client);
+        }
+        if !SecretHasher::needs_argon2(&live) {
+            return Err(ClientAuthError::BadCredentials);
+        }
+        if self.seen_before(&client, secret, now) {
+            Counters::bump(&self.counters.credential_cache_hits);
+            return Ok(client);
+        }
+        if let Some(retry_after) = self.failures.refused(source, now) {
+            return Err(ClientAuthError::TooManyFailures { retry_after });
+        }
+        Counters::bump(&self.counters.credential_cache_misses);
+        let Some(matched) = self.secrets.check_argon2(secret.expose(), &live).await else {
+            self.failures.failed(source, now);
             return Err(ClientAuthError::BadCredentials);
         };
-        self.remember(id, secret, live[matched]);
+        let hash = live[matched.index].hash;
+        let found = client
+            .credentials
+            .secret_hashes
+            .iter()
+            .find(|h| h.phc == hash);
+        if let Some(found) = found {
+            self.remember(id, secret, found);
+        }
+        self.rewrite(&client_id, hash, matched).await;
         Ok(client)
+    }
+
+    /// Stores a matched hash that is not in the current scheme as a digest.
+    /// A failure leaves the old hash, which still verifies.
+    async fn rewrite(&self, id: &ClientId, old: &str, matched: Matched) {
+        let Some(new) = matched.rewrite else { return };
+        match self.store.replace_client_secret_hash(id, old, &new).await {
+            Ok(_) => Counters::bump(&self.counters.secret_hashes_rewritten),
+            Err(e) => tracing::warn!(
+                error = %crate::error::error_chain(&e),
+                "could not store a client secret's hash as a digest; it stays as it was"
+            ),
+        }
+        // The next request reads the new hash and checks it without argon2.
+        self.clients.invalidate(id.as_str());
     }
 
     /// Forgets everything cached about a client; called on any change to it.

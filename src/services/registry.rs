@@ -1,12 +1,12 @@
 //! Creating organisations, clients and API keys, shared by the CLI and
 //! (later) the management API.
 
-use crate::crypto::password::hash_secret_off_thread;
 use crate::crypto::secret::generate_client_secret;
+use crate::crypto::SecretHasher;
 use crate::domain::{ApiKey, ApiKeyId, ApiKeySecret, ApiKeyStatus, IpAllowlist, PlanLimits};
 use crate::domain::{
-    Audience, Client, ClientId, ClientSecret, ClientStatus, Name, OrgId, Organisation, Plan,
-    ScopeSet, SecretHash,
+    Audience, Client, ClientId, ClientSecret, ClientStatus, ImportedSecret, Name, OrgId,
+    Organisation, Plan, ScopeSet, SecretHash, SecretOrigin,
 };
 use crate::storage::{StorageError, Store};
 
@@ -56,14 +56,17 @@ pub struct NewClient {
     pub expires_at: Option<i64>,
     pub ip_allowlist: IpAllowlist,
     pub rate_limit_per_minute: Option<u32>,
+    /// A secret brought from another server; else one is generated.
+    pub secret: Option<ImportedSecret>,
 }
 
 /// Creates a client and returns it with its secret, which is shown once
-/// and stored only as an argon2id hash.
+/// (unless it was imported) and stored only as a hash.
 pub async fn create_client(
     store: &dyn Store,
+    hasher: &SecretHasher,
     new: NewClient,
-) -> Result<(Client, ClientSecret), RegistryError> {
+) -> Result<(Client, Option<ClientSecret>), RegistryError> {
     if new.scopes.is_empty() {
         return Err(RegistryError::NoScope);
     }
@@ -71,8 +74,7 @@ pub async fn create_client(
         Err(StorageError::NotFound) => return Err(RegistryError::UnknownOrganisation(new.org_id)),
         other => other?,
     };
-    let secret = generate_client_secret();
-    let phc = hash_secret_off_thread(secret.expose()).await;
+    let (hash, secret) = new_secret(hasher, new.secret, None).await;
     let now = chrono::Utc::now().timestamp();
     let client = Client {
         id: ClientId::generate(),
@@ -90,12 +92,36 @@ pub async fn create_client(
         last_used_at: None,
         request_count: 0,
     };
-    let hash = SecretHash {
-        phc,
-        expires_at: None,
-    };
     store.insert_client(&client, &hash).await?;
     Ok((client, secret))
+}
+
+/// The stored hash of a client's new secret, and the secret when Keyward
+/// generated it (an imported one is not shown back).
+async fn new_secret(
+    hasher: &SecretHasher,
+    imported: Option<ImportedSecret>,
+    expires_at: Option<i64>,
+) -> (SecretHash, Option<ClientSecret>) {
+    match imported {
+        Some(imported) => {
+            let hash = SecretHash {
+                phc: hasher.hash_imported(imported.expose()).await,
+                origin: SecretOrigin::Imported,
+                expires_at,
+            };
+            (hash, None)
+        }
+        None => {
+            let secret = generate_client_secret();
+            let hash = SecretHash {
+                phc: hasher.digest(secret.expose()),
+                origin: SecretOrigin::Generated,
+                expires_at,
+            };
+            (hash, Some(secret))
+        }
+    }
 }
 
 /// Deactivates or reactivates a client; every node hears of it through the change log.
@@ -131,9 +157,10 @@ pub struct NewApiKey {
 }
 
 /// Creates an API key within its organisation's plan and returns it with
-/// the key itself, which is shown once and stored only as an argon2id hash.
+/// the key itself, which is shown once and stored only as a digest.
 pub async fn create_api_key(
     store: &dyn Store,
+    hasher: &SecretHasher,
     plans: &PlanLimits,
     new: NewApiKey,
 ) -> Result<(ApiKey, ApiKeySecret), RegistryError> {
@@ -149,7 +176,7 @@ pub async fn create_api_key(
         return Err(RegistryError::ApiAccessNotAvailable);
     }
     let secret = ApiKeySecret::generate();
-    let phc = hash_secret_off_thread(secret.expose()).await;
+    let phc = hasher.digest(secret.expose());
     let now = chrono::Utc::now().timestamp();
     let key = ApiKey {
         id: secret.id().clone(),
@@ -194,6 +221,7 @@ pub async fn set_api_key_status(
 /// with API access rolls. Returns (old, new, the new key).
 pub async fn roll_api_key(
     store: &dyn Store,
+    hasher: &SecretHasher,
     plans: &PlanLimits,
     old: ApiKey,
     grace: i64,
@@ -210,7 +238,7 @@ pub async fn roll_api_key(
         return Err(RegistryError::ApiAccessNotAvailable);
     }
     let secret = ApiKeySecret::generate();
-    let phc = hash_secret_off_thread(secret.expose()).await;
+    let phc = hasher.digest(secret.expose());
     let new = ApiKey {
         id: secret.id().clone(),
         created_at: now,
@@ -232,20 +260,18 @@ pub async fn roll_api_key(
     Ok((old, new, secret))
 }
 
-/// A new secret for a client, shown once; its other secrets keep working
-/// for `grace` seconds (0 ends them at once), never past their own end.
+/// A new secret for a client: `imported`, or else a generated one, which
+/// is returned to be shown once. Its other secrets keep working for
+/// `grace` seconds (0 ends them at once), never past their own end.
 pub async fn rotate_client_secret(
     store: &dyn Store,
+    hasher: &SecretHasher,
     id: &ClientId,
+    imported: Option<ImportedSecret>,
     grace: i64,
-) -> Result<ClientSecret, RegistryError> {
-    let secret = generate_client_secret();
-    let phc = hash_secret_off_thread(secret.expose()).await;
+) -> Result<Option<ClientSecret>, RegistryError> {
+    let (hash, secret) = new_secret(hasher, imported, None).await;
     let now = chrono::Utc::now().timestamp();
-    let hash = SecretHash {
-        phc,
-        expires_at: None,
-    };
     match store
         .rotate_client_secret(id, &hash, now + grace, now)
         .await

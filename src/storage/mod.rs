@@ -11,6 +11,7 @@ mod sql_changes;
 mod sql_clients;
 mod sql_idempotency;
 mod sql_notifications;
+mod sql_secret_hashes;
 mod sql_usage;
 mod sqlite;
 
@@ -79,6 +80,27 @@ pub trait ClientStore {
     ) -> Result<(), StorageError>;
     /// Deletes a client with its secrets and logs the change.
     async fn delete_client(&self, id: &ClientId, now: i64) -> Result<(), StorageError>;
+}
+
+/// Rewrites of stored secret hashes into the current scheme, on a check
+/// that succeeded; each replaces `old` only if it is still stored, so
+/// replicas upgrading the same hash at once agree.
+#[async_trait]
+pub trait SecretHashStore {
+    async fn replace_client_secret_hash(
+        &self,
+        client: &ClientId,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StorageError>;
+    async fn replace_api_key_hash(
+        &self,
+        key: &ApiKeyId,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StorageError>;
+    /// The key id of every stored digest, with how many use it.
+    async fn digest_key_ids(&self) -> Result<Vec<(String, i64)>, StorageError>;
 }
 
 /// A page of a list ordered by creation: at most `limit` items after the
@@ -373,6 +395,7 @@ pub trait IdempotencyStore {
 pub trait Store:
     OrganisationStore
     + ClientStore
+    + SecretHashStore
     + ApiKeyStore
     + RevocationStore
     + ChangeLogStore

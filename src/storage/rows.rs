@@ -2,8 +2,8 @@
 
 use crate::domain::{
     ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeyStatus, Audience, AuditEvent, AuditTarget, Change,
-    Client, ClientId, ClientStatus, DeliveryState, ExpiringCredential, IpAllowlist, Name, OrgId,
-    Organisation, ScopeSet, SecretHash, WebhookDelivery,
+    Client, ClientCredentials, ClientId, ClientStatus, DeliveryState, ExpiringCredential,
+    IpAllowlist, Name, OrgId, Organisation, ScopeSet, SecretHash, SecretOrigin, WebhookDelivery,
 };
 
 use super::StorageError;
@@ -52,9 +52,13 @@ pub(super) struct ChangeRow {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct SecretHashRow {
-    pub hash: String,
-    pub expires_at: Option<i64>,
+pub(super) struct ClientSecretsRow {
+    #[sqlx(flatten)]
+    pub client: ClientWithPlanRow,
+    /// The secret columns are NULL when the client has no live secret.
+    pub hash: Option<String>,
+    pub origin: Option<String>,
+    pub secret_expires_at: Option<i64>,
 }
 
 fn corrupt(what: &str, err: impl std::fmt::Display) -> StorageError {
@@ -112,13 +116,30 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
-impl From<SecretHashRow> for SecretHash {
-    fn from(row: SecretHashRow) -> Self {
-        SecretHash {
-            phc: row.hash,
-            expires_at: row.expires_at,
+/// A client with its plan and live secrets, from the rows of one query
+/// (one row per secret, in the order they are to be tried); `None` for none.
+pub(super) fn client_credentials(
+    rows: Vec<ClientSecretsRow>,
+) -> Result<Option<ClientCredentials>, StorageError> {
+    let mut secret_hashes = Vec::with_capacity(rows.len());
+    let mut first = None;
+    for row in rows {
+        if let (Some(phc), Some(origin)) = (row.hash, row.origin) {
+            secret_hashes.push(SecretHash {
+                phc,
+                origin: SecretOrigin::parse(&origin)
+                    .ok_or_else(|| corrupt("client secret origin", origin))?,
+                expires_at: row.secret_expires_at,
+            });
         }
+        first.get_or_insert(row.client);
     }
+    let Some(row) = first else { return Ok(None) };
+    Ok(Some(ClientCredentials {
+        plan: row.plan.parse().map_err(|e| corrupt("plan", e))?,
+        client: row.client.try_into()?,
+        secret_hashes,
+    }))
 }
 
 impl ChangeRow {

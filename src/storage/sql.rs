@@ -135,6 +135,7 @@ macro_rules! impl_sql_store {
         }
 
         $crate::storage::sql_clients::impl_client_store!($store);
+        $crate::storage::sql_secret_hashes::impl_secret_hash_store!($store);
         $crate::storage::sql_changes::impl_change_stores!($store);
         $crate::storage::sql_api_keys::impl_api_key_store!($store);
         $crate::storage::sql_usage::impl_usage_store!($store);

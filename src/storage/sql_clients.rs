@@ -31,12 +31,13 @@ macro_rules! impl_client_store {
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
-                    "INSERT INTO client_secrets (id, client_id, hash, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO client_secrets (id, client_id, hash, origin, created_at, \
+                     expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(uuid::Uuid::new_v4().to_string())
                 .bind(client.id.as_str())
                 .bind(&secret.phc)
+                .bind(secret.origin.as_str())
                 .bind(client.created_at)
                 .bind(secret.expires_at)
                 .execute(&mut *tx)
@@ -51,37 +52,23 @@ macro_rules! impl_client_store {
                 now: i64,
             ) -> Result<Option<$crate::domain::ClientCredentials>, $crate::storage::StorageError>
             {
-                let row = sqlx::query_as::<_, $crate::storage::rows::ClientWithPlanRow>(
+                // One read: a row per live secret, newest first, or one row
+                // with NULL secret columns for a client without any.
+                let rows = sqlx::query_as::<_, $crate::storage::rows::ClientSecretsRow>(
                     "SELECT c.id, c.org_id, c.name, c.scopes, c.audiences, c.status, \
                      c.resource_server, c.created_at, c.updated_at, c.expires_at, \
                      c.ip_allowlist, c.rate_limit_per_minute, c.last_used_at, c.request_count, \
-                     o.plan \
+                     o.plan, s.hash, s.origin, s.expires_at AS secret_expires_at \
                      FROM oauth_clients c JOIN organisations o ON o.id = c.org_id \
-                     WHERE c.id = $1",
-                )
-                .bind(id.as_str())
-                .fetch_optional(self.pool())
-                .await?;
-                let Some(row) = row else { return Ok(None) };
-                let secret_hashes = sqlx::query_as::<_, $crate::storage::rows::SecretHashRow>(
-                    "SELECT hash, expires_at FROM client_secrets \
-                     WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2) \
-                     ORDER BY created_at DESC",
+                     LEFT JOIN client_secrets s ON s.client_id = c.id \
+                     AND (s.expires_at IS NULL OR s.expires_at > $2) \
+                     WHERE c.id = $1 ORDER BY s.created_at DESC",
                 )
                 .bind(id.as_str())
                 .bind(now)
                 .fetch_all(self.pool())
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect();
-                Ok(Some($crate::domain::ClientCredentials {
-                    plan: row.plan.parse().map_err(|e: $crate::domain::UnknownPlan| {
-                        $crate::storage::StorageError::Corrupt(e.to_string())
-                    })?,
-                    client: row.client.try_into()?,
-                    secret_hashes,
-                }))
+                .await?;
+                $crate::storage::rows::client_credentials(rows)
             }
 
             async fn list_clients(
@@ -179,12 +166,13 @@ macro_rules! impl_client_store {
                 .execute(&mut *tx)
                 .await?;
                 let inserted = sqlx::query(
-                    "INSERT INTO client_secrets (id, client_id, hash, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO client_secrets (id, client_id, hash, origin, created_at, \
+                     expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(uuid::Uuid::new_v4().to_string())
                 .bind(id.as_str())
                 .bind(&secret.phc)
+                .bind(secret.origin.as_str())
                 .bind(now)
                 .bind(secret.expires_at)
                 .execute(&mut *tx)

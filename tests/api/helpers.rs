@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock};
 
 use keyward::configuration::{DatabaseUrl, Settings};
+use keyward::crypto::SecretHasher;
 use keyward::domain::{Audience, IpAllowlist, Name, OrgId, Plan, ScopeSet};
 use keyward::services::registry::{self, NewApiKey, NewClient};
 use keyward::startup::Application;
@@ -130,6 +131,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub store: Arc<dyn Store>,
     pub counters: Arc<Counters>,
+    /// Stores secrets as the server does (same server secret).
+    pub secrets: SecretHasher,
     pub settings: Settings,
     pub db: TestDatabase,
     pub dir: tempfile::TempDir,
@@ -182,7 +185,10 @@ pub async fn start(settings: Settings, db: TestDatabase, dir: tempfile::TempDir)
     let store = storage::connect(&db.url, Arc::new(Counters::default()))
         .await
         .unwrap();
+    let secrets =
+        keyward::startup::secret_hasher(&settings, Arc::new(Counters::default())).unwrap();
     TestApp {
+        secrets,
         address,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -212,12 +218,18 @@ fn new_client(org: &OrgId, scopes: &[&str], audiences: &[&str]) -> NewClient {
         expires_at: None,
         ip_allowlist: IpAllowlist::default(),
         rate_limit_per_minute: None,
+        secret: None,
     }
 }
 
 impl TestApp {
     /// Another node on the same database and keys, with caches of its own.
     pub async fn replica(&self) -> TestApp {
+        self.replica_with(|_| {}).await
+    }
+
+    /// Another node, with its settings adjusted by `configure`.
+    pub async fn replica_with(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let db = TestDatabase {
             url: self.db.url.clone(),
             pg_name: None,
@@ -225,6 +237,7 @@ impl TestApp {
         let mut settings = self.settings.clone();
         // Replicas share one issuer; by default each would take its own address.
         settings.issuer.get_or_insert_with(|| self.address.clone());
+        configure(&mut settings);
         start(settings, db, tempfile::tempdir().unwrap()).await
     }
 
@@ -290,10 +303,13 @@ impl TestApp {
 
     async fn insert_client(&self, new: NewClient) -> TestClient {
         let org = new.org_id.clone();
-        let (client, secret) = registry::create_client(&*self.store, new).await.unwrap();
+        let imported = new.secret.as_ref().map(|s| s.expose().to_owned());
+        let (client, secret) = registry::create_client(&*self.store, &self.secrets, new)
+            .await
+            .unwrap();
         TestClient {
             id: client.id.to_string(),
-            secret: secret.expose().to_owned(),
+            secret: secret.map_or_else(|| imported.unwrap(), |s| s.expose().to_owned()),
             org_id: org.to_string(),
         }
     }
@@ -395,7 +411,8 @@ impl TestApp {
         };
         configure(&mut new);
         let (key, secret) =
-            registry::create_api_key(&*self.store, &self.settings.plans, new).await?;
+            registry::create_api_key(&*self.store, &self.secrets, &self.settings.plans, new)
+                .await?;
         Ok(TestApiKey {
             id: key.id.to_string(),
             key: secret.expose().to_owned(),

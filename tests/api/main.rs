@@ -30,6 +30,7 @@ mod rate_limits;
 mod replicas;
 mod request_id;
 mod root_token;
+mod secret_storage;
 mod server_process;
 mod shared_limits;
 mod storage;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use keyward::crypto::password::hash_secret;
 use keyward::domain::{
     AuditEvent, AuditTarget, Client, ClientId, ClientStatus, IpAllowlist, Name, OrgId,
-    Organisation, Plan, ScopeSet, SecretHash,
+    Organisation, Plan, ScopeSet, SecretHash, SecretOrigin,
 };
 use keyward::stats::Counters;
 use keyward::storage::{self, AuditQuery, PageRequest, StorageError, Store};
@@ -55,8 +55,17 @@ fn client(org: &OrgId, expires_at: Option<i64>) -> Client {
 
 fn hash(expires_at: Option<i64>) -> SecretHash {
     SecretHash {
-        phc: hash_secret("kws_test"),
+        phc: hash_secret("imported-secret-0123456789abc"),
+        origin: SecretOrigin::Imported,
         expires_at,
+    }
+}
+
+fn digest(key_id: &str, tag: &str) -> SecretHash {
+    SecretHash {
+        phc: format!("$hmac-sha256$k={key_id}${tag}"),
+        origin: SecretOrigin::Generated,
+        expires_at: None,
     }
 }
 
@@ -119,6 +128,7 @@ async fn clients_round_trip_with_plan_and_live_secrets(backend: Backend) {
     assert!(found.secret_hashes[0]
         .phc
         .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    assert_eq!(found.secret_hashes[0].origin, SecretOrigin::Imported);
 
     assert!(store
         .client_credentials(&ClientId::generate(), 0)
@@ -284,7 +294,44 @@ async fn audit_events_list_newest_first_and_purge(backend: Backend) {
     assert_eq!(kept.len(), 2);
 }
 
+/// A stored hash is replaced only while it is still the stored one, and
+/// the digests' key ids are counted across clients and API keys.
+async fn secret_hashes_are_replaced_only_if_unchanged(backend: Backend) {
+    let (store, _db, _dir) = open(backend).await;
+    let acme = org(Plan::Enterprise);
+    store.insert_organisation(&acme).await.unwrap();
+    let c = client(&acme.id, None);
+    let old = digest("AAAAAAAA", "old");
+    store.insert_client(&c, &old).await.unwrap();
+    let other = client(&acme.id, None);
+    store
+        .insert_client(&other, &digest("BBBBBBBB", "x"))
+        .await
+        .unwrap();
+
+    let new = "$hmac-sha256$k=BBBBBBBB$new";
+    assert!(store
+        .replace_client_secret_hash(&c.id, &old.phc, new)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .replace_client_secret_hash(&c.id, &old.phc, "$hmac-sha256$k=CCCCCCCC$late")
+            .await
+            .unwrap(),
+        "a replica that read the old hash changes nothing"
+    );
+    let found = store.client_credentials(&c.id, 0).await.unwrap().unwrap();
+    assert_eq!(found.secret_hashes[0].phc, new);
+    assert_eq!(found.secret_hashes[0].origin, SecretOrigin::Generated);
+    assert_eq!(
+        store.digest_key_ids().await.unwrap(),
+        vec![("BBBBBBBB".to_owned(), 2)]
+    );
+}
+
 on_both_backends!(
+    secret_hashes_are_replaced_only_if_unchanged,
     audit_events_list_newest_first_and_purge,
     organisations_round_trip,
     client_allowlist_and_rate_limit_round_trip,

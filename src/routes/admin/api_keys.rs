@@ -68,7 +68,8 @@ pub async fn create(
         metadata: metadata(body.metadata)?,
     };
     caller.require_covers(&new.scopes)?;
-    let (key, secret) = registry::create_api_key(&*state.store, &state.plans, new).await?;
+    let (key, secret) =
+        registry::create_api_key(&*state.store, &state.secrets, &state.plans, new).await?;
     let mut view = views::api_key(&key, now);
     let changes = audit::initial(&view);
     record(&state, &req, &caller, "api_key.created", &key, changes).await;
@@ -221,7 +222,7 @@ pub async fn roll(
     caller.require_covers(&key.scopes)?;
     let before = views::api_key(&key, chrono::Utc::now().timestamp());
     let (old, new, secret) =
-        registry::roll_api_key(&*state.store, &state.plans, key, grace).await?;
+        registry::roll_api_key(&*state.store, &state.secrets, &state.plans, key, grace).await?;
     state.api_keys.evict(&old.id);
     let now = chrono::Utc::now().timestamp();
     let mut changes = audit::diff(&before, &views::api_key(&old, now));

@@ -132,15 +132,14 @@ pub async fn authenticate_first(
         Ok(caller) => caller,
         Err(refused) => {
             if refused.problem.status == StatusCode::UNAUTHORIZED {
-                let named = refused.named.as_ref();
-                let target = Target {
-                    org_id: named.map(|(org, _)| org),
-                    kind: "credential",
-                    id: named.map_or("", |(_, id)| id.as_str()),
-                };
-                let failed = "admin.authentication_failed";
                 let request = req.request();
-                audit::record(&state, request, "anonymous", failed, target, Map::new()).await;
+                let source =
+                    crate::routes::client_ip::request_client_ip(request, &state.trusted_proxies);
+                let now = chrono::Utc::now().timestamp();
+                let request_id = audit::request_id(request);
+                state
+                    .auth_failures
+                    .failed(source, refused.named, &request_id, now);
             }
             return Err(refused.problem.into());
         }

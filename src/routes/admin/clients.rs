@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::audit::{self, Target};
 use super::auth::{AdminCaller, CLIENTS_READ, CLIENTS_WRITE};
-use super::fields::{allowlist, future, rate_limit, scopes, GracePeriod};
+use super::fields::{allowlist, future, imported_secret, rate_limit, scopes, SecretRotation};
 use super::input::{page_of, page_request, query_params, read_json};
 use super::orgs::org_of;
 use super::problem::Problem;
@@ -30,6 +30,8 @@ struct NewClientBody {
     ip_allowlist: Vec<String>,
     #[serde(default)]
     resource_server: bool,
+    /// A secret brought from another server; else one is generated.
+    client_secret: Option<String>,
 }
 
 /// Fields a PATCH may change; `null` removes an expiry or a rate limit.
@@ -81,13 +83,14 @@ pub async fn create(
             .rate_limit_per_minute
             .map(|n| rate_limit(Some(n), state.max_rate_limit_per_minute))
             .transpose()?,
+        secret: imported_secret(body.client_secret.as_deref())?,
     };
     caller.require_covers(&new.scopes)?;
-    let (client, secret) = registry::create_client(&*state.store, new).await?;
+    let (client, secret) = registry::create_client(&*state.store, &state.secrets, new).await?;
     let mut view = views::client(&client);
     let changes = audit::initial(&view);
     record(&state, &req, &caller, "client.created", &client, changes).await;
-    view["client_secret"] = Value::from(secret.expose());
+    show_secret(&mut view, secret.as_ref());
     Ok(views::created_with_secret(location(&org, &client.id), view))
 }
 
@@ -173,8 +176,10 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, Problem> {
     let mut client = found(&caller, &path, CLIENTS_WRITE, &state).await?;
     caller.require_covers(&client.scopes)?;
-    let grace = GracePeriod::read(&req, payload).await?;
-    let secret = registry::rotate_client_secret(&*state.store, &client.id, grace).await?;
+    let (grace, imported) = SecretRotation::read(&req, payload).await?;
+    let secret =
+        registry::rotate_client_secret(&*state.store, &state.secrets, &client.id, imported, grace)
+            .await?;
     state.authenticator.evict(client.id.as_str());
     client.updated_at = chrono::Utc::now().timestamp();
     let ends = crate::routes::rfc3339(client.updated_at + grace);
@@ -189,7 +194,7 @@ pub async fn rotate_secret(
     )
     .await;
     let mut view = views::client(&client);
-    view["client_secret"] = Value::from(secret.expose());
+    show_secret(&mut view, secret.as_ref());
     view["previous_secret_expires_at"] =
         Value::from(crate::routes::rfc3339(client.updated_at + grace));
     Ok(HttpResponse::Ok()
@@ -296,4 +301,12 @@ fn audiences(list: &[String]) -> Result<Vec<Audience>, Problem> {
         }
     }
     Ok(out)
+}
+
+/// A generated secret goes in the create or rotate answer, shown this
+/// once; an imported one is the caller's own and is not echoed back.
+fn show_secret(view: &mut Value, generated: Option<&crate::domain::ClientSecret>) {
+    if let Some(secret) = generated {
+        view["client_secret"] = Value::from(secret.expose());
+    }
 }

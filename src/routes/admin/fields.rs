@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::input::read_optional_json;
 use super::problem::Problem;
 use crate::domain::api_key::{DEFAULT_KEY_RATE_LIMIT, MAX_METADATA_BYTES};
-use crate::domain::{IpAllowlist, ScopeSet};
+use crate::domain::{ImportedSecret, IpAllowlist, ScopeSet};
 
 const DEFAULT_GRACE_SECONDS: i64 = 86_400;
 const MAX_GRACE_SECONDS: i64 = 30 * 86_400;
@@ -20,18 +20,49 @@ pub struct GracePeriod {
 }
 
 impl GracePeriod {
-    /// The optional body of a rotate or roll call; default one day.
+    /// The optional body of a roll call; default one day.
     pub async fn read(req: &HttpRequest, payload: web::Payload) -> Result<i64, Problem> {
         let body: GracePeriod = read_optional_json(req, payload).await?;
-        let grace = body.grace_period_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
-        if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
-            return Err(Problem::invalid_field(
-                "grace_period_seconds",
-                format!("must be between 0 and {MAX_GRACE_SECONDS} (30 days)"),
-            ));
-        }
-        Ok(grace)
+        grace_period(body.grace_period_seconds)
     }
+}
+
+/// The optional body of a client's secret rotation: a grace period, and
+/// the new secret when it is imported rather than generated.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRotation {
+    grace_period_seconds: Option<i64>,
+    client_secret: Option<String>,
+}
+
+impl SecretRotation {
+    pub async fn read(
+        req: &HttpRequest,
+        payload: web::Payload,
+    ) -> Result<(i64, Option<ImportedSecret>), Problem> {
+        let body: SecretRotation = read_optional_json(req, payload).await?;
+        let grace = grace_period(body.grace_period_seconds)?;
+        Ok((grace, imported_secret(body.client_secret.as_deref())?))
+    }
+}
+
+fn grace_period(seconds: Option<i64>) -> Result<i64, Problem> {
+    let grace = seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
+    if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
+        return Err(Problem::invalid_field(
+            "grace_period_seconds",
+            format!("must be between 0 and {MAX_GRACE_SECONDS} (30 days)"),
+        ));
+    }
+    Ok(grace)
+}
+
+/// A `client_secret` brought from another server, if one was given.
+pub fn imported_secret(raw: Option<&str>) -> Result<Option<ImportedSecret>, Problem> {
+    raw.map(ImportedSecret::parse)
+        .transpose()
+        .map_err(|e| Problem::invalid_field("client_secret", e))
 }
 
 pub fn scopes(list: &[String]) -> Result<ScopeSet, Problem> {
