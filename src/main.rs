@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    telemetry::init(&settings.log, settings.log_format, std::io::stderr);
+    let _log_writer = telemetry::init_off_thread(&settings.log, settings.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Healthcheck => keyward::healthcheck::check(settings.listen).await,

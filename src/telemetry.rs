@@ -1,8 +1,11 @@
-//! The one tracing subscriber factory: a filter, a format and a sink.
+//! The one tracing subscriber factory: a filter, a format and a sink; and
+//! the server's sink, which writes off the request threads.
 
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
+use std::sync::OnceLock;
 
 use serde::Deserialize;
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -39,4 +42,30 @@ where
             .with_span_list(false)
             .try_init(),
     };
+}
+
+/// Lines waiting for the writer thread; past this, new lines are dropped
+/// (and counted) rather than stall a request. About 5 MiB of typical lines.
+const BUFFERED_LINES: usize = 16_384;
+
+static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+
+/// `init` with standard error as the sink, written by a thread of its own:
+/// a request formats its line and queues it, and the writer thread batches
+/// the queued lines into few writes. Each line is queued whole. Keep the
+/// guard until exit: dropping it writes what is queued.
+pub fn init_off_thread(filter: &str, format: LogFormat) -> WorkerGuard {
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(BUFFERED_LINES)
+        .thread_name("keyward-log")
+        .finish(BufWriter::new(std::io::stderr()));
+    let _ = DROPPED.set(writer.error_counter());
+    init(filter, format, writer);
+    guard
+}
+
+/// Log lines dropped because the writer fell behind.
+pub fn dropped_lines() -> u64 {
+    DROPPED.get().map_or(0, |c| c.dropped_lines() as u64)
 }

@@ -68,6 +68,13 @@ impl Collector for Snapshot {
             "argon2 hash verifications run",
             &c.argon2_verifications,
         )?;
+        let dropped = ConstCounter::new(crate::telemetry::dropped_lines());
+        dropped.encode(e.encode_descriptor(
+            "log_lines_dropped",
+            "Log lines dropped because the log writer fell behind",
+            None,
+            dropped.metric_type(),
+        )?)?;
         counter(
             e,
             "secret_hashes_rewritten",

@@ -87,7 +87,7 @@ impl From<Option<ScopeCheck>> for ScopeVerdict {
     }
 }
 
-#[tracing::instrument(name = "introspect", skip_all)]
+#[tracing::instrument(name = "introspect", level = "debug", skip_all)]
 pub async fn introspect(
     req: HttpRequest,
     payload: web::Payload,

@@ -11,7 +11,7 @@ use crate::domain::ClientSecret;
 use crate::error::OAuthError;
 use crate::startup::AppState;
 
-#[tracing::instrument(name = "revoke", skip_all)]
+#[tracing::instrument(name = "revoke", level = "debug", skip_all)]
 pub async fn revoke(
     req: HttpRequest,
     payload: web::Payload,

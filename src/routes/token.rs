@@ -22,7 +22,7 @@ struct TokenResponse<'a> {
 }
 
 /// `POST /oauth/token`: the client-credentials grant.
-#[tracing::instrument(name = "token", skip_all)]
+#[tracing::instrument(name = "token", level = "debug", skip_all)]
 pub async fn issue_token(
     req: HttpRequest,
     payload: web::Payload,

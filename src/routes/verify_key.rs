@@ -74,7 +74,7 @@ impl Verdict<'_> {
     }
 }
 
-#[tracing::instrument(name = "verify_key", skip_all)]
+#[tracing::instrument(name = "verify_key", level = "debug", skip_all)]
 pub async fn verify_key(
     req: HttpRequest,
     payload: web::Payload,

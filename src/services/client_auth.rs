@@ -89,7 +89,7 @@ impl ClientAuthenticator {
     /// Checks a client id and secret presented from `source`. An unknown
     /// id and a wrong secret fail alike. Only argon2 work is gated, per
     /// address (see `failure_gate`).
-    #[tracing::instrument(skip_all, fields(client_id = %id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(client_id = %id))]
     pub async fn authenticate(
         &self,
         id: &str,
