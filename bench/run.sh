@@ -13,11 +13,27 @@
 # then (PEER=1, the default) the same token and introspection load against the
 # reference peer, and prints req/s, p50/p99 and the ratios the issues ask for.
 #
-# The API key's rate limit is high enough never to trigger, so every check is
-# VALID and does the full work: the GCRA step and usage counting. MODES
-# measures that work: `on` (the default) counts with the in-process limiter,
-# `off` runs with metering off (KEYWARD_METERING=false), `redis` counts with
-# the Redis limiter (REDIS_URL); each labelled keyward-<alg>-<backend>[-mode].
+# The server runs with default settings (logging at the default `info`
+# too); only the keys' rate limit is raised, high enough never to trigger, so
+# every check is VALID and does the full work: the GCRA step and usage
+# counting. MODES measures that work and the logging: `on` (the default)
+# counts with the in-process limiter, `off` runs with metering off
+# (KEYWARD_METERING=false), `redis` counts with the Redis limiter
+# (REDIS_URL), `logwarn` logs only warnings (KEYWARD_LOG=warn); each labelled
+# keyward-<alg>-<backend>[-mode].
+#
+# COLD=1 (the default) adds, per backend with the first of ALGS, the
+# cold-start scenarios (bench/cold_driver.rs, the `cold` example): COLD_N
+# clients and COLD_N API keys created through the management API, then the
+# server stopped and started again, empty of caches, and on it
+#   cold_token        one token for each client, COLD_CONNS connections
+#   warm_token        the same again, WARM_PASSES passes over the clients
+#   cold_verify_key   one POST /v1/keys/verify of each key
+#   warm_verify_key   the same again, WARM_PASSES passes over the keys
+# labelled like the `on` mode. The summary sets each cold rate against the
+# warm one and the peer's token rate, with the targets: on SQLite cold at
+# least 50% of warm and 4x the peer's token rate, on PostgreSQL 35% of warm;
+# cold p99 in the first minute under 50 ms. The targets are for COLD_N=10000.
 #
 # REPEAT=n runs every mode n times, alternating, and compares medians: one
 # server instance to the next varies by several percent on a small machine.
@@ -25,9 +41,11 @@
 #
 # Env: ALGS="ES256 EdDSA" BACKENDS="sqlite postgres" MODES="on" PORT=18080 PEER=1
 #      REPEAT=1 KEYS_ONLY=0
+#      COLD=1 COLD_N=10000 COLD_CONNS=32 WARM_PASSES=3
 #      REDIS_URL=redis://127.0.0.1:6379
 #      PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres
 #      OUT=bench/results/<date>.jsonl
+#      CARGO_TARGET_DIR (where the build goes; default target/)
 #      plus bench.sh's own (DURATION, THREADS, CONNS, WARMUP, RUNS).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +55,10 @@ BACKENDS=${BACKENDS:-"sqlite postgres"}
 MODES=${MODES:-on}
 REPEAT=${REPEAT:-1}
 KEYS_ONLY=${KEYS_ONLY:-0}
+COLD=${COLD:-1}
+COLD_N=${COLD_N:-10000}
+COLD_CONNS=${COLD_CONNS:-32}
+WARM_PASSES=${WARM_PASSES:-3}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 KEY_RATE=1000000000
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -51,8 +73,14 @@ for tool in wrk jq curl; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install -y wrk jq curl)" >&2; exit 2; }
 done
 
-cargo build --release --manifest-path "$ROOT/Cargo.toml" --bin keyward
-BIN=$ROOT/target/release/keyward
+examples=()
+[[ $COLD == 1 ]] && examples=(--example cold)
+cargo build --release --locked --manifest-path "$ROOT/Cargo.toml" --bin keyward "${examples[@]}"
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/keyward
+COLD_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/cold
+# The management API's root token (the cold setup uses it), 48 random bytes.
+KEYWARD_ROOT_TOKEN="kwr_bench-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export KEYWARD_ROOT_TOKEN
 WORK=$(mktemp -d /tmp/keyward-bench.XXXXXX)
 SERVER=""
 PG_DB=keyward_bench_$$
@@ -63,10 +91,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bench_keyward() {  # alg backend mode
-  local alg=$1 backend=$2 mode=$3 dir=$WORK/$1-$2-$3
-  local label="keyward-$alg-$backend"
-  [[ $mode == on ]] || label+="-$mode"
+# The settings of one server, on an empty database: default but for the
+# listen address, the algorithm and the highest rate limit a key may have.
+server_env() {  # alg backend dir
+  local alg=$1 backend=$2 dir=$3
   mkdir -p "$dir"
   if [[ $backend == postgres ]]; then
     psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" -c "CREATE DATABASE $PG_DB" >/dev/null
@@ -75,12 +103,36 @@ bench_keyward() {  # alg backend mode
     KEYWARD_DATABASE_URL="sqlite://$dir/keyward.db"
   fi
   export KEYWARD_DATABASE_URL KEYWARD_KEYS_DIR="$dir/keys" \
-    KEYWARD_LISTEN="127.0.0.1:$PORT" KEYWARD_SIGNING_ALG="$alg" KEYWARD_LOG=warn \
+    KEYWARD_LISTEN="127.0.0.1:$PORT" KEYWARD_SIGNING_ALG="$alg" \
     KEYWARD_MAX_RATE_LIMIT_PER_MINUTE=$KEY_RATE KEYWARD_METERING=true
-  unset KEYWARD_REDIS_URL
+  unset KEYWARD_REDIS_URL KEYWARD_LOG
+}
+
+start_server() {  # log [VAR=value...]
+  env "${@:2}" "$BIN" serve >>"$1" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "!! the server did not answer /healthz in 10 s; its log:" >&2
+  tail -20 "$1" >&2
+  return 1
+}
+
+stop_server() {
+  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+}
+
+bench_keyward() {  # alg backend mode
+  local alg=$1 backend=$2 mode=$3 dir=$WORK/$1-$2-$3
+  local label="keyward-$alg-$backend"
+  [[ $mode == on ]] || label+="-$mode"
+  server_env "$alg" "$backend" "$dir"
   case $mode in
     off) KEYWARD_METERING=false ;;
     redis) export KEYWARD_REDIS_URL=$REDIS_URL ;;
+    logwarn) export KEYWARD_LOG=warn ;;
   esac
   local org client rs
   org=$("$BIN" --json org create --name bench --plan enterprise | jq -r .id)
@@ -91,12 +143,7 @@ bench_keyward() {  # alg backend mode
   local key
   key=$("$BIN" --json api-key create --org "$org" --name bench --scope payouts:read \
     --rate-limit-per-minute $KEY_RATE | jq -r .key)
-  "$BIN" serve >"$dir/server.log" 2>&1 &
-  SERVER=$!
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break
-    sleep 0.1
-  done
+  start_server "$dir/server.log"
   [[ $KEYS_ONLY == 1 ]] || LABEL="$label" SERVER_PID=$SERVER \
     GET_PATHS="/healthz /.well-known/jwks.json" \
     "$PEERS/bench.sh" "http://127.0.0.1:$PORT" /oauth/token /oauth/introspect \
@@ -114,7 +161,37 @@ bench_keyward() {  # alg backend mode
     limiter=$(curl -fsS "http://127.0.0.1:$PORT/readyz" | jq -r .rate_limiter)
     [[ $limiter == redis ]] || { echo "!! $label: the limiter ended as '$limiter', not redis" >&2; return 1; }
   fi
-  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+  stop_server
+}
+
+# Cold start: COLD_N clients and COLD_N keys created on one server, then
+# each used once on a fresh start of it, then the same again warm.
+cold_keyward() {  # alg backend
+  local alg=$1 backend=$2 dir=$WORK/$1-$2-cold label="keyward-$1-$2"
+  local base="http://127.0.0.1:$PORT" credentials=$WORK/$1-$2-cold/credentials.jsonl
+  server_env "$alg" "$backend" "$dir"
+  local org rs
+  org=$("$BIN" --json org create --name cold --plan enterprise | jq -r .id)
+  rs=$("$BIN" --json client create --org "$org" --name api --scope keyward:introspect \
+    --audience "$API" --resource-server)
+  echo "== $label cold start: creating $COLD_N clients and $COLD_N API keys"
+  # Only while creating: the management API's default limit (600 calls a
+  # minute per caller) would refuse most of the creations.
+  start_server "$dir/setup.log" KEYWARD_ADMIN_RATE_LIMIT_PER_MINUTE=100000
+  "$COLD_BIN" setup --base "$base" --org "$org" --clients "$COLD_N" --keys "$COLD_N" \
+    --audience "$API" --key-rate-limit "$KEY_RATE" --out "$credentials"
+  stop_server
+  start_server "$dir/server.log"
+  local run=("$COLD_BIN" run --base "$base" --file "$credentials" --label "$label"
+    --connections "$COLD_CONNS" --audience "$API" --out "$OUT")
+  "${run[@]}" --scenario token --name cold_token
+  "${run[@]}" --scenario token --name warm_token --passes "$WARM_PASSES"
+  # The resource server's secret goes in the environment, out of `ps`.
+  local -x COLD_RS_ID COLD_RS_SECRET
+  COLD_RS_ID=$(jq -r .client_id <<<"$rs") COLD_RS_SECRET=$(jq -r .client_secret <<<"$rs")
+  "${run[@]}" --scenario verify_key --name cold_verify_key
+  "${run[@]}" --scenario verify_key --name warm_verify_key --passes "$WARM_PASSES"
+  stop_server
 }
 
 # One API-key scenario against the running server: a precheck with curl,
@@ -143,6 +220,7 @@ for backend in $BACKENDS; do
       for mode in $MODES; do bench_keyward "$alg" "$backend" "$mode"; done
     done
   done
+  if [[ $COLD == 1 ]]; then cold_keyward "${ALGS%% *}" "$backend"; fi
 done
 
 if [[ "$PEER" == 1 ]]; then
@@ -159,11 +237,18 @@ fi
 echo
 "$PEERS/summarize.sh" "$OUT"
 echo
-jq -rs '
+# The medians over REPEAT of each label's scenarios, for the summaries below.
+DEFS='
   def med: sort | .[length/2|floor];
-  def rps(l; s): [.[] | select(.label == l and .scenario == s) | .rps] | if length > 0 then med else null end;
-  def ratio(a; b): if a and b then "\(100 * a / b | round)%" else "-" end;
-  def times(a; b): if a and b then "\(10 * a / b | round / 10)x" else "-" end;
+  def stat(l; s; f): [.[] | select(.label == l and .scenario == s) | f] | if length > 0 then med else null end;
+  def rps(l; s): stat(l; s; .rps);
+  def ratio(a; b): if a and b then (100 * a / b) as $r
+    | "\(if $r < 10 then $r * 10 | round / 10 else $r | round end)%" else "-" end;
+  def times(a; b): if a and b then (a / b) as $x
+    | "\(if $x < 1 then $x * 100 | round / 100 else $x * 10 | round / 10 end)x" else "-" end;
+  def verdict(ok): if ok == null then "n/a " elif ok then "PASS" else "FAIL" end;
+'
+jq -rs "$DEFS"'
   . as $all
   | rps("reference-peer"; "token") as $ptok | rps("reference-peer"; "introspect") as $pint
   | ([.[] | .label] | unique)[] | select(startswith("keyward-")) as $l
@@ -177,9 +262,7 @@ jq -rs '
 ' "$OUT"
 # Metering's cost: each counted run against the run without it, same
 # backend; the median of the REPEAT runs of each.
-jq -rs '
-  def med: sort | .[length/2|floor];
-  def rps(l; s): [.[] | select(.label == l and .scenario == s) | .rps] | if length > 0 then med else null end;
+jq -rs "$DEFS"'
   . as $all
   | ([.[] | .label] | unique)[] | select(endswith("-off")) as $off
   | ($off | rtrimstr("-off")) as $base
@@ -188,4 +271,35 @@ jq -rs '
   | ($all | rps($l; $s)) as $with | ($all | rps($off; $s)) as $without
   | select($with and $without)
   | "\($l) \($s): \($with | round) req/s with metering, \($without | round) without: \(100 * (1 - $with / $without) | round)% slower"
+' "$OUT"
+# Logging's cost: default logging against KEYWARD_LOG=warn, same run; the
+# target is within 10%.
+jq -rs "$DEFS"'
+  . as $all
+  | ([.[] | .label] | unique)[] | select(endswith("-logwarn")) as $warn
+  | ($warn | rtrimstr("-logwarn")) as $l
+  | ["token", "introspect"][] as $s
+  | ($all | rps($l; $s)) as $default | ($all | rps($warn; $s)) as $quiet
+  | select($default and $quiet)
+  | "\(verdict($default >= 0.9 * $quiet)) \($l) \($s): \($default | round) req/s with default logging,"
+    + " \($quiet | round) with KEYWARD_LOG=warn: \(100 * ($default / $quiet - 1) * 10 | round / 10)% (target: within 10%)"
+' "$OUT"
+# Cold start against warm, same credentials, same server start, and against
+# the peer's token rate in this run.
+jq -rs --argjson n "$COLD_N" "$DEFS"'
+  . as $all
+  | rps("reference-peer"; "token") as $peer
+  | ([.[] | select(.scenario == "cold_token") | .label] | unique)[] as $l
+  | (if ($l | contains("-postgres")) then 0.35 else 0.5 end) as $need
+  | ($all | rps($l; "cold_token")) as $ct | ($all | rps($l; "warm_token")) as $wt
+  | ($all | rps($l; "cold_verify_key")) as $ck | ($all | rps($l; "warm_verify_key")) as $wk
+  | ($all | stat($l; "cold_token"; .lat_p99_first_minute_ms)) as $tp99
+  | ($all | stat($l; "cold_verify_key"; .lat_p99_first_minute_ms)) as $kp99
+  | "\($l) cold start, \($n) clients and \($n) keys\(if $n == 10000 then "" else " (the targets are for 10000)" end):",
+    "  cold_token \($ct | round) req/s = \(ratio($ct; $wt)) of warm_token \($wt // 0 | round) req/s\(if $peer then ", \(times($ct; $peer)) the peer token rate \($peer | round) req/s" else "" end)",
+    "  cold_verify_key \($ck // 0 | round) req/s = \(ratio($ck; $wk)) of warm_verify_key \($wk // 0 | round) req/s",
+    "  \(verdict($ct and $wt and $ct >= $need * $wt)) cold token at least \(100 * $need | round)% of warm (\(ratio($ct; $wt)))",
+    "  \(verdict(if $ck and $wk then $ck >= $need * $wk else false end)) cold verify_key at least \(100 * $need | round)% of warm (\(ratio($ck; $wk)))",
+    (select($need == 0.5) | "  \(verdict(if $peer then $ct >= 4 * $peer else null end)) cold token at least 4x the peer token rate (\(if $peer then times($ct; $peer) else "peer not measured" end))"),
+    "  \(verdict($tp99 and $kp99 and $tp99 < 50 and $kp99 < 50)) cold p99 in the first minute under 50 ms (cold_token \($tp99) ms, cold_verify_key \($kp99) ms)"
 ' "$OUT"

@@ -1,0 +1,460 @@
+//! The load behind bench/run.sh's cold scenarios (COLD=1). A deployment sees
+//! many credentials, each once per token lifetime, so the first request of
+//! each one, which finds nothing cached, matters as much as the warm rate
+//! that wrk measures with a single credential.
+//!
+//! `setup` creates N OAuth clients and N API keys through the management API
+//! and writes their secrets, one JSON object a line, to a private file.
+//! `run` sends exactly one request per credential per pass, in order, on C
+//! keep-alive connections, checks every answer and appends one JSON line in
+//! the shape of ../shared/peers/bench.sh's results. Secrets come from that
+//! file or the environment, never the command line, and are never printed.
+//! Built as a Cargo example so it shares Cargo.lock.
+
+use std::future::Future;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context};
+use clap::{Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+enum Cli {
+    /// Create the clients and API keys, and write their secrets to --out.
+    Setup(Setup),
+    /// One request per credential per pass; one JSON line appended to --out.
+    Run(Run),
+}
+
+#[derive(clap::Args)]
+struct Setup {
+    #[arg(long)]
+    base: String,
+    #[arg(long, env = "KEYWARD_ROOT_TOKEN", hide_env_values = true)]
+    root_token: String,
+    #[arg(long)]
+    org: String,
+    #[arg(long)]
+    clients: usize,
+    #[arg(long)]
+    keys: usize,
+    #[arg(long)]
+    audience: String,
+    /// The keys' rate limit: high enough never to refuse a check.
+    #[arg(long, default_value_t = 1_000_000_000)]
+    key_rate_limit: u64,
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct Run {
+    #[arg(long)]
+    base: String,
+    /// The credentials written by `setup`.
+    #[arg(long)]
+    file: PathBuf,
+    #[arg(long, value_enum)]
+    scenario: Scenario,
+    #[arg(long, default_value_t = 1)]
+    passes: usize,
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    #[arg(long)]
+    label: String,
+    /// The scenario's name in the results, such as cold_token.
+    #[arg(long)]
+    name: String,
+    #[arg(long)]
+    out: PathBuf,
+    /// The resource server that checks the keys (verify_key).
+    #[arg(long, env = "COLD_RS_ID")]
+    rs_id: Option<String>,
+    #[arg(long, env = "COLD_RS_SECRET", hide_env_values = true)]
+    rs_secret: Option<String>,
+    #[arg(long, default_value = "https://api.example.test")]
+    audience: String,
+    #[arg(long, default_value = "payouts:read")]
+    scope: String,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Scenario {
+    Token,
+    #[value(name = "verify_key")]
+    VerifyKey,
+}
+
+/// One line of the credentials file.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Credential {
+    Client { id: String, secret: String },
+    Key { key: String },
+}
+
+/// Load goes to this machine only.
+fn loopback(base: &str) -> anyhow::Result<String> {
+    let url = url::Url::parse(base).context("--base")?;
+    let local = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    };
+    ensure!(local, "refusing {base}: loopback addresses only");
+    Ok(base.trim_end_matches('/').to_owned())
+}
+
+fn http_client(connections: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("an HTTP client")
+}
+
+/// Runs `job(i)` for every i in 0..count, in order, on `workers` tasks that
+/// share the next index. The first error stops every worker and is returned.
+async fn in_parallel<T, F, Fut>(count: usize, workers: usize, job: F) -> anyhow::Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<T>> + Send,
+{
+    let job = Arc::new(job);
+    let next = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..workers.max(1))
+        .map(|_| {
+            let (job, next) = (job.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut done = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= count {
+                        return Ok(done);
+                    }
+                    match job(i).await {
+                        Ok(value) => done.push(value),
+                        Err(e) => {
+                            next.store(count, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(count);
+    for handle in handles {
+        all.extend(handle.await??);
+    }
+    Ok(all)
+}
+
+struct Admin {
+    http: reqwest::Client,
+    setup: Setup,
+    base: String,
+    created: AtomicUsize,
+}
+
+impl Admin {
+    /// POSTs to the organisation's `what`; anything but 2xx is an error.
+    async fn create(&self, what: &str, body: Value) -> anyhow::Result<Value> {
+        let url = format!("{}/admin/v1/orgs/{}/{what}", self.base, self.setup.org);
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.setup.root_token)
+            .json(&body)
+            .send()
+            .await
+            .with_context(|| format!("POST {url}"))?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            bail!(
+                "POST {url}: {status} {}",
+                text.chars().take(300).collect::<String>()
+            );
+        }
+        self.progress();
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    fn progress(&self) {
+        let total = self.setup.clients + self.setup.keys;
+        let done = self.created.fetch_add(1, Ordering::Relaxed) + 1;
+        if done.is_multiple_of((total / 5).max(1)) {
+            println!("cold setup: {done}/{total} created");
+        }
+    }
+
+    /// The i-th credential: clients first, then keys.
+    async fn credential(&self, i: usize) -> anyhow::Result<Credential> {
+        let s = &self.setup;
+        let name = format!("cold {i}");
+        if i < s.clients {
+            let body = json!({"name": name, "scopes": ["payouts:read"], "audiences": [s.audience]});
+            let created = self.create("clients", body).await?;
+            Ok(Credential::Client {
+                id: field(&created, "client_id")?,
+                secret: field(&created, "client_secret")?,
+            })
+        } else {
+            let body = json!({"name": name, "scopes": ["payouts:read"],
+                              "rate_limit_per_minute": s.key_rate_limit});
+            let created = self.create("api-keys", body).await?;
+            Ok(Credential::Key {
+                key: field(&created, "key")?,
+            })
+        }
+    }
+}
+
+fn field(value: &Value, name: &str) -> anyhow::Result<String> {
+    value[name]
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("the answer has no {name}"))
+}
+
+async fn setup(setup: Setup) -> anyhow::Result<()> {
+    let total = setup.clients + setup.keys;
+    let (workers, out) = (setup.concurrency, setup.out.clone());
+    let admin = Arc::new(Admin {
+        http: http_client(workers),
+        base: loopback(&setup.base)?,
+        setup,
+        created: AtomicUsize::new(0),
+    });
+    let started = Instant::now();
+    let credentials = in_parallel(total, workers, move |i| {
+        let admin = admin.clone();
+        async move { admin.credential(i).await }
+    })
+    .await?;
+    let mut file = std::fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(&out)
+        .with_context(|| format!("{}", out.display()))?;
+    for credential in &credentials {
+        writeln!(file, "{}", serde_json::to_string(credential)?)?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "cold setup: {total} credentials in {seconds:.1} s ({:.0}/s), written to {}",
+        total as f64 / seconds,
+        out.display()
+    );
+    Ok(())
+}
+
+/// The credentials of the file that `scenario` uses, in file order.
+fn load(file: &Path, scenario: Scenario) -> anyhow::Result<Vec<Credential>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("{}", file.display()))?;
+    let mut wanted = Vec::new();
+    for line in text.lines() {
+        let credential: Credential = serde_json::from_str(line)?;
+        if matches!(credential, Credential::Client { .. }) == (scenario == Scenario::Token) {
+            wanted.push(credential);
+        }
+    }
+    ensure!(
+        !wanted.is_empty(),
+        "no credentials for this scenario in {}",
+        file.display()
+    );
+    Ok(wanted)
+}
+
+/// One request's outcome: when it started (since the run's start), how long
+/// it took, and what went wrong, if anything.
+struct Sample {
+    started: Duration,
+    latency: Duration,
+    failure: Option<String>,
+}
+
+struct Load {
+    http: reqwest::Client,
+    run: Run,
+    url: String,
+    credentials: Vec<Credential>,
+    rs: (String, String),
+}
+
+impl Load {
+    fn request(&self, credential: &Credential) -> reqwest::RequestBuilder {
+        let r = &self.run;
+        match credential {
+            Credential::Client { id, secret } => self
+                .http
+                .post(&self.url)
+                .basic_auth(id, Some(secret))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("scope", &r.scope),
+                    ("resource", &r.audience),
+                ]),
+            Credential::Key { key } => self
+                .http
+                .post(&self.url)
+                .basic_auth(&self.rs.0, Some(&self.rs.1))
+                .json(&json!({"key": key, "required_scope": r.scope})),
+        }
+    }
+
+    async fn send(&self, i: usize, start: Instant) -> Sample {
+        let expect = match self.run.scenario {
+            Scenario::Token => r#""access_token""#,
+            Scenario::VerifyKey => r#""code":"VALID""#,
+        };
+        let credential = &self.credentials[i % self.credentials.len()];
+        let sent = Instant::now();
+        let answer = async {
+            let response = self.request(credential).send().await?;
+            Ok::<_, reqwest::Error>((response.status(), response.text().await?))
+        }
+        .await;
+        let failure = match answer {
+            Ok((status, body)) if status == 200 && body.contains(expect) => None,
+            Ok((status, body)) => Some(format!(
+                "{status} {}",
+                body.chars().take(200).collect::<String>()
+            )),
+            Err(e) => Some(e.to_string()),
+        };
+        Sample {
+            started: sent - start,
+            latency: sent.elapsed(),
+            failure,
+        }
+    }
+}
+
+/// Milliseconds at quantile `q` of sorted latencies (nearest rank).
+fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
+    let Some(last) = sorted.len().checked_sub(1) else {
+        return 0.0;
+    };
+    let at = sorted[(q * last as f64).round() as usize];
+    (at.as_secs_f64() * 1e6).round() / 1e3
+}
+
+fn sorted_latencies<'a>(samples: impl Iterator<Item = &'a Sample>) -> Vec<Duration> {
+    let mut latencies: Vec<Duration> = samples.map(|s| s.latency).collect();
+    latencies.sort_unstable();
+    latencies
+}
+
+fn result_line(
+    run: &Run,
+    path: &str,
+    credentials: usize,
+    samples: &[Sample],
+    elapsed: f64,
+) -> Value {
+    let all = sorted_latencies(samples.iter());
+    let first_minute = sorted_latencies(
+        samples
+            .iter()
+            .filter(|s| s.started < Duration::from_secs(60)),
+    );
+    let failures = samples.iter().filter(|s| s.failure.is_some()).count();
+    json!({
+        "label": run.label,
+        "scenario": run.name,
+        "method": "POST",
+        "path": path,
+        "requests": samples.len(),
+        "duration_s": (elapsed * 1000.0).round() / 1000.0,
+        "rps": (samples.len() as f64 / elapsed * 10.0).round() / 10.0,
+        "lat_p50_ms": quantile_ms(&all, 0.50),
+        "lat_p90_ms": quantile_ms(&all, 0.90),
+        "lat_p99_ms": quantile_ms(&all, 0.99),
+        "lat_max_ms": quantile_ms(&all, 1.0),
+        "lat_p99_first_minute_ms": quantile_ms(&first_minute, 0.99),
+        "non2xx": failures,
+        "ok": !samples.is_empty() && failures == 0,
+        "passes": run.passes,
+        "credentials": credentials,
+        "connections": run.connections,
+    })
+}
+
+async fn run(run: Run) -> anyhow::Result<bool> {
+    let path = match run.scenario {
+        Scenario::Token => "/oauth/token",
+        Scenario::VerifyKey => "/v1/keys/verify",
+    };
+    let rs = match (run.scenario, &run.rs_id, &run.rs_secret) {
+        (Scenario::Token, ..) => Default::default(),
+        (_, Some(id), Some(secret)) => (id.clone(), secret.clone()),
+        _ => bail!("verify_key needs --rs-id and COLD_RS_SECRET"),
+    };
+    let load = Arc::new(Load {
+        http: http_client(run.connections),
+        url: format!("{}{path}", loopback(&run.base)?),
+        credentials: load(&run.file, run.scenario)?,
+        rs,
+        run,
+    });
+    let (count, workers) = (
+        load.credentials.len() * load.run.passes,
+        load.run.connections,
+    );
+    let start = Instant::now();
+    let worker_load = load.clone();
+    let samples = in_parallel(count, workers, move |i| {
+        let load = worker_load.clone();
+        async move { Ok(load.send(i, start).await) }
+    })
+    .await?;
+    let line = result_line(
+        &load.run,
+        path,
+        load.credentials.len(),
+        &samples,
+        start.elapsed().as_secs_f64(),
+    );
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&load.run.out)?;
+    writeln!(out, "{line}")?;
+    println!(
+        "  {}: {} req/s  p50 {} ms  p99 {} ms  max {} ms  ({} requests: {} pass(es) over {} credentials, {} failed)",
+        line["scenario"].as_str().unwrap_or_default(),
+        line["rps"], line["lat_p50_ms"], line["lat_p99_ms"], line["lat_max_ms"],
+        line["requests"], line["passes"], line["credentials"], line["non2xx"]
+    );
+    for failure in samples.iter().filter_map(|s| s.failure.as_ref()).take(3) {
+        eprintln!("!! {}: {failure}", load.run.name);
+    }
+    Ok(line["ok"] == true)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse() {
+        Cli::Setup(args) => setup(args).await,
+        Cli::Run(args) => {
+            if !run(args).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+    }
+}
