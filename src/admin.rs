@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::cli::{ApiKeyCommand, ClientCommand, ClientCreate, Command, KeysCommand, OrgCommand};
 use crate::configuration::Settings;
+use crate::crypto::SecretHasher;
 use crate::domain::IpAllowlist;
 use crate::domain::{
     Audience, AuditEvent, AuditTarget, ClientId, ClientStatus, ImportedSecret, Name, OrgId,
@@ -16,7 +17,7 @@ use crate::domain::{
 };
 use crate::routes::admin::{audit, views};
 use crate::services::registry::{self, NewApiKey, NewClient};
-use crate::startup::{keyring, open_store, secret_hasher};
+use crate::startup::{check_digest_keys, keyring, open_store, secret_hasher};
 use crate::stats::Counters;
 
 pub async fn run(command: Command, settings: &Settings, as_json: bool) -> anyhow::Result<()> {
@@ -208,7 +209,7 @@ async fn create_client(
         rate_limit_per_minute: args.rate_limit_per_minute,
         secret: imported,
     };
-    let hasher = secret_hasher(settings, Arc::new(Counters::default()))?;
+    let hasher = hasher_for(store, settings).await?;
     let (client, secret) = registry::create_client(store, &hasher, new).await?;
     let mut out = views::client(&client);
     let target = ("client", client.id.as_str());
@@ -260,7 +261,7 @@ async fn create_api_key(
             .context("--ip-allow")?,
         metadata: serde_json::Map::new(),
     };
-    let hasher = secret_hasher(settings, Arc::new(Counters::default()))?;
+    let hasher = hasher_for(store, settings).await?;
     let (key, secret) = registry::create_api_key(store, &hasher, &settings.plans, new).await?;
     let mut out = json!({
         "id": key.id.as_str(),
@@ -280,6 +281,17 @@ async fn create_api_key(
         secret.expose()
     );
     Ok(Output::new(out, text))
+}
+
+/// The server's secret hasher, refused when the database holds digests
+/// under another server secret: what this command stored would not verify.
+async fn hasher_for(
+    store: &dyn crate::storage::Store,
+    settings: &Settings,
+) -> anyhow::Result<SecretHasher> {
+    let hasher = secret_hasher(settings, Arc::new(Counters::default()))?;
+    check_digest_keys(store, hasher.digests()).await?;
+    Ok(hasher)
 }
 
 /// Records a change made from the command line in the audit trail, with

@@ -7,13 +7,22 @@ use std::sync::Arc;
 
 use super::password::PasswordHasher;
 use super::secret_digest::{DigestCheck, SecretDigests};
-use crate::domain::SecretOrigin;
+use crate::domain::{SecretHash, SecretOrigin};
 
 /// One stored hash of a credential, and who made its secret.
 #[derive(Debug, Clone, Copy)]
 pub struct Stored<'a> {
     pub hash: &'a str,
     pub origin: SecretOrigin,
+}
+
+impl<'a> From<&'a SecretHash> for Stored<'a> {
+    fn from(hash: &'a SecretHash) -> Self {
+        Self {
+            hash: &hash.phc,
+            origin: hash.origin,
+        }
+    }
 }
 
 /// The stored hash a secret matched, and what to store in its place when

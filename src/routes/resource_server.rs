@@ -67,7 +67,7 @@ async fn bearer_caller(state: &AppState, token: &str, now: i64) -> Result<Caller
     let client_id = ClientId::parse(&claims.client_id).map_err(|_| invalid())?;
     let client = state
         .authenticator
-        .client(&client_id, now)
+        .client(&client_id)
         .await
         .map_err(|e| storage_error(&e))?
         .ok_or_else(invalid)?;

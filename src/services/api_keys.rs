@@ -7,8 +7,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::batch_loader::BatchLoader;
 use super::record_cache::RecordCache;
-use crate::crypto::secret_hasher::{Matched, Stored};
+use crate::crypto::secret_hasher::Stored;
 use crate::crypto::SecretHasher;
 use crate::domain::SecretOrigin;
 use crate::domain::{ApiKeyCredentials, ApiKeyId, ApiKeySecret, ApiKeyStatus, PlanLimits};
@@ -52,6 +53,7 @@ pub struct ApiKeyVerifier {
     policy: Arc<ScopePolicy>,
     plans: PlanLimits,
     keys: RecordCache<ApiKeyId, Arc<CheckedKey>>,
+    reads: BatchLoader<ApiKeyId, ApiKeyCredentials>,
     counters: Arc<Counters>,
 }
 
@@ -66,6 +68,7 @@ impl ApiKeyVerifier {
         max_staleness: Duration,
     ) -> Self {
         Self {
+            reads: read_together(store.clone()),
             store,
             secrets,
             policy,
@@ -145,29 +148,30 @@ impl ApiKeyVerifier {
         let Some(key) = self.record(id).await? else {
             return Ok(None);
         };
+        // Every API key was generated; an argon2id hash is one stored before digests.
         let stored = [Stored {
             hash: &key.credentials.phc,
             origin: SecretOrigin::Generated,
         }];
-        if let Some(matched) = self.secrets.check_digests(presented.expose(), &stored) {
-            self.rewrite(id, &key.credentials.phc, matched).await;
-            return Ok(Some(key));
-        }
-        match self.secrets.check_argon2(presented.expose(), &stored).await {
-            Some(matched) => {
-                self.rewrite(id, &key.credentials.phc, matched).await;
-                Ok(Some(key))
-            }
-            None => Ok(None),
-        }
+        let matched = match self.secrets.check_digests(presented.expose(), &stored) {
+            Some(matched) => matched,
+            None => match self.secrets.check_argon2(presented.expose(), &stored).await {
+                Some(matched) => matched,
+                None => return Ok(None),
+            },
+        };
+        self.rewrite(id, &key.credentials.phc, matched.rewrite)
+            .await;
+        Ok(Some(key))
     }
 
     /// Stores a matched hash that is not in the current scheme as a digest.
     /// A failure leaves the old hash, which still verifies.
-    async fn rewrite(&self, id: &ApiKeyId, old: &str, matched: Matched) {
-        let Some(new) = matched.rewrite else { return };
+    async fn rewrite(&self, id: &ApiKeyId, old: &str, rewrite: Option<String>) {
+        let Some(new) = rewrite else { return };
         match self.store.replace_api_key_hash(id, old, &new).await {
-            Ok(_) => Counters::bump(&self.counters.secret_hashes_rewritten),
+            Ok(true) => Counters::bump(&self.counters.secret_hashes_rewritten),
+            Ok(false) => {} // another node did it first
             Err(e) => tracing::warn!(
                 error = %crate::error::error_chain(&e),
                 "could not store an API key's hash as a digest; it stays as it was"
@@ -180,7 +184,7 @@ impl ApiKeyVerifier {
     /// Unknown ids are not cached, so a key created a moment ago is found.
     async fn record(&self, id: &ApiKeyId) -> Result<Option<Arc<CheckedKey>>, StorageError> {
         let load = || async {
-            let credentials = self.store.api_key_credentials(id).await?;
+            let credentials = self.reads.load(id.clone()).await?;
             Ok(credentials.map(|credentials| {
                 let granted = self.policy.expand(&credentials.key.scopes);
                 Arc::new(CheckedKey {
@@ -197,4 +201,15 @@ impl ApiKeyVerifier {
             key
         }))
     }
+}
+
+/// Key records read in batches (see `batch_loader`).
+fn read_together(store: Arc<dyn Store>) -> BatchLoader<ApiKeyId, ApiKeyCredentials> {
+    BatchLoader::spawn(move |ids: Vec<ApiKeyId>| {
+        let store = store.clone();
+        async move {
+            let found = store.api_keys_credentials(&ids).await?;
+            Ok(found.into_iter().map(|k| (k.key.id.clone(), k)).collect())
+        }
+    })
 }

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+use super::batch_loader::BatchLoader;
 use super::failure_gate::FailureGate;
 use super::record_cache::RecordCache;
 use crate::crypto::credential_digest::DigestTag;
-use crate::crypto::secret_hasher::{Matched, Stored};
+use crate::crypto::secret_hasher::Stored;
 use crate::crypto::{CredentialDigest, SecretHasher};
 use crate::domain::{ClientCredentials, ClientId, ClientSecret, ScopePolicy, ScopeSet, SecretHash};
 use crate::stats::Counters;
@@ -53,6 +54,7 @@ pub struct ClientAuthenticator {
     digest: CredentialDigest,
     policy: Arc<ScopePolicy>,
     clients: RecordCache<String, Arc<AuthenticatedClient>>,
+    reads: BatchLoader<ClientId, ClientCredentials>,
     verified: Cache<String, Arc<Vec<VerifiedSecret>>>,
     failures: FailureGate,
     counters: Arc<Counters>,
@@ -72,6 +74,7 @@ impl ClientAuthenticator {
         max_staleness: Duration,
     ) -> Self {
         Self {
+            reads: read_together(store.clone()),
             store,
             secrets,
             digest: CredentialDigest::new(),
@@ -104,25 +107,22 @@ impl ClientAuthenticator {
             // Not of our id or secret format: no stored client can match.
             return Err(ClientAuthError::BadCredentials);
         };
-        let Some(client) = self.client(&client_id, now).await? else {
+        let Some(client) = self.client(&client_id).await? else {
             return Err(ClientAuthError::BadCredentials);
         };
-        let live: Vec<Stored> = client
+        let live: Vec<&SecretHash> = client
             .credentials
             .secret_hashes
             .iter()
             .filter(|h| h.expires_at.is_none_or(|at| at > now))
-            .map(|h| Stored {
-                hash: &h.phc,
-                origin: h.origin,
-            })
             .collect();
-        if let Some(matched) = self.secrets.check_digests(secret.expose(), &live) {
-            self.rewrite(&client_id, live[matched.index].hash, matched)
+        let stored: Vec<Stored> = live.iter().map(|h| Stored::from(*h)).collect();
+        if let Some(matched) = self.secrets.check_digests(secret.expose(), &stored) {
+            self.rewrite(&client_id, live[matched.index], matched.rewrite)
                 .await;
             return Ok(client);
         }
-        if !SecretHasher::needs_argon2(&live) {
+        if !SecretHasher::needs_argon2(&stored) {
             return Err(ClientAuthError::BadCredentials);
         }
         if self.seen_before(&client, secret, now) {
@@ -133,29 +133,27 @@ impl ClientAuthenticator {
             return Err(ClientAuthError::TooManyFailures { retry_after });
         }
         Counters::bump(&self.counters.credential_cache_misses);
-        let Some(matched) = self.secrets.check_argon2(secret.expose(), &live).await else {
+        let Some(matched) = self.secrets.check_argon2(secret.expose(), &stored).await else {
             self.failures.failed(source, now);
             return Err(ClientAuthError::BadCredentials);
         };
-        let hash = live[matched.index].hash;
-        let found = client
-            .credentials
-            .secret_hashes
-            .iter()
-            .find(|h| h.phc == hash);
-        if let Some(found) = found {
-            self.remember(id, secret, found);
-        }
-        self.rewrite(&client_id, hash, matched).await;
+        self.remember(id, secret, live[matched.index]);
+        self.rewrite(&client_id, live[matched.index], matched.rewrite)
+            .await;
         Ok(client)
     }
 
     /// Stores a matched hash that is not in the current scheme as a digest.
     /// A failure leaves the old hash, which still verifies.
-    async fn rewrite(&self, id: &ClientId, old: &str, matched: Matched) {
-        let Some(new) = matched.rewrite else { return };
-        match self.store.replace_client_secret_hash(id, old, &new).await {
-            Ok(_) => Counters::bump(&self.counters.secret_hashes_rewritten),
+    async fn rewrite(&self, id: &ClientId, old: &SecretHash, rewrite: Option<String>) {
+        let Some(new) = rewrite else { return };
+        match self
+            .store
+            .replace_client_secret_hash(id, &old.phc, &new)
+            .await
+        {
+            Ok(true) => Counters::bump(&self.counters.secret_hashes_rewritten),
+            Ok(false) => {} // another node did it first
             Err(e) => tracing::warn!(
                 error = %crate::error::error_chain(&e),
                 "could not store a client secret's hash as a digest; it stays as it was"
@@ -185,10 +183,9 @@ impl ClientAuthenticator {
     pub async fn client(
         &self,
         id: &ClientId,
-        now: i64,
     ) -> Result<Option<Arc<AuthenticatedClient>>, StorageError> {
         let load = || async {
-            let credentials = self.store.client_credentials(id, now).await?;
+            let credentials = self.reads.load(id.clone()).await?;
             Ok(credentials.map(|credentials| {
                 let grantable = self.policy.expand(&credentials.client.scopes);
                 Arc::new(AuthenticatedClient {
@@ -237,4 +234,19 @@ impl ClientAuthenticator {
             Arc::new(list)
         });
     }
+}
+
+/// Client records read in batches (see `batch_loader`).
+fn read_together(store: Arc<dyn Store>) -> BatchLoader<ClientId, ClientCredentials> {
+    BatchLoader::spawn(move |ids: Vec<ClientId>| {
+        let store = store.clone();
+        async move {
+            let now = chrono::Utc::now().timestamp();
+            let found = store.clients_credentials(&ids, now).await?;
+            Ok(found
+                .into_iter()
+                .map(|c| (c.client.id.clone(), c))
+                .collect())
+        }
+    })
 }

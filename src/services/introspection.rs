@@ -133,7 +133,7 @@ impl Introspector {
         let Ok(client_id) = ClientId::parse(&claims.client_id) else {
             return Ok(None);
         };
-        let Some(client) = self.clients.client(&client_id, now).await? else {
+        let Some(client) = self.clients.client(&client_id).await? else {
             return Ok(None);
         };
         let record = &client.credentials.client;

@@ -4,6 +4,7 @@ pub mod access_tokens;
 pub mod api_keys;
 pub mod audit_writer;
 pub mod auth_failure_tally;
+pub mod batch_loader;
 pub mod change_feed;
 pub mod client_auth;
 pub mod expiry_warnings;

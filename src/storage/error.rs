@@ -18,6 +18,24 @@ pub enum StorageError {
     Database(#[source] sqlx::Error),
 }
 
+impl StorageError {
+    /// The same kind of error, for each of several callers that one failed
+    /// query answers; a database error's cause is kept as text.
+    pub fn copy(&self) -> Self {
+        let text = |e: &sqlx::Error| sqlx::Error::Protocol(e.to_string());
+        match self {
+            StorageError::NotFound => StorageError::NotFound,
+            StorageError::Conflict => StorageError::Conflict,
+            StorageError::LimitReached => StorageError::LimitReached,
+            StorageError::UnsupportedUrl => StorageError::UnsupportedUrl,
+            StorageError::Unavailable(e) => StorageError::Unavailable(text(e)),
+            StorageError::Corrupt(what) => StorageError::Corrupt(what.clone()),
+            StorageError::Migration(e) => StorageError::Corrupt(e.to_string()),
+            StorageError::Database(e) => StorageError::Database(text(e)),
+        }
+    }
+}
+
 impl From<sqlx::Error> for StorageError {
     fn from(err: sqlx::Error) -> Self {
         use sqlx::error::ErrorKind;

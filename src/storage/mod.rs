@@ -47,12 +47,24 @@ pub trait ClientStore {
     /// Inserts a client together with its first secret hash.
     async fn insert_client(&self, client: &Client, secret: &SecretHash)
         -> Result<(), StorageError>;
-    /// The client, its organisation's plan and its secrets that have not expired.
+    /// Each of `ids` that exists, with its organisation's plan and its
+    /// secrets that have not expired, in one read.
+    async fn clients_credentials(
+        &self,
+        ids: &[ClientId],
+        now: i64,
+    ) -> Result<Vec<ClientCredentials>, StorageError>;
+    /// `clients_credentials` of one client.
     async fn client_credentials(
         &self,
         id: &ClientId,
         now: i64,
-    ) -> Result<Option<ClientCredentials>, StorageError>;
+    ) -> Result<Option<ClientCredentials>, StorageError> {
+        let found = self
+            .clients_credentials(std::slice::from_ref(id), now)
+            .await?;
+        Ok(found.into_iter().next())
+    }
     async fn list_clients(
         &self,
         org: Option<&OrgId>,
@@ -150,11 +162,20 @@ pub trait ApiKeyStore {
         phc: &str,
         max_keys: Option<u32>,
     ) -> Result<(), StorageError>;
-    /// The key with its organisation's plan and its hash, for checking it.
+    /// Each of `ids` that exists, with its organisation's plan and its
+    /// hash, for checking it, in one read.
+    async fn api_keys_credentials(
+        &self,
+        ids: &[ApiKeyId],
+    ) -> Result<Vec<ApiKeyCredentials>, StorageError>;
+    /// `api_keys_credentials` of one key.
     async fn api_key_credentials(
         &self,
         id: &ApiKeyId,
-    ) -> Result<Option<ApiKeyCredentials>, StorageError>;
+    ) -> Result<Option<ApiKeyCredentials>, StorageError> {
+        let found = self.api_keys_credentials(std::slice::from_ref(id)).await?;
+        Ok(found.into_iter().next())
+    }
     /// `NotFound` unless the key exists in `org`.
     async fn get_api_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<ApiKey, StorageError>;
     async fn list_api_keys(

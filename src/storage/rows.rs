@@ -116,30 +116,43 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
-/// A client with its plan and live secrets, from the rows of one query
-/// (one row per secret, in the order they are to be tried); `None` for none.
-pub(super) fn client_credentials(
+/// Clients with their plans and live secrets, from the rows of one query
+/// ordered by client: a row per live secret, in the order they are to be
+/// tried, or one row with NULL secret columns for a client without any.
+pub(super) fn clients_credentials(
     rows: Vec<ClientSecretsRow>,
-) -> Result<Option<ClientCredentials>, StorageError> {
-    let mut secret_hashes = Vec::with_capacity(rows.len());
-    let mut first = None;
+) -> Result<Vec<ClientCredentials>, StorageError> {
+    let mut clients: Vec<ClientCredentials> = Vec::new();
     for row in rows {
-        if let (Some(phc), Some(origin)) = (row.hash, row.origin) {
-            secret_hashes.push(SecretHash {
+        let secret = match (row.hash, row.origin) {
+            (Some(phc), Some(origin)) => Some(SecretHash {
                 phc,
                 origin: SecretOrigin::parse(&origin)
                     .ok_or_else(|| corrupt("client secret origin", origin))?,
                 expires_at: row.secret_expires_at,
-            });
+            }),
+            _ => None,
+        };
+        match clients.last_mut() {
+            Some(last) if last.client.id.as_str() == row.client.client.id => {
+                last.secret_hashes.extend(secret);
+            }
+            _ => clients.push(ClientCredentials {
+                plan: row.client.plan.parse().map_err(|e| corrupt("plan", e))?,
+                client: row.client.client.try_into()?,
+                secret_hashes: secret.into_iter().collect(),
+            }),
         }
-        first.get_or_insert(row.client);
     }
-    let Some(row) = first else { return Ok(None) };
-    Ok(Some(ClientCredentials {
-        plan: row.plan.parse().map_err(|e| corrupt("plan", e))?,
-        client: row.client.try_into()?,
-        secret_hashes,
-    }))
+    Ok(clients)
+}
+
+/// `$first, $first+1, …`: the placeholders of `count` values from `first` on.
+pub(super) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl ChangeRow {

@@ -50,22 +50,27 @@ macro_rules! impl_api_key_store {
                 Ok(())
             }
 
-            async fn api_key_credentials(
+            async fn api_keys_credentials(
                 &self,
-                id: &$crate::domain::ApiKeyId,
-            ) -> Result<Option<$crate::domain::ApiKeyCredentials>, $crate::storage::StorageError>
+                ids: &[$crate::domain::ApiKeyId],
+            ) -> Result<Vec<$crate::domain::ApiKeyCredentials>, $crate::storage::StorageError>
             {
-                let row =
-                    sqlx::query_as::<_, $crate::storage::rows::ApiKeyCredentialsRow>(concat!(
-                        "SELECT ",
-                        $crate::storage::sql_api_keys::api_key_columns!(),
-                        ", k.hash, o.plan FROM api_keys k \
-                     JOIN organisations o ON o.id = k.org_id WHERE k.id = $1"
-                    ))
-                    .bind(id.as_str())
-                    .fetch_optional(self.pool())
-                    .await?;
-                row.map(TryInto::try_into).transpose()
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let sql = format!(
+                    "SELECT {}, k.hash, o.plan FROM api_keys k \
+                     JOIN organisations o ON o.id = k.org_id WHERE k.id IN ({})",
+                    $crate::storage::sql_api_keys::api_key_columns!(),
+                    $crate::storage::rows::placeholders(1, ids.len())
+                );
+                let mut query =
+                    sqlx::query_as::<_, $crate::storage::rows::ApiKeyCredentialsRow>(&sql);
+                for id in ids {
+                    query = query.bind(id.as_str());
+                }
+                let rows = query.fetch_all(self.pool()).await?;
+                rows.into_iter().map(TryInto::try_into).collect()
             }
 
             async fn get_api_key(

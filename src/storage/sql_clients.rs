@@ -46,29 +46,34 @@ macro_rules! impl_client_store {
                 Ok(())
             }
 
-            async fn client_credentials(
+            async fn clients_credentials(
                 &self,
-                id: &$crate::domain::ClientId,
+                ids: &[$crate::domain::ClientId],
                 now: i64,
-            ) -> Result<Option<$crate::domain::ClientCredentials>, $crate::storage::StorageError>
+            ) -> Result<Vec<$crate::domain::ClientCredentials>, $crate::storage::StorageError>
             {
-                // One read: a row per live secret, newest first, or one row
-                // with NULL secret columns for a client without any.
-                let rows = sqlx::query_as::<_, $crate::storage::rows::ClientSecretsRow>(
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // One read for them all: a row per live secret, newest first.
+                let sql = format!(
                     "SELECT c.id, c.org_id, c.name, c.scopes, c.audiences, c.status, \
                      c.resource_server, c.created_at, c.updated_at, c.expires_at, \
                      c.ip_allowlist, c.rate_limit_per_minute, c.last_used_at, c.request_count, \
                      o.plan, s.hash, s.origin, s.expires_at AS secret_expires_at \
                      FROM oauth_clients c JOIN organisations o ON o.id = c.org_id \
                      LEFT JOIN client_secrets s ON s.client_id = c.id \
-                     AND (s.expires_at IS NULL OR s.expires_at > $2) \
-                     WHERE c.id = $1 ORDER BY s.created_at DESC",
-                )
-                .bind(id.as_str())
-                .bind(now)
-                .fetch_all(self.pool())
-                .await?;
-                $crate::storage::rows::client_credentials(rows)
+                     AND (s.expires_at IS NULL OR s.expires_at > $1) \
+                     WHERE c.id IN ({}) ORDER BY c.id, s.created_at DESC",
+                    $crate::storage::rows::placeholders(2, ids.len())
+                );
+                let mut query =
+                    sqlx::query_as::<_, $crate::storage::rows::ClientSecretsRow>(&sql).bind(now);
+                for id in ids {
+                    query = query.bind(id.as_str());
+                }
+                let rows = query.fetch_all(self.pool()).await?;
+                $crate::storage::rows::clients_credentials(rows)
             }
 
             async fn list_clients(

@@ -1,5 +1,16 @@
 //! `UsageStore` for both backends (see sql.rs for why this is a macro).
 
+/// Well under both backends' bound on parameters in one statement.
+pub(super) const ROWS_PER_STATEMENT: usize = 500;
+
+/// `($1, $2), ($3, $4), …`: `rows` rows of `width` placeholders.
+pub(super) fn value_rows(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| format!("({})", super::rows::placeholders(row * width + 1, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 macro_rules! impl_usage_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -8,38 +19,51 @@ macro_rules! impl_usage_store {
                 &self,
                 batch: &[$crate::storage::UsageCount],
             ) -> Result<(), $crate::storage::StorageError> {
+                // Multi-row statements: a flush with thousands of distinct
+                // credentials is a few statements, not two per credential.
                 let mut tx = self.background_pool().begin().await?;
-                for usage in batch {
-                    sqlx::query(
+                for chunk in batch.chunks($crate::storage::sql_usage::ROWS_PER_STATEMENT) {
+                    let sql = format!(
                         "INSERT INTO usage_minutes (credential_id, minute, count, rate_limited_count) \
-                         VALUES ($1, $2, $3, $4) ON CONFLICT (credential_id, minute) DO UPDATE SET \
+                         VALUES {} ON CONFLICT (credential_id, minute) DO UPDATE SET \
                          count = usage_minutes.count + excluded.count, \
                          rate_limited_count = usage_minutes.rate_limited_count + excluded.rate_limited_count",
-                    )
-                    .bind(&usage.credential_id)
-                    .bind(usage.minute)
-                    .bind(usage.count)
-                    .bind(usage.rate_limited)
-                    .execute(&mut *tx)
-                    .await?;
-                    if usage.count == 0 {
-                        continue;
+                        $crate::storage::sql_usage::value_rows(chunk.len(), 4)
+                    );
+                    let mut insert = sqlx::query(&sql);
+                    for usage in chunk {
+                        insert = insert
+                            .bind(&usage.credential_id)
+                            .bind(usage.minute)
+                            .bind(usage.count)
+                            .bind(usage.rate_limited);
                     }
-                    let table = if usage.credential_id.starts_with("ak_") {
-                        "api_keys"
-                    } else {
-                        "oauth_clients"
-                    };
-                    sqlx::query(&format!(
-                        "UPDATE {table} SET request_count = request_count + $1, \
-                         last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < $2 \
-                         THEN $2 ELSE last_used_at END WHERE id = $3"
-                    ))
-                    .bind(usage.count)
-                    .bind(usage.last_used_at)
-                    .bind(&usage.credential_id)
-                    .execute(&mut *tx)
-                    .await?;
+                    insert.execute(&mut *tx).await?;
+                    for table in ["api_keys", "oauth_clients"] {
+                        let used: Vec<_> = chunk
+                            .iter()
+                            .filter(|u| u.count > 0)
+                            .filter(|u| u.credential_id.starts_with("ak_") == (table == "api_keys"))
+                            .collect();
+                        if used.is_empty() {
+                            continue;
+                        }
+                        let sql = format!(
+                            "WITH used (id, n, at) AS (VALUES {}) \
+                             UPDATE {table} SET request_count = request_count + used.n, \
+                             last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < used.at \
+                             THEN used.at ELSE last_used_at END FROM used WHERE {table}.id = used.id",
+                            $crate::storage::sql_usage::value_rows(used.len(), 3)
+                        );
+                        let mut update = sqlx::query(&sql);
+                        for usage in used {
+                            update = update
+                                .bind(&usage.credential_id)
+                                .bind(usage.count)
+                                .bind(usage.last_used_at);
+                        }
+                        update.execute(&mut *tx).await?;
+                    }
                 }
                 tx.commit().await?;
                 Ok(())

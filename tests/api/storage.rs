@@ -8,7 +8,7 @@ use keyward::domain::{
     Organisation, Plan, ScopeSet, SecretHash, SecretOrigin,
 };
 use keyward::stats::Counters;
-use keyward::storage::{self, AuditQuery, PageRequest, StorageError, Store};
+use keyward::storage::{self, AuditQuery, PageRequest, StorageError, Store, UsageCount};
 
 use crate::helpers::{Backend, TestDatabase};
 use crate::on_both_backends;
@@ -330,7 +330,98 @@ async fn secret_hashes_are_replaced_only_if_unchanged(backend: Backend) {
     );
 }
 
+/// Several clients in one read, each with its own live secrets in order.
+async fn many_clients_are_read_in_one_query(backend: Backend) {
+    let (store, _db, _dir) = open(backend).await;
+    let acme = org(Plan::Starter);
+    store.insert_organisation(&acme).await.unwrap();
+    let (rotated, plain, lapsed) = (
+        client(&acme.id, None),
+        client(&acme.id, None),
+        client(&acme.id, None),
+    );
+    store
+        .insert_client(&rotated, &digest("AAAAAAAA", "first"))
+        .await
+        .unwrap();
+    let second = digest("AAAAAAAA", "second");
+    store
+        .rotate_client_secret(&rotated.id, &second, 1_800_000_000, 1_700_000_500)
+        .await
+        .unwrap();
+    store.insert_client(&plain, &hash(None)).await.unwrap();
+    store
+        .insert_client(&lapsed, &hash(Some(1_700_000_001)))
+        .await
+        .unwrap();
+
+    let ids = [
+        plain.id.clone(),
+        ClientId::generate(),
+        rotated.id.clone(),
+        lapsed.id.clone(),
+    ];
+    let found = store
+        .clients_credentials(&ids, 1_750_000_000)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 3, "the unknown id is left out");
+    let of = |id: &ClientId| found.iter().find(|c| c.client.id == *id).unwrap();
+    let phcs: Vec<&str> = of(&rotated.id)
+        .secret_hashes
+        .iter()
+        .map(|h| h.phc.as_str())
+        .collect();
+    assert_eq!(
+        phcs,
+        [second.phc.as_str(), "$hmac-sha256$k=AAAAAAAA$first"],
+        "newest first"
+    );
+    assert_eq!(of(&plain.id).secret_hashes.len(), 1);
+    assert!(of(&lapsed.id).secret_hashes.is_empty());
+    assert_eq!(of(&lapsed.id).plan, Plan::Starter);
+}
+
+/// A flush of usage for more credentials than one statement carries.
+async fn usage_of_many_credentials_is_written_in_one_flush(backend: Backend) {
+    let (store, _db, _dir) = open(backend).await;
+    let acme = org(Plan::Enterprise);
+    store.insert_organisation(&acme).await.unwrap();
+    let used = client(&acme.id, None);
+    store.insert_client(&used, &hash(None)).await.unwrap();
+    let mut batch: Vec<UsageCount> = (0..1_200)
+        .map(|n| UsageCount {
+            credential_id: format!("cl_{n:032x}"),
+            minute: 29_000_000,
+            count: 1,
+            rate_limited: 0,
+            last_used_at: 1_740_000_000,
+        })
+        .collect();
+    batch[700].credential_id = used.id.to_string();
+    batch[700].count = 5;
+    store.record_usage(&batch).await.unwrap();
+    store.record_usage(&batch[700..701]).await.unwrap();
+
+    let read = store.get_client(&acme.id, &used.id).await.unwrap();
+    assert_eq!(read.request_count, 10);
+    assert_eq!(read.last_used_at, Some(1_740_000_000));
+    let series = store
+        .usage_series(used.id.as_str(), 29_000_000, 29_000_001, 1)
+        .await
+        .unwrap();
+    assert_eq!(series.len(), 1);
+    assert_eq!(series[0].count, 10);
+    let other = store
+        .usage_series(&batch[1_199].credential_id, 29_000_000, 29_000_001, 1)
+        .await
+        .unwrap();
+    assert_eq!(other[0].count, 1);
+}
+
 on_both_backends!(
+    many_clients_are_read_in_one_query,
+    usage_of_many_credentials_is_written_in_one_flush,
     secret_hashes_are_replaced_only_if_unchanged,
     audit_events_list_newest_first_and_purge,
     organisations_round_trip,

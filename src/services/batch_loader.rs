@@ -1,0 +1,145 @@
+//! Credential records read together. Real traffic is many credentials, each
+//! seen once per token lifetime, so most requests find their record
+//! uncached. Each still costs one indexed read, but the reads of requests
+//! that arrive together share a query: while `MAX_IN_FLIGHT` queries run,
+//! the ids asked for meanwhile wait and go in the next one, up to
+//! `MAX_BATCH` at a time. A lone request is read at once, with no added
+//! delay; a burst costs a few queries instead of one each (on SQLite a
+//! query is a hand-off to a connection's thread and back; on PostgreSQL a
+//! round trip).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::storage::StorageError;
+
+pub const MAX_BATCH: usize = 64;
+const MAX_IN_FLIGHT: usize = 4;
+
+type Answer<V> = oneshot::Sender<Result<Option<V>, StorageError>>;
+
+pub struct BatchLoader<K, V> {
+    requests: mpsc::UnboundedSender<(K, Answer<V>)>,
+}
+
+impl<K, V> BatchLoader<K, V>
+where
+    K: Eq + Hash + Clone + Send + 'static,
+    V: Clone + Send + 'static,
+{
+    /// Starts the loader on the current runtime; `read` answers a batch of
+    /// ids with the records that exist.
+    pub fn spawn<F, Fut>(read: F) -> Self
+    where
+        F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<HashMap<K, V>, StorageError>> + Send + 'static,
+    {
+        let (requests, mut waiting) = mpsc::unbounded_channel::<(K, Answer<V>)>();
+        let read = Arc::new(read);
+        let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        tokio::spawn(async move {
+            while let Some(first) = waiting.recv().await {
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    return;
+                };
+                // Whatever arrived while every slot was busy goes along.
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match waiting.try_recv() {
+                        Ok(request) => batch.push(request),
+                        Err(_) => break,
+                    }
+                }
+                let read = read.clone();
+                tokio::spawn(async move {
+                    let ids = batch.iter().map(|(id, _)| id.clone()).collect();
+                    answer(batch, read(ids).await);
+                    drop(slot);
+                });
+            }
+        });
+        Self { requests }
+    }
+
+    /// The record of `id`, read with whatever else is asked for meanwhile.
+    pub async fn load(&self, id: K) -> Result<Option<V>, StorageError> {
+        let (answer, answered) = oneshot::channel();
+        if self.requests.send((id, answer)).is_err() {
+            return Err(stopped());
+        }
+        answered.await.unwrap_or_else(|_| Err(stopped()))
+    }
+}
+
+fn answer<K: Eq + Hash, V: Clone>(
+    batch: Vec<(K, Answer<V>)>,
+    read: Result<HashMap<K, V>, StorageError>,
+) {
+    match read {
+        Ok(found) => {
+            for (id, answer) in batch {
+                let _ = answer.send(Ok(found.get(&id).cloned()));
+            }
+        }
+        Err(err) => {
+            for (_, answer) in batch {
+                let _ = answer.send(Err(err.copy()));
+            }
+        }
+    }
+}
+
+/// The loader's task is gone: only while the runtime shuts down.
+fn stopped() -> StorageError {
+    StorageError::Unavailable(sqlx::Error::PoolClosed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_burst_shares_queries_and_each_gets_its_own_record() {
+        let queries = Arc::new(AtomicUsize::new(0));
+        let counted = queries.clone();
+        let loader = BatchLoader::spawn(move |ids: Vec<u32>| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Ok(ids
+                    .into_iter()
+                    .filter(|id| id % 2 == 0)
+                    .map(|id| (id, id * 10))
+                    .collect())
+            }
+        });
+        let loader = Arc::new(loader);
+        let asks = (0..200u32).map(|id| {
+            let loader = loader.clone();
+            tokio::spawn(async move { (id, loader.load(id).await.unwrap()) })
+        });
+        for asked in futures_util::future::join_all(asks).await {
+            let (id, found) = asked.unwrap();
+            assert_eq!(found, (id % 2 == 0).then_some(id * 10));
+        }
+        let queries = queries.load(Ordering::SeqCst);
+        assert!(queries < 20, "{queries} queries for 200 reads");
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_fails_every_request_of_its_batch_alike() {
+        let loader = BatchLoader::spawn(|_: Vec<u32>| async {
+            Err::<HashMap<u32, u32>, _>(StorageError::Unavailable(sqlx::Error::PoolTimedOut))
+        });
+        assert!(matches!(
+            loader.load(1).await,
+            Err(StorageError::Unavailable(_))
+        ));
+    }
+}
