@@ -147,6 +147,16 @@ pub(super) fn clients_credentials(
     Ok(clients)
 }
 
+/// How many ids a read of `count` binds: a few sizes, the last id repeated
+/// to fill, so that each connection prepares four statements rather than
+/// one per size.
+pub(super) fn padded_len(count: usize) -> usize {
+    [1, 4, 16, 64]
+        .into_iter()
+        .find(|size| *size >= count)
+        .unwrap_or(count)
+}
+
 /// `$first, $first+1, …`: the placeholders of `count` values from `first` on.
 pub(super) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)

@@ -58,16 +58,18 @@ macro_rules! impl_api_key_store {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
+                let padded = $crate::storage::rows::padded_len(ids.len());
                 let sql = format!(
                     "SELECT {}, k.hash, o.plan FROM api_keys k \
                      JOIN organisations o ON o.id = k.org_id WHERE k.id IN ({})",
                     $crate::storage::sql_api_keys::api_key_columns!(),
-                    $crate::storage::rows::placeholders(1, ids.len())
+                    $crate::storage::rows::placeholders(1, padded)
                 );
                 let mut query =
                     sqlx::query_as::<_, $crate::storage::rows::ApiKeyCredentialsRow>(&sql);
-                for id in ids {
-                    query = query.bind(id.as_str());
+                let last = ids[ids.len() - 1].as_str();
+                for id in ids.iter().map(|id| id.as_str()).chain(std::iter::repeat(last)).take(padded) {
+                    query = query.bind(id);
                 }
                 let rows = query.fetch_all(self.pool()).await?;
                 rows.into_iter().map(TryInto::try_into).collect()

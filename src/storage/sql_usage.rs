@@ -1,7 +1,8 @@
 //! `UsageStore` for both backends (see sql.rs for why this is a macro).
 
-/// Well under both backends' bound on parameters in one statement.
-pub(super) const ROWS_PER_STATEMENT: usize = 500;
+/// Small: SQLite binds each parameter by looking up every name, so the
+/// cost of a statement grows with the square of its parameters.
+pub(super) const ROWS_PER_STATEMENT: usize = 64;
 
 /// `($1, $2), ($3, $4), …`: `rows` rows of `width` placeholders.
 pub(super) fn value_rows(rows: usize, width: usize) -> String {
