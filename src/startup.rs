@@ -313,6 +313,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     crate::metrics::record_request,
                 ))
+                .wrap(actix_web::middleware::from_fn(routes::log_request))
                 .wrap(TracingLogger::<routes::RequestSpan>::new())
                 .wrap(actix_web::middleware::from_fn(
                     routes::stopping::close_connections_while_stopping,

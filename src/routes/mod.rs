@@ -31,7 +31,7 @@ use crate::error::{OAuthError, OAuthErrorCode};
 pub use client_ip::{client_ip, TrustedProxies};
 pub use metadata::build_metadata;
 pub use request_id::RequestId;
-pub use request_log::RequestSpan;
+pub use request_log::{log_request, RequestSpan};
 pub use resource_server::INTROSPECT_SCOPE;
 
 /// Declares every route once: `configure` registers them and `ROUTES` lists
