@@ -17,10 +17,10 @@ pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let id = request.extensions().get::<RequestId>().cloned();
+        // Fields are read only when debug is on: nothing is cloned at info.
         tracing::debug_span!(
             "request",
-            request_id = id.as_ref().map(RequestId::as_str),
+            request_id = request.extensions().get::<RequestId>().map(RequestId::as_str),
             method = %request.method(),
             path = %request.path(),
         )
@@ -35,11 +35,6 @@ pub async fn log_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let id = req.extensions().get::<RequestId>().cloned();
-    let request_id = id
-        .as_ref()
-        .map(RequestId::as_str)
-        .unwrap_or_default()
-        .to_owned();
     let (method, path) = (req.method().clone(), req.path().to_owned());
     let outcome = next.call(req).await;
     let (status, error) = match &outcome {
@@ -50,9 +45,11 @@ pub async fn log_request(
     match error {
         // The whole cause chain goes to the log; the body stays generic.
         Some(error) if status >= 500 => {
-            tracing::error!(request_id, %method, path, status, error = ?error, "request failed")
+            tracing::error!(request_id = id.as_ref().map(RequestId::as_str), %method, path, status, error = ?error, "request failed")
         }
-        _ => tracing::info!(request_id, %method, path, status, "request finished"),
+        _ => {
+            tracing::info!(request_id = id.as_ref().map(RequestId::as_str), %method, path, status, "request finished")
+        }
     }
     outcome
 }
