@@ -7,22 +7,33 @@
 //! and writes their secrets, one JSON object a line, to a private file.
 //! `run` sends exactly one request per credential per pass, in order, on C
 //! keep-alive connections, checks every answer and appends one JSON line in
-//! the shape of ../shared/peers/bench.sh's results. Secrets come from that
+//! the shape of ../shared/peers/bench.sh's results. Like wrk, it encodes
+//! every request before the clock starts and runs on one thread, so the
+//! server keeps the machine it would keep under wrk. Secrets come from that
 //! file or the environment, never the command line, and are never printed.
 //! Built as a Cargo example so it shares Cargo.lock.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
+use bytes::Bytes;
 use clap::{Parser, ValueEnum};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tokio::net::TcpStream;
 
 #[derive(Parser)]
 enum Cli {
@@ -287,52 +298,90 @@ struct Sample {
     failure: Option<String>,
 }
 
+/// One request, encoded before the clock starts, as wrk encodes its own:
+/// the measured loop only sends it.
+struct Prepared {
+    authorization: HeaderValue,
+    body: Bytes,
+}
+
+fn basic(id: &str, secret: &str) -> anyhow::Result<HeaderValue> {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    Ok(HeaderValue::try_from(format!("Basic {encoded}"))?)
+}
+
+fn prepare(run: &Run, credential: &Credential, rs: &(String, String)) -> anyhow::Result<Prepared> {
+    Ok(match credential {
+        Credential::Client { id, secret } => Prepared {
+            authorization: basic(id, secret)?,
+            body: url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("grant_type", "client_credentials")
+                .append_pair("scope", &run.scope)
+                .append_pair("resource", &run.audience)
+                .finish()
+                .into(),
+        },
+        Credential::Key { key } => Prepared {
+            authorization: basic(&rs.0, &rs.1)?,
+            body: serde_json::to_vec(&json!({"key": key, "required_scope": run.scope}))?.into(),
+        },
+    })
+}
+
+/// The load: `connections` keep-alive HTTP/1.1 connections (hyper's own
+/// client connection, no pool or per-request timer), each sending the next
+/// unsent request as soon as its answer is in, on one thread.
 struct Load {
-    http: reqwest::Client,
-    run: Run,
-    url: String,
-    credentials: Vec<Credential>,
-    rs: (String, String),
+    path: String,
+    host: HeaderValue,
+    content_type: HeaderValue,
+    expect: &'static [u8],
+    requests: Vec<Prepared>,
 }
 
 impl Load {
-    fn request(&self, credential: &Credential) -> reqwest::RequestBuilder {
-        let r = &self.run;
-        match credential {
-            Credential::Client { id, secret } => self
-                .http
-                .post(&self.url)
-                .basic_auth(id, Some(secret))
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    ("scope", &r.scope),
-                    ("resource", &r.audience),
-                ]),
-            Credential::Key { key } => self
-                .http
-                .post(&self.url)
-                .basic_auth(&self.rs.0, Some(&self.rs.1))
-                .json(&json!({"key": key, "required_scope": r.scope})),
-        }
+    async fn connect(&self, address: &str) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+        let stream = TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::task::spawn_local(async move {
+            let _ = connection.await;
+        });
+        Ok(sender)
     }
 
-    async fn send(&self, i: usize, start: Instant) -> Sample {
-        let expect = match self.run.scenario {
-            Scenario::Token => r#""access_token""#,
-            Scenario::VerifyKey => r#""code":"VALID""#,
-        };
-        let credential = &self.credentials[i % self.credentials.len()];
+    async fn send(
+        &self,
+        sender: &mut SendRequest<Full<Bytes>>,
+        i: usize,
+        start: Instant,
+    ) -> Sample {
+        let prepared = &self.requests[i % self.requests.len()];
+        let request = Request::post(self.path.as_str())
+            .header(HOST, self.host.clone())
+            .header(AUTHORIZATION, prepared.authorization.clone())
+            .header(CONTENT_TYPE, self.content_type.clone())
+            .body(Full::new(prepared.body.clone()))
+            .expect("a valid request");
         let sent = Instant::now();
         let answer = async {
-            let response = self.request(credential).send().await?;
-            Ok::<_, reqwest::Error>((response.status(), response.text().await?))
+            sender.ready().await?;
+            let response = sender.send_request(request).await?;
+            let status = response.status();
+            let body = response.into_body().collect().await?.to_bytes();
+            Ok::<_, hyper::Error>((status, body))
         }
         .await;
         let failure = match answer {
-            Ok((status, body)) if status == 200 && body.contains(expect) => None,
+            Ok((status, body)) if status == 200 && contains(&body, self.expect) => None,
             Ok((status, body)) => Some(format!(
                 "{status} {}",
-                body.chars().take(200).collect::<String>()
+                String::from_utf8_lossy(&body)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
             )),
             Err(e) => Some(e.to_string()),
         };
@@ -342,6 +391,10 @@ impl Load {
             failure,
         }
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Milliseconds at quantile `q` of sorted latencies (nearest rank).
@@ -395,44 +448,75 @@ fn result_line(
 }
 
 async fn run(run: Run) -> anyhow::Result<bool> {
-    let path = match run.scenario {
-        Scenario::Token => "/oauth/token",
-        Scenario::VerifyKey => "/v1/keys/verify",
+    let (path, content_type, expect) = match run.scenario {
+        Scenario::Token => (
+            "/oauth/token",
+            "application/x-www-form-urlencoded",
+            &br#""access_token""#[..],
+        ),
+        Scenario::VerifyKey => (
+            "/v1/keys/verify",
+            "application/json",
+            &br#""code":"VALID""#[..],
+        ),
     };
     let rs = match (run.scenario, &run.rs_id, &run.rs_secret) {
         (Scenario::Token, ..) => Default::default(),
         (_, Some(id), Some(secret)) => (id.clone(), secret.clone()),
         _ => bail!("verify_key needs --rs-id and COLD_RS_SECRET"),
     };
-    let load = Arc::new(Load {
-        http: http_client(run.connections),
-        url: format!("{}{path}", loopback(&run.base)?),
-        credentials: load(&run.file, run.scenario)?,
-        rs,
-        run,
+    let base = url::Url::parse(&loopback(&run.base)?)?;
+    let address = format!(
+        "{}:{}",
+        base.host_str().context("--base has no host")?,
+        base.port_or_known_default().context("--base has no port")?
+    );
+    let credentials = load(&run.file, run.scenario)?;
+    let requests = credentials
+        .iter()
+        .map(|c| prepare(&run, c, &rs))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let load = Rc::new(Load {
+        path: path.to_owned(),
+        host: HeaderValue::try_from(address.as_str())?,
+        content_type: HeaderValue::from_static(content_type),
+        expect,
+        requests,
     });
-    let (count, workers) = (
-        load.credentials.len() * load.run.passes,
-        load.run.connections,
-    );
+    let mut senders = Vec::with_capacity(run.connections);
+    for _ in 0..run.connections.max(1) {
+        senders.push(load.connect(&address).await?);
+    }
+    let count = load.requests.len() * run.passes;
+    let next = Rc::new(Cell::new(0usize));
     let start = Instant::now();
-    let worker_load = load.clone();
-    let samples = in_parallel(count, workers, move |i| {
-        let load = worker_load.clone();
-        async move { Ok(load.send(i, start).await) }
-    })
-    .await?;
-    let line = result_line(
-        &load.run,
-        path,
-        load.credentials.len(),
-        &samples,
-        start.elapsed().as_secs_f64(),
-    );
+    let workers: Vec<_> = senders
+        .into_iter()
+        .map(|mut sender| {
+            let (load, next) = (load.clone(), next.clone());
+            tokio::task::spawn_local(async move {
+                let mut samples = Vec::new();
+                loop {
+                    let i = next.get();
+                    if i >= count {
+                        return samples;
+                    }
+                    next.set(i + 1);
+                    samples.push(load.send(&mut sender, i, start).await);
+                }
+            })
+        })
+        .collect();
+    let mut samples = Vec::with_capacity(count);
+    for worker in workers {
+        samples.extend(worker.await?);
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let line = result_line(&run, path, credentials.len(), &samples, elapsed);
     let mut out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&load.run.out)?;
+        .open(&run.out)?;
     writeln!(out, "{line}")?;
     println!(
         "  {}: {} req/s  p50 {} ms  p99 {} ms  max {} ms  ({} requests: {} pass(es) over {} credentials, {} failed)",
@@ -441,17 +525,22 @@ async fn run(run: Run) -> anyhow::Result<bool> {
         line["requests"], line["passes"], line["credentials"], line["non2xx"]
     );
     for failure in samples.iter().filter_map(|s| s.failure.as_ref()).take(3) {
-        eprintln!("!! {}: {failure}", load.run.name);
+        eprintln!("!! {}: {failure}", run.name);
     }
     Ok(line["ok"] == true)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     match Cli::parse() {
-        Cli::Setup(args) => setup(args).await,
+        Cli::Setup(args) => tokio::runtime::Runtime::new()?.block_on(setup(args)),
+        // The load runs on one thread, so that it takes as little of the
+        // machine from the server as wrk does.
         Cli::Run(args) => {
-            if !run(args).await? {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let ok = tokio::task::LocalSet::new().block_on(&runtime, run(args))?;
+            if !ok {
                 std::process::exit(1);
             }
             Ok(())
