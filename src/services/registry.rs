@@ -212,7 +212,7 @@ pub async fn set_api_key_status(
         updated_at: chrono::Utc::now().timestamp(),
         ..key
     };
-    store.update_api_key(&changed).await?;
+    store.update_api_key(&changed, None).await?;
     Ok(changed)
 }
 
@@ -233,10 +233,14 @@ pub async fn roll_api_key(
     if old.is_expired(now) {
         return Err(RegistryError::KeyExpired);
     }
-    let plan = store.get_organisation(&old.org_id).await?.plan;
-    if !plans.of(plan).api_access {
+    let limits = plans.of(store.get_organisation(&old.org_id).await?.plan);
+    if !limits.api_access {
         return Err(RegistryError::ApiAccessNotAvailable);
     }
+    // Keys in a grace period are the plan's only overflow, one per key the
+    // plan allows: a roll needs the usable keys (grace ones too) to number
+    // under twice the limit.
+    let room_under = limits.max_api_keys.map(|max| max.saturating_mul(2));
     let secret = ApiKeySecret::generate();
     let phc = hasher.digest(secret.expose());
     let new = ApiKey {
@@ -256,7 +260,7 @@ pub async fn roll_api_key(
         updated_at: now,
         ..old
     };
-    store.roll_api_key(&old, &new, &phc).await?;
+    store.roll_api_key(&old, &new, &phc, room_under).await?;
     Ok((old, new, secret))
 }
 

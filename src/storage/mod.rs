@@ -184,17 +184,31 @@ pub trait ApiKeyStore {
         query: &ApiKeyQuery,
     ) -> Result<Vec<ApiKey>, StorageError>;
     /// Writes every setting of the key (not its usage) and logs the change.
-    async fn update_api_key(&self, key: &ApiKey) -> Result<(), StorageError>;
+    /// With `room_under`, only while the organisation's other usable
+    /// (unexpired) keys are fewer than that (`LimitReached`): for a change
+    /// that makes the key usable for longer.
+    async fn update_api_key(
+        &self,
+        key: &ApiKey,
+        room_under: Option<u32>,
+    ) -> Result<(), StorageError>;
     async fn delete_api_key(
         &self,
         org: &OrgId,
         id: &ApiKeyId,
         now: i64,
     ) -> Result<(), StorageError>;
-    /// Inserts `new` (outside the plan's count: it replaces `old`) and
-    /// writes `old`'s shortened expiry, in one transaction.
-    async fn roll_api_key(&self, old: &ApiKey, new: &ApiKey, phc: &str)
-        -> Result<(), StorageError>;
+    /// Inserts `new` and writes `old`'s shortened expiry, in one
+    /// transaction. `new` replaces `old`, so it is outside the plan's count,
+    /// but usable keys (`old` among them) must be fewer than
+    /// `room_under` (`LimitReached`), which bounds chains of rolls.
+    async fn roll_api_key(
+        &self,
+        old: &ApiKey,
+        new: &ApiKey,
+        phc: &str,
+        room_under: Option<u32>,
+    ) -> Result<(), StorageError>;
 }
 
 /// Which audit events of an organisation to list, newest first.

@@ -22,29 +22,9 @@ macro_rules! impl_api_key_store {
                 max_keys: Option<u32>,
             ) -> Result<(), $crate::storage::StorageError> {
                 let mut tx = self.pool().begin().await?;
-                // Takes the organisation's row lock (PostgreSQL) or the write
-                // lock (SQLite) first, so concurrent creates count in turn.
-                let org = sqlx::query("UPDATE organisations SET name = name WHERE id = $1")
-                    .bind(key.org_id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                if org.rows_affected() == 0 {
-                    return Err($crate::storage::StorageError::NotFound);
-                }
-                if let Some(max) = max_keys {
-                    // Expired keys, rolled-out ones among them, no longer count.
-                    let (count,): (i64,) = sqlx::query_as(
-                        "SELECT COUNT(*) FROM api_keys \
-                         WHERE org_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
-                    )
-                    .bind(key.org_id.as_str())
-                    .bind(key.created_at)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if count >= i64::from(max) {
-                        return Err($crate::storage::StorageError::LimitReached);
-                    }
-                }
+                $crate::storage::sql_api_keys::require_room!(
+                    tx, key.org_id.as_str(), "", key.created_at, max_keys
+                );
                 $crate::storage::sql_api_keys::insert_api_key_row!(tx, key, phc)?;
                 tx.commit().await?;
                 Ok(())
@@ -128,8 +108,14 @@ macro_rules! impl_api_key_store {
             async fn update_api_key(
                 &self,
                 key: &$crate::domain::ApiKey,
+                room_under: Option<u32>,
             ) -> Result<(), $crate::storage::StorageError> {
                 let mut tx = self.pool().begin().await?;
+                if room_under.is_some() {
+                    $crate::storage::sql_api_keys::require_room!(
+                        tx, key.org_id.as_str(), key.id.as_str(), key.updated_at, room_under
+                    );
+                }
                 let updated = sqlx::query(
                     "UPDATE api_keys SET name = $1, scopes = $2, status = $3, updated_at = $4, \
                      expires_at = $5, rate_limit_per_minute = $6, ip_allowlist = $7, \
@@ -156,8 +142,12 @@ macro_rules! impl_api_key_store {
                 old: &$crate::domain::ApiKey,
                 new: &$crate::domain::ApiKey,
                 phc: &str,
+                room_under: Option<u32>,
             ) -> Result<(), $crate::storage::StorageError> {
                 let mut tx = self.pool().begin().await?;
+                $crate::storage::sql_api_keys::require_room!(
+                    tx, old.org_id.as_str(), "", new.created_at, room_under
+                );
                 $crate::storage::sql_api_keys::insert_api_key_row!(tx, new, phc)?;
                 let updated = sqlx::query(
                     "UPDATE api_keys SET expires_at = $1, updated_at = $2 WHERE id = $3 AND org_id = $4",
@@ -192,6 +182,40 @@ macro_rules! impl_api_key_store {
 }
 
 pub(super) use impl_api_key_store;
+
+/// Inside the transaction `tx`: fails with `NotFound` without the
+/// organisation `$org`, and with `LimitReached` when its usable (unexpired)
+/// keys other than `$except` number `$room_under` or more. The
+/// organisation's row lock (PostgreSQL) or the write lock (SQLite) is taken
+/// first, so concurrent changes count in turn.
+macro_rules! require_room {
+    ($tx:ident, $org:expr, $except:expr, $now:expr, $room_under:expr) => {{
+        let org: &str = $org;
+        let locked = sqlx::query("UPDATE organisations SET name = name WHERE id = $1")
+            .bind(org)
+            .execute(&mut *$tx)
+            .await?;
+        if locked.rows_affected() == 0 {
+            return Err($crate::storage::StorageError::NotFound);
+        }
+        if let Some(max) = $room_under {
+            let (count,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM api_keys \
+                 WHERE org_id = $1 AND id <> $2 AND (expires_at IS NULL OR expires_at > $3)",
+            )
+            .bind(org)
+            .bind($except)
+            .bind($now)
+            .fetch_one(&mut *$tx)
+            .await?;
+            if count >= i64::from(max) {
+                return Err($crate::storage::StorageError::LimitReached);
+            }
+        }
+    }};
+}
+
+pub(super) use require_room;
 
 /// Inserts one API key row with its hash inside the transaction `tx`.
 macro_rules! insert_api_key_row {

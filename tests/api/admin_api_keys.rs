@@ -403,6 +403,114 @@ async fn bad_input_gets_400_problems_that_name_the_field(backend: Backend) {
     assert_eq!(list["items"], json!([]), "nothing was stored");
 }
 
+/// Rolling, reviving and prolonging keys cannot add usable keys beyond the
+/// plan: a key in a roll's grace period is the only overflow, it cannot be
+/// made permanent, and chains of rolls stop at twice the limit.
+async fn no_path_makes_more_usable_keys_than_the_plan_allows(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let starter = app.create_org(Plan::Starter).await;
+    let now = chrono::Utc::now();
+    let lapsed = app
+        .create_api_key(&starter, &["x:read"], |k| {
+            k.expires_at = Some(now.timestamp() - 60)
+        })
+        .await
+        .unwrap();
+    let body = json!({"name": "k", "scopes": ["x:read"]});
+    let a = create_key(&app, &starter, ROOT_TOKEN, body.clone()).await;
+    let b = create_key(&app, &starter, ROOT_TOKEN, body).await;
+    let path = |id: &str| format!("{}/{id}", keys_path(&starter));
+    let patch = |id: String, expires_at: Value| {
+        let app = &app;
+        async move {
+            let body = json!({ "expires_at": expires_at });
+            let (status, problem) = app
+                .admin(Method::PATCH, &path(&id), ROOT_TOKEN, Some(body))
+                .await;
+            (status, problem["code"].as_str().map(str::to_owned))
+        }
+    };
+    let refused = (403, Some("PLAN_LIMIT_REACHED".to_owned()));
+    let in_a_year = (now + chrono::Duration::days(365)).to_rfc3339();
+    let in_a_minute = (now + chrono::Duration::minutes(1)).to_rfc3339();
+
+    // Reviving an expired key needs room on the plan.
+    assert_eq!(patch(lapsed.id.clone(), Value::Null).await, refused);
+    assert_eq!(patch(lapsed.id.clone(), json!(in_a_year)).await, refused);
+
+    // A rolled-out key works through its grace period, no longer.
+    let roll = |id: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .admin(
+                    Method::POST,
+                    &format!("{}/roll", path(&id)),
+                    ROOT_TOKEN,
+                    None,
+                )
+                .await;
+            (status, body)
+        }
+    };
+    let (status, a2) = roll(a["id"].as_str().unwrap().to_owned()).await;
+    assert_eq!(status, 201, "{a2}");
+    let a_id = a["id"].as_str().unwrap().to_owned();
+    assert_eq!(patch(a_id.clone(), Value::Null).await, refused);
+    assert_eq!(patch(a_id.clone(), json!(in_a_year)).await, refused);
+    assert_eq!(patch(a_id.clone(), json!(in_a_minute)).await.0, 200);
+
+    // Each key the plan allows may be rolled once at a time.
+    let (status, _) = roll(b["id"].as_str().unwrap().to_owned()).await;
+    assert_eq!(status, 201);
+    let (status, problem) = roll(a2["id"].as_str().unwrap().to_owned()).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("PLAN_LIMIT_REACHED"))
+    );
+    let (_, usable) = app
+        .admin(
+            Method::GET,
+            &format!("{}?status=active", keys_path(&starter)),
+            ROOT_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(
+        usable["items"].as_array().unwrap().len(),
+        4,
+        "two keys and their grace-period predecessors"
+    );
+
+    // With room on the plan, a key is revived.
+    let roomy = app.create_org(Plan::Starter).await;
+    let lapsed = app
+        .create_api_key(&roomy, &["x:read"], |k| {
+            k.expires_at = Some(now.timestamp() - 60)
+        })
+        .await
+        .unwrap();
+    create_key(
+        &app,
+        &roomy,
+        ROOT_TOKEN,
+        json!({"name": "k", "scopes": ["x:read"]}),
+    )
+    .await;
+    let (status, revived) = app
+        .admin(
+            Method::PATCH,
+            &format!("{}/{}", keys_path(&roomy), lapsed.id),
+            ROOT_TOKEN,
+            Some(json!({"expires_at": null})),
+        )
+        .await;
+    assert_eq!(status, 200, "{revived}");
+    let rs = app.create_resource_server(&[API]).await;
+    let (_, verdict) = app.verify_key(&rs, json!({"key": lapsed.key})).await;
+    assert_eq!(verdict["code"], "VALID");
+}
+
 async fn admins_grant_only_what_they_hold(backend: Backend) {
     let app = spawn_app(backend).await;
     let org = app.create_org(Plan::Enterprise).await;
@@ -570,6 +678,7 @@ async fn the_admin_api_answers_every_error_as_a_problem(backend: Backend) {
 }
 
 on_both_backends!(
+    no_path_makes_more_usable_keys_than_the_plan_allows,
     admins_grant_only_what_they_hold,
     only_live_keys_roll,
     the_admin_api_answers_every_error_as_a_problem,

@@ -146,8 +146,17 @@ pub async fn update(
         key.scopes = scopes(list)?;
         caller.require_covers(&key.scopes)?;
     }
+    let mut room_under = None;
     if let Some(expiry) = changes.expires_at {
-        key.expires_at = expiry.map(|t| future("expires_at", t, now)).transpose()?;
+        let expires_at = expiry.map(|t| future("expires_at", t, now)).transpose()?;
+        if lasts_longer(key.expires_at, expires_at) {
+            // Reviving or prolonging a key counts it against the plan, as
+            // creating one does; a key in a roll's grace period is thus held
+            // to its end while the plan is full.
+            let plan = state.store.get_organisation(&org).await?.plan;
+            room_under = state.plans.of(plan).max_api_keys;
+        }
+        key.expires_at = expires_at;
     }
     if changes.rate_limit_per_minute.is_some() {
         key.rate_limit_per_minute = rate_limit(
@@ -162,7 +171,8 @@ pub async fn update(
         key.metadata = metadata(changes.metadata)?;
     }
     key.updated_at = now;
-    save(&state, &key).await?;
+    state.store.update_api_key(&key, room_under).await?;
+    state.api_keys.evict(&key.id);
     let view = views::api_key(&key, now);
     let changes = audit::diff(&before, &view);
     record(&state, &req, &caller, "api_key.updated", &key, changes).await;
@@ -284,10 +294,14 @@ async fn record(
     audit::record(state, req, caller.identity(), action, target, changes).await;
 }
 
-async fn save(state: &AppState, key: &ApiKey) -> Result<(), Problem> {
-    state.store.update_api_key(key).await?;
-    state.api_keys.evict(&key.id);
-    Ok(())
+/// Whether an expiry of `new` instead of `old` (`None`: never) keeps a key
+/// usable for longer.
+fn lasts_longer(old: Option<i64>, new: Option<i64>) -> bool {
+    match (old, new) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(old), Some(new)) => new > old,
+    }
 }
 
 fn key_path(

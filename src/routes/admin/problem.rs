@@ -91,7 +91,8 @@ impl From<StorageError> for Problem {
             StorageError::LimitReached => Problem::new(
                 StatusCode::FORBIDDEN,
                 "PLAN_LIMIT_REACHED",
-                "the organisation's plan allows no more of these",
+                "the organisation's plan allows no more usable API keys \
+                 (keys in a roll's grace period count until it ends)",
             ),
             StorageError::Unavailable(_) => {
                 tracing::error!(error = %crate::error::error_chain(&err), "database unavailable");
