@@ -9,6 +9,7 @@ pub mod idempotency_key;
 mod ids;
 pub mod imported_secret;
 pub mod ip_allowlist;
+pub mod management_scope;
 pub mod organisation;
 pub mod scope;
 pub mod scope_policy;

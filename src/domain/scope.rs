@@ -59,6 +59,13 @@ impl Scope {
         self.0 == Self::WILDCARD
     }
 
+    /// Keyward's own management scopes, which `*` does not grant: a client
+    /// given `*` for every product API is not thereby an organisation admin
+    /// or a credential checker.
+    pub fn is_management(&self) -> bool {
+        self.0.starts_with(super::management_scope::PREFIX)
+    }
+
     /// `X:write` implies `X:read`.
     pub fn implied_read(&self) -> Option<Scope> {
         self.0
@@ -86,6 +93,18 @@ impl ScopeSet {
     /// Parses a space-delimited scope parameter (RFC 6749 §3.3).
     pub fn parse(raw: &str) -> Result<Self, ScopeError> {
         Self::from_strs(raw.split(' ').filter(|s| !s.is_empty()))
+    }
+
+    /// Parses the `scope` claim of a token this server issued. Issuance
+    /// expands what a client holds (`X:write` adds `X:read`, tiers add their
+    /// scopes), so a claim may hold more than `MAX_SCOPES`: the count bounds
+    /// what callers send, not what we signed.
+    pub fn parse_issued(raw: &str) -> Result<Self, ScopeError> {
+        raw.split(' ')
+            .filter(|s| !s.is_empty())
+            .map(Scope::parse)
+            .collect::<Result<BTreeSet<_>, _>>()
+            .map(Self)
     }
 
     pub fn from_strs<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Self, ScopeError> {
@@ -123,15 +142,23 @@ impl ScopeSet {
         self.0.insert(scope)
     }
 
+    /// True when this (expanded) set grants `scope`: it holds it, or holds
+    /// `*` and `scope` is not a management scope.
+    pub fn grants(&self, scope: &Scope) -> bool {
+        self.contains(scope) || (!scope.is_management() && self.has_wildcard())
+    }
+
     /// True when every scope of `requested` is granted by this (expanded) set.
     pub fn covers(&self, requested: &ScopeSet) -> bool {
-        self.has_wildcard() || requested.0.is_subset(&self.0)
+        self.missing(requested).next().is_none()
     }
 
     /// The scopes of `requested` that this (expanded) set does not grant.
     pub fn missing<'a>(&'a self, requested: &'a ScopeSet) -> impl Iterator<Item = &'a Scope> {
-        let all = self.has_wildcard();
-        requested.iter().filter(move |s| !all && !self.contains(s))
+        let wildcard = self.has_wildcard();
+        requested
+            .iter()
+            .filter(move |s| !self.contains(s) && (s.is_management() || !wildcard))
     }
 }
 

@@ -113,5 +113,25 @@ mod tests {
                 }
             }
         }
+
+        /// Any scope list the management API accepts for a client gives a
+        /// token claim that every check reads back whole: the claim parses
+        /// and covers each scope the token was granted.
+        #[test]
+        fn every_issued_claim_is_accepted_by_the_checks(
+            items in prop::collection::vec(
+                "(admin|deployment|free|[a-z]{1,6}:(read|write)|[a-z]{1,4}:[a-z]{1,4}:write)",
+                1..=super::super::scope::MAX_SCOPES,
+            )
+        ) {
+            let policy = tiers();
+            let held = ScopeSet::from_strs(items.iter().map(String::as_str)).unwrap();
+            let claim = policy.expand(&held).to_string();
+            let read_back = ScopeSet::parse_issued(&claim).unwrap();
+            let checked = policy.expand(&read_back);
+            for scope in claim.split(' ') {
+                prop_assert!(checked.covers(&ScopeSet::from_strs([scope]).unwrap()), "{}", scope);
+            }
+        }
     }
 }

@@ -2,28 +2,33 @@
 //! authenticates with Basic or in the body, or sends a Bearer access token
 //! with the introspect scope.
 
+use std::net::IpAddr;
+
 use super::client_credentials::presented_credentials;
 use super::token::{auth_error, storage_error};
-use crate::domain::{ApiKey, ClientId, ClientSecret, ClientStatus, ScopeSet};
+use crate::domain::{ApiKey, Client, ClientId, ClientSecret, ClientStatus, ScopeSet};
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::services::rate_limit::Decision;
 use crate::services::Caller;
 use crate::startup::AppState;
 
 /// The scope a Bearer caller needs to check credentials.
-pub const INTROSPECT_SCOPE: &str = "keyward:introspect";
+pub use crate::domain::management_scope::INTROSPECT as INTROSPECT_SCOPE;
 
 /// A resource-server client (Basic or post), or a Bearer access token with
-/// the introspect scope. A failure says nothing about the token asked about.
+/// the introspect scope issued to one. Either way the client must be a
+/// resource server (made by root), active, unexpired and asking from an
+/// address its allowlist admits: scopes alone never let a client check
+/// other credentials. A failure says nothing about the token asked about.
 pub(super) async fn authenticate_caller(
     state: &AppState,
     authorization: Option<&[u8]>,
     body_credentials: (Option<&str>, Option<&str>),
-    source: Option<std::net::IpAddr>,
+    source: Option<IpAddr>,
     now: i64,
 ) -> Result<Caller, OAuthError> {
     if let Some(bearer) = authorization.and_then(bearer_token) {
-        return bearer_caller(state, bearer, now).await;
+        return bearer_caller(state, bearer, source, now).await;
     }
     let (id, secret) =
         presented_credentials(authorization, body_credentials.0, body_credentials.1)?;
@@ -32,18 +37,27 @@ pub(super) async fn authenticate_caller(
         .authenticate(&id, &ClientSecret::new(secret), source, now)
         .await
         .map_err(auth_error)?;
-    let record = &client.credentials.client;
-    if !record.resource_server || record.status != ClientStatus::Active || record.is_expired(now) {
-        return Err(OAuthError::invalid_client(
-            "only an active resource-server client may check credentials",
-        ));
-    }
-    Ok(Caller {
+    resource_server(&client.credentials.client, source, now).ok_or_else(|| {
+        OAuthError::invalid_client("only an active resource-server client may check credentials")
+    })
+}
+
+fn resource_server(record: &Client, source: Option<IpAddr>, now: i64) -> Option<Caller> {
+    let usable = record.resource_server
+        && record.status == ClientStatus::Active
+        && !record.is_expired(now)
+        && record.allows_ip(source);
+    usable.then(|| Caller {
         audiences: record.audiences.clone(),
     })
 }
 
-async fn bearer_caller(state: &AppState, token: &str, now: i64) -> Result<Caller, OAuthError> {
+async fn bearer_caller(
+    state: &AppState,
+    token: &str,
+    source: Option<IpAddr>,
+    now: i64,
+) -> Result<Caller, OAuthError> {
     let invalid = || {
         OAuthError::new(
             OAuthErrorCode::InvalidToken,
@@ -71,9 +85,7 @@ async fn bearer_caller(state: &AppState, token: &str, now: i64) -> Result<Caller
         .await
         .map_err(|e| storage_error(&e))?
         .ok_or_else(invalid)?;
-    Ok(Caller {
-        audiences: client.credentials.client.audiences.clone(),
-    })
+    resource_server(&client.credentials.client, source, now).ok_or_else(invalid)
 }
 
 fn bearer_token(header: &[u8]) -> Option<&str> {

@@ -1,4 +1,7 @@
-//! `POST /oauth/revoke` (RFC 7009): a client revokes one of its own tokens.
+//! `POST /oauth/revoke` (RFC 7009): a client revokes one of its own tokens
+//! or, holding `keyward:keys:write`, an API key of its organisation. The
+//! client authenticates as at the token endpoint: secret, allowlist,
+//! status, expiry and plan.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -6,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::client_credentials::{presented_credentials, single_authorization};
 use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
-use super::token::{auth_error, storage_error};
+use super::token::{auth_error, storage_error, token_error};
 use crate::domain::ClientSecret;
 use crate::error::OAuthError;
 use crate::startup::AppState;
@@ -24,22 +27,22 @@ pub async fn revoke(
         form.get("client_secret"),
     )?;
     let now = chrono::Utc::now().timestamp();
+    let client_ip = request_client_ip(&req, &state.trusted_proxies);
     let client = state
         .authenticator
-        .authenticate(
-            &id,
-            &ClientSecret::new(secret),
-            request_client_ip(&req, &state.trusted_proxies),
-            now,
-        )
+        .authenticate(&id, &ClientSecret::new(secret), client_ip, now)
         .await
         .map_err(auth_error)?;
+    state
+        .issuer
+        .admit(&client, client_ip, now)
+        .map_err(token_error)?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     state
         .revoker
-        .revoke(&client.credentials.client, token, now)
+        .revoke(&client, token, now)
         .await
         .map_err(|e| storage_error(&e))?;
     Ok(HttpResponse::Ok()

@@ -127,7 +127,7 @@ pub(super) fn storage_error(err: &StorageError) -> OAuthError {
     }
 }
 
-fn token_error(err: TokenError) -> OAuthError {
+pub(super) fn token_error(err: TokenError) -> OAuthError {
     let code = match err {
         TokenError::IpNotAllowed | TokenError::Deactivated | TokenError::Expired => {
             OAuthErrorCode::InvalidClient

@@ -66,7 +66,16 @@ impl AccessTokenVerifier {
                 claims
             }
         };
-        let in_lifetime = claims.exp + self.leeway > now && claims.nbf - self.leeway <= now;
+        // No leeway on `exp`: this server set it by its own clock (RFC 7662
+        // §2.2: an expired token is inactive). `nbf` keeps one for a replica
+        // whose clock is a little behind the issuer's.
+        let in_lifetime = claims.exp > now && claims.nbf - self.leeway <= now;
         in_lifetime.then_some(claims)
+    }
+
+    /// Until when a revocation of the token must be kept: past its `exp` by
+    /// the leeway, so that a replica whose clock is behind still refuses it.
+    pub fn revocation_lives_until(&self, claims: &DecodedClaims) -> i64 {
+        claims.exp + self.leeway
     }
 }

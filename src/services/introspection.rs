@@ -152,7 +152,7 @@ impl Introspector {
     /// Compares a credential's scope with what a resource server requires,
     /// by our implication rules.
     pub fn check_scope(&self, scope: &str, required: &ScopeSet) -> ScopeCheck {
-        let granted = ScopeSet::parse(scope).unwrap_or_default();
+        let granted = ScopeSet::parse_issued(scope).unwrap_or_default();
         check_granted(&self.policy.expand(&granted), scope, required)
     }
 }

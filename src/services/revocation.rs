@@ -1,14 +1,16 @@
 //! RFC 7009 revocation: of access tokens by the client they were issued
 //! to, and of API keys, which deactivates them, by a client of the key's
-//! organisation.
+//! organisation that holds `keyward:keys:write` (what deactivating a key
+//! asks of a management API caller too).
 
 use std::sync::Arc;
 
 use super::access_tokens::AccessTokenVerifier;
 use super::change_feed::CacheInvalidator;
+use super::client_auth::AuthenticatedClient;
 use super::introspection::CredentialKind;
 use super::registry;
-use crate::domain::{ApiKeyStatus, Change, Client};
+use crate::domain::{ApiKeyStatus, Change, Scope};
 use crate::storage::StorageError;
 
 pub struct Revoker {
@@ -24,36 +26,51 @@ impl Revoker {
     /// Revokes `token` when it is a live token of `caller` or an API key of
     /// its organisation; anything else is silently accepted, as RFC 7009
     /// §2.2 asks.
-    pub async fn revoke(&self, caller: &Client, token: &str, now: i64) -> Result<(), StorageError> {
+    pub async fn revoke(
+        &self,
+        caller: &AuthenticatedClient,
+        token: &str,
+        now: i64,
+    ) -> Result<(), StorageError> {
         if CredentialKind::of(token) == CredentialKind::ApiKey {
             return self.deactivate_key(caller, token).await;
         }
+        let caller = &caller.credentials.client;
         let Some(claims) = self.tokens.verify(token, now) else {
             return Ok(());
         };
         if claims.client_id != caller.id.as_str() {
             return Ok(());
         }
+        let lives_until = self.tokens.revocation_lives_until(&claims);
         self.caches
             .store
-            .revoke_token(&claims.jti, &caller.id, claims.exp, now)
+            .revoke_token(&claims.jti, &caller.id, lives_until, now)
             .await?;
         // This node knows at once; the others hear of it through the change feed.
         self.caches.apply(&Change::TokenRevoked {
             jti: claims.jti.clone(),
-            expires_at: claims.exp,
+            expires_at: lives_until,
         });
         Ok(())
     }
 }
 
 impl Revoker {
-    async fn deactivate_key(&self, caller: &Client, token: &str) -> Result<(), StorageError> {
+    async fn deactivate_key(
+        &self,
+        caller: &AuthenticatedClient,
+        token: &str,
+    ) -> Result<(), StorageError> {
+        if !caller.grantable.grants(&keys_write()) {
+            return Ok(());
+        }
         let Some(found) = self.caches.keys.find(token).await? else {
             return Ok(());
         };
         let key = &found.credentials.key;
-        if key.org_id != caller.org_id || key.status == ApiKeyStatus::Deactivated {
+        let org = &caller.credentials.client.org_id;
+        if key.org_id != *org || key.status == ApiKeyStatus::Deactivated {
             return Ok(());
         }
         let store = &*self.caches.store;
@@ -67,4 +84,8 @@ impl Revoker {
         self.caches.apply(&Change::ApiKey(key.id.clone()));
         Ok(())
     }
+}
+
+fn keys_write() -> Scope {
+    Scope::parse(crate::domain::management_scope::KEYS_WRITE).expect("a valid scope")
 }

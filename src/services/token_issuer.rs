@@ -87,19 +87,8 @@ impl TokenIssuer {
         client_ip: Option<IpAddr>,
         now: i64,
     ) -> Result<IssuedToken, TokenError> {
+        self.admit(client, client_ip, now)?;
         let record = &client.credentials.client;
-        if !record.allows_ip(client_ip) {
-            return Err(TokenError::IpNotAllowed);
-        }
-        if record.status == ClientStatus::Deactivated {
-            return Err(TokenError::Deactivated);
-        }
-        if record.is_expired(now) {
-            return Err(TokenError::Expired);
-        }
-        if !self.plans.of(client.credentials.plan).api_access {
-            return Err(TokenError::NoApiAccess);
-        }
         let scope = self.granted_scope(client, request.scope.as_ref())?;
         let audiences = self.audiences(record.audiences.as_slice(), &request.audiences)?;
 
@@ -123,6 +112,32 @@ impl TokenIssuer {
             expires_in: self.ttl_seconds,
             scope,
         })
+    }
+
+    /// Whether an authenticated client may act at all, asking from
+    /// `client_ip`: its allowlist admits the address, it is active and
+    /// unexpired, and its plan has API access. Everything a client does
+    /// with its secret (tokens, revocation) passes this first.
+    pub fn admit(
+        &self,
+        client: &AuthenticatedClient,
+        client_ip: Option<IpAddr>,
+        now: i64,
+    ) -> Result<(), TokenError> {
+        let record = &client.credentials.client;
+        if !record.allows_ip(client_ip) {
+            return Err(TokenError::IpNotAllowed);
+        }
+        if record.status == ClientStatus::Deactivated {
+            return Err(TokenError::Deactivated);
+        }
+        if record.is_expired(now) {
+            return Err(TokenError::Expired);
+        }
+        if !self.plans.of(client.credentials.plan).api_access {
+            return Err(TokenError::NoApiAccess);
+        }
+        Ok(())
     }
 
     /// The expanded requested scope, or everything the client may have.
@@ -153,7 +168,7 @@ impl TokenIssuer {
 
     fn audiences<'a>(
         &'a self,
-        allowed: &[Audience],
+        allowed: &'a [Audience],
         requested: &'a [Audience],
     ) -> Result<AudienceClaim<'a>, TokenError> {
         // The issuer is the management API's audience, open to every client;
@@ -163,9 +178,23 @@ impl TokenIssuer {
             return Err(TokenError::AudienceNotAllowed(denied.to_string()));
         }
         Ok(match requested {
-            [] => AudienceClaim::One(self.default_audience.as_str()),
+            [] => self.unrequested_audiences(allowed),
             [one] => AudienceClaim::One(one.as_str()),
             many => AudienceClaim::Many(many.iter().map(Audience::as_str).collect()),
         })
+    }
+
+    /// A request naming no audience gets only audiences its client holds:
+    /// the configured default when the client is registered for it, else
+    /// all of the client's, else (a client with none) the issuer.
+    fn unrequested_audiences<'a>(&'a self, allowed: &'a [Audience]) -> AudienceClaim<'a> {
+        if allowed.contains(&self.default_audience) {
+            return AudienceClaim::One(self.default_audience.as_str());
+        }
+        match allowed {
+            [] => AudienceClaim::One(&self.issuer),
+            [one] => AudienceClaim::One(one.as_str()),
+            many => AudienceClaim::Many(many.iter().map(Audience::as_str).collect()),
+        }
     }
 }

@@ -109,7 +109,7 @@ async fn a_replay_needs_a_credential_that_is_still_valid(backend: Backend) {
             Method::POST,
             &keys,
             ROOT_TOKEN,
-            Some(json!({"name": "admin", "scopes": ["*"]})),
+            Some(json!({"name": "admin", "scopes": ["*", "keyward:keys:write"]})),
         )
         .await
         .1;

@@ -210,7 +210,7 @@ async fn ip_allowlists_hold_at_their_edges(backend: Backend) {
 async fn revoking_a_key_deactivates_it_for_its_own_organisation_only(backend: Backend) {
     let app = spawn_app(backend).await;
     let (rs, org, key) = app.key_to_check(|_| {}).await;
-    let stranger = app.create_client(&["payouts:read"], &[API]).await;
+    let stranger = app.create_client(&["keyward:keys:write"], &[API]).await;
     assert_eq!(app.revoke(&stranger, &key.key).await, 200);
     assert_eq!(
         until_code(&app, &rs, &key.key, "VALID").await["valid"],
@@ -218,7 +218,7 @@ async fn revoking_a_key_deactivates_it_for_its_own_organisation_only(backend: Ba
     );
 
     let owner = app
-        .create_client_in(&org, &["payouts:read"], &[API], None)
+        .create_client_in(&org, &["keyward:keys:write"], &[API], None)
         .await;
     assert_eq!(app.revoke(&owner, &key.key).await, 200);
     // This node knows at once.

@@ -141,6 +141,14 @@ async fn every_bad_token_reads_exactly_inactive(backend: Backend) {
             ),
         ),
         (
+            "expired a second ago",
+            sign(
+                "at+jwt",
+                &kid,
+                json!({"exp": now - 1, "iat": now - 901, "nbf": now - 901}),
+            ),
+        ),
+        (
             "not yet valid",
             sign("at+jwt", &kid, json!({"nbf": now + 600})),
         ),
@@ -351,8 +359,9 @@ async fn callers_must_be_resource_servers(backend: Backend) {
         );
     }
 
-    // A Bearer token with keyward:introspect works, restricted to its client's audiences.
-    let gateway = app.create_client(&["keyward:introspect"], &[API]).await;
+    // A resource server's Bearer token with keyward:introspect works,
+    // restricted to its client's audiences.
+    let gateway = app.create_resource_server(&[API]).await;
     let bearer = app.token(&gateway, &[]).await;
     let response = app
         .http
@@ -457,7 +466,72 @@ async fn revocation_by_the_owner_only(backend: Backend) {
     assert_eq!(app.introspect(&rs, &fresh, &[]).await.1["active"], true);
 }
 
+/// Keyward set `exp` by its own clock, so its checks give it no leeway:
+/// past `exp` a token is inactive on introspection and refused by the
+/// management API. A revocation is kept past `exp` by the leeway that `nbf`
+/// still gets, for replicas whose clocks are behind.
+async fn expiry_has_no_leeway_and_revocations_outlive_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let rs = app.create_resource_server(&[API]).await;
+    let org = app.create_org(keyward::domain::Plan::Enterprise).await;
+    let admin = app
+        .create_client_in(&org, &["keyward:clients:read"], &[API], None)
+        .await;
+    let (kid, key) = our_key(&app);
+    let mut header = Header::new(Algorithm::ES256);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some(kid);
+    let now = chrono::Utc::now().timestamp();
+    let lasting = |token: &str, exp: i64| {
+        let mut claims = claims_of(token);
+        claims["exp"] = json!(exp);
+        claims["iat"] = json!(now - 10);
+        claims["nbf"] = json!(now - 10);
+        encode(&header, &claims, &key).unwrap()
+    };
+    let data = app.token(&admin, &[("resource", API)]).await;
+    let management = app.token(&admin, &[("resource", &app.address)]).await;
+
+    let (_, body) = app.introspect(&rs, &lasting(&data, now - 1), &[]).await;
+    assert_eq!(body, json!({"active": false}));
+    let path = format!("/admin/v1/orgs/{org}/clients");
+    let (status, _) = app
+        .admin(
+            reqwest::Method::GET,
+            &path,
+            &lasting(&management, now - 1),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = app
+        .admin(
+            reqwest::Method::GET,
+            &path,
+            &lasting(&management, now + 60),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let short = lasting(&data, now + 2);
+    assert_eq!(app.introspect(&rs, &short, &[]).await.1["active"], true);
+    assert_eq!(app.revoke(&admin, &short).await, 200);
+    let jti = claims_of(&short)["jti"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let after_exp = chrono::Utc::now().timestamp();
+    assert!(after_exp > now + 2);
+    assert_eq!(
+        app.introspect(&rs, &short, &[]).await.1,
+        json!({"active": false})
+    );
+    let kept = app.store.live_revocations(after_exp).await.unwrap();
+    let (_, until) = kept.iter().find(|(j, _)| *j == jti).expect("still kept");
+    assert!(*until >= now + 2 + 60, "kept until {until}");
+}
+
 on_both_backends!(
+    expiry_has_no_leeway_and_revocations_outlive_it,
     active_token_reports_every_field,
     every_bad_token_reads_exactly_inactive,
     callers_must_be_resource_servers,

@@ -7,6 +7,7 @@ mod admin_clients;
 mod admin_idempotency;
 mod admin_orgs;
 mod api_keys;
+mod authority;
 mod brute_force;
 mod cli;
 mod client_ip_allowlist;

@@ -57,8 +57,8 @@ async fn basic_auth_token_carries_every_rfc9068_claim(backend: Backend) {
         .collect();
     assert_eq!(granted, vec!["payouts:read"]);
 
-    // The default audience is the issuer when none is configured or asked for.
-    let verified = verify(&app, token.access_token().secret(), &app.address)
+    // Without `resource` the token is for the client's own audience.
+    let verified = verify(&app, token.access_token().secret(), API)
         .await
         .unwrap();
     assert_eq!(verified.header.typ.as_deref(), Some("at+jwt"));
@@ -68,7 +68,7 @@ async fn basic_auth_token_carries_every_rfc9068_claim(backend: Backend) {
     assert_eq!(c["sub"], client.id.as_str());
     assert_eq!(c["client_id"], client.id.as_str());
     assert_eq!(c["org_id"], client.org_id.as_str());
-    assert_eq!(c["aud"], app.address.as_str());
+    assert_eq!(c["aud"], API);
     assert_eq!(c["scope"], "payouts:read");
     let iat = c["iat"].as_i64().unwrap();
     assert_eq!(c["exp"].as_i64().unwrap(), iat + 900);
@@ -77,7 +77,7 @@ async fn basic_auth_token_carries_every_rfc9068_claim(backend: Backend) {
     assert_eq!(c["jti"].as_str().unwrap().len(), 36);
 
     let again = oauth2_token(&app, &client, AuthType::BasicAuth, &["payouts:read"], &[]).await;
-    let second = verify(&app, again.access_token().secret(), &app.address)
+    let second = verify(&app, again.access_token().secret(), API)
         .await
         .unwrap();
     assert_ne!(
@@ -212,7 +212,10 @@ async fn configured_default_audience_and_ttl(backend: Backend) {
         s.token_ttl_seconds = 300;
     })
     .await;
-    let client = app.create_client(&["payouts:read"], &[]).await;
+    // The configured default is chosen among the client's own audiences.
+    let client = app
+        .create_client(&["payouts:read"], &["https://other.test", API])
+        .await;
     let (_, body) = status_and_json(
         app.post_token(&client, &[("grant_type", "client_credentials")])
             .await,
@@ -223,6 +226,7 @@ async fn configured_default_audience_and_ttl(backend: Backend) {
         .await
         .unwrap();
     let c = &verified.claims;
+    assert_eq!(c["aud"], API);
     assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 300);
 }
 

@@ -19,11 +19,9 @@ use crate::routes::rate_limit_headers;
 use crate::services::introspection::CredentialKind;
 use crate::startup::AppState;
 
-pub const CLIENTS_READ: &str = "keyward:clients:read";
-pub const CLIENTS_WRITE: &str = "keyward:clients:write";
-pub const KEYS_READ: &str = "keyward:keys:read";
-pub const KEYS_WRITE: &str = "keyward:keys:write";
-pub const AUDIT_READ: &str = "keyward:audit:read";
+pub use crate::domain::management_scope::{
+    AUDIT_READ, CLIENTS_READ, CLIENTS_WRITE, KEYS_READ, KEYS_WRITE,
+};
 
 #[derive(Debug, Clone)]
 pub enum AdminCaller {
@@ -54,7 +52,7 @@ impl AdminCaller {
             AdminCaller::OrgAdmin { org_id, .. } if org_id != org => Err(Problem::not_found()),
             AdminCaller::OrgAdmin { scopes, .. } => {
                 let needed = Scope::parse(scope).expect("management scopes are valid");
-                if scopes.has_wildcard() || scopes.contains(&needed) {
+                if scopes.grants(&needed) {
                     Ok(())
                 } else {
                     Err(Problem::insufficient_scope(scope, &scopes.to_string()))
@@ -75,10 +73,9 @@ impl AdminCaller {
         match self {
             AdminCaller::OrgAdmin { org_id, .. } if org_id != org => Err(Problem::not_found()),
             AdminCaller::OrgAdmin { scopes, .. }
-                if !scopes.has_wildcard()
-                    && !any
-                        .iter()
-                        .any(|s| scopes.contains(&Scope::parse(s).expect("valid"))) =>
+                if !any
+                    .iter()
+                    .any(|s| scopes.grants(&Scope::parse(s).expect("valid"))) =>
             {
                 Err(Problem::insufficient_scope(
                     &any.join(" or "),
@@ -287,7 +284,7 @@ async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Refused> {
                     named: Some((org_id, credential)),
                 });
             }
-            let granted = ScopeSet::parse(&claims.scope).map_err(|_| invalid())?;
+            let granted = ScopeSet::parse_issued(&claims.scope).map_err(|_| invalid())?;
             Ok(AdminCaller::OrgAdmin {
                 org_id,
                 scopes: state.introspector.expand(&granted),
