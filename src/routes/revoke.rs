@@ -6,6 +6,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::admin::audit::{self, Target};
 use super::client_credentials::{presented_credentials, single_authorization};
 use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
@@ -40,11 +41,21 @@ pub async fn revoke(
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    state
+    let deactivated = state
         .revoker
         .revoke(&client, token, now)
         .await
         .map_err(|e| storage_error(&e))?;
+    if let Some(key) = deactivated {
+        let target = Target {
+            org_id: Some(&key.org_id),
+            kind: "api_key",
+            id: key.id.as_str(),
+        };
+        let changes = audit::change("status", "active".into(), "deactivated".into());
+        let actor = format!("client:{}", client.credentials.client.id);
+        audit::record(&state, &req, &actor, "api_key.revoked", target, changes).await;
+    }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())

@@ -10,7 +10,7 @@ use super::change_feed::CacheInvalidator;
 use super::client_auth::AuthenticatedClient;
 use super::introspection::CredentialKind;
 use super::registry;
-use crate::domain::{ApiKeyStatus, Change, Scope};
+use crate::domain::{ApiKey, ApiKeyStatus, Change, Scope};
 use crate::storage::StorageError;
 
 pub struct Revoker {
@@ -25,22 +25,22 @@ impl Revoker {
 
     /// Revokes `token` when it is a live token of `caller` or an API key of
     /// its organisation; anything else is silently accepted, as RFC 7009
-    /// §2.2 asks.
+    /// §2.2 asks. Returns the key it deactivated, for the audit trail.
     pub async fn revoke(
         &self,
         caller: &AuthenticatedClient,
         token: &str,
         now: i64,
-    ) -> Result<(), StorageError> {
+    ) -> Result<Option<ApiKey>, StorageError> {
         if CredentialKind::of(token) == CredentialKind::ApiKey {
             return self.deactivate_key(caller, token).await;
         }
         let caller = &caller.credentials.client;
         let Some(claims) = self.tokens.verify(token, now) else {
-            return Ok(());
+            return Ok(None);
         };
         if claims.client_id != caller.id.as_str() {
-            return Ok(());
+            return Ok(None);
         }
         let lives_until = self.tokens.revocation_lives_until(&claims);
         self.caches
@@ -52,7 +52,7 @@ impl Revoker {
             jti: claims.jti.clone(),
             expires_at: lives_until,
         });
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -61,28 +61,29 @@ impl Revoker {
         &self,
         caller: &AuthenticatedClient,
         token: &str,
-    ) -> Result<(), StorageError> {
+    ) -> Result<Option<ApiKey>, StorageError> {
         if !caller.grantable.grants(&keys_write()) {
-            return Ok(());
+            return Ok(None);
         }
         let Some(found) = self.caches.keys.find(token).await? else {
-            return Ok(());
+            return Ok(None);
         };
         let key = &found.credentials.key;
         let org = &caller.credentials.client.org_id;
         if key.org_id != *org || key.status == ApiKeyStatus::Deactivated {
-            return Ok(());
+            return Ok(None);
         }
         let store = &*self.caches.store;
         let deactivated =
             registry::set_api_key_status(store, &key.org_id, &key.id, ApiKeyStatus::Deactivated);
-        match deactivated.await {
+        let deactivated = match deactivated.await {
+            Ok(key) => Some(key),
             // Deleted meanwhile: nothing is left to revoke.
-            Ok(_) | Err(StorageError::NotFound) => {}
+            Err(StorageError::NotFound) => None,
             Err(e) => return Err(e),
-        }
+        };
         self.caches.apply(&Change::ApiKey(key.id.clone()));
-        Ok(())
+        Ok(deactivated)
     }
 }
 

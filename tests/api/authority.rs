@@ -266,6 +266,18 @@ async fn revocation_asks_what_the_token_endpoint_asks(backend: Backend) {
         .await;
     assert_eq!(app.revoke(&holder, &key.key).await, 200);
     assert_eq!(code(&app, &rs, &key.key).await, "DEACTIVATED");
+    let (_, events) = app
+        .admin(
+            Method::GET,
+            &format!("/admin/v1/orgs/{org}/audit-events?action=api_key.revoked"),
+            ROOT_TOKEN,
+            None,
+        )
+        .await;
+    let events = events["items"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["actor"], format!("client:{}", holder.id));
+    assert_eq!(events[0]["target"]["id"], key.id.as_str());
 }
 
 async fn many_write_scopes_give_tokens_every_check_accepts(backend: Backend) {
