@@ -10,6 +10,7 @@ mod ids;
 pub mod imported_secret;
 pub mod ip_allowlist;
 pub mod organisation;
+pub mod outbound_address;
 pub mod scope;
 pub mod scope_policy;
 pub mod webhook;
