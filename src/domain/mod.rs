@@ -32,5 +32,6 @@ pub use organisation::{
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use scope_policy::ScopePolicy;
 pub use webhook::{
-    DeliveryAttempt, DeliveryState, ExpiringCredential, RetryPolicy, WebhookDelivery,
+    DeliveryAttempt, DeliveryState, ExpiringCredential, InvalidWebhookUrl, RetryPolicy,
+    WebhookDelivery, WebhookUrlRules,
 };
