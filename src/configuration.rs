@@ -89,6 +89,9 @@ pub struct Settings {
     pub webhook_retry_window_seconds: u64,
     /// Accept `http:` webhook URLs as well as `https:`; for development.
     pub webhook_allow_http: bool,
+    /// Let webhooks go to loopback, private, link-local and other
+    /// non-public addresses; for receivers inside the operator's network.
+    pub webhook_allow_private_networks: bool,
     /// How long a stop (SIGTERM or SIGINT) waits for open connections to
     /// be answered and closed (0 to 3600).
     pub shutdown_timeout_seconds: u64,
@@ -134,6 +137,7 @@ impl Default for Settings {
             webhook_retry_base_seconds: 30,
             webhook_retry_window_seconds: 86_400,
             webhook_allow_http: false,
+            webhook_allow_private_networks: false,
             shutdown_timeout_seconds: 30,
             shutdown_drain_seconds: 0,
             log: "info".into(),

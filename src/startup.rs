@@ -14,7 +14,7 @@ use crate::configuration::Settings;
 use crate::crypto::keyring::KeySet;
 use crate::crypto::webhook_signing::WebhookSigner;
 use crate::crypto::{Keyring, PasswordHasher, SecretDigests, SecretHasher, ServerSecret};
-use crate::domain::RetryPolicy;
+use crate::domain::{RetryPolicy, WebhookUrlRules};
 use crate::drain::Drain;
 use crate::metrics::{Metrics, Snapshot};
 use crate::routes;
@@ -84,8 +84,8 @@ pub struct AppState {
     pub idempotency: Idempotency,
     /// Derives each organisation's webhook signing secret.
     pub webhook_signer: Arc<WebhookSigner>,
-    /// Whether organisations may give `http:` webhook URLs.
-    pub webhook_allow_http: bool,
+    /// Which webhook URLs organisations may give.
+    pub webhook_urls: WebhookUrlRules,
     /// Set once the server is stopping.
     pub drain: Arc<Drain>,
 }
@@ -300,7 +300,10 @@ impl Application {
             trusted_proxies: settings.trusted_proxies(),
             idempotency: Idempotency::new(store.clone(), &server_secret),
             webhook_signer,
-            webhook_allow_http: settings.webhook_allow_http,
+            webhook_urls: WebhookUrlRules {
+                allow_http: settings.webhook_allow_http,
+                allow_private_networks: settings.webhook_allow_private_networks,
+            },
             store,
             keys,
             counters: counters.clone(),
@@ -384,7 +387,13 @@ fn spawn_notifications(
         base_seconds: settings.webhook_retry_base_seconds as i64,
         window_seconds: settings.webhook_retry_window_seconds as i64,
     };
-    WebhookDispatcher::new(store.clone(), signer.clone(), retry)?.spawn();
+    WebhookDispatcher::new(
+        store.clone(),
+        signer.clone(),
+        retry,
+        settings.webhook_allow_private_networks,
+    )?
+    .spawn();
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod imported_secret;
 pub mod ip_allowlist;
 pub mod management_scope;
 pub mod organisation;
+pub mod outbound_address;
 pub mod scope;
 pub mod scope_policy;
 pub mod webhook;
@@ -32,5 +33,6 @@ pub use organisation::{
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use scope_policy::ScopePolicy;
 pub use webhook::{
-    DeliveryAttempt, DeliveryState, ExpiringCredential, RetryPolicy, WebhookDelivery,
+    DeliveryAttempt, DeliveryState, ExpiringCredential, InvalidWebhookUrl, RetryPolicy,
+    WebhookDelivery, WebhookUrlRules,
 };

@@ -1,7 +1,54 @@
 //! Outgoing webhooks: what is sent, how far its delivery got, and when a
 //! failed attempt is tried again.
 
+use super::outbound_address::{self, NotPublic};
 use super::OrgId;
+
+const MAX_URL_LENGTH: usize = 2048;
+
+/// What the operator lets an organisation give as its webhook URL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookUrlRules {
+    /// `http:` as well as `https:`.
+    pub allow_http: bool,
+    /// Hosts on loopback, private and other non-public addresses.
+    pub allow_private_networks: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidWebhookUrl {
+    #[error(transparent)]
+    Malformed(#[from] url::ParseError),
+    #[error("must be {0} URL of at most 2048 characters")]
+    Form(&'static str),
+    #[error(transparent)]
+    NotPublic(#[from] NotPublic),
+}
+
+impl WebhookUrlRules {
+    /// The URL, normalised, if webhooks may go there. A name is only
+    /// refused here for being `localhost`; where it resolves is checked
+    /// on each connection.
+    pub fn parse(&self, raw: &str) -> Result<String, InvalidWebhookUrl> {
+        let url = url::Url::parse(raw)?;
+        let scheme_allowed = url.scheme() == "https" || (self.allow_http && url.scheme() == "http");
+        if !scheme_allowed || raw.len() > MAX_URL_LENGTH {
+            let schemes = if self.allow_http {
+                "an http(s)"
+            } else {
+                "an https"
+            };
+            return Err(InvalidWebhookUrl::Form(schemes));
+        }
+        if !self.allow_private_networks {
+            // http(s) URLs always have a host.
+            if let Some(host) = url.host() {
+                outbound_address::check_host(host)?;
+            }
+        }
+        Ok(url.to_string())
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
@@ -154,6 +201,45 @@ mod tests {
         base_seconds: 30,
         window_seconds: 86_400,
     };
+
+    const PUBLIC_ONLY: WebhookUrlRules = WebhookUrlRules {
+        allow_http: false,
+        allow_private_networks: false,
+    };
+
+    #[test]
+    fn webhook_urls_must_be_https_and_public_unless_the_operator_allows_more() {
+        assert_eq!(
+            PUBLIC_ONLY.parse("https://hooks.example.com"),
+            Ok("https://hooks.example.com/".to_owned())
+        );
+        for raw in ["http://hooks.example.com/", "ftp://x.example/", "not a url"] {
+            assert!(PUBLIC_ONLY.parse(raw).is_err(), "{raw}");
+        }
+        let long = format!("https://x.example/{}", "a".repeat(2048));
+        assert!(PUBLIC_ONLY.parse(&long).is_err());
+        for raw in [
+            "https://10.0.0.1/",
+            "https://localhost/",
+            "https://[::1]:8443/",
+        ] {
+            assert!(
+                matches!(PUBLIC_ONLY.parse(raw), Err(InvalidWebhookUrl::NotPublic(_))),
+                "{raw}"
+            );
+        }
+        let internal = WebhookUrlRules {
+            allow_http: true,
+            allow_private_networks: true,
+        };
+        for raw in [
+            "http://10.0.0.1/",
+            "https://localhost/",
+            "http://[::1]:8443/",
+        ] {
+            assert!(internal.parse(raw).is_ok(), "{raw}");
+        }
+    }
 
     #[test]
     fn success_ends_the_delivery() {

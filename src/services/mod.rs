@@ -10,6 +10,7 @@ pub mod client_auth;
 pub mod expiry_warnings;
 pub mod failure_gate;
 pub mod introspection;
+pub mod outbound_http;
 pub mod rate_limit;
 pub mod record_cache;
 pub mod redis_limiter;

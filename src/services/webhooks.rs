@@ -1,13 +1,15 @@
 //! Sends queued webhooks, signed, and retries failed ones with exponential
 //! backoff (domain::RetryPolicy). A node leases a delivery before sending,
 //! so replicas do not send the same attempt twice. Delivery is at least
-//! once: a receiver deduplicates on `X-Keyward-Delivery`.
+//! once: a receiver deduplicates on `X-Keyward-Delivery`. Requests go
+//! through services::outbound_http, which keeps them off internal addresses.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::crypto::webhook_signing::{signature, WebhookSigner, SIGNATURE_HEADER};
 use crate::domain::{DeliveryState, RetryPolicy, WebhookDelivery};
+use crate::services::outbound_http::OutboundHttp;
 use crate::storage::Store;
 
 const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -20,7 +22,7 @@ pub struct WebhookDispatcher {
     store: Arc<dyn Store>,
     signer: Arc<WebhookSigner>,
     retry: RetryPolicy,
-    http: reqwest::Client,
+    http: OutboundHttp,
 }
 
 impl WebhookDispatcher {
@@ -28,12 +30,9 @@ impl WebhookDispatcher {
         store: Arc<dyn Store>,
         signer: Arc<WebhookSigner>,
         retry: RetryPolicy,
+        allow_private_networks: bool,
     ) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(ATTEMPT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Keyward-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = OutboundHttp::new(allow_private_networks, ATTEMPT_TIMEOUT)?;
         Ok(Self {
             store,
             signer,
@@ -81,14 +80,12 @@ impl WebhookDispatcher {
     }
 
     async fn attempt(&self, delivery: WebhookDelivery) {
-        let (status, error) = match self.send(&delivery).await {
+        let (status, cause) = match self.send(&delivery).await {
             Ok(status) if (200..300).contains(&status) => (Some(status), None),
-            Ok(status) => (
-                Some(status),
-                Some(format!("the receiver answered HTTP {status}")),
-            ),
-            Err(error) => (None, Some(error)),
+            Ok(status) => (Some(status), Some(format!("HTTP {status}"))),
+            Err(cause) => (None, Some(cause)),
         };
+        let error = cause.as_ref().map(|_| shown_error(status));
         let outcome = self.retry.outcome(
             delivery.created_at,
             delivery.attempts + 1,
@@ -96,15 +93,15 @@ impl WebhookDispatcher {
             status,
             error,
         );
-        match (&outcome.state, &outcome.error) {
-            (DeliveryState::Delivered, _) => {
+        match outcome.state {
+            DeliveryState::Delivered => {
                 tracing::info!(delivery = %delivery.id, event = %delivery.event_type, "webhook delivered")
             }
-            (state, error) => tracing::warn!(
+            state => tracing::warn!(
                 delivery = %delivery.id,
                 attempts = delivery.attempts + 1,
                 state = state.as_str(),
-                error = error.as_deref().unwrap_or_default(),
+                cause = cause.as_deref().unwrap_or_default(),
                 "webhook attempt failed"
             ),
         }
@@ -132,6 +129,7 @@ impl WebhookDispatcher {
         let response = self
             .http
             .post(&delivery.url)
+            .map_err(|e| e.to_string())?
             .header("Content-Type", "application/json")
             .header(
                 SIGNATURE_HEADER,
@@ -145,5 +143,17 @@ impl WebhookDispatcher {
             // Without the URL: it may hold a token of the receiver's.
             .map_err(|e| crate::error::error_chain(&e.without_url()))?;
         Ok(i64::from(response.status().as_u16()))
+    }
+}
+
+/// What the organisation's delivery log says about a failed attempt: the
+/// receiver's status if it answered, else nothing more. Why a connection
+/// failed (refused, reset, TLS, timed out, address not allowed) stays in
+/// the server log; in the delivery log it would map the operator's network
+/// for anyone who may set a webhook URL.
+fn shown_error(status: Option<i64>) -> String {
+    match status {
+        Some(status) => format!("delivery failed: HTTP {status}"),
+        None => "delivery failed".to_owned(),
     }
 }

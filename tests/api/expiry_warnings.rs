@@ -3,11 +3,8 @@
 //! expiry date. A local HTTP receiver stands in for the organisation.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use hmac::{Hmac, Mac};
 use keyward::configuration::Settings;
 use reqwest::Method;
@@ -16,121 +13,19 @@ use sha2::Sha256;
 
 use crate::helpers::{spawn_app_with, Backend, TestApp, ROOT_TOKEN};
 use crate::on_both_backends;
+use crate::webhook_receiver::Receiver;
 
 on_both_backends!(
     warnings_are_signed_sent_once_retried_and_rearmed,
     a_webhook_that_keeps_failing_is_given_up_visibly,
 );
 
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-struct Received {
-    delivery: String,
-    event: String,
-    signature: String,
-    body: String,
-    answered: u16,
-}
-
-/// A webhook receiver that fails the first `failures` attempts of each delivery.
-struct Receiver {
-    url: String,
-    log: Arc<Mutex<Vec<Received>>>,
-    server: actix_web::dev::ServerHandle,
-}
-
-struct ReceiverState {
-    failures: usize,
-    log: Arc<Mutex<Vec<Received>>>,
-}
-
-async fn receive(
-    req: HttpRequest,
-    body: web::Bytes,
-    state: web::Data<ReceiverState>,
-) -> HttpResponse {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let delivery = header("x-keyward-delivery");
-    let mut log = state.log.lock().unwrap();
-    let earlier = log.iter().filter(|r| r.delivery == delivery).count();
-    let answered = if earlier < state.failures { 503 } else { 200 };
-    log.push(Received {
-        delivery,
-        event: header("x-keyward-event"),
-        signature: header("x-keyward-signature"),
-        body: String::from_utf8(body.to_vec()).unwrap(),
-        answered,
-    });
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(answered).unwrap()).finish()
-}
-
-impl Receiver {
-    fn start(failures: usize) -> Self {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let state = web::Data::new(ReceiverState {
-            failures,
-            log: log.clone(),
-        });
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .route("/hooks", web::post().to(receive))
-        })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        Self {
-            url,
-            log,
-            server: handle,
-        }
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn accepted(&self) -> Vec<Received> {
-        self.received()
-            .into_iter()
-            .filter(|r| r.answered == 200)
-            .collect()
-    }
-
-    async fn wait_for_accepted(&self, count: usize) -> Vec<Received> {
-        for _ in 0..300 {
-            if self.accepted().len() >= count {
-                return self.accepted();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the receiver got {:?}", self.received());
-    }
-}
-
-impl Drop for Receiver {
-    fn drop(&mut self) {
-        let server = self.server.clone();
-        tokio::spawn(async move { server.stop(false).await });
-    }
-}
-
-/// Scans each second and retries after 1 s, 2 s, 4 s…
+/// Scans each second and retries after 1 s, 2 s, 4 s…; the receiver is local.
 fn fast_notifications(settings: &mut Settings) {
     settings.expiry_scan_interval_seconds = 1;
     settings.webhook_retry_base_seconds = 1;
     settings.webhook_allow_http = true;
+    settings.webhook_allow_private_networks = true;
 }
 
 /// What a receiver does: recompute HMAC-SHA256 over `<t>.<body>` with the

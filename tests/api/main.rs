@@ -38,3 +38,5 @@ mod storage;
 mod token;
 mod token_errors;
 mod usage;
+mod webhook_addresses;
+mod webhook_receiver;

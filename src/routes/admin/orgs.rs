@@ -110,8 +110,9 @@ pub async fn update(
     if let Some(url) = changes.webhook_url {
         org.webhook_url = url
             .as_deref()
-            .map(|raw| webhook_url(raw, state.webhook_allow_http))
-            .transpose()?;
+            .map(|raw| state.webhook_urls.parse(raw))
+            .transpose()
+            .map_err(|e| Problem::invalid_field("webhook_url", e))?;
     }
     // The first webhook URL brings the signing secret, shown in this response.
     let new_secret =
@@ -202,17 +203,4 @@ pub(super) fn org_of(caller: &AdminCaller, raw: &str) -> Result<OrgId, Problem> 
 
 fn parse_plan(raw: &str) -> Result<Plan, Problem> {
     raw.parse().map_err(|e| Problem::invalid_field("plan", e))
-}
-
-fn webhook_url(raw: &str, allow_http: bool) -> Result<String, Problem> {
-    let url = url::Url::parse(raw).map_err(|e| Problem::invalid_field("webhook_url", e))?;
-    let scheme_allowed = url.scheme() == "https" || (allow_http && url.scheme() == "http");
-    if !scheme_allowed || raw.len() > 2048 {
-        let schemes = if allow_http { "an http(s)" } else { "an https" };
-        return Err(Problem::invalid_field(
-            "webhook_url",
-            format!("must be {schemes} URL of at most 2048 characters"),
-        ));
-    }
-    Ok(url.to_string())
 }
