@@ -16,6 +16,7 @@ mod discovery;
 mod example_resource_server;
 mod expiry_warnings;
 mod graceful_stop;
+mod head_requests;
 mod healthcheck;
 mod helpers;
 mod hot_path;
