@@ -12,6 +12,7 @@ mod cli;
 mod client_ip_allowlist;
 mod crash_safety;
 mod database_outage;
+mod deploy_config;
 mod discovery;
 mod example_resource_server;
 mod expiry_warnings;
