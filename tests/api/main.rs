@@ -3,6 +3,7 @@
 
 mod admin_api_keys;
 mod admin_audit;
+mod admin_bounds;
 mod admin_clients;
 mod admin_idempotency;
 mod admin_orgs;
