@@ -121,8 +121,11 @@ pub fn secret_hasher(settings: &Settings, counters: Arc<Counters>) -> anyhow::Re
     let current = server_secret(settings)?;
     let digests = SecretDigests::new(&current, settings.server_secret_previous.as_ref());
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let argon2 = PasswordHasher::new(settings.argon2_concurrency.unwrap_or(cpus), counters);
-    Ok(SecretHasher::new(Arc::new(digests), argon2))
+    let argon2 = PasswordHasher::new(
+        settings.argon2_concurrency.unwrap_or(cpus),
+        counters.clone(),
+    );
+    Ok(SecretHasher::new(Arc::new(digests), argon2, counters))
 }
 
 /// Refuses to start when stored digests were made under a server secret

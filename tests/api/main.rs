@@ -17,6 +17,7 @@ mod deploy_config;
 mod discovery;
 mod example_resource_server;
 mod expiry_warnings;
+mod grace_period_cost;
 mod graceful_stop;
 mod head_requests;
 mod healthcheck;
