@@ -72,6 +72,9 @@ pub struct Settings {
     pub metering: bool,
     /// The highest `rate_limit_per_minute` an API key or client may get.
     pub max_rate_limit_per_minute: u32,
+    /// Access tokens a client may hold revoked at once (each entry lasts
+    /// until its token would have expired); past it, revoke answers 429.
+    pub max_live_revocations_per_client: u32,
     /// Redis for rate budgets shared by every replica; in-process when unset.
     pub redis_url: Option<String>,
     /// API access and API key count of each plan.
@@ -127,6 +130,7 @@ impl Default for Settings {
             admin_rate_limit_per_minute: 600,
             metering: true,
             max_rate_limit_per_minute: 10_000,
+            max_live_revocations_per_client: 1_000,
             plans: PlanLimits::default(),
             audit_retention_days: 90,
             expiry_warning_days: 7,
@@ -327,7 +331,7 @@ impl Settings {
                 "must be between 1 and 3650",
             ));
         }
-        let ranges: [(&'static str, u64, std::ops::RangeInclusive<u64>); 8] = [
+        let ranges: [(&'static str, u64, std::ops::RangeInclusive<u64>); 9] = [
             (
                 "shutdown_timeout_seconds",
                 self.shutdown_timeout_seconds,
@@ -347,6 +351,11 @@ impl Settings {
                 "max_rate_limit_per_minute",
                 self.max_rate_limit_per_minute.into(),
                 1..=1_000_000_000,
+            ),
+            (
+                "max_live_revocations_per_client",
+                self.max_live_revocations_per_client.into(),
+                1..=1_000_000,
             ),
             (
                 "expiry_warning_days",

@@ -279,7 +279,12 @@ impl Application {
                 settings.plans,
                 settings.introspection_restrict_audience,
             ),
-            revoker: Revoker::new(token_verifier, caches),
+            revoker: Revoker::new(
+                token_verifier,
+                caches,
+                CLOCK_LEEWAY_SECONDS as i64,
+                settings.max_live_revocations_per_client,
+            ),
             root_token,
             management_audience: issuer.clone(),
             plans: settings.plans,

@@ -8,7 +8,8 @@ use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
 use super::token::{auth_error, storage_error};
 use crate::domain::ClientSecret;
-use crate::error::OAuthError;
+use crate::error::{OAuthError, OAuthErrorCode};
+use crate::services::revocation::RevokeError;
 use crate::startup::AppState;
 
 #[tracing::instrument(name = "revoke", level = "debug", skip_all)]
@@ -41,8 +42,26 @@ pub async fn revoke(
         .revoker
         .revoke(&client.credentials.client, token, now)
         .await
-        .map_err(|e| storage_error(&e))?;
+        .map_err(revoke_error)?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
+}
+
+fn revoke_error(err: RevokeError) -> OAuthError {
+    match err {
+        RevokeError::TooManyRevocations { retry_after } => {
+            let mut error = OAuthError::new(
+                OAuthErrorCode::RateLimited,
+                format!(
+                    "this client has too many revoked tokens that have not expired yet; \
+                     the token is not revoked: retry after {retry_after} s, or deactivate \
+                     the client to end all its tokens"
+                ),
+            );
+            error.retry_after = Some(retry_after);
+            error
+        }
+        RevokeError::Storage(e) => storage_error(&e),
+    }
 }

@@ -1,6 +1,14 @@
 //! RFC 7009 revocation: of access tokens by the client they were issued
 //! to, and of API keys, which deactivates them, by a client of the key's
 //! organisation.
+//!
+//! Each revoked token costs a row, a change-log entry and an entry in every
+//! node's memory until it would have expired, so revocations are bounded:
+//! a token that no longer verifies, or is revoked already, adds nothing,
+//! and a client holds at most `max_live` live entries. Past that the answer
+//! is 429 with `Retry-After` (when its oldest entry lapses) rather than a
+//! silent 200: the caller must learn that its token still works. Deactivating
+//! the client ends all its tokens at once.
 
 use std::sync::Arc;
 
@@ -9,39 +17,71 @@ use super::change_feed::CacheInvalidator;
 use super::introspection::CredentialKind;
 use super::registry;
 use crate::domain::{ApiKeyStatus, Change, Client};
-use crate::storage::StorageError;
+use crate::storage::{Revoked, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error("the client has too many live revocations; retry after {retry_after} s")]
+    TooManyRevocations { retry_after: u64 },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
 
 pub struct Revoker {
     tokens: Arc<AccessTokenVerifier>,
     caches: Arc<CacheInvalidator>,
+    /// A revocation outlives its token by the verification leeway, during
+    /// which the token would still verify.
+    leeway: i64,
+    max_live: u32,
 }
 
 impl Revoker {
-    pub fn new(tokens: Arc<AccessTokenVerifier>, caches: Arc<CacheInvalidator>) -> Self {
-        Self { tokens, caches }
+    pub fn new(
+        tokens: Arc<AccessTokenVerifier>,
+        caches: Arc<CacheInvalidator>,
+        leeway: i64,
+        max_live: u32,
+    ) -> Self {
+        Self {
+            tokens,
+            caches,
+            leeway,
+            max_live,
+        }
     }
 
     /// Revokes `token` when it is a live token of `caller` or an API key of
     /// its organisation; anything else is silently accepted, as RFC 7009
     /// §2.2 asks.
-    pub async fn revoke(&self, caller: &Client, token: &str, now: i64) -> Result<(), StorageError> {
+    pub async fn revoke(&self, caller: &Client, token: &str, now: i64) -> Result<(), RevokeError> {
         if CredentialKind::of(token) == CredentialKind::ApiKey {
-            return self.deactivate_key(caller, token).await;
+            return Ok(self.deactivate_key(caller, token).await?);
         }
         let Some(claims) = self.tokens.verify(token, now) else {
             return Ok(());
         };
-        if claims.client_id != caller.id.as_str() {
+        if claims.client_id != caller.id.as_str()
+            || self.caches.revocations.is_revoked(&claims.jti, now)
+        {
             return Ok(());
         }
-        self.caches
-            .store
-            .revoke_token(&claims.jti, &caller.id, claims.exp, now)
-            .await?;
+        let expires_at = claims.exp.saturating_add(self.leeway);
+        let store = &self.caches.store;
+        match store
+            .revoke_token(&claims.jti, &caller.id, expires_at, now, self.max_live)
+            .await?
+        {
+            Revoked::Added | Revoked::AlreadyRevoked => {}
+            Revoked::LimitReached { next_lapse } => {
+                let retry_after = u64::try_from(next_lapse - now).unwrap_or(0).max(1);
+                return Err(RevokeError::TooManyRevocations { retry_after });
+            }
+        }
         // This node knows at once; the others hear of it through the change feed.
         self.caches.apply(&Change::TokenRevoked {
             jti: claims.jti.clone(),
-            expires_at: claims.exp,
+            expires_at,
         });
         Ok(())
     }

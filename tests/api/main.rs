@@ -33,6 +33,7 @@ mod openapi;
 mod rate_limits;
 mod replicas;
 mod request_id;
+mod revocation_bounds;
 mod root_token;
 mod secret_storage;
 mod server_process;
