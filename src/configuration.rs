@@ -47,6 +47,10 @@ pub struct Settings {
     /// CIDRs of the proxies whose `X-Forwarded-For` names the client's
     /// address; none by default, so the peer address counts.
     pub trusted_proxies: Vec<String>,
+    /// A request's head must arrive within this long of the connection (or
+    /// of the previous answer), and its body within this long of its head;
+    /// else the answer is 408 and the connection is closed.
+    pub client_request_timeout_ms: u64,
     /// HTTP worker threads; the number of CPUs when unset.
     pub workers: Option<usize>,
     /// Concurrent argon2 verifications; the number of CPUs when unset.
@@ -119,6 +123,7 @@ impl Default for Settings {
             scope_implications: HashMap::new(),
             scopes_supported: None,
             trusted_proxies: Vec::new(),
+            client_request_timeout_ms: 10_000,
             workers: None,
             argon2_concurrency: None,
             introspection_restrict_audience: true,
@@ -331,7 +336,12 @@ impl Settings {
                 "must be between 1 and 3650",
             ));
         }
-        let ranges: [(&'static str, u64, std::ops::RangeInclusive<u64>); 9] = [
+        let ranges: [(&'static str, u64, std::ops::RangeInclusive<u64>); 10] = [
+            (
+                "client_request_timeout_ms",
+                self.client_request_timeout_ms,
+                100..=300_000,
+            ),
             (
                 "shutdown_timeout_seconds",
                 self.shutdown_timeout_seconds,

@@ -78,6 +78,8 @@ pub struct AppState {
     pub metadata: web::Bytes,
     /// Whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: routes::TrustedProxies,
+    /// How long a request body may take to arrive (`body_deadline`).
+    pub request_timeout: Duration,
     pub counters: Arc<Counters>,
     pub metrics: Metrics,
     /// Wraps the management API's mutating routes.
@@ -306,6 +308,7 @@ impl Application {
             ),
             metadata: routes::build_metadata(&issuer, settings.scopes_supported.as_deref()),
             trusted_proxies: settings.trusted_proxies(),
+            request_timeout: Duration::from_millis(settings.client_request_timeout_ms),
             idempotency: Idempotency::new(store.clone(), &server_secret),
             webhook_signer,
             webhook_allow_http: settings.webhook_allow_http,
@@ -327,6 +330,9 @@ impl Application {
                     routes::stopping::close_connections_while_stopping,
                 ))
                 .wrap(actix_web::middleware::from_fn(
+                    routes::body_deadline::bound_body_time,
+                ))
+                .wrap(actix_web::middleware::from_fn(
                     routes::request_id::assign_request_id,
                 ))
                 .app_data(state.clone())
@@ -336,6 +342,7 @@ impl Application {
         .on_connect(move |_, extensions| {
             extensions.insert(drain.connection_opened());
         })
+        .client_request_timeout(Duration::from_millis(settings.client_request_timeout_ms))
         .workers(settings.workers.unwrap_or(cpus))
         .shutdown_timeout(settings.shutdown_timeout_seconds)
         .shutdown_signal(stop)

@@ -3,6 +3,7 @@
 pub mod admin;
 mod basic_auth;
 mod body;
+pub mod body_deadline;
 mod client_credentials;
 mod client_ip;
 mod form;

@@ -38,6 +38,7 @@ mod root_token;
 mod secret_storage;
 mod server_process;
 mod shared_limits;
+mod slow_requests;
 mod storage;
 mod token;
 mod token_errors;

@@ -39,10 +39,10 @@ pub async fn read_optional_json<T: DeserializeOwned + Default>(
 
 async fn read_admin_body(payload: web::Payload) -> Result<web::BytesMut, Problem> {
     read_body(payload).await.map_err(|e| {
-        let code = if e.status == StatusCode::PAYLOAD_TOO_LARGE {
-            "PAYLOAD_TOO_LARGE"
-        } else {
-            "INVALID_REQUEST"
+        let code = match e.status {
+            StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+            StatusCode::REQUEST_TIMEOUT => "REQUEST_TIMEOUT",
+            _ => "INVALID_REQUEST",
         };
         Problem::new(e.status, code, e.description.into_owned())
     })
