@@ -203,7 +203,7 @@ async fn create_client(
             .collect::<Result<_, _>>()
             .context("--audience")?,
         resource_server: args.resource_server,
-        expires_at: args.expires_at.map(|t| t.timestamp()),
+        expires_at: expiry(args.expires_at)?,
         ip_allowlist: IpAllowlist::parse(args.ip_allowlist.iter().map(String::as_str))
             .context("--ip-allow")?,
         rate_limit_per_minute: args.rate_limit_per_minute,
@@ -255,7 +255,7 @@ async fn create_api_key(
         org_id: OrgId::parse(&args.org).context("--org")?,
         name: Name::parse(&args.name).context("--name")?,
         scopes: ScopeSet::from_strs(args.scopes.iter().map(String::as_str)).context("--scope")?,
-        expires_at: args.expires_at.map(|t| t.timestamp()),
+        expires_at: expiry(args.expires_at)?,
         rate_limit_per_minute: args.rate_limit_per_minute,
         ip_allowlist: IpAllowlist::parse(args.ip_allowlist.iter().map(String::as_str))
             .context("--ip-allow")?,
@@ -380,4 +380,12 @@ fn keys_command(command: KeysCommand, settings: &Settings) -> anyhow::Result<Out
 
 fn rfc3339(ts: i64) -> Value {
     json!(crate::routes::rfc3339(ts))
+}
+
+/// `--expires-at`, in the bounds the management API keeps.
+fn expiry(at: Option<chrono::DateTime<chrono::Utc>>) -> anyhow::Result<Option<i64>> {
+    let now = chrono::Utc::now().timestamp();
+    at.map(|t| crate::domain::bounds::expiry(t.timestamp(), now))
+        .transpose()
+        .context("--expires-at")
 }

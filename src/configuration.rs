@@ -47,6 +47,10 @@ pub struct Settings {
     /// CIDRs of the proxies whose `X-Forwarded-For` names the client's
     /// address; none by default, so the peer address counts.
     pub trusted_proxies: Vec<String>,
+    /// A request's head must arrive within this long of the connection (or
+    /// of the previous answer), and its body within this long of its head;
+    /// else the answer is 408 and the connection is closed.
+    pub client_request_timeout_ms: u64,
     /// HTTP worker threads; the number of CPUs when unset.
     pub workers: Option<usize>,
     /// Concurrent argon2 verifications; the number of CPUs when unset.
@@ -72,6 +76,9 @@ pub struct Settings {
     pub metering: bool,
     /// The highest `rate_limit_per_minute` an API key or client may get.
     pub max_rate_limit_per_minute: u32,
+    /// Access tokens a client may hold revoked at once (each entry lasts
+    /// until its token would have expired); past it, revoke answers 429.
+    pub max_live_revocations_per_client: u32,
     /// Redis for rate budgets shared by every replica; in-process when unset.
     pub redis_url: Option<String>,
     /// API access and API key count of each plan.
@@ -119,6 +126,7 @@ impl Default for Settings {
             scope_implications: HashMap::new(),
             scopes_supported: None,
             trusted_proxies: Vec::new(),
+            client_request_timeout_ms: 10_000,
             workers: None,
             argon2_concurrency: None,
             introspection_restrict_audience: true,
@@ -130,6 +138,7 @@ impl Default for Settings {
             admin_rate_limit_per_minute: 600,
             metering: true,
             max_rate_limit_per_minute: 10_000,
+            max_live_revocations_per_client: 1_000,
             plans: PlanLimits::default(),
             audit_retention_days: 90,
             expiry_warning_days: 7,
@@ -331,7 +340,12 @@ impl Settings {
                 "must be between 1 and 3650",
             ));
         }
-        let ranges: [(&'static str, u64, std::ops::RangeInclusive<u64>); 8] = [
+        let ranges: [(&'static str, u64, std::ops::RangeInclusive<u64>); 10] = [
+            (
+                "client_request_timeout_ms",
+                self.client_request_timeout_ms,
+                100..=300_000,
+            ),
             (
                 "shutdown_timeout_seconds",
                 self.shutdown_timeout_seconds,
@@ -351,6 +365,11 @@ impl Settings {
                 "max_rate_limit_per_minute",
                 self.max_rate_limit_per_minute.into(),
                 1..=1_000_000_000,
+            ),
+            (
+                "max_live_revocations_per_client",
+                self.max_live_revocations_per_client.into(),
+                1..=1_000_000,
             ),
             (
                 "expiry_warning_days",

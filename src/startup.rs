@@ -78,6 +78,8 @@ pub struct AppState {
     pub metadata: web::Bytes,
     /// Whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: routes::TrustedProxies,
+    /// How long a request body may take to arrive (`body_deadline`).
+    pub request_timeout: Duration,
     pub counters: Arc<Counters>,
     pub metrics: Metrics,
     /// Wraps the management API's mutating routes.
@@ -121,8 +123,11 @@ pub fn secret_hasher(settings: &Settings, counters: Arc<Counters>) -> anyhow::Re
     let current = server_secret(settings)?;
     let digests = SecretDigests::new(&current, settings.server_secret_previous.as_ref());
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let argon2 = PasswordHasher::new(settings.argon2_concurrency.unwrap_or(cpus), counters);
-    Ok(SecretHasher::new(Arc::new(digests), argon2))
+    let argon2 = PasswordHasher::new(
+        settings.argon2_concurrency.unwrap_or(cpus),
+        counters.clone(),
+    );
+    Ok(SecretHasher::new(Arc::new(digests), argon2, counters))
 }
 
 /// Refuses to start when stored digests were made under a server secret
@@ -276,7 +281,11 @@ impl Application {
                 settings.plans,
                 settings.introspection_restrict_audience,
             ),
-            revoker: Revoker::new(token_verifier, caches),
+            revoker: Revoker::new(
+                token_verifier,
+                caches,
+                settings.max_live_revocations_per_client,
+            ),
             root_token,
             management_audience: issuer.clone(),
             plans: settings.plans,
@@ -298,6 +307,7 @@ impl Application {
             ),
             metadata: routes::build_metadata(&issuer, settings.scopes_supported.as_deref()),
             trusted_proxies: settings.trusted_proxies(),
+            request_timeout: Duration::from_millis(settings.client_request_timeout_ms),
             idempotency: Idempotency::new(store.clone(), &server_secret),
             webhook_signer,
             webhook_urls: WebhookUrlRules {
@@ -322,6 +332,9 @@ impl Application {
                     routes::stopping::close_connections_while_stopping,
                 ))
                 .wrap(actix_web::middleware::from_fn(
+                    routes::body_deadline::bound_body_time,
+                ))
+                .wrap(actix_web::middleware::from_fn(
                     routes::request_id::assign_request_id,
                 ))
                 .app_data(state.clone())
@@ -331,6 +344,7 @@ impl Application {
         .on_connect(move |_, extensions| {
             extensions.insert(drain.connection_opened());
         })
+        .client_request_timeout(Duration::from_millis(settings.client_request_timeout_ms))
         .workers(settings.workers.unwrap_or(cpus))
         .shutdown_timeout(settings.shutdown_timeout_seconds)
         .shutdown_signal(stop)

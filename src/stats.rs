@@ -10,6 +10,8 @@ pub struct Counters {
     /// SQL run by background tasks: change-log polling, re-syncs, purges.
     pub background_sql_queries: AtomicU64,
     pub argon2_verifications: AtomicU64,
+    /// Keyed digests (HMACs) of presented secrets computed to check them.
+    pub secret_digests_computed: AtomicU64,
     /// Stored hashes rewritten into the current scheme on a successful check.
     pub secret_hashes_rewritten: AtomicU64,
     pub credential_cache_hits: AtomicU64,
@@ -41,6 +43,10 @@ pub struct Counters {
 impl Counters {
     pub fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
     }
 
     pub fn read(counter: &AtomicU64) -> u64 {

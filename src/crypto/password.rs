@@ -89,9 +89,9 @@ impl PasswordHasher {
     }
 
     /// The index of the first of `hashes` that `secret` matches, on the
-    /// blocking pool. Every hash is tried, so the time does not tell which
-    /// one matched.
-    pub async fn verify_any(&self, secret: &str, hashes: Vec<String>) -> Option<usize> {
+    /// blocking pool; the hashes after it are not tried. Callers put the
+    /// likeliest first (see `secret_hasher`).
+    pub async fn verify_first(&self, secret: &str, hashes: Vec<String>) -> Option<usize> {
         if hashes.is_empty() {
             return None;
         }
@@ -101,14 +101,10 @@ impl PasswordHasher {
         let span = tracing::Span::current();
         let verified = tokio::task::spawn_blocking(move || {
             span.in_scope(|| {
-                let mut matched = None;
-                for (i, phc) in hashes.iter().enumerate() {
+                hashes.iter().position(|phc| {
                     Counters::bump(&counters.argon2_verifications);
-                    if verify_one(&secret, phc) && matched.is_none() {
-                        matched = Some(i);
-                    }
-                }
-                matched
+                    verify_one(&secret, phc)
+                })
             })
         })
         .await;
@@ -167,12 +163,15 @@ mod tests {
         let secret = "kws_right";
         let hash = hash_secret(secret);
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert_eq!(hasher.verify_any(secret, vec![hash.clone()]).await, Some(0));
-        assert_eq!(hasher.verify_any("kws_wrong", vec![hash]).await, None);
-        assert_eq!(hasher.verify_any(secret, vec![]).await, None);
+        assert_eq!(
+            hasher.verify_first(secret, vec![hash.clone()]).await,
+            Some(0)
+        );
+        assert_eq!(hasher.verify_first("kws_wrong", vec![hash]).await, None);
+        assert_eq!(hasher.verify_first(secret, vec![]).await, None);
         assert_eq!(Counters::read(&counters.argon2_verifications), 2);
         let hashed = hasher.hash(secret).await;
-        assert_eq!(hasher.verify_any(secret, vec![hashed]).await, Some(0));
+        assert_eq!(hasher.verify_first(secret, vec![hashed]).await, Some(0));
     }
 
     /// Hashes stored before the memory was reused (argon2's own PHC

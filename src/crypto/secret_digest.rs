@@ -9,8 +9,11 @@
 //! still verifies its digests, and a match is rewritten under the new key.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::cell::OnceCell;
+
 use base64::Engine;
 use ring::hmac;
+use subtle::ConstantTimeEq;
 
 use super::server_secret::ServerSecret;
 
@@ -43,6 +46,51 @@ impl DigestKey {
             self.id,
             URL_SAFE_NO_PAD.encode(tag.as_ref())
         )
+    }
+}
+
+/// A presented secret, to check against several stored digests: its tag
+/// under each key is computed once, on first need, and each digest is then
+/// compared in constant time. A client in its rotation grace period (two
+/// digests) costs one HMAC, not two.
+pub struct PresentedSecret<'a> {
+    digests: &'a SecretDigests,
+    secret: &'a str,
+    current: OnceCell<hmac::Tag>,
+    previous: OnceCell<hmac::Tag>,
+}
+
+impl PresentedSecret<'_> {
+    /// Checks the secret against one stored form.
+    pub fn check(&self, stored: &str) -> DigestCheck {
+        let Some(rest) = stored.strip_prefix(SCHEME_PREFIX) else {
+            return DigestCheck::NotADigest;
+        };
+        let Some((id, tag)) = rest.split_once('$') else {
+            return DigestCheck::UnknownKey;
+        };
+        let (key, cell, outdated) = if id == self.digests.current.id {
+            (&self.digests.current, &self.current, false)
+        } else {
+            match &self.digests.previous {
+                Some(previous) if id == previous.id => (previous, &self.previous, true),
+                _ => return DigestCheck::UnknownKey,
+            }
+        };
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
+            return DigestCheck::Mismatch;
+        };
+        let computed = cell.get_or_init(|| hmac::sign(&key.key, self.secret.as_bytes()));
+        if bool::from(computed.as_ref().ct_eq(&tag)) {
+            DigestCheck::Match { outdated }
+        } else {
+            DigestCheck::Mismatch
+        }
+    }
+
+    /// How many HMACs the checks so far computed: one per key used.
+    pub fn computed(&self) -> u64 {
+        u64::from(self.current.get().is_some()) + u64::from(self.previous.get().is_some())
     }
 }
 
@@ -90,29 +138,19 @@ impl SecretDigests {
         std::iter::once(self.current.id.as_str()).chain(self.previous.iter().map(|p| p.id.as_str()))
     }
 
+    /// `secret`, to check against one or more stored digests.
+    pub fn presented<'a>(&'a self, secret: &'a str) -> PresentedSecret<'a> {
+        PresentedSecret {
+            digests: self,
+            secret,
+            current: OnceCell::new(),
+            previous: OnceCell::new(),
+        }
+    }
+
     /// Checks `secret` against `stored` in constant time.
     pub fn verify(&self, secret: &str, stored: &str) -> DigestCheck {
-        let Some(rest) = stored.strip_prefix(SCHEME_PREFIX) else {
-            return DigestCheck::NotADigest;
-        };
-        let Some((id, tag)) = rest.split_once('$') else {
-            return DigestCheck::UnknownKey;
-        };
-        let (key, outdated) = if id == self.current.id {
-            (&self.current, false)
-        } else {
-            match &self.previous {
-                Some(previous) if id == previous.id => (previous, true),
-                _ => return DigestCheck::UnknownKey,
-            }
-        };
-        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
-            return DigestCheck::Mismatch;
-        };
-        match hmac::verify(&key.key, secret.as_bytes(), &tag) {
-            Ok(()) => DigestCheck::Match { outdated },
-            Err(_) => DigestCheck::Mismatch,
-        }
+        self.presented(secret).check(stored)
     }
 }
 
@@ -173,6 +211,39 @@ mod tests {
         );
         assert_eq!(rotated.verify("kws_wrong", &stored), DigestCheck::Mismatch);
         assert_eq!(rotated.key_ids().count(), 2);
+    }
+
+    #[test]
+    fn a_presented_secret_is_digested_once_per_key_however_many_digests() {
+        let digests = SecretDigests::new(&server_secret("b"), Some(&server_secret("a")));
+        let old = SecretDigests::new(&server_secret("a"), None);
+        let stored = [
+            digests.digest("kws_new"),
+            digests.digest("kws_old"),
+            old.digest("kws_older"),
+        ];
+        let presented = digests.presented("kws_old");
+        let checks: Vec<_> = stored.iter().map(|s| presented.check(s)).collect();
+        assert_eq!(
+            checks,
+            [
+                DigestCheck::Mismatch,
+                DigestCheck::Match { outdated: false },
+                DigestCheck::Mismatch
+            ]
+        );
+        assert_eq!(presented.computed(), 2, "one per key, not one per digest");
+        let presented = digests.presented("kws_new");
+        assert_eq!(presented.check(&stored[1]), DigestCheck::Mismatch);
+        assert_eq!(
+            presented.check(&stored[0]),
+            DigestCheck::Match { outdated: false }
+        );
+        assert_eq!(presented.computed(), 1);
+        assert_eq!(
+            digests.presented("kws_older").check(&stored[2]),
+            DigestCheck::Match { outdated: true }
+        );
     }
 
     #[test]

@@ -2,12 +2,19 @@
 //! the secrets Keyward generates (microseconds to check), argon2id for the
 //! ones it was given (imported client secrets). Checks try the digests
 //! first, so only a credential with an argon2id hash ever costs argon2.
+//!
+//! A credential with several live hashes (a client in its rotation grace
+//! period) costs one HMAC per server key for all its digests, and its
+//! argon2id hashes are tried newest first, stopping at the first match: a
+//! caller of the current secret pays one argon2 run. Telling which hash
+//! matched by the time tells nothing to anyone without a right secret.
 
 use std::sync::Arc;
 
 use super::password::PasswordHasher;
 use super::secret_digest::{DigestCheck, SecretDigests};
 use crate::domain::{SecretHash, SecretOrigin};
+use crate::stats::Counters;
 
 /// One stored hash of a credential, and who made its secret.
 #[derive(Debug, Clone, Copy)]
@@ -38,11 +45,20 @@ pub struct Matched {
 pub struct SecretHasher {
     digests: Arc<SecretDigests>,
     argon2: PasswordHasher,
+    counters: Arc<Counters>,
 }
 
 impl SecretHasher {
-    pub fn new(digests: Arc<SecretDigests>, argon2: PasswordHasher) -> Self {
-        Self { digests, argon2 }
+    pub fn new(
+        digests: Arc<SecretDigests>,
+        argon2: PasswordHasher,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self {
+            digests,
+            argon2,
+            counters,
+        }
     }
 
     pub fn digests(&self) -> &SecretDigests {
@@ -60,15 +76,17 @@ impl SecretHasher {
     }
 
     /// Checks `secret` against every digest in `stored`, all of them, so the
-    /// time does not tell which matched.
+    /// time does not tell which matched; its HMAC is computed once per key.
     pub fn check_digests(&self, secret: &str, stored: &[Stored<'_>]) -> Option<Matched> {
+        let presented = self.digests.presented(secret);
         let mut matched = None;
         for (index, candidate) in stored.iter().enumerate() {
-            if let DigestCheck::Match { outdated } = self.digests.verify(secret, candidate.hash) {
+            if let DigestCheck::Match { outdated } = presented.check(candidate.hash) {
                 let rewrite = outdated.then(|| self.digest(secret));
                 matched = matched.or(Some(Matched { index, rewrite }));
             }
         }
+        Counters::add(&self.counters.secret_digests_computed, presented.computed());
         matched
     }
 
@@ -77,8 +95,9 @@ impl SecretHasher {
         stored.iter().any(is_argon2)
     }
 
-    /// Checks `secret` against the argon2id hashes in `stored`, behind the
-    /// shared bound on concurrent argon2 work.
+    /// Checks `secret` against the argon2id hashes in `stored`, in their
+    /// order (newest first), up to the first match, behind the shared bound
+    /// on concurrent argon2 work.
     pub async fn check_argon2(&self, secret: &str, stored: &[Stored<'_>]) -> Option<Matched> {
         let slow: Vec<(usize, &Stored)> = stored
             .iter()
@@ -89,7 +108,7 @@ impl SecretHasher {
             return None;
         }
         let hashes = slow.iter().map(|(_, s)| s.hash.to_owned()).collect();
-        let found = self.argon2.verify_any(secret, hashes).await?;
+        let found = self.argon2.verify_first(secret, hashes).await?;
         let (index, candidate) = slow[found];
         let rewrite = (candidate.origin == SecretOrigin::Generated).then(|| self.digest(secret));
         Some(Matched { index, rewrite })
@@ -110,7 +129,11 @@ mod tests {
     fn hasher(counters: &Arc<Counters>) -> SecretHasher {
         let secret = ServerSecret::try_from("s".repeat(40)).unwrap();
         let digests = Arc::new(SecretDigests::new(&secret, None));
-        SecretHasher::new(digests, PasswordHasher::new(1, counters.clone()))
+        SecretHasher::new(
+            digests,
+            PasswordHasher::new(1, counters.clone()),
+            counters.clone(),
+        )
     }
 
     fn generated(hash: &str) -> Stored<'_> {

@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod audience;
 pub mod audit;
+pub mod bounds;
 pub mod change;
 pub mod client;
 pub mod idempotency_key;

@@ -68,6 +68,12 @@ impl Collector for Snapshot {
             "argon2 hash verifications run",
             &c.argon2_verifications,
         )?;
+        counter(
+            e,
+            "secret_digests_computed",
+            "Keyed digests of presented secrets computed to check them",
+            &c.secret_digests_computed,
+        )?;
         let dropped = ConstCounter::new(crate::telemetry::dropped_lines());
         dropped.encode(e.encode_descriptor(
             "log_lines_dropped",

@@ -16,7 +16,14 @@ fn too_large() -> OAuthError {
 pub async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, OAuthError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| OAuthError::invalid_request("the body could not be read"))?;
+        let chunk = chunk.map_err(|e| {
+            if super::body_deadline::timed_out(&e) {
+                OAuthError::invalid_request("the body did not arrive in time")
+                    .with_status(StatusCode::REQUEST_TIMEOUT)
+            } else {
+                OAuthError::invalid_request("the body could not be read")
+            }
+        })?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(too_large());
         }

@@ -3,6 +3,7 @@
 pub mod admin;
 mod basic_auth;
 mod body;
+pub mod body_deadline;
 mod client_credentials;
 mod client_ip;
 mod form;
@@ -24,7 +25,7 @@ mod token_request;
 mod verify_key;
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{guard, web, HttpRequest, HttpResponse};
 
 use crate::error::{OAuthError, OAuthErrorCode};
 
@@ -36,7 +37,8 @@ pub use resource_server::INTROSPECT_SCOPE;
 
 /// Declares every route once: `configure` registers them and `ROUTES` lists
 /// them, so the OpenAPI test checks exactly what the server serves. A path
-/// lists all its methods, so any other method gets 405 with `Allow`.
+/// lists all its methods, so any other method gets 405 with `Allow`; a GET
+/// route answers HEAD too (see `route_of`).
 macro_rules! route_table {
     ($($path:literal { $($method:ident => $handler:path),+ $(,)? }),* $(,)?) => {
         /// (method, path) of every route the server registers.
@@ -47,7 +49,7 @@ macro_rules! route_table {
         pub fn configure(cfg: &mut web::ServiceConfig, idempotency: &idempotency::Idempotency) {
             $(
                 let resource = web::resource($path)
-                    $(.route(web::$method().to($handler)))+
+                    $(.route(route_of(stringify!($method)).to($handler)))+
                     .default_service(web::to(method_not_allowed));
                 if $path.starts_with(ADMIN_PREFIX) {
                     // The last wrap runs first: authentication, then idempotency.
@@ -110,14 +112,34 @@ route_table! {
     "/admin/v1/orgs/{org_id}/webhook-deliveries" { get => admin::webhooks::list_deliveries },
 }
 
+/// The route of a method of the table. A GET route answers HEAD as well
+/// (RFC 9110 §9.3.2): the handler runs as for GET, and actix-http writes
+/// the status and headers of a HEAD answer without its body.
+fn route_of(method: &str) -> actix_web::Route {
+    match method {
+        "get" => web::route().guard(guard::Any(guard::Get()).or(guard::Head())),
+        "post" => web::post(),
+        "patch" => web::patch(),
+        "put" => web::put(),
+        "delete" => web::delete(),
+        other => unreachable!("no route of method {other} in the table"),
+    }
+}
+
+/// The methods a path answers, for `Allow`: its own, and HEAD with GET.
+fn allowed_methods(pattern: &str) -> String {
+    let mut allowed = Vec::new();
+    for (method, _) in ROUTES.iter().filter(|(_, path)| *path == pattern) {
+        allowed.push(method.to_uppercase());
+        if *method == "get" {
+            allowed.push("HEAD".to_owned());
+        }
+    }
+    allowed.join(", ")
+}
+
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    let pattern = req.match_pattern().unwrap_or_default();
-    let allowed = ROUTES
-        .iter()
-        .filter(|(_, path)| *path == pattern)
-        .map(|(method, _)| method.to_uppercase())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let allowed = allowed_methods(&req.match_pattern().unwrap_or_default());
     let status = actix_web::http::StatusCode::METHOD_NOT_ALLOWED;
     let detail = format!("method not allowed; use {allowed}");
     let mut response = if req.path().starts_with(ADMIN_PREFIX) {

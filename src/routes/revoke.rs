@@ -12,7 +12,8 @@ use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
 use super::token::{auth_error, storage_error, token_error};
 use crate::domain::ClientSecret;
-use crate::error::OAuthError;
+use crate::error::{OAuthError, OAuthErrorCode};
+use crate::services::revocation::RevokeError;
 use crate::startup::AppState;
 
 #[tracing::instrument(name = "revoke", level = "debug", skip_all)]
@@ -45,7 +46,7 @@ pub async fn revoke(
         .revoker
         .revoke(&client, token, now)
         .await
-        .map_err(|e| storage_error(&e))?;
+        .map_err(revoke_error)?;
     if let Some(key) = deactivated {
         let target = Target {
             org_id: Some(&key.org_id),
@@ -59,4 +60,22 @@ pub async fn revoke(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
+}
+
+fn revoke_error(err: RevokeError) -> OAuthError {
+    match err {
+        RevokeError::TooManyRevocations { retry_after } => {
+            let mut error = OAuthError::new(
+                OAuthErrorCode::RateLimited,
+                format!(
+                    "this client has too many revoked tokens that have not expired yet; \
+                     the token is not revoked: retry after {retry_after} s, or deactivate \
+                     the client to end all its tokens"
+                ),
+            );
+            error.retry_after = Some(retry_after);
+            error
+        }
+        RevokeError::Storage(e) => storage_error(&e),
+    }
 }

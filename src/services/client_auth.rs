@@ -110,12 +110,15 @@ impl ClientAuthenticator {
         let Some(client) = self.client(&client_id).await? else {
             return Err(ClientAuthError::BadCredentials);
         };
-        let live: Vec<&SecretHash> = client
+        let mut live: Vec<&SecretHash> = client
             .credentials
             .secret_hashes
             .iter()
             .filter(|h| h.expires_at.is_none_or(|at| at > now))
             .collect();
+        // The current secret (no end) first, then the latest to end: argon2
+        // stops at the first match, so the current secret costs one run.
+        live.sort_by_key(|h| std::cmp::Reverse(h.expires_at.unwrap_or(i64::MAX)));
         let stored: Vec<Stored> = live.iter().map(|h| Stored::from(*h)).collect();
         if let Some(matched) = self.secrets.check_digests(secret.expose(), &stored) {
             self.rewrite(&client_id, live[matched.index], matched.rewrite)

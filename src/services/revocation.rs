@@ -2,6 +2,14 @@
 //! to, and of API keys, which deactivates them, by a client of the key's
 //! organisation that holds `keyward:keys:write` (what deactivating a key
 //! asks of a management API caller too).
+//!
+//! Each revoked token costs a row, a change-log entry and an entry in every
+//! node's memory until it would have expired, so revocations are bounded:
+//! a token that no longer verifies, or is revoked already, adds nothing,
+//! and a client holds at most `max_live` live entries. Past that the answer
+//! is 429 with `Retry-After` (when its oldest entry lapses) rather than a
+//! silent 200: the caller must learn that its token still works. Deactivating
+//! the client ends all its tokens at once.
 
 use std::sync::Arc;
 
@@ -11,16 +19,33 @@ use super::client_auth::AuthenticatedClient;
 use super::introspection::CredentialKind;
 use super::registry;
 use crate::domain::{ApiKey, ApiKeyStatus, Change, Scope};
-use crate::storage::StorageError;
+use crate::storage::{Revoked, StorageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    #[error("the client has too many live revocations; retry after {retry_after} s")]
+    TooManyRevocations { retry_after: u64 },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
 
 pub struct Revoker {
     tokens: Arc<AccessTokenVerifier>,
     caches: Arc<CacheInvalidator>,
+    max_live: u32,
 }
 
 impl Revoker {
-    pub fn new(tokens: Arc<AccessTokenVerifier>, caches: Arc<CacheInvalidator>) -> Self {
-        Self { tokens, caches }
+    pub fn new(
+        tokens: Arc<AccessTokenVerifier>,
+        caches: Arc<CacheInvalidator>,
+        max_live: u32,
+    ) -> Self {
+        Self {
+            tokens,
+            caches,
+            max_live,
+        }
     }
 
     /// Revokes `token` when it is a live token of `caller` or an API key of
@@ -31,22 +56,31 @@ impl Revoker {
         caller: &AuthenticatedClient,
         token: &str,
         now: i64,
-    ) -> Result<Option<ApiKey>, StorageError> {
+    ) -> Result<Option<ApiKey>, RevokeError> {
         if CredentialKind::of(token) == CredentialKind::ApiKey {
-            return self.deactivate_key(caller, token).await;
+            return Ok(self.deactivate_key(caller, token).await?);
         }
         let caller = &caller.credentials.client;
         let Some(claims) = self.tokens.verify(token, now) else {
             return Ok(None);
         };
-        if claims.client_id != caller.id.as_str() {
+        if claims.client_id != caller.id.as_str()
+            || self.caches.revocations.is_revoked(&claims.jti, now)
+        {
             return Ok(None);
         }
         let lives_until = self.tokens.revocation_lives_until(&claims);
-        self.caches
-            .store
-            .revoke_token(&claims.jti, &caller.id, lives_until, now)
-            .await?;
+        let store = &self.caches.store;
+        match store
+            .revoke_token(&claims.jti, &caller.id, lives_until, now, self.max_live)
+            .await?
+        {
+            Revoked::Added | Revoked::AlreadyRevoked => {}
+            Revoked::LimitReached { next_lapse } => {
+                let retry_after = u64::try_from(next_lapse - now).unwrap_or(0).max(1);
+                return Err(RevokeError::TooManyRevocations { retry_after });
+            }
+        }
         // This node knows at once; the others hear of it through the change feed.
         self.caches.apply(&Change::TokenRevoked {
             jti: claims.jti.clone(),

@@ -339,16 +339,32 @@ pub struct LoggedChange {
     pub change: Change,
 }
 
+/// What recording a revocation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// A new entry, with its change-log entry.
+    Added,
+    /// The token was revoked already: nothing was added.
+    AlreadyRevoked,
+    /// The client holds `max_live` live entries already: nothing was added.
+    /// The oldest of them lapses at `next_lapse`.
+    LimitReached { next_lapse: i64 },
+}
+
 #[async_trait]
 pub trait RevocationStore {
-    /// Records a revoked access token and logs the change; revoking twice is fine.
+    /// Records a revoked access token, live until `expires_at`, and logs the
+    /// change, unless it is recorded already or `client` has `max_live`
+    /// live entries. Concurrent calls of one client may pass the count
+    /// together: the bound holds up to that concurrency.
     async fn revoke_token(
         &self,
         jti: &str,
         client: &ClientId,
         expires_at: i64,
         now: i64,
-    ) -> Result<(), StorageError>;
+        max_live: u32,
+    ) -> Result<Revoked, StorageError>;
     /// Every revoked token that has not expired yet, with its expiry.
     async fn live_revocations(&self, now: i64) -> Result<Vec<(String, i64)>, StorageError>;
 }

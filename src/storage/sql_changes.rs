@@ -10,8 +10,32 @@ macro_rules! impl_change_stores {
                 client: &$crate::domain::ClientId,
                 expires_at: i64,
                 now: i64,
-            ) -> Result<(), $crate::storage::StorageError> {
+                max_live: u32,
+            ) -> Result<$crate::storage::Revoked, $crate::storage::StorageError> {
+                use $crate::storage::Revoked;
                 let mut tx = self.pool().begin().await?;
+                let (live, next_lapse): (i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(expires_at) FROM revoked_tokens \
+                     WHERE client_id = $1 AND expires_at > $2",
+                )
+                .bind(client.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                if live >= i64::from(max_live) {
+                    let (known,): (i64,) =
+                        sqlx::query_as("SELECT COUNT(*) FROM revoked_tokens WHERE jti = $1")
+                            .bind(jti)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    return Ok(if known > 0 {
+                        Revoked::AlreadyRevoked
+                    } else {
+                        Revoked::LimitReached {
+                            next_lapse: next_lapse.unwrap_or(now),
+                        }
+                    });
+                }
                 let inserted = sqlx::query(
                     "INSERT INTO revoked_tokens (jti, client_id, expires_at, revoked_at) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
@@ -22,15 +46,16 @@ macro_rules! impl_change_stores {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                if inserted.rows_affected() > 0 {
-                    let change = $crate::domain::Change::TokenRevoked {
-                        jti: jti.to_owned(),
-                        expires_at,
-                    };
-                    $crate::storage::sql::log_change!(tx, &change, now)?;
+                if inserted.rows_affected() == 0 {
+                    return Ok(Revoked::AlreadyRevoked);
                 }
+                let change = $crate::domain::Change::TokenRevoked {
+                    jti: jti.to_owned(),
+                    expires_at,
+                };
+                $crate::storage::sql::log_change!(tx, &change, now)?;
                 tx.commit().await?;
-                Ok(())
+                Ok(Revoked::Added)
             }
 
             async fn live_revocations(

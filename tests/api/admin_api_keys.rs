@@ -658,7 +658,7 @@ async fn the_admin_api_answers_every_error_as_a_problem(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "GET, POST");
+    assert_eq!(response.headers()["allow"], "GET, HEAD, POST");
     assert_eq!(
         response.headers()["content-type"],
         "application/problem+json"

@@ -3,10 +3,17 @@
 # operation and checks the running server's answers against it (no 5xx, only
 # documented status codes, content types and schemas).
 #
-# Builds and starts target/debug/keyward on a free port with a
-# temporary SQLite database and keys directory, seeds an organisation, a
-# resource-server client and an API key through the management API, and runs
-# schemathesis from a virtualenv under target/ pinned by requirements.txt.
+# Builds target/debug/keyward (under CARGO_TARGET_DIR when set) and, once per
+# backend, starts it on a free port with a fresh database and keys directory,
+# seeds an organisation, a resource-server client and an API key through the
+# management API, runs schemathesis from a virtualenv under target/ pinned by
+# requirements.txt, then boundaries.py: every bounded number of openapi.yaml
+# at its bound, one past it, and past any 64-bit integer, which must never
+# answer 5xx and, out of bounds, must be a 400 naming the field.
+#
+# The backends: SQLite always, and PostgreSQL when KEYWARD_TEST_POSTGRES_URL
+# (an admin URL, as for cargo test) is set: a database is created for the
+# run and dropped after it.
 #
 # CONTRACT_MAX_EXAMPLES bounds the examples per operation (default 100);
 # CONTRACT_CHECKS replaces the list of schemathesis checks, to explore.
@@ -26,14 +33,36 @@ if ! cmp -s "$here/requirements.txt" "$stamp" 2>/dev/null; then
 fi
 
 cargo build --quiet --locked --bin keyward
+binary="${CARGO_TARGET_DIR:-$root/target}/debug/keyward"
 
-work="$(mktemp -d)"
+work=""
 server_pid=""
-cleanup() {
+pg_database=""
+stop_server() {
   if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
+  server_pid=""
+  if [[ -n "$pg_database" ]]; then
+    psql -q "$KEYWARD_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $pg_database WITH (FORCE)" >/dev/null || true
+    pg_database=""
+  fi
+  if [[ -n "$work" ]]; then rm -rf "$work"; fi
+  work=""
 }
-trap cleanup EXIT
+trap stop_server EXIT
+
+# run_backend NAME: one whole run against a fresh database of backend NAME.
+run_backend() {
+work="$(mktemp -d)"
+case "$1" in
+  sqlite) database_url="sqlite://$work/keyward.db" ;;
+  postgres)
+    pg_database="keyward_contract_$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
+    psql -q "$KEYWARD_TEST_POSTGRES_URL" -c "CREATE DATABASE $pg_database" >/dev/null
+    database_url="$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' \
+      "$KEYWARD_TEST_POSTGRES_URL" "$pg_database")"
+    ;;
+esac
+echo "contract: $1" >&2
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:$port"
@@ -45,12 +74,12 @@ inherited=()
 for name in $(compgen -e | grep '^KEYWARD_' || true); do inherited+=(-u "$name"); done
 env "${inherited[@]}" \
 KEYWARD_LISTEN="127.0.0.1:$port" \
-KEYWARD_DATABASE_URL="sqlite://$work/keyward.db" \
+KEYWARD_DATABASE_URL="$database_url" \
 KEYWARD_KEYS_DIR="$work/keys" \
 KEYWARD_ROOT_TOKEN="$root_token" \
 KEYWARD_ADMIN_RATE_LIMIT_PER_MINUTE=100000 \
 KEYWARD_LOG="${CONTRACT_LOG:-warn}" \
-  target/debug/keyward serve >"$work/server.log" 2>&1 &
+  "$binary" serve >"$work/server.log" 2>&1 &
 server_pid=$!
 
 for _ in $(seq 1 100); do
@@ -96,13 +125,23 @@ fuzz() {
     --no-color "$@")
 }
 # Deletions last, so the other operations find the seeded client and key.
-status=0
 fuzz --exclude-method DELETE || status=$?
+"$venv/bin/python" "$here/boundaries.py" "$root/openapi.yaml" || status=$?
 fuzz --include-method DELETE || status=$?
 
 if grep -qi 'panicked' "$work/server.log"; then
   grep -i -A3 'panicked' "$work/server.log" >&2
-  echo "contract: the server panicked" >&2
+  echo "contract: the server panicked on $1" >&2
   status=1
+fi
+stop_server
+}
+
+status=0
+run_backend sqlite
+if [[ -n "${KEYWARD_TEST_POSTGRES_URL:-}" ]]; then
+  run_backend postgres
+else
+  echo "contract: KEYWARD_TEST_POSTGRES_URL is not set; PostgreSQL not tested" >&2
 fi
 exit "$status"

@@ -8,10 +8,8 @@ use serde_json::{Map, Value};
 use super::input::read_optional_json;
 use super::problem::Problem;
 use crate::domain::api_key::{DEFAULT_KEY_RATE_LIMIT, MAX_METADATA_BYTES};
+use crate::domain::bounds;
 use crate::domain::{ImportedSecret, IpAllowlist, ScopeSet};
-
-const DEFAULT_GRACE_SECONDS: i64 = 86_400;
-const MAX_GRACE_SECONDS: i64 = 30 * 86_400;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -48,14 +46,12 @@ impl SecretRotation {
 }
 
 fn grace_period(seconds: Option<i64>) -> Result<i64, Problem> {
-    let grace = seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
-    if !(0..=MAX_GRACE_SECONDS).contains(&grace) {
-        return Err(Problem::invalid_field(
-            "grace_period_seconds",
-            format!("must be between 0 and {MAX_GRACE_SECONDS} (30 days)"),
-        ));
-    }
-    Ok(grace)
+    let grace = match seconds {
+        None => bounds::GracePeriod::DEFAULT,
+        Some(seconds) => bounds::GracePeriod::from_seconds(seconds)
+            .map_err(|e| Problem::invalid_field("grace_period_seconds", e))?,
+    };
+    Ok(grace.seconds())
 }
 
 /// A `client_secret` brought from another server, if one was given.
@@ -77,12 +73,9 @@ pub fn scopes(list: &[String]) -> Result<ScopeSet, Problem> {
     Ok(set)
 }
 
+/// An expiry: in the future, within 100 years.
 pub fn future(field: &str, at: chrono::DateTime<chrono::Utc>, now: i64) -> Result<i64, Problem> {
-    let at = at.timestamp();
-    if at <= now {
-        return Err(Problem::invalid_field(field, "must be in the future"));
-    }
-    Ok(at)
+    bounds::expiry(at.timestamp(), now).map_err(|e| Problem::invalid_field(field, e))
 }
 
 /// A credential's rate, between 1 and the `max_rate_limit_per_minute` setting.

@@ -7,6 +7,7 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 
 use super::problem::Problem;
+use crate::domain::bounds::Duration;
 use crate::routes::body::read_body;
 use crate::routes::token_request::media_type;
 use crate::storage::PageRequest;
@@ -38,10 +39,10 @@ pub async fn read_optional_json<T: DeserializeOwned + Default>(
 
 async fn read_admin_body(payload: web::Payload) -> Result<web::BytesMut, Problem> {
     read_body(payload).await.map_err(|e| {
-        let code = if e.status == StatusCode::PAYLOAD_TOO_LARGE {
-            "PAYLOAD_TOO_LARGE"
-        } else {
-            "INVALID_REQUEST"
+        let code = match e.status {
+            StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+            StatusCode::REQUEST_TIMEOUT => "REQUEST_TIMEOUT",
+            _ => "INVALID_REQUEST",
         };
         Problem::new(e.status, code, e.description.into_owned())
     })
@@ -149,22 +150,11 @@ fn decode_cursor(raw: &str) -> Option<(i64, String)> {
     Some((created_at.parse().ok()?, id.to_owned()))
 }
 
-/// `7d`, `12h`, `30m` or `45s` as seconds.
+/// `7d`, `12h`, `30m` or `45s` as seconds, at most 100 years.
 pub fn parse_duration(field: &str, raw: &str) -> Result<i64, Problem> {
-    let bad =
-        || Problem::invalid_field(field, "must be a positive duration such as 7d, 12h or 30m");
-    // The unit is the last character, which need not be a single byte.
-    let split = raw.char_indices().last().ok_or_else(bad)?.0;
-    let (number, unit) = raw.split_at(split);
-    let number: i64 = number.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?;
-    let unit = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
-        "s" => 1,
-        _ => return Err(bad()),
-    };
-    number.checked_mul(unit).ok_or_else(bad)
+    Duration::parse(raw)
+        .map(Duration::seconds)
+        .map_err(|e| Problem::invalid_field(field, e))
 }
 
 /// For `#[serde(default, deserialize_with = ...)]` on an `Option<Option<T>>`:

@@ -57,12 +57,20 @@ pub(super) fn request_digest(req: &ServiceRequest, body: &[u8]) -> digest::Diges
 pub(super) async fn read_body(mut payload: Payload) -> Result<web::Bytes, HttpResponse> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| {
-            problem(
-                StatusCode::BAD_REQUEST,
-                "INVALID_REQUEST",
-                "The request body could not be read.",
-            )
+        let chunk = chunk.map_err(|e| {
+            if crate::routes::body_deadline::timed_out(&e) {
+                problem(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "REQUEST_TIMEOUT",
+                    "The request body did not arrive in time.",
+                )
+            } else {
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_REQUEST",
+                    "The request body could not be read.",
+                )
+            }
         })?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(problem(

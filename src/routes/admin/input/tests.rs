@@ -66,7 +66,7 @@ proptest! {
     }
 
     #[test]
-    fn durations_round_trip(n in 1i64..1_000_000, unit in "[dhms]") {
+    fn durations_round_trip(n in 1i64..=36_500, unit in "[dhms]") {
         let scale = match unit.as_str() { "d" => 86_400, "h" => 3_600, "m" => 60, _ => 1 };
         prop_assert_eq!(parse_duration("x", &format!("{n}{unit}")).unwrap(), n * scale);
     }
