@@ -107,6 +107,20 @@ impl ServerProcess {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The log once it holds `needle`, or as it is after `within`: lines are
+    /// written off the request threads, so one may land after the server
+    /// already answers.
+    pub async fn log_once_it_holds(&self, needle: &str, within: Duration) -> String {
+        let started = Instant::now();
+        loop {
+            let log = self.log();
+            if log.contains(needle) || started.elapsed() >= within {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .args([&format!("-{name}"), &self.child.0.id().to_string()])
