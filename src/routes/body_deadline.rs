@@ -40,7 +40,8 @@ pub async fn bound_body_time(
     let expired = Arc::new(AtomicBool::new(false));
     let body = Deadline {
         inner: req.take_payload(),
-        sleep: Box::pin(tokio::time::sleep(limit)),
+        deadline: tokio::time::Instant::now() + limit,
+        sleep: None,
         expired: expired.clone(),
         limit,
     };
@@ -63,7 +64,10 @@ pub fn timed_out(err: &PayloadError) -> bool {
 
 struct Deadline {
     inner: Payload,
-    sleep: Pin<Box<tokio::time::Sleep>>,
+    deadline: tokio::time::Instant,
+    /// Made only when the body is not all in at once: most bodies arrive
+    /// with their head and never need a timer.
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     expired: Arc<AtomicBool>,
     limit: Duration,
 }
@@ -78,7 +82,11 @@ impl Stream for Deadline {
         if let Poll::Ready(item) = Pin::new(&mut self.inner).poll_next(cx) {
             return Poll::Ready(item);
         }
-        if self.sleep.as_mut().poll(cx).is_ready() {
+        let deadline = self.deadline;
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.as_mut().poll(cx).is_ready() {
             self.expired.store(true, Ordering::Relaxed);
             let message = format!("the body did not arrive within {:?}", self.limit);
             let timeout = io::Error::new(io::ErrorKind::TimedOut, message);
