@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::batch_loader::BatchLoader;
+use super::credential_reads::CredentialReads;
 use super::record_cache::RecordCache;
 use crate::crypto::secret_hasher::Stored;
 use crate::crypto::SecretHasher;
@@ -53,7 +54,7 @@ pub struct ApiKeyVerifier {
     policy: Arc<ScopePolicy>,
     plans: PlanLimits,
     keys: RecordCache<ApiKeyId, Arc<CheckedKey>>,
-    reads: BatchLoader<ApiKeyId, ApiKeyCredentials>,
+    reads: CredentialReads<ApiKeyId, ApiKeyCredentials>,
     counters: Arc<Counters>,
 }
 
@@ -203,13 +204,17 @@ impl ApiKeyVerifier {
     }
 }
 
-/// Key records read in batches (see `batch_loader`).
-fn read_together(store: Arc<dyn Store>) -> BatchLoader<ApiKeyId, ApiKeyCredentials> {
-    BatchLoader::spawn(move |ids: Vec<ApiKeyId>| {
+/// Key records read at once or in batches (see `credential_reads`).
+fn read_together(store: Arc<dyn Store>) -> CredentialReads<ApiKeyId, ApiKeyCredentials> {
+    let instant = store
+        .instant_reads()
+        .map(|reads| Box::new(move |id: &ApiKeyId| reads.api_key_credentials(id)) as _);
+    let batched = BatchLoader::spawn(move |ids: Vec<ApiKeyId>| {
         let store = store.clone();
         async move {
             let found = store.api_keys_credentials(&ids).await?;
             Ok(found.into_iter().map(|k| (k.key.id.clone(), k)).collect())
         }
-    })
+    });
+    CredentialReads::new(instant, batched)
 }

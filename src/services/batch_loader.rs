@@ -4,9 +4,9 @@
 //! that arrive together share a query: while `MAX_IN_FLIGHT` queries run,
 //! the ids asked for meanwhile wait and go in the next one, up to
 //! `MAX_BATCH` at a time. A lone request is read at once, with no added
-//! delay; a burst costs a few queries instead of one each (on SQLite a
-//! query is a hand-off to a connection's thread and back; on PostgreSQL a
-//! round trip).
+//! delay; a burst costs a few queries instead of one each (a round trip on
+//! PostgreSQL; SQLite answers these reads at once, see `credential_reads`,
+//! and comes here only when that way cannot answer).
 
 use std::collections::HashMap;
 use std::future::Future;

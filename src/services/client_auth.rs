@@ -11,6 +11,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 
 use super::batch_loader::BatchLoader;
+use super::credential_reads::CredentialReads;
 use super::failure_gate::FailureGate;
 use super::record_cache::RecordCache;
 use crate::crypto::credential_digest::DigestTag;
@@ -54,7 +55,7 @@ pub struct ClientAuthenticator {
     digest: CredentialDigest,
     policy: Arc<ScopePolicy>,
     clients: RecordCache<String, Arc<AuthenticatedClient>>,
-    reads: BatchLoader<ClientId, ClientCredentials>,
+    reads: CredentialReads<ClientId, ClientCredentials>,
     verified: Cache<String, Arc<Vec<VerifiedSecret>>>,
     failures: FailureGate,
     counters: Arc<Counters>,
@@ -239,9 +240,13 @@ impl ClientAuthenticator {
     }
 }
 
-/// Client records read in batches (see `batch_loader`).
-fn read_together(store: Arc<dyn Store>) -> BatchLoader<ClientId, ClientCredentials> {
-    BatchLoader::spawn(move |ids: Vec<ClientId>| {
+/// Client records read at once or in batches (see `credential_reads`).
+fn read_together(store: Arc<dyn Store>) -> CredentialReads<ClientId, ClientCredentials> {
+    let instant = store.instant_reads().map(|reads| {
+        Box::new(move |id: &ClientId| reads.client_credentials(id, chrono::Utc::now().timestamp()))
+            as _
+    });
+    let batched = BatchLoader::spawn(move |ids: Vec<ClientId>| {
         let store = store.clone();
         async move {
             let now = chrono::Utc::now().timestamp();
@@ -251,5 +256,6 @@ fn read_together(store: Arc<dyn Store>) -> BatchLoader<ClientId, ClientCredentia
                 .map(|c| (c.client.id.clone(), c))
                 .collect())
         }
-    })
+    });
+    CredentialReads::new(instant, batched)
 }

@@ -7,6 +7,7 @@ pub mod auth_failure_tally;
 pub mod batch_loader;
 pub mod change_feed;
 pub mod client_auth;
+pub mod credential_reads;
 pub mod expiry_warnings;
 pub mod failure_gate;
 pub mod introspection;

@@ -1,6 +1,7 @@
 //! Store traits, one per aggregate, and the SQLite and PostgreSQL backends.
 //! Each atomic step is one trait method, so no transaction crosses the trait.
 
+mod credential_queries;
 mod error;
 mod postgres;
 mod rows;
@@ -14,6 +15,7 @@ mod sql_notifications;
 mod sql_secret_hashes;
 mod sql_usage;
 mod sqlite;
+mod sqlite_reads;
 
 use std::sync::Arc;
 
@@ -465,6 +467,23 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// The connection pool's size and idle connections, for /metrics.
     fn pool_usage(&self) -> PoolUsage;
+    /// Credential reads that this backend answers on the calling thread.
+    fn instant_reads(&self) -> Option<Arc<dyn InstantCredentialReads>>;
+}
+
+/// A credential's record read on the calling thread, with no hand-off
+/// (see sqlite_reads.rs). An error means only that this way could not
+/// answer now; the async store then gives the answer.
+pub trait InstantCredentialReads: Send + Sync {
+    /// `ClientStore::client_credentials`.
+    fn client_credentials(
+        &self,
+        id: &ClientId,
+        now: i64,
+    ) -> Result<Option<ClientCredentials>, StorageError>;
+    /// `ApiKeyStore::api_key_credentials`.
+    fn api_key_credentials(&self, id: &ApiKeyId)
+        -> Result<Option<ApiKeyCredentials>, StorageError>;
 }
 
 /// Connections the pool holds, and how many of them are idle.

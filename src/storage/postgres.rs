@@ -5,12 +5,14 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::sql::impl_sql_store;
-use super::StorageError;
+use super::{InstantCredentialReads, StorageError};
 use crate::stats::Counters;
 
 pub struct PostgresStore {
     pool: PgPool,
     counters: Arc<Counters>,
+    /// None: every read is a round trip anyway.
+    instant_reads: Option<Arc<dyn InstantCredentialReads>>,
 }
 
 impl PostgresStore {
@@ -21,7 +23,11 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        Ok(Self { pool, counters })
+        Ok(Self {
+            pool,
+            counters,
+            instant_reads: None,
+        })
     }
 
     /// Every query goes through here, so the counter sees every round trip.

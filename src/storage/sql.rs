@@ -28,6 +28,12 @@ macro_rules! impl_sql_store {
                     max: self.pool.options().get_max_connections(),
                 }
             }
+
+            fn instant_reads(
+                &self,
+            ) -> Option<std::sync::Arc<dyn $crate::storage::InstantCredentialReads>> {
+                self.instant_reads.clone()
+            }
         }
 
         #[async_trait::async_trait]

@@ -39,12 +39,7 @@ macro_rules! impl_api_key_store {
                     return Ok(Vec::new());
                 }
                 let padded = $crate::storage::rows::padded_len(ids.len());
-                let sql = format!(
-                    "SELECT {}, k.hash, o.plan FROM api_keys k \
-                     JOIN organisations o ON o.id = k.org_id WHERE k.id IN ({})",
-                    $crate::storage::sql_api_keys::api_key_columns!(),
-                    $crate::storage::rows::placeholders(1, padded)
-                );
+                let sql = $crate::storage::credential_queries::api_keys(padded);
                 let mut query =
                     sqlx::query_as::<_, $crate::storage::rows::ApiKeyCredentialsRow>(&sql);
                 let last = ids[ids.len() - 1].as_str();

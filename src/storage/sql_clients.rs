@@ -55,21 +55,8 @@ macro_rules! impl_client_store {
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                // One read for them all: a row per live secret, newest first.
-                // The ids are repeated on the secrets so that the index on
-                // client_id is used even before the planner has statistics.
                 let padded = $crate::storage::rows::padded_len(ids.len());
-                let sql = format!(
-                    "SELECT c.id, c.org_id, c.name, c.scopes, c.audiences, c.status, \
-                     c.resource_server, c.created_at, c.updated_at, c.expires_at, \
-                     c.ip_allowlist, c.rate_limit_per_minute, c.last_used_at, c.request_count, \
-                     o.plan, s.hash, s.origin, s.expires_at AS secret_expires_at \
-                     FROM oauth_clients c JOIN organisations o ON o.id = c.org_id \
-                     LEFT JOIN client_secrets s ON s.client_id = c.id \
-                     AND s.client_id IN ({ids}) AND (s.expires_at IS NULL OR s.expires_at > $1) \
-                     WHERE c.id IN ({ids}) ORDER BY c.id, s.created_at DESC",
-                    ids = $crate::storage::rows::placeholders(2, padded)
-                );
+                let sql = $crate::storage::credential_queries::clients(padded);
                 let mut query =
                     sqlx::query_as::<_, $crate::storage::rows::ClientSecretsRow>(&sql).bind(now);
                 let last = ids[ids.len() - 1].as_str();

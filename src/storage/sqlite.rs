@@ -8,12 +8,14 @@ use sqlx::sqlite::{
 };
 
 use super::sql::impl_sql_store;
-use super::StorageError;
+use super::sqlite_reads::SqliteReads;
+use super::{InstantCredentialReads, StorageError};
 use crate::stats::Counters;
 
 pub struct SqliteStore {
     pool: SqlitePool,
     counters: Arc<Counters>,
+    instant_reads: Option<Arc<dyn InstantCredentialReads>>,
 }
 
 impl SqliteStore {
@@ -36,9 +38,15 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        Ok(Self { pool, counters })
+        let instant_reads = SqliteReads::of_file(options.get_filename(), counters.clone())
+            .map(|reads| Arc::new(reads) as Arc<dyn InstantCredentialReads>);
+        Ok(Self {
+            pool,
+            counters,
+            instant_reads,
+        })
     }
 
     /// Every query goes through here, so the counter sees every round trip.

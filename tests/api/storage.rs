@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use keyward::crypto::password::hash_secret;
 use keyward::domain::{
-    AuditEvent, AuditTarget, Client, ClientId, ClientStatus, IpAllowlist, Name, OrgId,
-    Organisation, Plan, ScopeSet, SecretHash, SecretOrigin,
+    ApiKey, ApiKeySecret, ApiKeyStatus, AuditEvent, AuditTarget, Client, ClientCredentials,
+    ClientId, ClientStatus, IpAllowlist, Name, OrgId, Organisation, Plan, ScopeSet, SecretHash,
+    SecretOrigin,
 };
 use keyward::stats::Counters;
 use keyward::storage::{self, AuditQuery, PageRequest, StorageError, Store, UsageCount};
@@ -382,6 +383,94 @@ async fn many_clients_are_read_in_one_query(backend: Backend) {
     assert_eq!(of(&lapsed.id).plan, Plan::Starter);
 }
 
+/// On SQLite a credential's record is read on the request's own thread
+/// (`Store::instant_reads`); those reads answer exactly as the store does.
+/// PostgreSQL has none: every read is a round trip anyway.
+async fn instant_reads_answer_as_the_store_does(backend: Backend) {
+    let (store, _db, _dir) = open(backend).await;
+    let Some(instant) = store.instant_reads() else {
+        assert_eq!(
+            backend,
+            Backend::Postgres,
+            "SQLite reads credentials at once"
+        );
+        return;
+    };
+    assert_eq!(backend, Backend::Sqlite);
+    let acme = org(Plan::Starter);
+    store.insert_organisation(&acme).await.unwrap();
+    let (rotated, lapsed) = (
+        client(&acme.id, None),
+        client(&acme.id, Some(1_900_000_000)),
+    );
+    store
+        .insert_client(&rotated, &digest("AAAAAAAA", "first"))
+        .await
+        .unwrap();
+    store
+        .rotate_client_secret(
+            &rotated.id,
+            &digest("AAAAAAAA", "second"),
+            1_800_000_000,
+            1_700_000_500,
+        )
+        .await
+        .unwrap();
+    store
+        .insert_client(&lapsed, &hash(Some(1_700_000_001)))
+        .await
+        .unwrap();
+    let key = ApiKey {
+        id: ApiKeySecret::generate().id().clone(),
+        org_id: acme.id.clone(),
+        name: Name::parse("deploys").unwrap(),
+        scopes: ScopeSet::parse("deployment").unwrap(),
+        status: ApiKeyStatus::Deactivated,
+        created_at: 1_700_000_200,
+        updated_at: 1_700_000_300,
+        expires_at: Some(1_950_000_000),
+        rate_limit_per_minute: 250,
+        ip_allowlist: IpAllowlist::parse(["10.0.0.0/8"]).unwrap(),
+        metadata: serde_json::json!({"team": "infra"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        last_used_at: None,
+        request_count: 0,
+    };
+    store
+        .insert_api_key(&key, "$hmac-sha256$k=AAAAAAAA$key", None)
+        .await
+        .unwrap();
+
+    for (id, now) in [
+        (&rotated.id, 1_750_000_000),
+        (&rotated.id, 1_800_000_000),
+        (&lapsed.id, 1_750_000_000),
+        (&ClientId::generate(), 0),
+    ] {
+        let read = instant.client_credentials(id, now).unwrap();
+        let expected = store.client_credentials(id, now).await.unwrap();
+        assert_eq!(format!("{read:?}"), format!("{expected:?}"));
+        let phcs = |c: Option<ClientCredentials>| {
+            c.map(|c| {
+                c.secret_hashes
+                    .into_iter()
+                    .map(|h| h.phc)
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(phcs(read), phcs(expected), "the same secrets, in order");
+    }
+    let read = instant.api_key_credentials(&key.id).unwrap().unwrap();
+    assert_eq!(read.phc, "$hmac-sha256$k=AAAAAAAA$key");
+    assert_eq!(read.plan, Plan::Starter);
+    let expected = store.api_key_credentials(&key.id).await.unwrap().unwrap();
+    assert_eq!(format!("{read:?}"), format!("{expected:?}"));
+    let unknown = ApiKeySecret::generate();
+    assert!(instant.api_key_credentials(unknown.id()).unwrap().is_none());
+}
+
 /// A flush of usage for more credentials than one statement carries.
 async fn usage_of_many_credentials_is_written_in_one_flush(backend: Backend) {
     let (store, _db, _dir) = open(backend).await;
@@ -420,6 +509,7 @@ async fn usage_of_many_credentials_is_written_in_one_flush(backend: Backend) {
 }
 
 on_both_backends!(
+    instant_reads_answer_as_the_store_does,
     many_clients_are_read_in_one_query,
     usage_of_many_credentials_is_written_in_one_flush,
     secret_hashes_are_replaced_only_if_unchanged,
