@@ -2,10 +2,11 @@
 //! `secret_hasher`), run on the blocking pool behind a semaphore so that a
 //! burst of hashing cannot starve the async workers.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use parking_lot::Mutex;
 use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
@@ -29,11 +30,11 @@ const SPARE_BUFFERS: usize = 4;
 
 /// `argon2` over `password` and `salt` into `out`, in reused memory.
 fn hash_into(argon2: &Argon2, password: &[u8], salt: &[u8], out: &mut [u8]) -> argon2::Result<()> {
-    let spare = SPARE_MEMORY.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let spare = SPARE_MEMORY.lock().pop();
     let mut memory = spare.unwrap_or_default();
     memory.resize(argon2.params().block_count(), Block::default());
     let hashed = argon2.hash_password_into_with_memory(password, salt, out, &mut memory);
-    let mut spare = SPARE_MEMORY.lock().unwrap_or_else(|e| e.into_inner());
+    let mut spare = SPARE_MEMORY.lock();
     if spare.len() < SPARE_BUFFERS {
         spare.push(memory);
     }

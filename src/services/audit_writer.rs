@@ -3,7 +3,9 @@
 //! oldest are dropped, counted and logged.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use crate::domain::AuditEvent;
@@ -29,7 +31,7 @@ impl AuditWriter {
     }
 
     pub async fn append(&self, event: AuditEvent) {
-        let queued = !self.waiting.lock().expect("not poisoned").is_empty();
+        let queued = !self.waiting.lock().is_empty();
         if queued {
             // Keep the order: behind what is already waiting.
             self.hold(event);
@@ -48,11 +50,11 @@ impl AuditWriter {
 
     /// Events waiting for the database.
     pub fn waiting(&self) -> usize {
-        self.waiting.lock().expect("not poisoned").len()
+        self.waiting.lock().len()
     }
 
     fn hold(&self, event: AuditEvent) {
-        let mut waiting = self.waiting.lock().expect("not poisoned");
+        let mut waiting = self.waiting.lock();
         if waiting.len() >= CAPACITY {
             waiting.pop_front();
             Counters::bump(&self.counters.audit_events_dropped);
@@ -70,12 +72,12 @@ impl AuditWriter {
     /// Writes what waits, in order, until the queue is empty or a write fails.
     pub async fn drain(&self) {
         loop {
-            let Some(event) = self.waiting.lock().expect("not poisoned").front().cloned() else {
+            let Some(event) = self.waiting.lock().front().cloned() else {
                 return;
             };
             match self.store.append_audit_event(&event).await {
                 Ok(()) => {
-                    let mut waiting = self.waiting.lock().expect("not poisoned");
+                    let mut waiting = self.waiting.lock();
                     if waiting.front().is_some_and(|e| e.id == event.id) {
                         waiting.pop_front();
                     }
@@ -85,7 +87,7 @@ impl AuditWriter {
                 }
                 Err(StorageError::Conflict) => {
                     // Written before the answer was lost.
-                    let mut waiting = self.waiting.lock().expect("not poisoned");
+                    let mut waiting = self.waiting.lock();
                     if waiting.front().is_some_and(|e| e.id == event.id) {
                         waiting.pop_front();
                     }

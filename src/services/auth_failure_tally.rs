@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -55,7 +57,7 @@ impl AuthFailureTally {
         request_id: &str,
         now: i64,
     ) {
-        let mut window = self.lock();
+        let mut window = self.window.lock();
         end_minute(&mut window, now);
         let mut source = Source {
             ip: ip.map(|ip| ip.to_canonical()),
@@ -81,7 +83,7 @@ impl AuthFailureTally {
     /// The events of the minutes that ended before `now`; with `all` (on a
     /// stop), of the current one too.
     fn ended(&self, now: i64, all: bool) -> Vec<AuditEvent> {
-        let mut window = self.lock();
+        let mut window = self.window.lock();
         end_minute(&mut window, now);
         if all {
             let current = take(&mut window.tallies);
@@ -109,11 +111,6 @@ impl AuthFailureTally {
                 }
             }
         });
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Window> {
-        // A panic elsewhere cannot leave a tally half-written: go on.
-        self.window.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

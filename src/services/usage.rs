@@ -4,7 +4,9 @@
 //! what is left.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -88,7 +90,7 @@ impl UsageRecorder {
     /// refusal for its rate.
     pub fn record(&self, credential: &str, rate_limited: bool, now: i64) {
         let size = {
-            let mut pending = self.pending.lock().expect("not poisoned");
+            let mut pending = self.pending.lock();
             let Some(tally) = pending.tally(credential, now.div_euclid(60), MAX_PENDING) else {
                 drop(pending);
                 self.dropped();
@@ -109,14 +111,14 @@ impl UsageRecorder {
 
     /// Entries tallied and not yet written: the write-behind queue's depth.
     pub fn pending(&self) -> usize {
-        self.pending.lock().expect("not poisoned").len
+        self.pending.lock().len
     }
 
     /// Writes everything tallied so far. On failure the tally is kept for
     /// the next flush, so nothing is lost while the database is away.
     pub async fn flush(&self) {
         let _one_at_a_time = self.flushing.lock().await;
-        let taken = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
+        let taken = std::mem::take(&mut *self.pending.lock());
         if taken.len == 0 {
             return;
         }
@@ -134,7 +136,7 @@ impl UsageRecorder {
         if let Err(e) = self.store.record_usage(&batch).await {
             Counters::bump(&self.counters.usage_flush_failures);
             tracing::error!(error = %crate::error::error_chain(&e), rows = batch.len(), "writing usage failed; kept for the next flush");
-            let mut pending = self.pending.lock().expect("not poisoned");
+            let mut pending = self.pending.lock();
             for (credential, minute, tally) in taken {
                 if let Some(kept) = pending.tally(&credential, minute, usize::MAX) {
                     kept.add(&tally);

@@ -1,6 +1,7 @@
 //! The texts of the credential reads, shared by the async store and the
 //! SQLite instant reads: `count` ids from `$2` on (clients, after `now` in
-//! `$1`) or from `$1` on (API keys).
+//! `$1`) or from `$1` on (API keys). The columns come in the order of the
+//! row structs' fields, which sqlite_reads.rs reads by position.
 
 use super::rows::placeholders;
 use super::sql_api_keys::api_key_columns;

@@ -1,17 +1,18 @@
 //! Credential reads on SQLite answered on the calling thread. sqlx runs each
 //! SQLite query on its connection's own thread, and the hand-offs there and
 //! back cost more than the indexed read itself; a credential's first
-//! request on a node is the hot path of real traffic (DESIGN.md "The hot
-//! paths"), so these two reads go straight to SQLite through rusqlite, on
+//! request on a node is the hot path of real traffic
+//! (tests/api/hot_path.rs), so these two reads go straight to SQLite through rusqlite, on
 //! read-only connections of the same WAL database. The database file is in
 //! the page cache in any deployment that serves this traffic, so a read
 //! takes microseconds; a read that cannot be answered at once (a busy
 //! database, an error) is left to the async store.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, Row};
 
 use super::credential_queries;
@@ -23,6 +24,8 @@ use crate::stats::Counters;
 
 /// How long a read waits for a lock before leaving the work to the store.
 const BUSY_WAIT: Duration = Duration::from_millis(5);
+/// How much of the database file a reading connection maps.
+const MMAP_BYTES: i64 = 1 << 30;
 
 pub struct SqliteReads {
     path: PathBuf,
@@ -52,6 +55,10 @@ impl SqliteReads {
         )?;
         connection.busy_timeout(BUSY_WAIT)?;
         connection.pragma_update(None, "query_only", true)?;
+        // Pages straight from the file's mapping: every write elsewhere
+        // (usage counts, each second) empties a connection's own page
+        // cache, and reading them back through it costs more than the query.
+        connection.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         Ok(connection)
     }
 
@@ -62,16 +69,14 @@ impl SqliteReads {
         read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StorageError> {
         Counters::bump(&self.counters.sql_queries);
-        let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let idle = self.idle.lock().pop();
         let connection = match idle {
             Some(connection) => connection,
             None => self.open().map_err(unavailable)?,
         };
         let answer = read(&connection).map_err(unavailable);
         if answer.is_ok() {
-            if let Ok(mut idle) = self.idle.lock() {
-                idle.push(connection);
-            }
+            self.idle.lock().push(connection);
         }
         answer
     }
@@ -114,52 +119,73 @@ impl InstantCredentialReads for SqliteReads {
     }
 }
 
+/// A row's columns read in the order the query selects them (see
+/// `credential_queries`), which is the order of the row structs' fields:
+/// by position, since looking a column up by name costs more than reading it.
+struct Columns<'a, 'r> {
+    row: &'a Row<'r>,
+    next: usize,
+}
+
+impl<'a, 'r> Columns<'a, 'r> {
+    fn of(row: &'a Row<'r>) -> Self {
+        Self { row, next: 0 }
+    }
+
+    fn next<T: rusqlite::types::FromSql>(&mut self) -> rusqlite::Result<T> {
+        self.next += 1;
+        self.row.get(self.next - 1)
+    }
+}
+
 fn client_secrets_row(row: &Row) -> rusqlite::Result<ClientSecretsRow> {
+    let mut column = Columns::of(row);
     Ok(ClientSecretsRow {
         client: ClientWithPlanRow {
             client: ClientRow {
-                id: row.get("id")?,
-                org_id: row.get("org_id")?,
-                name: row.get("name")?,
-                scopes: row.get("scopes")?,
-                audiences: row.get("audiences")?,
-                status: row.get("status")?,
-                resource_server: row.get("resource_server")?,
-                created_at: row.get("created_at")?,
-                updated_at: row.get("updated_at")?,
-                expires_at: row.get("expires_at")?,
-                ip_allowlist: row.get("ip_allowlist")?,
-                rate_limit_per_minute: row.get("rate_limit_per_minute")?,
-                last_used_at: row.get("last_used_at")?,
-                request_count: row.get("request_count")?,
+                id: column.next()?,
+                org_id: column.next()?,
+                name: column.next()?,
+                scopes: column.next()?,
+                audiences: column.next()?,
+                status: column.next()?,
+                resource_server: column.next()?,
+                created_at: column.next()?,
+                updated_at: column.next()?,
+                expires_at: column.next()?,
+                ip_allowlist: column.next()?,
+                rate_limit_per_minute: column.next()?,
+                last_used_at: column.next()?,
+                request_count: column.next()?,
             },
-            plan: row.get("plan")?,
+            plan: column.next()?,
         },
-        hash: row.get("hash")?,
-        origin: row.get("origin")?,
-        secret_expires_at: row.get("secret_expires_at")?,
+        hash: column.next()?,
+        origin: column.next()?,
+        secret_expires_at: column.next()?,
     })
 }
 
 fn api_key_credentials_row(row: &Row) -> rusqlite::Result<ApiKeyCredentialsRow> {
+    let mut column = Columns::of(row);
     Ok(ApiKeyCredentialsRow {
         key: ApiKeyRow {
-            id: row.get("id")?,
-            org_id: row.get("org_id")?,
-            name: row.get("name")?,
-            scopes: row.get("scopes")?,
-            status: row.get("status")?,
-            created_at: row.get("created_at")?,
-            updated_at: row.get("updated_at")?,
-            expires_at: row.get("expires_at")?,
-            rate_limit_per_minute: row.get("rate_limit_per_minute")?,
-            ip_allowlist: row.get("ip_allowlist")?,
-            metadata: row.get("metadata")?,
-            last_used_at: row.get("last_used_at")?,
-            request_count: row.get("request_count")?,
+            id: column.next()?,
+            org_id: column.next()?,
+            name: column.next()?,
+            scopes: column.next()?,
+            status: column.next()?,
+            created_at: column.next()?,
+            updated_at: column.next()?,
+            expires_at: column.next()?,
+            rate_limit_per_minute: column.next()?,
+            ip_allowlist: column.next()?,
+            metadata: column.next()?,
+            last_used_at: column.next()?,
+            request_count: column.next()?,
         },
-        hash: row.get("hash")?,
-        plan: row.get("plan")?,
+        hash: column.next()?,
+        plan: column.next()?,
     })
 }
 
