@@ -379,7 +379,7 @@ fn keys_command(command: KeysCommand, settings: &Settings) -> anyhow::Result<Out
 }
 
 fn rfc3339(ts: i64) -> Value {
-    json!(crate::routes::rfc3339(ts))
+    json!(crate::time::rfc3339(ts))
 }
 
 /// `--expires-at`, in the bounds the management API keeps.

@@ -11,8 +11,8 @@ use figment::Figment;
 use serde::Deserialize;
 
 use crate::crypto::{ServerSecret, SigningAlgorithm};
+use crate::domain::TrustedProxies;
 use crate::domain::{Audience, PlanLimits, ScopePolicy};
-use crate::routes::TrustedProxies;
 use crate::telemetry::LogFormat;
 
 pub const ENV_PREFIX: &str = "KEYWARD_";

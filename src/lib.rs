@@ -13,3 +13,4 @@ pub mod startup;
 pub mod stats;
 pub mod storage;
 pub mod telemetry;
+pub mod time;

@@ -77,7 +77,7 @@ pub struct AppState {
     pub max_rate_limit_per_minute: u32,
     pub metadata: web::Bytes,
     /// Whose `X-Forwarded-For` names the client's address.
-    pub trusted_proxies: routes::TrustedProxies,
+    pub trusted_proxies: crate::domain::TrustedProxies,
     /// How long a request body may take to arrive (`body_deadline`).
     pub request_timeout: Duration,
     pub counters: Arc<Counters>,

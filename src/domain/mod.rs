@@ -15,6 +15,7 @@ pub mod organisation;
 pub mod outbound_address;
 pub mod scope;
 pub mod scope_policy;
+pub mod trusted_proxies;
 pub mod webhook;
 
 pub use api_key::{ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeySecret, ApiKeyStatus, InvalidApiKey};
@@ -33,6 +34,7 @@ pub use organisation::{
 };
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use scope_policy::ScopePolicy;
+pub use trusted_proxies::{client_ip, TrustedProxies};
 pub use webhook::{
     DeliveryAttempt, DeliveryState, ExpiringCredential, InvalidWebhookUrl, RetryPolicy,
     WebhookDelivery, WebhookUrlRules,

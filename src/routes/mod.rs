@@ -29,7 +29,6 @@ use actix_web::{guard, web, HttpRequest, HttpResponse};
 
 use crate::error::{OAuthError, OAuthErrorCode};
 
-pub use client_ip::{client_ip, TrustedProxies};
 pub use metadata::build_metadata;
 pub use request_id::RequestId;
 pub use request_log::{log_request, RequestSpan};
@@ -107,7 +106,7 @@ route_table! {
     "/admin/v1/orgs/{org_id}/api-keys/{key_id}/activate" { post => admin::api_keys::activate },
     "/admin/v1/orgs/{org_id}/api-keys/{key_id}/roll" { post => admin::api_keys::roll },
     "/admin/v1/orgs/{org_id}/api-keys/{key_id}/usage" { get => admin::api_keys::usage },
-    "/admin/v1/orgs/{org_id}/audit-events" { get => admin::audit::list },
+    "/admin/v1/orgs/{org_id}/audit-events" { get => admin::audit_events::list },
     "/admin/v1/orgs/{org_id}/webhook-secret" { post => admin::orgs::rotate_webhook_secret },
     "/admin/v1/orgs/{org_id}/webhook-deliveries" { get => admin::webhooks::list_deliveries },
 }
@@ -165,11 +164,4 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
         &OAuthError::new(OAuthErrorCode::InvalidRequest, "no such endpoint")
             .with_status(actix_web::http::StatusCode::NOT_FOUND),
     )
-}
-
-/// A Unix time as RFC 3339, the timestamp format of our JSON APIs.
-pub fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

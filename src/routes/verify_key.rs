@@ -16,7 +16,7 @@ use super::token::storage_error;
 use crate::domain::ScopeSet;
 use crate::error::OAuthError;
 use crate::services::introspection::check_granted;
-use crate::services::KeyRejection;
+use crate::services::{KeyRejection, KeyVerdict};
 use crate::startup::AppState;
 
 #[derive(Deserialize)]
@@ -106,9 +106,9 @@ pub async fn verify_key(
         .await
         .map_err(|e| storage_error(&e))?;
     let Some(key) = found else {
-        let code = KeyRejection::NotFound.code();
-        state.metrics.key_verified(code);
-        return Ok(respond(&Verdict::invalid(code)));
+        let verdict = KeyVerdict::Rejected(KeyRejection::NotFound);
+        state.metrics.key_verified(verdict.code());
+        return Ok(respond(&Verdict::invalid(verdict.code())));
     };
     let record = &key.credentials.key;
     let scope = record.scopes.to_string();
@@ -118,25 +118,25 @@ pub async fn verify_key(
         None => count_key_check(&state, record, now).await,
         Some(_) => None,
     };
-    let code = match (rejection, &check, limited) {
-        (Some(reason), _, _) => reason.code(),
-        (None, _, Some(decision)) if !decision.allowed => "RATE_LIMITED",
-        (None, Some(c), _) if !c.sufficient => "INSUFFICIENT_SCOPE",
-        (None, _, _) => "VALID",
+    let verdict = match (rejection, &check, limited) {
+        (Some(reason), _, _) => KeyVerdict::Rejected(reason),
+        (None, _, Some(decision)) if !decision.allowed => KeyVerdict::RateLimited,
+        (None, Some(c), _) if !c.sufficient => KeyVerdict::InsufficientScope,
+        (None, _, _) => KeyVerdict::Valid,
     };
-    state.metrics.key_verified(code);
+    state.metrics.key_verified(verdict.code());
     let (required, actual) = match check {
-        Some(c) if code == "INSUFFICIENT_SCOPE" => (Some(c.required), Some(c.actual)),
+        Some(c) if verdict == KeyVerdict::InsufficientScope => (Some(c.required), Some(c.actual)),
         _ => (None, None),
     };
     // The key verified, so its own details may be told whatever the code.
     let verdict = Verdict {
-        valid: code == "VALID",
-        code,
+        valid: verdict == KeyVerdict::Valid,
+        code: verdict.code(),
         key_id: Some(record.id.as_str()),
         org_id: Some(record.org_id.as_str()),
         scopes: Some(record.scopes.iter().map(|s| s.as_str()).collect()),
-        expires_at: record.expires_at.map(crate::routes::rfc3339),
+        expires_at: record.expires_at.map(crate::time::rfc3339),
         required,
         actual,
         retry_after: limited.and_then(|d| d.retry_after_seconds),

@@ -1,4 +1,4 @@
-//! Checking API keys (DESIGN.md "The hot paths"): a key's first check on a
+//! Checking API keys, on the hot path (tests/api/hot_path.rs): a key's first check on a
 //! node costs one indexed read and a digest check; a warm one reads
 //! nothing. A key stored before digests (argon2id) is checked with argon2
 //! once, and its hash is then rewritten as a digest.
@@ -29,14 +29,26 @@ pub enum KeyRejection {
     IpNotAllowed,
 }
 
-impl KeyRejection {
+/// The answer to a key check, as `/v1/keys/verify` and the metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyVerdict {
+    Valid,
+    RateLimited,
+    InsufficientScope,
+    Rejected(KeyRejection),
+}
+
+impl KeyVerdict {
     pub fn code(self) -> &'static str {
         match self {
-            KeyRejection::NotFound => "NOT_FOUND",
-            KeyRejection::Deactivated => "DEACTIVATED",
-            KeyRejection::Expired => "EXPIRED",
-            KeyRejection::ApiAccessNotAvailable => "API_ACCESS_NOT_AVAILABLE",
-            KeyRejection::IpNotAllowed => "IP_NOT_ALLOWED",
+            KeyVerdict::Valid => "VALID",
+            KeyVerdict::RateLimited => "RATE_LIMITED",
+            KeyVerdict::InsufficientScope => "INSUFFICIENT_SCOPE",
+            KeyVerdict::Rejected(KeyRejection::NotFound) => "NOT_FOUND",
+            KeyVerdict::Rejected(KeyRejection::Deactivated) => "DEACTIVATED",
+            KeyVerdict::Rejected(KeyRejection::Expired) => "EXPIRED",
+            KeyVerdict::Rejected(KeyRejection::ApiAccessNotAvailable) => "API_ACCESS_NOT_AVAILABLE",
+            KeyVerdict::Rejected(KeyRejection::IpNotAllowed) => "IP_NOT_ALLOWED",
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Client authentication (DESIGN.md "The hot paths"). A client's first
+//! Client authentication, on the hot path (tests/api/hot_path.rs). A client's first
 //! request on a node costs one indexed read and a digest check; a warm one
 //! finds its record cached and reads nothing. Only an imported secret (or
 //! a hash stored before digests) costs argon2, once per node: a verified

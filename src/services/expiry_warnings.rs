@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::{json, Map};
 
 use crate::domain::{AuditEvent, AuditTarget, ExpiringCredential, WebhookDelivery};
-use crate::routes::rfc3339;
 use crate::storage::{StorageError, Store};
+use crate::time::rfc3339;
 
 pub struct ExpiryWarnings {
     pub store: Arc<dyn Store>,

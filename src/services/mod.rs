@@ -14,7 +14,6 @@ pub mod introspection;
 pub mod outbound_http;
 pub mod rate_limit;
 pub mod record_cache;
-pub mod redis_limiter;
 pub mod registry;
 pub mod revocation;
 pub mod revocation_list;
@@ -24,7 +23,7 @@ pub mod usage;
 pub mod webhooks;
 
 pub use access_tokens::AccessTokenVerifier;
-pub use api_keys::{ApiKeyVerifier, CheckedKey, KeyRejection};
+pub use api_keys::{ApiKeyVerifier, CheckedKey, KeyRejection, KeyVerdict};
 pub use client_auth::{AuthenticatedClient, ClientAuthError, ClientAuthenticator};
 pub use introspection::{Caller, Introspection, Introspector};
 pub use revocation::Revoker;

@@ -1,5 +1,5 @@
 //! Creating organisations, clients and API keys, shared by the CLI and
-//! (later) the management API.
+//! the management API.
 
 use crate::crypto::secret::generate_client_secret;
 use crate::crypto::SecretHasher;

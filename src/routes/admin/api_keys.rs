@@ -371,7 +371,7 @@ pub async fn usage(
         .iter()
         .map(|b| {
             serde_json::json!({
-                "start": crate::routes::rfc3339(b.minute * 60),
+                "start": crate::time::rfc3339(b.minute * 60),
                 "count": b.count,
                 "rate_limited": b.rate_limited,
             })
@@ -380,8 +380,8 @@ pub async fn usage(
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "key_id": id.as_str(),
         "granularity": granularity,
-        "from": crate::routes::rfc3339(from),
-        "to": crate::routes::rfc3339(to),
+        "from": crate::time::rfc3339(from),
+        "to": crate::time::rfc3339(to),
         "items": items,
     })))
 }

@@ -1,19 +1,13 @@
 //! The audit trail: recording management changes and admin
-//! authentications, and `GET /admin/v1/orgs/{org_id}/audit-events`.
-//! Events hold the non-secret fields of the views, never a secret, key,
+//! authentications (read back by `audit_events`). Events hold the non-secret fields of the views, never a secret, key,
 //! hash or token.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpRequest;
 use serde_json::{json, Map, Value};
 
-use super::auth::{AdminCaller, AUDIT_READ};
-use super::input::{page_of, page_request, param, query_params};
-use super::orgs::org_of;
-use super::problem::Problem;
 use crate::domain::{AuditEvent, AuditTarget, OrgId};
 use crate::routes::RequestId;
 use crate::startup::AppState;
-use crate::storage::AuditQuery;
 
 /// The request's id (see `routes::request_id`), the one its log lines and
 /// its `X-Request-Id` response header carry.
@@ -103,65 +97,4 @@ pub fn change(name: &str, old: Value, new: Value) -> Map<String, Value> {
     let mut changes = Map::new();
     changes.insert(name.to_owned(), json!({ "old": old, "new": new }));
     changes
-}
-
-pub async fn list(
-    caller: AdminCaller,
-    path: web::Path<String>,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, Problem> {
-    let org = org_of(&caller, &path)?;
-    caller.require(&org, AUDIT_READ)?;
-    let params = query_params(
-        &req,
-        &["limit", "cursor", "action", "target_id", "since", "until"],
-    )?;
-    let text = |name: &str| -> Result<Option<String>, Problem> {
-        match param(&params, name) {
-            Some(v) if v.is_empty() || v.len() > 128 => Err(Problem::invalid_field(
-                name,
-                "must be between 1 and 128 characters",
-            )),
-            v => Ok(v.map(str::to_owned)),
-        }
-    };
-    let time = |name: &str| -> Result<Option<i64>, Problem> {
-        param(&params, name)
-            .map(|raw| {
-                chrono::DateTime::parse_from_rfc3339(raw)
-                    .map(|t| t.timestamp())
-                    .map_err(|_| Problem::invalid_field(name, "must be an RFC 3339 time"))
-            })
-            .transpose()
-    };
-    let query = AuditQuery {
-        page: page_request(&params)?,
-        action: text("action")?,
-        target_id: text("target_id")?,
-        since: time("since")?,
-        until: time("until")?,
-    };
-    let events = state.store.list_audit_events(&org, &query).await?;
-    let body = page_of(
-        &query.page,
-        &events,
-        |e| (e.occurred_at, e.id.as_str()),
-        view,
-    );
-    Ok(HttpResponse::Ok().json(body))
-}
-
-fn view(event: &AuditEvent) -> Value {
-    json!({
-        "id": event.id,
-        "org_id": event.org_id.as_ref().map(|o| o.as_str()),
-        "actor": event.actor,
-        "action": event.action,
-        "target": event.target.as_ref().map(|t| json!({"type": t.kind, "id": t.id})),
-        "occurred_at": crate::routes::rfc3339(event.occurred_at),
-        "source_ip": event.source_ip,
-        "request_id": event.request_id,
-        "changes": event.changes,
-    })
 }

@@ -182,7 +182,7 @@ pub async fn rotate_secret(
             .await?;
     state.authenticator.evict(client.id.as_str());
     client.updated_at = chrono::Utc::now().timestamp();
-    let ends = crate::routes::rfc3339(client.updated_at + grace);
+    let ends = crate::time::rfc3339(client.updated_at + grace);
     let changes = audit::change("previous_secret_expires_at", Value::Null, ends.into());
     record(
         &state,
@@ -196,7 +196,7 @@ pub async fn rotate_secret(
     let mut view = views::client(&client);
     show_secret(&mut view, secret.as_ref());
     view["previous_secret_expires_at"] =
-        Value::from(crate::routes::rfc3339(client.updated_at + grace));
+        Value::from(crate::time::rfc3339(client.updated_at + grace));
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(view))

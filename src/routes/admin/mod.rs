@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod audit_events;
 pub mod auth;
 pub mod clients;
 mod fields;

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::domain::{ApiKey, Audience, Client, Organisation};
-use crate::routes::rfc3339;
+use crate::time::rfc3339;
 
 fn time(unix: Option<i64>) -> Value {
     unix.map_or(Value::Null, |t| json!(rfc3339(t)))

@@ -9,8 +9,8 @@ use super::input::{page_of, page_request, param, query_params};
 use super::orgs::org_of;
 use super::problem::Problem;
 use crate::domain::{DeliveryState, WebhookDelivery};
-use crate::routes::rfc3339;
 use crate::startup::AppState;
+use crate::time::rfc3339;
 
 pub async fn list_deliveries(
     caller: AdminCaller,

@@ -15,22 +15,12 @@ use governor::{Quota, RateLimiter};
 
 use crate::stats::Counters;
 
+mod decision;
+pub mod shared;
+
+pub use decision::{Decision, WINDOW_SECONDS};
+
 type Gcra = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
-
-/// The outcome of one check, with what the rate-limit headers tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decision {
-    pub allowed: bool,
-    /// Requests per window (the per-minute rate; the window is 60 s).
-    pub limit: u32,
-    pub remaining: u32,
-    /// Seconds until the full budget is back.
-    pub reset_seconds: u64,
-    /// Seconds until a request would be allowed; only when refused.
-    pub retry_after_seconds: Option<u64>,
-}
-
-pub const WINDOW_SECONDS: u64 = 60;
 
 /// The most buckets kept; past it, idle ones are dropped at once.
 const MAX_BUCKETS: usize = 1_000_000;
@@ -147,7 +137,7 @@ impl LocalLimiter {
 #[derive(Default)]
 pub struct RateLimits {
     local: LocalLimiter,
-    shared: Option<super::redis_limiter::RedisLimiter>,
+    shared: Option<shared::RedisLimiter>,
     counters: Arc<Counters>,
 }
 
@@ -158,9 +148,7 @@ impl RateLimits {
     ) -> Result<Self, redis::RedisError> {
         Ok(Self {
             local: LocalLimiter::default(),
-            shared: redis_url
-                .map(super::redis_limiter::RedisLimiter::new)
-                .transpose()?,
+            shared: redis_url.map(shared::RedisLimiter::new).transpose()?,
             counters,
         })
     }

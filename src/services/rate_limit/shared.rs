@@ -9,7 +9,7 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use redis::aio::MultiplexedConnection;
 
-use super::rate_limit::{Decision, WINDOW_SECONDS};
+use super::decision::{Decision, WINDOW_SECONDS};
 
 /// GCRA on Redis's own clock: the key holds the theoretical arrival time in
 /// microseconds, which keeps the emission interval whole for rates up to a
