@@ -5,8 +5,8 @@ use keyward::domain::{OrgId, Plan};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Backend, TestApp, API, ROOT_TOKEN};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend, TestApp, API, ROOT_TOKEN};
 
 const KEYS_RW: &[&str] = &["keyward:keys:read", "keyward:keys:write"];
 /// An admin that may manage keys and grant the data scopes the tests use:
@@ -25,7 +25,7 @@ async fn create_key(app: &TestApp, org: &OrgId, token: &str, body: Value) -> Val
     key
 }
 
-async fn verify(app: &TestApp, rs: &crate::helpers::TestClient, key: &Value) -> Value {
+async fn verify(app: &TestApp, rs: &crate::support::helpers::TestClient, key: &Value) -> Value {
     app.verify_key(rs, json!({ "key": key["key"] })).await.1
 }
 

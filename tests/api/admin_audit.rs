@@ -6,8 +6,8 @@ use keyward::stats::Counters;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, status_and_json, Backend, TestApp, ROOT_TOKEN};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, status_and_json, Backend, TestApp, ROOT_TOKEN};
 
 /// An admin that may do everything the tests drive, and read the trail.
 const ADMIN: &[&str] = &[

@@ -7,8 +7,8 @@ use keyward::domain::{OrgId, Plan};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, Backend, TestApp, ROOT_TOKEN};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend, TestApp, ROOT_TOKEN};
 
 /// Numbers past every bound: i64::MAX, one past it, u64::MAX, a float.
 const HUGE: [&str; 5] = [

@@ -5,8 +5,10 @@ use keyward::domain::{OrgId, Plan};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, status_and_json, Backend, TestApp, TestClient, API, ROOT_TOKEN};
 use crate::on_both_backends;
+use crate::support::helpers::{
+    spawn_app, status_and_json, Backend, TestApp, TestClient, API, ROOT_TOKEN,
+};
 
 const CLIENTS_RW: &[&str] = &["keyward:clients:read", "keyward:clients:write"];
 /// Manages clients and may grant the data scopes the tests use.

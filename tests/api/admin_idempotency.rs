@@ -5,8 +5,8 @@ use keyward::domain::Plan;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Backend, TestApp, ROOT_TOKEN};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend, TestApp, ROOT_TOKEN};
 
 async fn post(app: &TestApp, path: &str, key: &str, body: Value) -> (u16, Option<String>, Value) {
     let response = app

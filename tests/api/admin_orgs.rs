@@ -4,8 +4,8 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, Backend, ROOT_TOKEN};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend, ROOT_TOKEN};
 
 async fn the_operator_manages_organisations(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -8,8 +8,8 @@ use keyward::services::registry::{self, RegistryError};
 use keyward::stats::Counters;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Backend, TestApiKey, TestApp, TestClient, API};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend, TestApiKey, TestApp, TestClient, API};
 
 /// Waits until verifying `key` gives `code`: a change made in the database
 /// reaches the node through the change log within a second.

@@ -7,11 +7,11 @@ use keyward::domain::{Audience, IpAllowlist, Plan};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::{
     spawn_app, spawn_app_with, status_and_json, Backend, TestApp, TestClient, API, ROOT_TOKEN,
 };
-use crate::jwt_verify::verify;
-use crate::on_both_backends;
+use crate::support::jwt_verify::verify;
 
 const OTHER: &str = "https://other.test";
 

@@ -7,8 +7,8 @@
 use keyward::domain::ImportedSecret;
 use keyward::stats::Counters;
 
-use crate::helpers::{spawn_app_with, status_and_json, Backend, TestApp, TestClient};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app_with, status_and_json, Backend, TestApp, TestClient};
 
 const ATTACKER: &str = "198.51.100.7";
 const OWNER: &str = "203.0.113.5";

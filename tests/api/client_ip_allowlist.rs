@@ -5,9 +5,11 @@
 use keyward::domain::IpAllowlist;
 use serde_json::{json, Value};
 
-use crate::cli::{keyward, run};
-use crate::helpers::{spawn_app, spawn_app_with, status_and_json, Backend, TestApp, TestClient};
 use crate::on_both_backends;
+use crate::support::cli_process::{keyward, run};
+use crate::support::helpers::{
+    spawn_app, spawn_app_with, status_and_json, Backend, TestApp, TestClient,
+};
 
 const GRANT: [(&str, &str); 1] = [("grant_type", "client_credentials")];
 

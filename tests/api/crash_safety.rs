@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestDatabase};
 use crate::on_both_backends;
-use crate::server_process::ServerProcess;
+use crate::support::helpers::{Backend, TestDatabase};
+use crate::support::server_process::ServerProcess;
 
 const WRITERS: usize = 8;
 const ACKNOWLEDGED_BEFORE_CRASH: usize = 120;
@@ -27,7 +27,7 @@ enum Acknowledged {
 /// again, until the server is gone.
 async fn write_until_gone(server_url: String, org: String, acks: Arc<Mutex<Vec<Acknowledged>>>) {
     let http = reqwest::Client::new();
-    let root = crate::helpers::ROOT_TOKEN;
+    let root = crate::support::helpers::ROOT_TOKEN;
     let call = |method: Method, path: String, body: serde_json::Value| {
         let request = http
             .request(method, format!("{server_url}{path}"))

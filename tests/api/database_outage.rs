@@ -12,10 +12,10 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{
+use crate::support::helpers::{
     start, status_and_json, test_settings, Backend, TestApp, TestDatabase, API, ROOT_TOKEN,
 };
-use crate::metrics::Scrape;
+use crate::support::metrics_scrape::Scrape;
 
 /// Forwards TCP to PostgreSQL until cut: then it drops every open connection
 /// and refuses new ones, as a dead server or a partition would.

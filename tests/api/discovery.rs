@@ -1,7 +1,7 @@
 //! Metadata (RFC 8414), JWKS (RFC 7517) and health endpoints.
 
-use crate::helpers::{spawn_app, spawn_app_with, Backend};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, spawn_app_with, Backend};
 
 async fn metadata_describes_the_server(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -16,7 +16,7 @@ use keyward::domain::{ClientId, ClientStatus};
 use keyward::services::registry;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Backend, TestApp, API};
+use crate::support::helpers::{spawn_app, Backend, TestApp, API};
 use guard::{Config, Guard, Mode};
 
 const OTHER: &str = "https://other.example.test";
@@ -49,7 +49,7 @@ async fn serve_example(config: Config) -> String {
     format!("http://127.0.0.1:{port}/payouts")
 }
 
-fn introspect_mode(rs: &crate::helpers::TestClient, cache_ttl: Duration) -> Mode {
+fn introspect_mode(rs: &crate::support::helpers::TestClient, cache_ttl: Duration) -> Mode {
     Mode::Introspect {
         client_id: rs.id.clone(),
         client_secret: rs.secret.clone().into(),

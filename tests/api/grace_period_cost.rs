@@ -8,29 +8,16 @@ use keyward::stats::Counters;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Backend, TestApp, TestClient, ROOT_TOKEN};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend, TestApp, TestClient, ROOT_TOKEN};
+use crate::support::metrics_scrape::Scrape;
 
 const OLD_IMPORTED: &str = "hydra-Zq8xV2mLp0R7tYc4NbWk1sDf";
 const NEW_IMPORTED: &str = "hydra-Pw3nB7vKd1Lq9XsT5mRc8Yh";
 
 /// The value of a counter on `/metrics`.
 async fn metric(app: &TestApp, name: &str) -> u64 {
-    let text = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("/metrics has no {name}"))
-        .trim()
-        .parse()
-        .unwrap()
+    Scrape::of(app).await.get(name, &[]) as u64
 }
 
 async fn token_status(app: &TestApp, id: &str, secret: &str) -> u16 {

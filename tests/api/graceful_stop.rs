@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{Backend, TestDatabase, API};
 use crate::on_both_backends;
-use crate::server_process::ServerProcess;
+use crate::support::helpers::{Backend, TestDatabase, API};
+use crate::support::server_process::ServerProcess;
 
 const CALLERS: usize = 16;
 

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 
 use keyward::routes::ROUTES;
 
-use crate::helpers::{spawn_app, Backend, ROOT_TOKEN};
+use crate::support::helpers::{spawn_app, Backend, ROOT_TOKEN};
 
 /// Sends one request over a fresh connection and returns the status, the
 /// header lines (lower-case names) and the bytes after the header block.

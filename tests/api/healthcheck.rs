@@ -1,9 +1,9 @@
 //! `keyward healthcheck`, the container's HEALTHCHECK: exit 0 when the
 //! configured server answers `/healthz`, 1 otherwise.
 
-use crate::cli::run;
-use crate::helpers::{spawn_app, Backend};
-use crate::server_process::free_port;
+use crate::support::cli_process::run;
+use crate::support::helpers::{spawn_app, Backend};
+use crate::support::server_process::free_port;
 
 fn healthcheck(listen: String) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();

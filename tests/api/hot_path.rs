@@ -1,10 +1,10 @@
-//! The hot paths of DESIGN.md: a credential's first request on a node
+//! The hot paths: a credential's first request on a node
 //! costs one indexed read and no argon2; a warm one runs no SQL at all.
 
 use keyward::stats::Counters;
 
-use crate::helpers::{spawn_app, Backend, TestClient};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend, TestClient};
 
 struct Snapshot {
     sql: u64,
@@ -78,12 +78,14 @@ async fn a_first_key_check_costs_one_read_and_no_argon2(backend: Backend) {
 
 async fn warm_introspection_runs_no_sql_argon2_or_signature_check(backend: Backend) {
     let app = spawn_app(backend).await;
-    let rs = app.create_resource_server(&[crate::helpers::API]).await;
+    let rs = app
+        .create_resource_server(&[crate::support::helpers::API])
+        .await;
     let client = app
-        .create_client(&["payouts:read"], &[crate::helpers::API])
+        .create_client(&["payouts:read"], &[crate::support::helpers::API])
         .await;
     let token = app
-        .token(&client, &[("resource", crate::helpers::API)])
+        .token(&client, &[("resource", crate::support::helpers::API)])
         .await;
     assert_eq!(app.introspect(&rs, &token, &[]).await.1["active"], true);
     let signatures = || Counters::read(&app.counters.signature_verifications);

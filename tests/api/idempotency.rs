@@ -1,8 +1,7 @@
-//! The Idempotency-Key middleware on both backends. The management routes it
-//! will wrap do not exist yet, so it wraps test handlers here (harness.rs),
-//! in a small actix app on a random port with its own database.
-
-mod harness;
+//! The Idempotency-Key middleware on both backends, around test handlers
+//! (support/idempotency_harness.rs) whose outcome each test chooses, in a
+//! small actix app on a random port with its own database. Its use on the
+//! management routes is in admin_idempotency.rs.
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::Ordering;
@@ -15,9 +14,9 @@ use keyward::storage::{ClaimOutcome, IdempotencyClaim, IdempotencySlot};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{spawn_app, spawn_app_with, Backend};
 use crate::on_both_backends;
-use harness::{serve, Reply};
+use crate::support::helpers::{spawn_app, spawn_app_with, Backend};
+use crate::support::idempotency_harness::{serve, Reply};
 
 fn new_key() -> String {
     Uuid::new_v4().to_string()
@@ -363,7 +362,7 @@ fn the_server_secret_setting_is_checked_and_never_echoed() {
         format!("sqlite://{}/k.db", dir.path().display()),
     );
     let short = ("KEYWARD_SERVER_SECRET", "hunter2-is-short".to_owned());
-    let output = crate::cli::run(dir.path(), &[db.clone(), short], &["migrate"]);
+    let output = crate::support::cli_process::run(dir.path(), &[db.clone(), short], &["migrate"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("server_secret"), "{stderr}");
@@ -372,6 +371,6 @@ fn the_server_secret_setting_is_checked_and_never_echoed() {
     let file = dir.path().join("secret");
     std::fs::write(&file, format!("{}\n", "s".repeat(40))).unwrap();
     let from_file = ("KEYWARD_SERVER_SECRET_FILE", file.display().to_string());
-    let output = crate::cli::run(dir.path(), &[db, from_file], &["migrate"]);
+    let output = crate::support::cli_process::run(dir.path(), &[db, from_file], &["migrate"]);
     assert!(output.status.success(), "{output:?}");
 }

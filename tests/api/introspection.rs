@@ -5,8 +5,8 @@ use base64::Engine;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, status_and_json, Backend, TestApp, API};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, spawn_app_with, status_and_json, Backend, TestApp, API};
 
 async fn active_token_reports_every_field(backend: Backend) {
     let app = spawn_app(backend).await;

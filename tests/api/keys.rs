@@ -9,10 +9,10 @@ use keyward::crypto::SigningAlgorithm;
 use keyward::startup::Application;
 use serde_json::Value;
 
-use crate::cli::keyward;
-use crate::helpers::{spawn_app_with, Backend, TestApp};
-use crate::jwt_verify::verify_with;
 use crate::on_both_backends;
+use crate::support::cli_process::keyward;
+use crate::support::helpers::{spawn_app_with, Backend, TestApp};
+use crate::support::jwt_verify::verify_with;
 
 const ISSUER: &str = "http://keyward.test";
 
@@ -60,7 +60,7 @@ impl Replica {
             .unwrap()
     }
 
-    async fn token(&self, app: &TestApp, client: &crate::helpers::TestClient) -> String {
+    async fn token(&self, app: &TestApp, client: &crate::support::helpers::TestClient) -> String {
         let response = app
             .http
             .post(format!("{}/oauth/token", self.address))

@@ -7,9 +7,9 @@ use base64::Engine;
 use reqwest::{Client, RequestBuilder};
 use serde_json::{json, Value};
 
-use crate::helpers::{status_and_json, Backend, TestDatabase, API};
 use crate::on_both_backends;
-use crate::server_process::ServerProcess;
+use crate::support::helpers::{status_and_json, Backend, TestDatabase, API};
+use crate::support::server_process::ServerProcess;
 
 /// A scenario run against a server whose stderr goes to a file.
 struct Run {

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use keyward::routes::ROUTES;
 
-use crate::helpers::{spawn_app, Backend};
+use crate::support::helpers::{spawn_app, Backend};
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",

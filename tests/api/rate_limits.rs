@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use keyward::domain::Plan;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, status_and_json, Backend, API};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, status_and_json, Backend, API};
 
 fn header(response: &reqwest::Response, name: &str) -> String {
     response.headers()[name].to_str().unwrap().to_owned()
@@ -111,7 +111,9 @@ on_both_backends!(
 );
 
 async fn management_calls_are_limited_per_caller(backend: Backend) {
-    let app = crate::helpers::spawn_app_with(backend, |s| s.admin_rate_limit_per_minute = 3).await;
+    let app =
+        crate::support::helpers::spawn_app_with(backend, |s| s.admin_rate_limit_per_minute = 3)
+            .await;
     let org = app.create_org(Plan::Starter).await;
     let admin = app.admin_token(&org, &["keyward:keys:read"]).await;
     let path = app.url(&format!("/admin/v1/orgs/{org}/api-keys"));
@@ -168,7 +170,7 @@ async fn the_operator_sets_the_ceiling_and_may_turn_metering_off(backend: Backen
         .admin(
             reqwest::Method::POST,
             &path,
-            crate::helpers::ROOT_TOKEN,
+            crate::support::helpers::ROOT_TOKEN,
             Some(body.clone()),
         )
         .await;
@@ -177,7 +179,7 @@ async fn the_operator_sets_the_ceiling_and_may_turn_metering_off(backend: Backen
         (400, Some("rate_limit_per_minute"))
     );
 
-    let app = crate::helpers::spawn_app_with(backend, |s| {
+    let app = crate::support::helpers::spawn_app_with(backend, |s| {
         s.max_rate_limit_per_minute = 1_000_000;
         s.metering = false;
     })
@@ -188,7 +190,7 @@ async fn the_operator_sets_the_ceiling_and_may_turn_metering_off(backend: Backen
         .admin(
             reqwest::Method::POST,
             &path,
-            crate::helpers::ROOT_TOKEN,
+            crate::support::helpers::ROOT_TOKEN,
             Some(body),
         )
         .await;
@@ -224,7 +226,7 @@ async fn the_operator_sets_the_ceiling_and_may_turn_metering_off(backend: Backen
         .admin(
             reqwest::Method::GET,
             &usage,
-            crate::helpers::ROOT_TOKEN,
+            crate::support::helpers::ROOT_TOKEN,
             None,
         )
         .await;

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::cli::keyward;
-use crate::helpers::{spawn_app, status_and_json, Backend, TestApp, TestClient, API};
 use crate::on_both_backends;
+use crate::support::cli_process::keyward;
+use crate::support::helpers::{spawn_app, status_and_json, Backend, TestApp, TestClient, API};
 
 /// Waits until `node` reports `active` for `token`; returns how long it took.
 async fn until_active(node: &TestApp, rs: &TestClient, token: &str, active: bool) -> Duration {

@@ -6,8 +6,8 @@ use keyward::domain::Plan;
 use reqwest::{Method, Response};
 use serde_json::json;
 
-use crate::helpers::{spawn_app, Backend, TestApp, ROOT_TOKEN};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend, TestApp, ROOT_TOKEN};
 
 fn answered_id(response: &Response) -> String {
     response.headers()["x-request-id"]

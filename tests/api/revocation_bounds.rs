@@ -7,8 +7,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use keyward::startup::CLOCK_LEEWAY_SECONDS;
 
-use crate::helpers::{spawn_app_with, status_and_json, Backend, TestApp, API};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app_with, status_and_json, Backend, TestApp, API};
 
 const CAP: u32 = 3;
 

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use crate::helpers::{Backend, TestDatabase};
 use crate::on_both_backends;
-use crate::server_process::ServerProcess;
+use crate::support::helpers::{Backend, TestDatabase};
+use crate::support::server_process::ServerProcess;
 
 /// Every `kwr_…` token in a log.
 fn tokens_in(text: &str) -> Vec<String> {

@@ -12,9 +12,9 @@ use oauth2::{AuthType, TokenResponse, TokenUrl};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::cli::{keyward_with_stdin, one_json_object};
-use crate::helpers::{spawn_app_with, Backend, TestApp, TestClient, ROOT_TOKEN};
 use crate::on_both_backends;
+use crate::support::cli_process::{keyward_with_stdin, one_json_object};
+use crate::support::helpers::{spawn_app_with, Backend, TestApp, TestClient, ROOT_TOKEN};
 
 const DIGEST: &str = "$hmac-sha256$k=";
 const IMPORTED: &str = "hydra-Zq8xV2mLp0R7tYc4NbWk1sDf";

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use keyward::domain::Plan;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, Backend, TestApiKey, TestApp, TestClient, API};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app_with, Backend, TestApiKey, TestApp, TestClient, API};
 
 /// Tests that stop Redis must not overlap those that need it (metrics.rs too).
 static REDIS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -52,7 +52,7 @@ fn budget_exists(key_id: &str) -> bool {
     redis::cmd("EXISTS")
         .arg(format!(
             "{}{key_id}",
-            keyward::services::redis_limiter::KEY_PREFIX
+            keyward::services::rate_limit::shared::KEY_PREFIX
         ))
         .query::<bool>(&mut redis())
         .unwrap()

@@ -7,8 +7,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::helpers::Backend;
-use crate::helpers::{spawn_app_with, TestApp, ROOT_TOKEN};
+use crate::support::helpers::Backend;
+use crate::support::helpers::{spawn_app_with, TestApp, ROOT_TOKEN};
 
 const TIMEOUT_MS: u64 = 500;
 /// How long past the timeout the connection may take to be answered and closed.

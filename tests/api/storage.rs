@@ -11,8 +11,8 @@ use keyward::domain::{
 use keyward::stats::Counters;
 use keyward::storage::{self, AuditQuery, PageRequest, StorageError, Store, UsageCount};
 
-use crate::helpers::{Backend, TestDatabase};
 use crate::on_both_backends;
+use crate::support::helpers::{Backend, TestDatabase};
 
 async fn open(backend: Backend) -> (Arc<dyn Store>, TestDatabase, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();

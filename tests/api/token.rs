@@ -9,11 +9,11 @@ use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
 use serde_json::{json, Value};
 
-use crate::helpers::{
+use crate::on_both_backends;
+use crate::support::helpers::{
     spawn_app, spawn_app_with, status_and_json, Backend, TestApp, TestClient, API,
 };
-use crate::jwt_verify::verify;
-use crate::on_both_backends;
+use crate::support::jwt_verify::verify;
 
 async fn oauth2_token(
     app: &TestApp,

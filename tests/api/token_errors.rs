@@ -4,8 +4,8 @@
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::RequestBuilder;
 
-use crate::helpers::{spawn_app, Backend, API};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend, API};
 
 const WRONG_SECRET: &str = "kws_wrong-secret-that-must-never-be-echoed";
 
@@ -292,28 +292,28 @@ async fn every_bad_request_gets_its_rfc6749_error(backend: Backend) {
 async fn deactivated_client_is_told_so(backend: Backend) {
     let app = spawn_app(backend).await;
     let client = app.create_client(&["payouts:read"], &[]).await;
-    sqlx_deactivate(&app, &client.id).await;
+    let path = format!(
+        "/admin/v1/orgs/{}/clients/{}/deactivate",
+        client.org_id, client.id
+    );
+    let (status, _) = app
+        .admin(
+            reqwest::Method::POST,
+            &path,
+            crate::support::helpers::ROOT_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
     let response = app
         .post_token(&client, &[("grant_type", "client_credentials")])
         .await;
-    let (status, body) = crate::helpers::status_and_json(response).await;
+    let (status, body) = crate::support::helpers::status_and_json(response).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (401, Some("invalid_client"))
     );
     assert_eq!(body["error_description"], "the client is deactivated");
-}
-
-/// Deactivation has no API before the management issue; set it in the database.
-async fn sqlx_deactivate(app: &crate::helpers::TestApp, id: &str) {
-    let sql = "UPDATE oauth_clients SET status = 'deactivated' WHERE id = $1";
-    if app.db.url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
-        sqlx::query(sql).bind(id).execute(&pool).await.unwrap();
-    } else {
-        let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
-        sqlx::query(sql).bind(id).execute(&pool).await.unwrap();
-    }
 }
 
 async fn unknown_paths_get_404_in_oauth_shape(backend: Backend) {

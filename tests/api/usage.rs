@@ -7,8 +7,8 @@ use keyward::domain::{ApiKeyId, Plan};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, Backend, TestApiKey, TestApp, API, ROOT_TOKEN};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app, Backend, TestApiKey, TestApp, API, ROOT_TOKEN};
 
 async fn request_count(app: &TestApp, org: &keyward::domain::OrgId, key: &TestApiKey) -> i64 {
     let id = ApiKeyId::parse(&key.id).unwrap();

@@ -10,8 +10,8 @@ use keyward::domain::{OrgId, Plan};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, Backend, TestApp, ROOT_TOKEN};
 use crate::on_both_backends;
+use crate::support::helpers::{spawn_app_with, Backend, TestApp, ROOT_TOKEN};
 use crate::webhook_receiver::Receiver;
 
 on_both_backends!(

@@ -34,11 +34,11 @@ macro_rules! on_both_backends {
             mod $name {
                 #[tokio::test]
                 async fn sqlite() {
-                    super::$name($crate::helpers::Backend::Sqlite).await
+                    super::$name($crate::support::helpers::Backend::Sqlite).await
                 }
                 #[tokio::test]
                 async fn postgres() {
-                    super::$name($crate::helpers::Backend::Postgres).await
+                    super::$name($crate::support::helpers::Backend::Postgres).await
                 }
             }
         )*

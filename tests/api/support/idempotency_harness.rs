@@ -17,7 +17,7 @@ use keyward::storage::{self, Store};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestDatabase};
+use crate::support::helpers::{Backend, TestDatabase};
 
 /// How often each test handler actually ran.
 #[derive(Default)]

@@ -5,7 +5,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use serde_json::Value;
 
-use crate::helpers::TestApp;
+use crate::support::helpers::TestApp;
 
 #[derive(Debug)]
 pub struct VerifiedToken {

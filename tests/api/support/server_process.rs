@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::cli::Child;
-use crate::helpers::ROOT_TOKEN;
+use crate::support::cli_process::Child;
+use crate::support::helpers::ROOT_TOKEN;
 
 const START_WITHIN: Duration = Duration::from_secs(30);
 

@@ -1,0 +1,10 @@
+//! What the tests share: test servers and clients, the resource server's
+//! own token check, the server as a process and as a command, `/metrics` parsed, the
+//! idempotency harness.
+
+pub mod cli_process;
+pub mod helpers;
+pub mod idempotency_harness;
+pub mod jwt_verify;
+pub mod metrics_scrape;
+pub mod server_process;
