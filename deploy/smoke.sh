@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a release binary the way the container image does, and checks that it
+# Runs a keyward binary the way the container image does, and checks that it
 # serves, keeps its one signing key across a restart, passes its own health
 # check and stops cleanly on SIGTERM.
 #
