@@ -1,7 +1,6 @@
 //! Settings: defaults < keyward.toml < `KEYWARD_*` environment variables,
 //! where `KEYWARD_<NAME>_FILE` reads the value of `<NAME>` from a file.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,8 +10,7 @@ use figment::Figment;
 use serde::Deserialize;
 
 use crate::crypto::{ServerSecret, SigningAlgorithm};
-use crate::domain::TrustedProxies;
-use crate::domain::{Audience, PlanLimits, ScopePolicy};
+use crate::domain::{Audience, PlanLimits, Scope, ScopePolicy, TrustedProxies};
 use crate::telemetry::LogFormat;
 
 pub const ENV_PREFIX: &str = "KEYWARD_";
@@ -39,14 +37,14 @@ pub struct Settings {
     pub signing_alg: SigningAlgorithm,
     pub token_ttl_seconds: u64,
     /// `aud` of a token whose request names no resource; the issuer when unset.
-    pub default_audience: Option<String>,
+    pub default_audience: Option<Audience>,
     /// Tier implications, such as `admin = ["deployment"]`.
-    pub scope_implications: HashMap<String, Vec<String>>,
+    pub scope_implications: ScopePolicy,
     /// Advertised as `scopes_supported` in the metadata document when set.
-    pub scopes_supported: Option<Vec<String>>,
+    pub scopes_supported: Option<Vec<Scope>>,
     /// CIDRs of the proxies whose `X-Forwarded-For` names the client's
     /// address; none by default, so the peer address counts.
-    pub trusted_proxies: Vec<String>,
+    pub trusted_proxies: TrustedProxies,
     /// A request's head must arrive within this long of the connection (or
     /// of the previous answer), and its body within this long of its head;
     /// else the answer is 408 and the connection is closed.
@@ -123,9 +121,9 @@ impl Default for Settings {
             signing_alg: SigningAlgorithm::ES256,
             token_ttl_seconds: 900,
             default_audience: None,
-            scope_implications: HashMap::new(),
+            scope_implications: ScopePolicy::default(),
             scopes_supported: None,
-            trusted_proxies: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
             client_request_timeout_ms: 10_000,
             workers: None,
             argon2_concurrency: None,
@@ -307,15 +305,6 @@ impl Settings {
                 return Err(invalid("root_token", "must be at least 32 characters"));
             }
         }
-        if let Some(aud) = &self.default_audience {
-            Audience::parse(aud).map_err(|e| invalid("default_audience", e))?;
-        }
-        ScopePolicy::new(&self.scope_implications).map_err(|e| invalid("scope_implications", e))?;
-        for scope in self.scopes_supported.iter().flatten() {
-            crate::domain::Scope::parse(scope).map_err(|e| invalid("scopes_supported", e))?;
-        }
-        TrustedProxies::parse(self.trusted_proxies.iter().map(String::as_str))
-            .map_err(|e| invalid("trusted_proxies", e))?;
         if self.workers == Some(0) || self.argon2_concurrency == Some(0) {
             return Err(invalid(
                 "workers",
@@ -410,23 +399,6 @@ impl Settings {
             Some(issuer) => issuer.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
         }
-    }
-
-    pub fn default_audience(&self) -> Audience {
-        let raw = self
-            .default_audience
-            .clone()
-            .unwrap_or_else(|| self.issuer());
-        Audience::parse(&raw).expect("validated at load")
-    }
-
-    pub fn scope_policy(&self) -> ScopePolicy {
-        ScopePolicy::new(&self.scope_implications).expect("validated at load")
-    }
-
-    pub fn trusted_proxies(&self) -> TrustedProxies {
-        TrustedProxies::parse(self.trusted_proxies.iter().map(String::as_str))
-            .expect("validated at load")
     }
 }
 

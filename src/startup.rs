@@ -24,6 +24,7 @@ use crate::services::change_feed::{
     spawn_change_listener, Backstop, CacheInvalidator, ChangeLogPoller,
 };
 use crate::services::expiry_warnings::ExpiryWarnings;
+use crate::services::metering::Metering;
 use crate::services::rate_limit::RateLimits;
 use crate::services::root_token::RootToken;
 use crate::services::webhooks::WebhookDispatcher;
@@ -58,11 +59,9 @@ pub struct AppState {
     pub audit: Arc<crate::services::audit_writer::AuditWriter>,
     /// Failed management authentications, audited once per source and minute.
     pub auth_failures: Arc<AuthFailureTally>,
-    /// Usage counting, written behind the requests.
-    pub usage: Arc<crate::services::usage::UsageRecorder>,
     /// Per-credential rate limits.
     pub limiter: Arc<RateLimits>,
-    pub issuer: TokenIssuer,
+    pub issuer: web::Data<TokenIssuer>,
     pub introspector: Introspector,
     pub revoker: Revoker,
     pub root_token: RootToken,
@@ -71,25 +70,53 @@ pub struct AppState {
     pub plans: crate::domain::PlanLimits,
     /// Management calls a minute, per caller.
     pub admin_rate_limit_per_minute: u32,
-    /// Whether per-credential rate limits and usage counting apply.
-    pub metering: bool,
+    /// Per-credential rate limits and usage counts.
+    pub metering: web::Data<Metering>,
     /// The highest `rate_limit_per_minute` a credential may get.
     pub max_rate_limit_per_minute: u32,
-    pub metadata: web::Bytes,
     /// Whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: crate::domain::TrustedProxies,
-    /// How long a request body may take to arrive (`body_deadline`).
-    pub request_timeout: Duration,
     pub counters: Arc<Counters>,
-    pub metrics: Metrics,
+    pub metrics: web::Data<Metrics>,
     /// Wraps the management API's mutating routes.
     pub idempotency: Idempotency,
     /// Derives each organisation's webhook signing secret.
     pub webhook_signer: Arc<WebhookSigner>,
     /// Which webhook URLs organisations may give.
     pub webhook_urls: WebhookUrlRules,
-    /// Set once the server is stopping.
-    pub drain: Arc<Drain>,
+}
+
+/// What handlers and middleware that do not take the whole `AppState`
+/// take, each as its own `web::Data`.
+#[derive(Clone)]
+struct Services {
+    metadata: web::Data<routes::metadata::MetadataDocument>,
+    body_deadline: web::Data<routes::body_deadline::BodyDeadline>,
+    store: web::Data<dyn Store>,
+    keys: web::Data<ArcSwap<KeySet>>,
+    drain: web::Data<Drain>,
+    limiter: web::Data<RateLimits>,
+    trusted_proxies: web::Data<crate::domain::TrustedProxies>,
+    authenticator: web::Data<ClientAuthenticator>,
+    issuer: web::Data<TokenIssuer>,
+    metering: web::Data<Metering>,
+    metrics: web::Data<Metrics>,
+}
+
+impl Services {
+    fn register(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(self.metadata.clone())
+            .app_data(self.body_deadline.clone())
+            .app_data(self.store.clone())
+            .app_data(self.keys.clone())
+            .app_data(self.drain.clone())
+            .app_data(self.limiter.clone())
+            .app_data(self.trusted_proxies.clone())
+            .app_data(self.authenticator.clone())
+            .app_data(self.issuer.clone())
+            .app_data(self.metering.clone())
+            .app_data(self.metrics.clone());
+    }
 }
 
 pub struct Application {
@@ -205,9 +232,9 @@ impl Application {
         spawn_key_reloader(keyring, keys.clone());
 
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let policy = Arc::new(settings.scope_policy());
+        let policy = Arc::new(settings.scope_implications.clone());
         let default_audience = match &settings.default_audience {
-            Some(_) => settings.default_audience(),
+            Some(audience) => audience.clone(),
             None => crate::domain::Audience::parse(&issuer)?,
         };
         let record_ttl = Duration::from_secs(settings.status_cache_ttl_seconds);
@@ -261,15 +288,19 @@ impl Application {
             RateLimits::new(settings.redis_url.as_deref(), counters.clone())
                 .map_err(|e| anyhow::anyhow!("setting redis_url (KEYWARD_REDIS_URL): {e}"))?,
         );
-        let metrics = Metrics::new(Snapshot {
+        let metrics = web::Data::new(Metrics::new(Snapshot {
             counters: counters.clone(),
             store: store.clone(),
             limiter: limiter.clone(),
             usage: usage.clone(),
             audit: audit.clone(),
-        });
+        }));
+        let metering = web::Data::new(Metering::new(
+            settings.metering,
+            limiter.clone(),
+            usage.clone(),
+        ));
         let state = web::Data::new(AppState {
-            usage: usage.clone(),
             audit: audit.clone(),
             auth_failures: auth_failures.clone(),
             introspector: Introspector::new(
@@ -290,13 +321,13 @@ impl Application {
             management_audience: issuer.clone(),
             plans: settings.plans,
             admin_rate_limit_per_minute: settings.admin_rate_limit_per_minute,
-            metering: settings.metering,
+            metering,
             max_rate_limit_per_minute: settings.max_rate_limit_per_minute,
             authenticator,
             api_keys,
             secrets,
             limiter,
-            issuer: TokenIssuer::new(
+            issuer: web::Data::new(TokenIssuer::new(
                 keys.clone(),
                 issuer.clone(),
                 settings.token_ttl_seconds as i64,
@@ -304,10 +335,8 @@ impl Application {
                 policy,
                 settings.plans,
                 counters.clone(),
-            ),
-            metadata: routes::build_metadata(&issuer, settings.scopes_supported.as_deref()),
-            trusted_proxies: settings.trusted_proxies(),
-            request_timeout: Duration::from_millis(settings.client_request_timeout_ms),
+            )),
+            trusted_proxies: settings.trusted_proxies.clone(),
             idempotency: Idempotency::new(store.clone(), &server_secret),
             webhook_signer,
             webhook_urls: WebhookUrlRules {
@@ -318,9 +347,26 @@ impl Application {
             keys,
             counters: counters.clone(),
             metrics,
-            drain: drain.clone(),
         });
 
+        let services = Services {
+            metadata: web::Data::new(routes::metadata::MetadataDocument(routes::build_metadata(
+                &issuer,
+                settings.scopes_supported.as_deref(),
+            ))),
+            body_deadline: web::Data::new(routes::body_deadline::BodyDeadline(
+                Duration::from_millis(settings.client_request_timeout_ms),
+            )),
+            store: web::Data::from(state.store.clone()),
+            keys: web::Data::from(state.keys.clone()),
+            drain: web::Data::from(drain.clone()),
+            limiter: web::Data::from(state.limiter.clone()),
+            trusted_proxies: web::Data::new(state.trusted_proxies.clone()),
+            authenticator: web::Data::from(state.authenticator.clone()),
+            issuer: state.issuer.clone(),
+            metering: state.metering.clone(),
+            metrics: state.metrics.clone(),
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(
@@ -338,6 +384,7 @@ impl Application {
                     routes::request_id::assign_request_id,
                 ))
                 .app_data(state.clone())
+                .configure(|cfg| services.register(cfg))
                 .configure(|cfg| routes::configure(cfg, &state.idempotency))
                 .default_service(web::to(routes::not_found))
         })

@@ -11,8 +11,17 @@ pub enum InvalidAudience {
 }
 
 /// A resource server identifier, as in RFC 8707 `resource` or `audience`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct Audience(String);
+
+impl TryFrom<String> for Audience {
+    type Error = InvalidAudience;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
 
 impl Audience {
     pub fn parse(raw: &str) -> Result<Self, InvalidAudience> {

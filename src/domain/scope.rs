@@ -23,8 +23,17 @@ pub enum ScopeError {
 }
 
 /// One validated scope token.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct Scope(String);
+
+impl TryFrom<String> for Scope {
+    type Error = ScopeError;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
 
 impl Scope {
     pub const WILDCARD: &'static str = "*";

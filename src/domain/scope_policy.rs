@@ -5,9 +5,18 @@ use std::collections::HashMap;
 use super::scope::{Scope, ScopeError, ScopeSet};
 
 /// The implication rules, expanded to their transitive closure.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(try_from = "HashMap<String, Vec<String>>")]
 pub struct ScopePolicy {
     implies: HashMap<Scope, Vec<Scope>>,
+}
+
+impl TryFrom<HashMap<String, Vec<String>>> for ScopePolicy {
+    type Error = ScopeError;
+
+    fn try_from(rules: HashMap<String, Vec<String>>) -> Result<Self, Self::Error> {
+        Self::new(&rules)
+    }
 }
 
 impl ScopePolicy {

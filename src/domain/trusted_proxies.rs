@@ -8,8 +8,17 @@ use super::{InvalidAllowlist, IpAllowlist};
 
 /// Proxies whose `X-Forwarded-For` we believe. Unlike an allowlist, an
 /// empty list trusts no one.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(try_from = "Vec<String>")]
 pub struct TrustedProxies(IpAllowlist);
+
+impl TryFrom<Vec<String>> for TrustedProxies {
+    type Error = InvalidAllowlist;
+
+    fn try_from(cidrs: Vec<String>) -> Result<Self, Self::Error> {
+        Self::parse(cidrs.iter().map(String::as_str))
+    }
+}
 
 impl TrustedProxies {
     pub fn parse<'a>(cidrs: impl IntoIterator<Item = &'a str>) -> Result<Self, InvalidAllowlist> {

@@ -8,8 +8,7 @@ use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::web;
 
-use super::{RequestLabels, RouteLabels};
-use crate::startup::AppState;
+use super::{Metrics, RequestLabels, RouteLabels};
 
 /// Middleware: runs the request, then counts it.
 pub async fn record_request(
@@ -17,18 +16,17 @@ pub async fn record_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = method_label(req.method()).to_owned();
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let result = next.call(req).await;
-    if let Some(state) = state {
+    if let Some(metrics) = metrics {
         let status = match &result {
             Ok(response) => response.status(),
             Err(e) => e.as_response_error().status_code(),
         };
-        let metrics = &state.metrics;
         let route = RouteLabels { method, route };
         metrics
             .latency

@@ -23,7 +23,9 @@ use actix_web::web::{self, Bytes};
 use actix_web::HttpMessage;
 use futures_util::Stream;
 
-use crate::startup::AppState;
+/// How long a body may take to arrive after its head.
+#[derive(Clone, Copy)]
+pub struct BodyDeadline(pub Duration);
 
 pub async fn bound_body_time(
     mut req: ServiceRequest,
@@ -32,8 +34,8 @@ pub async fn bound_body_time(
     let has_body = req.headers().contains_key(header::CONTENT_LENGTH)
         || req.headers().contains_key(header::TRANSFER_ENCODING);
     let limit = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.request_timeout);
+        .app_data::<web::Data<BodyDeadline>>()
+        .map(|deadline| deadline.0);
     let (Some(limit), true) = (limit, has_body) else {
         return next.call(req).await;
     };

@@ -10,7 +10,7 @@ use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
 use super::rate_limit_headers;
-use super::resource_server::{authenticate_caller, count_key_check};
+use super::resource_server::authenticate_caller;
 use super::token::storage_error;
 use crate::crypto::jwt::{AudienceClaim, DecodedClaims};
 use crate::domain::{ApiKey, ScopeSet};
@@ -139,7 +139,10 @@ pub async fn introspect(
             let record = &key.credentials.key;
             let scope = record.scopes.to_string();
             let check = required.map(|r| check_granted(&key.granted, &scope, &r));
-            let decision = count_key_check(&state, record, now).await;
+            let decision = state
+                .metering
+                .count(record.id.as_str(), record.rate_limit_per_minute, now)
+                .await;
             let mut response = response;
             if let Some(decision) = &decision {
                 rate_limit_headers::add(&mut response, decision, now);

@@ -2,10 +2,13 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::startup::AppState;
+use crate::domain::Scope;
+
+/// The metadata document, built once at start.
+pub struct MetadataDocument(pub web::Bytes);
 
 /// The RFC 8414 document; it changes only with the configuration.
-pub fn build_metadata(issuer: &str, scopes_supported: Option<&[String]>) -> web::Bytes {
+pub fn build_metadata(issuer: &str, scopes_supported: Option<&[Scope]>) -> web::Bytes {
     let mut doc = json!({
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth/token"),
@@ -19,15 +22,15 @@ pub fn build_metadata(issuer: &str, scopes_supported: Option<&[String]>) -> web:
         "response_types_supported": [],
     });
     if let Some(scopes) = scopes_supported {
-        doc["scopes_supported"] = json!(scopes);
+        doc["scopes_supported"] = json!(scopes.iter().map(Scope::as_str).collect::<Vec<_>>());
     }
     web::Bytes::from(doc.to_string())
 }
 
 /// `GET /.well-known/oauth-authorization-server`.
-pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metadata(document: web::Data<MetadataDocument>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .content_type("application/json")
-        .body(state.metadata.clone())
+        .body(document.0.clone())
 }

@@ -3,11 +3,11 @@
 
 use actix_web::{web, HttpResponse};
 
-use crate::startup::AppState;
+use crate::metrics::Metrics;
 
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(crate::metrics::CONTENT_TYPE)
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .body(state.metrics.render())
+        .body(metrics.render())
 }

@@ -11,7 +11,7 @@ mod health;
 pub mod idempotency;
 mod introspect;
 mod jwks;
-mod metadata;
+pub mod metadata;
 mod metrics;
 mod oauth_form;
 pub(crate) mod rate_limit_headers;

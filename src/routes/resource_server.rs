@@ -6,9 +6,8 @@ use std::net::IpAddr;
 
 use super::client_credentials::presented_credentials;
 use super::token::{auth_error, storage_error};
-use crate::domain::{ApiKey, Client, ClientId, ClientSecret, ClientStatus, ScopeSet};
+use crate::domain::{Client, ClientId, ClientSecret, ClientStatus, ScopeSet};
 use crate::error::{OAuthError, OAuthErrorCode};
-use crate::services::rate_limit::Decision;
 use crate::services::Caller;
 use crate::startup::AppState;
 
@@ -92,18 +91,4 @@ fn bearer_token(header: &[u8]) -> Option<&str> {
     let header = std::str::from_utf8(header).ok()?;
     let (scheme, token) = header.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-/// Counts one check of a usable API key: against the key's rate, and as
-/// usage (a success, or a refusal for the rate). `None` with metering off.
-pub(super) async fn count_key_check(state: &AppState, key: &ApiKey, now: i64) -> Option<Decision> {
-    if !state.metering {
-        return None;
-    }
-    let decision = state
-        .limiter
-        .check(key.id.as_str(), key.rate_limit_per_minute)
-        .await;
-    state.usage.record(key.id.as_str(), !decision.allowed, now);
-    Some(decision)
 }

@@ -8,7 +8,7 @@ use actix_web::http::ConnectionType;
 use actix_web::middleware::Next;
 use actix_web::web;
 
-use crate::startup::AppState;
+use crate::drain::Drain;
 
 pub async fn close_connections_while_stopping(
     req: ServiceRequest,
@@ -19,8 +19,8 @@ pub async fn close_connections_while_stopping(
     // stop still closes its connection.
     let stopping = res
         .request()
-        .app_data::<web::Data<AppState>>()
-        .is_some_and(|state| state.drain.is_stopping());
+        .app_data::<web::Data<Drain>>()
+        .is_some_and(|drain| drain.is_stopping());
     if stopping {
         res.response_mut()
             .head_mut()

@@ -7,10 +7,11 @@ use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
 use super::rate_limit_headers;
 use super::token_request::parse_token_request;
+use crate::domain::TrustedProxies;
 use crate::error::{OAuthError, OAuthErrorCode};
+use crate::services::metering::Metering;
 use crate::services::rate_limit::Decision;
-use crate::services::{ClientAuthError, TokenError};
-use crate::startup::AppState;
+use crate::services::{ClientAuthError, ClientAuthenticator, TokenError, TokenIssuer};
 use crate::storage::StorageError;
 
 #[derive(Serialize)]
@@ -26,7 +27,10 @@ struct TokenResponse<'a> {
 pub async fn issue_token(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    proxies: web::Data<TrustedProxies>,
+    authenticator: web::Data<ClientAuthenticator>,
+    issuer: web::Data<TokenIssuer>,
+    metering: web::Data<Metering>,
 ) -> Result<HttpResponse, OAuthError> {
     let body = read_body(payload).await?;
     let authorization = single_authorization(&req)?;
@@ -37,9 +41,8 @@ pub async fn issue_token(
     let presented = parse_token_request(content_type, authorization, &body)?;
 
     let now = chrono::Utc::now().timestamp();
-    let client_ip = request_client_ip(&req, &state.trusted_proxies);
-    let client = state
-        .authenticator
+    let client_ip = request_client_ip(&req, &proxies);
+    let client = authenticator
         .authenticate(
             &presented.client_id,
             &presented.client_secret,
@@ -48,27 +51,16 @@ pub async fn issue_token(
         )
         .await
         .map_err(auth_error)?;
-    let limited = match client.credentials.client.rate_limit_per_minute {
-        Some(per_minute) if state.metering => Some(
-            state
-                .limiter
-                .check(client.credentials.client.id.as_str(), per_minute)
-                .await,
-        ),
-        _ => None,
-    };
     let client_id = client.credentials.client.id.as_str();
+    let per_minute = client.credentials.client.rate_limit_per_minute;
+    let limited = metering.admit(client_id, per_minute, now).await;
     if let Some(decision) = limited.filter(|d| !d.allowed) {
-        state.usage.record(client_id, true, now);
         return Ok(rate_limited(&decision, now));
     }
-    let issued = state
-        .issuer
+    let issued = issuer
         .issue(&client, &presented.request, client_ip, now)
         .map_err(token_error)?;
-    if state.metering {
-        state.usage.record(client_id, false, now);
-    }
+    metering.served(client_id, now);
     let mut response = HttpResponse::Ok();
     if let Some(decision) = &limited {
         rate_limit_headers::add(&mut response, decision, now);

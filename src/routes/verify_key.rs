@@ -11,7 +11,7 @@ use super::body::read_body;
 use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
 use super::rate_limit_headers;
-use super::resource_server::{authenticate_caller, count_key_check};
+use super::resource_server::authenticate_caller;
 use super::token::storage_error;
 use crate::domain::ScopeSet;
 use crate::error::OAuthError;
@@ -115,7 +115,12 @@ pub async fn verify_key(
     let check = required.map(|r| check_granted(&key.granted, &scope, &r));
     let rejection = state.api_keys.rejection(&key, request.client_ip, now);
     let limited = match rejection {
-        None => count_key_check(&state, record, now).await,
+        None => {
+            state
+                .metering
+                .count(record.id.as_str(), record.rate_limit_per_minute, now)
+                .await
+        }
         Some(_) => None,
     };
     let verdict = match (rejection, &check, limited) {

@@ -11,6 +11,7 @@ pub mod credential_reads;
 pub mod expiry_warnings;
 pub mod failure_gate;
 pub mod introspection;
+pub mod metering;
 pub mod outbound_http;
 pub mod rate_limit;
 pub mod record_cache;

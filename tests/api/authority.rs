@@ -24,7 +24,10 @@ async fn audience_of(app: &TestApp, client: &TestClient, audience: &str) -> Valu
 }
 
 async fn a_token_without_resource_gets_only_audiences_its_client_holds(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.default_audience = Some(API.into())).await;
+    let app = spawn_app_with(backend, |s| {
+        s.default_audience = Some(keyward::domain::Audience::parse(API).unwrap())
+    })
+    .await;
     let elsewhere = app.create_client(&["payouts:read"], &[OTHER]).await;
     assert_eq!(audience_of(&app, &elsewhere, OTHER).await, OTHER);
     // Asking for the default audience by name is refused as before.

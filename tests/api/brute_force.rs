@@ -30,7 +30,10 @@ async fn token_from(
 }
 
 async fn behind_a_proxy(backend: Backend) -> (TestApp, TestApp) {
-    let a = spawn_app_with(backend, |s| s.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    let a = spawn_app_with(backend, |s| {
+        s.trusted_proxies = keyward::domain::TrustedProxies::parse(["127.0.0.1/32"]).unwrap()
+    })
+    .await;
     let b = a.replica().await;
     (a, b)
 }

@@ -250,6 +250,16 @@ fn a_bad_setting_stops_startup_naming_the_setting() {
             "KEYWARD_DEFAULT_AUDIENCE",
         ),
         (
+            "KEYWARD_SCOPES_SUPPORTED",
+            r#"["payouts:read", "has space"]"#,
+            "KEYWARD_SCOPES_SUPPORTED",
+        ),
+        (
+            "KEYWARD_SCOPE_IMPLICATIONS",
+            r#"{admin = ["dep loyment"]}"#,
+            "KEYWARD_SCOPE_IMPLICATIONS",
+        ),
+        (
             "KEYWARD_AUDIT_RETENTION_DAYS",
             "0",
             "KEYWARD_AUDIT_RETENTION_DAYS",

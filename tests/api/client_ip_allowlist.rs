@@ -88,7 +88,7 @@ async fn without_trusted_proxies_forwarded_for_is_ignored(backend: Backend) {
 
 async fn behind_a_trusted_proxy_forwarded_for_counts(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.trusted_proxies = vec!["127.0.0.1/32".into()];
+        s.trusted_proxies = keyward::domain::TrustedProxies::parse(["127.0.0.1/32"]).unwrap();
     })
     .await;
     let documentation = client_allowing(&app, &["203.0.113.0/24"]).await;
@@ -132,7 +132,7 @@ async fn behind_a_trusted_proxy_forwarded_for_counts(backend: Backend) {
 
 async fn a_wrong_secret_says_nothing_of_the_allowlist(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.trusted_proxies = vec!["127.0.0.1/32".into()];
+        s.trusted_proxies = keyward::domain::TrustedProxies::parse(["127.0.0.1/32"]).unwrap();
     })
     .await;
     for (cidr, forwarded_for) in [

@@ -24,7 +24,7 @@ async fn metadata_describes_the_server(backend: Backend) {
 
     let configured = spawn_app_with(backend, |s| {
         s.issuer = Some("https://auth.example.test/".into());
-        s.scopes_supported = Some(vec!["payouts:read".into()]);
+        s.scopes_supported = Some(vec![keyward::domain::Scope::parse("payouts:read").unwrap()]);
     })
     .await;
     let doc = configured

@@ -144,7 +144,8 @@ async fn omitted_scope_gets_the_expanded_allowed_set(backend: Backend) {
         ("admin".to_string(), vec!["deployment".to_string()]),
         ("deployment".to_string(), vec!["free".to_string()]),
     ]);
-    let app = spawn_app_with(backend, |s| s.scope_implications = implications).await;
+    let policy = keyward::domain::ScopePolicy::new(&implications).unwrap();
+    let app = spawn_app_with(backend, |s| s.scope_implications = policy).await;
     let client = app.create_client(&["admin", "billing:write"], &[]).await;
 
     let (status, body) = status_and_json(
@@ -208,7 +209,7 @@ async fn several_resources_give_an_audience_array(backend: Backend) {
 
 async fn configured_default_audience_and_ttl(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.default_audience = Some(API.into());
+        s.default_audience = Some(keyward::domain::Audience::parse(API).unwrap());
         s.token_ttl_seconds = 300;
     })
     .await;

@@ -1,0 +1,55 @@
+//! Metering: each credential's rate limit and usage counts, unless the
+//! operator turned it off (`metering = false`).
+
+use std::sync::Arc;
+
+use super::rate_limit::{Decision, RateLimits};
+use super::usage::UsageRecorder;
+
+pub struct Metering {
+    on: bool,
+    limiter: Arc<RateLimits>,
+    usage: Arc<UsageRecorder>,
+}
+
+impl Metering {
+    pub fn new(on: bool, limiter: Arc<RateLimits>, usage: Arc<UsageRecorder>) -> Self {
+        Self { on, limiter, usage }
+    }
+
+    /// Checks one request of `credential` against its per-minute limit
+    /// (`None`: it has none); a refusal is counted as rate-limited usage.
+    /// `None` when metering is off or there is no limit to check.
+    pub async fn admit(
+        &self,
+        credential: &str,
+        per_minute: Option<u32>,
+        now: i64,
+    ) -> Option<Decision> {
+        if !self.on {
+            return None;
+        }
+        let decision = self.limiter.check(credential, per_minute?).await;
+        if !decision.allowed {
+            self.usage.record(credential, true, now);
+        }
+        Some(decision)
+    }
+
+    /// Counts a request of `credential` that was served.
+    pub fn served(&self, credential: &str, now: i64) {
+        if self.on {
+            self.usage.record(credential, false, now);
+        }
+    }
+
+    /// `admit` and, when admitted, `served`: for a check that is its own
+    /// answer (an API key's).
+    pub async fn count(&self, credential: &str, per_minute: u32, now: i64) -> Option<Decision> {
+        let decision = self.admit(credential, Some(per_minute), now).await?;
+        if decision.allowed {
+            self.served(credential, now);
+        }
+        Some(decision)
+    }
+}
