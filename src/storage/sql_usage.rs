@@ -12,6 +12,27 @@ pub(super) fn value_rows(rows: usize, width: usize) -> String {
         .join(", ")
 }
 
+/// The uses in `chunk` of API keys (`api_keys`) or of clients, summed per
+/// credential: a flush can hold one credential in two minutes, and an
+/// `UPDATE … FROM` whose source has two rows for one target applies only one.
+pub(super) fn uses_by_credential(
+    chunk: &[crate::storage::UsageCount],
+    api_keys: bool,
+) -> Vec<(&str, i64, i64)> {
+    let mut uses: std::collections::BTreeMap<&str, (i64, i64)> = Default::default();
+    for usage in chunk.iter().filter(|u| u.count > 0) {
+        if usage.credential_id.starts_with("ak_") != api_keys {
+            continue;
+        }
+        let (count, at) = uses.entry(usage.credential_id.as_str()).or_default();
+        *count += usage.count;
+        *at = (*at).max(usage.last_used_at);
+    }
+    uses.into_iter()
+        .map(|(id, (count, at))| (id, count, at))
+        .collect()
+}
+
 macro_rules! impl_usage_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -41,11 +62,10 @@ macro_rules! impl_usage_store {
                     }
                     insert.execute(&mut *tx).await?;
                     for table in ["api_keys", "oauth_clients"] {
-                        let used: Vec<_> = chunk
-                            .iter()
-                            .filter(|u| u.count > 0)
-                            .filter(|u| u.credential_id.starts_with("ak_") == (table == "api_keys"))
-                            .collect();
+                        let used = $crate::storage::sql_usage::uses_by_credential(
+                            chunk,
+                            table == "api_keys",
+                        );
                         if used.is_empty() {
                             continue;
                         }
@@ -57,11 +77,8 @@ macro_rules! impl_usage_store {
                             $crate::storage::sql_usage::value_rows(used.len(), 3)
                         );
                         let mut update = sqlx::query(&sql);
-                        for usage in used {
-                            update = update
-                                .bind(&usage.credential_id)
-                                .bind(usage.count)
-                                .bind(usage.last_used_at);
+                        for (id, count, last_used_at) in used {
+                            update = update.bind(id).bind(count).bind(last_used_at);
                         }
                         update.execute(&mut *tx).await?;
                     }

@@ -508,7 +508,36 @@ async fn usage_of_many_credentials_is_written_in_one_flush(backend: Backend) {
     assert_eq!(other[0].count, 1);
 }
 
+/// One flush holding a credential in two minutes (a flush that spans a
+/// minute's end) counts both in its total.
+async fn a_flush_across_a_minute_counts_every_minute(backend: Backend) {
+    let (store, _db, _dir) = open(backend).await;
+    let acme = org(Plan::Enterprise);
+    store.insert_organisation(&acme).await.unwrap();
+    let used = client(&acme.id, None);
+    store.insert_client(&used, &hash(None)).await.unwrap();
+    let usage = |minute: i64, count: i64, at: i64| UsageCount {
+        credential_id: used.id.to_string(),
+        minute,
+        count,
+        rate_limited: 0,
+        last_used_at: at,
+    };
+    store
+        .record_usage(&[
+            usage(29_000_000, 7, 1_740_000_059),
+            usage(29_000_001, 5, 1_740_000_061),
+        ])
+        .await
+        .unwrap();
+
+    let read = store.get_client(&acme.id, &used.id).await.unwrap();
+    assert_eq!(read.request_count, 12);
+    assert_eq!(read.last_used_at, Some(1_740_000_061));
+}
+
 on_both_backends!(
+    a_flush_across_a_minute_counts_every_minute,
     instant_reads_answer_as_the_store_does,
     many_clients_are_read_in_one_query,
     usage_of_many_credentials_is_written_in_one_flush,
