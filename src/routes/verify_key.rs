@@ -115,12 +115,7 @@ pub async fn verify_key(
     let check = required.map(|r| check_granted(&key.granted, &scope, &r));
     let rejection = state.api_keys.rejection(&key, request.client_ip, now);
     let limited = match rejection {
-        None => {
-            state
-                .metering
-                .count(record.id.as_str(), record.rate_limit_per_minute, now)
-                .await
-        }
+        None => state.metering.count_key_check(record, now).await,
         Some(_) => None,
     };
     let verdict = match (rejection, &check, limited) {

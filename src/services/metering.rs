@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::rate_limit::{Decision, RateLimits};
 use super::usage::UsageRecorder;
+use crate::domain::ApiKey;
 
 pub struct Metering {
     on: bool,
@@ -43,10 +44,13 @@ impl Metering {
         }
     }
 
-    /// `admit` and, when admitted, `served`: for a check that is its own
-    /// answer (an API key's).
-    pub async fn count(&self, credential: &str, per_minute: u32, now: i64) -> Option<Decision> {
-        let decision = self.admit(credential, Some(per_minute), now).await?;
+    /// `admit` and, when admitted, `served`, for a check of a usable API
+    /// key: the check is its own answer.
+    pub async fn count_key_check(&self, key: &ApiKey, now: i64) -> Option<Decision> {
+        let credential = key.id.as_str();
+        let decision = self
+            .admit(credential, Some(key.rate_limit_per_minute), now)
+            .await?;
         if decision.allowed {
             self.served(credential, now);
         }

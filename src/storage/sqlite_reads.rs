@@ -1,9 +1,9 @@
 //! Credential reads on SQLite answered on the calling thread. sqlx runs each
 //! SQLite query on its connection's own thread, and the hand-offs there and
 //! back cost more than the indexed read itself; a credential's first
-//! request on a node is the hot path of real traffic
-//! (tests/api/hot_path.rs), so these two reads go straight to SQLite through rusqlite, on
-//! read-only connections of the same WAL database. The database file is in
+//! request on a node is the hot path of real traffic (tests/api/hot_path.rs),
+//! so these two reads go straight to SQLite through rusqlite, on read-only
+//! connections of the same WAL database. The database file is in
 //! the page cache in any deployment that serves this traffic, so a read
 //! takes microseconds; a read that cannot be answered at once (a busy
 //! database, an error) is left to the async store.
