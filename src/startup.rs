@@ -368,6 +368,8 @@ impl Application {
             metrics: state.metrics.clone(),
         };
         let server = HttpServer::new(move || {
+            // Runs on each worker's thread before it serves.
+            crate::crypto::signing_key::seed_thread_rng();
             App::new()
                 .wrap(actix_web::middleware::from_fn(
                     crate::metrics::record_request,

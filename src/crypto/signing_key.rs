@@ -15,6 +15,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
 
+/// Seeds the calling thread's random generator, which aws-lc does on a
+/// thread's first draw from CPU jitter: tens of milliseconds that would
+/// otherwise fall on the first token signed by each worker after a start.
+pub fn seed_thread_rng() {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut byte = [0u8; 1];
+    // A failure here fails the first signature the same way: nothing to add.
+    let _ = SystemRandom::new().fill(&mut byte);
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SigningAlgorithm {
     ES256,

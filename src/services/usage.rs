@@ -15,7 +15,7 @@ use crate::stats::Counters;
 use crate::storage::{Store, UsageCount};
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
-const FLUSH_AT: usize = 1000;
+const FLUSH_AT: usize = 20_000;
 /// The most (credential, minute) tallies held while the database is away.
 const MAX_PENDING: usize = 200_000;
 

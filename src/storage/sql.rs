@@ -144,7 +144,7 @@ macro_rules! impl_sql_store {
         $crate::storage::sql_secret_hashes::impl_secret_hash_store!($store);
         $crate::storage::sql_changes::impl_change_stores!($store);
         $crate::storage::sql_api_keys::impl_api_key_store!($store);
-        $crate::storage::sql_usage::impl_usage_store!($store);
+        $crate::storage::sql_usage::impl_usage_store!($store, $backend);
         $crate::storage::sql_idempotency::impl_idempotency_store!($store);
         $crate::storage::sql_audit::impl_audit_store!($store);
         $crate::storage::sql_notifications::impl_notification_store!($store);

@@ -1,13 +1,18 @@
 //! `UsageStore` for both backends (see sql.rs for why this is a macro).
 
-/// Small: SQLite binds each parameter by looking up every name, so the
-/// cost of a statement grows with the square of its parameters.
 pub(super) const ROWS_PER_STATEMENT: usize = 64;
 
-/// `($1, $2), ($3, $4), …`: `rows` rows of `width` placeholders.
-pub(super) fn value_rows(rows: usize, width: usize) -> String {
+/// `rows` rows of `width` placeholders: `($1, $2), ($3, $4), …` on
+/// PostgreSQL, `(?, ?), (?, ?), …` on SQLite, which binds a numbered
+/// parameter by searching every name, so a flush's cost would grow with the
+/// square of its parameters.
+pub(super) fn value_rows(backend: &str, rows: usize, width: usize) -> String {
+    let row = |first: usize| match backend {
+        "sqlite" => vec!["?"; width].join(", "),
+        _ => super::rows::placeholders(first, width),
+    };
     (0..rows)
-        .map(|row| format!("({})", super::rows::placeholders(row * width + 1, width)))
+        .map(|n| format!("({})", row(n * width + 1)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -34,7 +39,7 @@ pub(super) fn uses_by_credential(
 }
 
 macro_rules! impl_usage_store {
-    ($store:ty) => {
+    ($store:ty, $backend:literal) => {
         #[async_trait::async_trait]
         impl $crate::storage::UsageStore for $store {
             async fn record_usage(
@@ -50,7 +55,7 @@ macro_rules! impl_usage_store {
                          VALUES {} ON CONFLICT (credential_id, minute) DO UPDATE SET \
                          count = usage_minutes.count + excluded.count, \
                          rate_limited_count = usage_minutes.rate_limited_count + excluded.rate_limited_count",
-                        $crate::storage::sql_usage::value_rows(chunk.len(), 4)
+                        $crate::storage::sql_usage::value_rows($backend, chunk.len(), 4)
                     );
                     let mut insert = sqlx::query(&sql);
                     for usage in chunk {
@@ -74,7 +79,7 @@ macro_rules! impl_usage_store {
                              UPDATE {table} SET request_count = request_count + used.n, \
                              last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < used.at \
                              THEN used.at ELSE last_used_at END FROM used WHERE {table}.id = used.id",
-                            $crate::storage::sql_usage::value_rows(used.len(), 3)
+                            $crate::storage::sql_usage::value_rows($backend, used.len(), 3)
                         );
                         let mut update = sqlx::query(&sql);
                         for (id, count, last_used_at) in used {
