@@ -43,12 +43,93 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// An organisation's audit trail, newest first.
+    AuditEvents(AuditEventsArgs),
+    /// What was sent to an organisation's webhook URL, newest first.
+    WebhookDeliveries(WebhookDeliveriesArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ApiKeyCommand {
     /// Create an API key; the key is printed once.
     Create(ApiKeyCreate),
+    /// List an organisation's API keys.
+    List {
+        #[arg(long)]
+        org: String,
+        /// Only keys that are active, deactivated or expired now.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only keys that expire within this long (such as 7d, 12h).
+        #[arg(long)]
+        expiring_within: Option<String>,
+    },
+    /// Show an API key.
+    Get(ApiKeyRef),
+    /// Change an API key's settings; what is not given is kept.
+    Update(ApiKeyUpdate),
+    /// A new key with the same settings; the old one keeps working for the
+    /// grace period. The new key is printed once.
+    Roll {
+        #[command(flatten)]
+        key: ApiKeyRef,
+        /// How long the old key keeps working (default a day).
+        #[arg(long)]
+        grace_period_seconds: Option<i64>,
+    },
+    /// Deactivate an API key: it verifies as DEACTIVATED until reactivated.
+    Deactivate(ApiKeyRef),
+    /// Reactivate a deactivated API key.
+    Activate(ApiKeyRef),
+    /// Delete an API key, irreversibly.
+    Delete(ApiKeyRef),
+    /// An API key's usage per minute, hour or day.
+    Usage {
+        #[command(flatten)]
+        key: ApiKeyRef,
+        /// Start (RFC 3339; default a day before --to).
+        #[arg(long)]
+        from: Option<String>,
+        /// End (RFC 3339; default now).
+        #[arg(long)]
+        to: Option<String>,
+        /// minute, hour (the default) or day.
+        #[arg(long)]
+        granularity: Option<String>,
+    },
+}
+
+/// An API key, named by its organisation and id (`ak_…`).
+#[derive(Debug, Args)]
+pub struct ApiKeyRef {
+    #[arg(long)]
+    pub org: String,
+    pub key_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ApiKeyUpdate {
+    #[command(flatten)]
+    pub key: ApiKeyRef,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The key's scopes, replacing the old ones; repeat for several.
+    #[arg(long = "scope")]
+    pub scopes: Option<Vec<String>>,
+    /// When the key stops working (RFC 3339).
+    #[arg(long, conflicts_with = "no_expiry")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The key no longer expires.
+    #[arg(long)]
+    pub no_expiry: bool,
+    #[arg(long)]
+    pub rate_limit_per_minute: Option<u32>,
+    /// The CIDRs the key may be used from, replacing the old ones.
+    #[arg(long = "ip-allow")]
+    pub ip_allowlist: Option<Vec<String>>,
+    /// The key's metadata, a JSON object, replacing the old one.
+    #[arg(long)]
+    pub metadata: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -63,12 +144,16 @@ pub struct ApiKeyCreate {
     /// When the key stops working (RFC 3339).
     #[arg(long)]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Checks per minute (1 to the max_rate_limit_per_minute setting, 10000).
-    #[arg(long, default_value_t = crate::domain::api_key::DEFAULT_KEY_RATE_LIMIT)]
-    pub rate_limit_per_minute: u32,
+    /// Checks per minute (1 to the max_rate_limit_per_minute setting;
+    /// default 10000).
+    #[arg(long)]
+    pub rate_limit_per_minute: Option<u32>,
     /// A CIDR the key may be used from; repeat for several.
     #[arg(long = "ip-allow")]
     pub ip_allowlist: Vec<String>,
+    /// Metadata of the key, a JSON object.
+    #[arg(long)]
+    pub metadata: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +168,25 @@ pub enum OrgCommand {
     },
     /// List organisations.
     List,
+    /// Show an organisation.
+    Get { org_id: String },
+    /// Rename an organisation, change its plan or its webhook URL.
+    Update {
+        org_id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        plan: Option<String>,
+        /// Where webhook events go (https); the first one prints the
+        /// signing secret once.
+        #[arg(long, conflicts_with = "no_webhook_url")]
+        webhook_url: Option<String>,
+        /// Stop sending webhook events.
+        #[arg(long)]
+        no_webhook_url: bool,
+    },
+    /// A new webhook signing secret, printed once; the old one stops signing.
+    RotateWebhookSecret { org_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,12 +199,82 @@ pub enum ClientCommand {
         #[arg(long)]
         org: Option<String>,
     },
+    /// Show a client.
+    Get { client_id: String },
+    /// Change a client's settings; what is not given is kept.
+    Update(ClientUpdate),
+    /// A new secret, printed once (or read from standard input); the old
+    /// ones keep working for the grace period.
+    RotateSecret {
+        client_id: String,
+        /// How long the old secrets keep working (default a day; 0 ends them now).
+        #[arg(long)]
+        grace_period_seconds: Option<i64>,
+        /// Read the new secret from standard input instead of generating one.
+        #[arg(long)]
+        secret_stdin: bool,
+    },
     /// Deactivate a client: no new tokens, and its live tokens introspect inactive.
     Deactivate { client_id: String },
     /// Reactivate a deactivated client.
     Activate { client_id: String },
     /// Delete a client and its secrets, irreversibly.
     Delete { client_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientUpdate {
+    pub client_id: String,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The client's scopes, replacing the old ones; repeat for several.
+    #[arg(long = "scope")]
+    pub scopes: Option<Vec<String>>,
+    /// The client's audiences, replacing the old ones; repeat for several.
+    #[arg(long = "audience")]
+    pub audiences: Option<Vec<String>>,
+    /// When the client stops working (RFC 3339).
+    #[arg(long, conflicts_with = "no_expiry")]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The client no longer expires.
+    #[arg(long)]
+    pub no_expiry: bool,
+    #[arg(long, conflicts_with = "no_rate_limit")]
+    pub rate_limit_per_minute: Option<u32>,
+    /// Token requests are no longer limited.
+    #[arg(long)]
+    pub no_rate_limit: bool,
+    /// The CIDRs token requests may come from, replacing the old ones.
+    #[arg(long = "ip-allow")]
+    pub ip_allowlist: Option<Vec<String>>,
+    /// Whether the client is a resource server.
+    #[arg(long)]
+    pub resource_server: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditEventsArgs {
+    #[arg(long)]
+    pub org: String,
+    #[arg(long)]
+    pub action: Option<String>,
+    #[arg(long)]
+    pub target_id: Option<String>,
+    /// Events at or after this time (RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Events before this time (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookDeliveriesArgs {
+    #[arg(long)]
+    pub org: String,
+    /// Only deliveries that are pending, delivered or failed.
+    #[arg(long)]
+    pub state: Option<String>,
 }
 
 #[derive(Debug, Args)]

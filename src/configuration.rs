@@ -233,6 +233,14 @@ fn invalid(setting: &'static str, message: impl fmt::Display) -> ConfigError {
 }
 
 impl Settings {
+    /// Which webhook URLs organisations may give.
+    pub fn webhook_url_rules(&self) -> crate::domain::WebhookUrlRules {
+        crate::domain::WebhookUrlRules {
+            allow_http: self.webhook_allow_http,
+            allow_private_networks: self.webhook_allow_private_networks,
+        }
+    }
+
     /// Reads the layered settings; `config` names the TOML file (default
     /// `keyward.toml` in the working directory, optional).
     pub fn load(config: Option<&Path>) -> Result<Self, ConfigError> {

@@ -6,6 +6,7 @@ pub mod domain;
 pub mod drain;
 pub mod error;
 pub mod healthcheck;
+pub mod management;
 pub mod metrics;
 pub mod routes;
 pub mod services;

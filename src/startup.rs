@@ -14,8 +14,9 @@ use crate::configuration::Settings;
 use crate::crypto::keyring::KeySet;
 use crate::crypto::webhook_signing::WebhookSigner;
 use crate::crypto::{Keyring, PasswordHasher, SecretDigests, SecretHasher, ServerSecret};
-use crate::domain::{RetryPolicy, WebhookUrlRules};
+use crate::domain::RetryPolicy;
 use crate::drain::Drain;
+use crate::management::Management;
 use crate::metrics::{Metrics, Snapshot};
 use crate::routes;
 use crate::routes::idempotency::Idempotency;
@@ -34,6 +35,7 @@ use crate::services::{
 };
 use crate::stats::Counters;
 use crate::storage::{self, Store};
+use crate::time::SystemClock;
 
 /// Leeway for clock skew between us and resource servers.
 pub const CLOCK_LEEWAY_SECONDS: u64 = 60;
@@ -53,8 +55,6 @@ pub struct AppState {
     pub keys: Arc<ArcSwap<KeySet>>,
     pub authenticator: Arc<ClientAuthenticator>,
     pub api_keys: Arc<ApiKeyVerifier>,
-    /// Makes the stored hashes of new secrets.
-    pub secrets: SecretHasher,
     /// Appends audit events, holding them while the database is away.
     pub audit: Arc<crate::services::audit_writer::AuditWriter>,
     /// Failed management authentications, audited once per source and minute.
@@ -67,23 +67,16 @@ pub struct AppState {
     pub root_token: RootToken,
     /// `aud` that access tokens for the management API carry: the issuer.
     pub management_audience: String,
-    pub plans: crate::domain::PlanLimits,
     /// Management calls a minute, per caller.
     pub admin_rate_limit_per_minute: u32,
     /// Per-credential rate limits and usage counts.
     pub metering: web::Data<Metering>,
-    /// The highest `rate_limit_per_minute` a credential may get.
-    pub max_rate_limit_per_minute: u32,
     /// Whose `X-Forwarded-For` names the client's address.
     pub trusted_proxies: crate::domain::TrustedProxies,
     pub counters: Arc<Counters>,
     pub metrics: web::Data<Metrics>,
     /// Wraps the management API's mutating routes.
     pub idempotency: Idempotency,
-    /// Derives each organisation's webhook signing secret.
-    pub webhook_signer: Arc<WebhookSigner>,
-    /// Which webhook URLs organisations may give.
-    pub webhook_urls: WebhookUrlRules,
 }
 
 /// What handlers and middleware that do not take the whole `AppState`
@@ -101,6 +94,7 @@ struct Services {
     issuer: web::Data<TokenIssuer>,
     metering: web::Data<Metering>,
     metrics: web::Data<Metrics>,
+    management: web::Data<Management>,
 }
 
 impl Services {
@@ -115,7 +109,8 @@ impl Services {
             .app_data(self.authenticator.clone())
             .app_data(self.issuer.clone())
             .app_data(self.metering.clone())
-            .app_data(self.metrics.clone());
+            .app_data(self.metrics.clone())
+            .app_data(self.management.clone());
     }
 }
 
@@ -300,6 +295,17 @@ impl Application {
             limiter.clone(),
             usage.clone(),
         ));
+        let management = web::Data::new(Management {
+            store: store.clone(),
+            secrets: secrets.clone(),
+            plans: settings.plans,
+            max_rate_limit_per_minute: settings.max_rate_limit_per_minute,
+            webhook_urls: settings.webhook_url_rules(),
+            webhook_signer: webhook_signer.clone(),
+            audit: audit.clone(),
+            caches: Some(caches.clone()),
+            clock: Arc::new(SystemClock),
+        });
         let state = web::Data::new(AppState {
             audit: audit.clone(),
             auth_failures: auth_failures.clone(),
@@ -319,13 +325,10 @@ impl Application {
             ),
             root_token,
             management_audience: issuer.clone(),
-            plans: settings.plans,
             admin_rate_limit_per_minute: settings.admin_rate_limit_per_minute,
             metering,
-            max_rate_limit_per_minute: settings.max_rate_limit_per_minute,
             authenticator,
             api_keys,
-            secrets,
             limiter,
             issuer: web::Data::new(TokenIssuer::new(
                 keys.clone(),
@@ -338,11 +341,6 @@ impl Application {
             )),
             trusted_proxies: settings.trusted_proxies.clone(),
             idempotency: Idempotency::new(store.clone(), &server_secret),
-            webhook_signer,
-            webhook_urls: WebhookUrlRules {
-                allow_http: settings.webhook_allow_http,
-                allow_private_networks: settings.webhook_allow_private_networks,
-            },
             store,
             keys,
             counters: counters.clone(),
@@ -366,6 +364,7 @@ impl Application {
             issuer: state.issuer.clone(),
             metering: state.metering.clone(),
             metrics: state.metrics.clone(),
+            management,
         };
         let server = HttpServer::new(move || {
             // Runs on each worker's thread before it serves.

@@ -6,13 +6,14 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::admin::audit::{self, Target};
+use super::admin::audit;
 use super::client_credentials::{presented_credentials, single_authorization};
 use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
 use super::token::{auth_error, storage_error, token_error};
 use crate::domain::ClientSecret;
 use crate::error::{OAuthError, OAuthErrorCode};
+use crate::management::{audit_change as change, Actor, AuditSubject};
 use crate::services::revocation::RevokeError;
 use crate::startup::AppState;
 
@@ -48,14 +49,19 @@ pub async fn revoke(
         .await
         .map_err(revoke_error)?;
     if let Some(key) = deactivated {
-        let target = Target {
+        let target = AuditSubject {
             org_id: Some(&key.org_id),
             kind: "api_key",
-            id: key.id.as_str(),
+            id: Some(key.id.as_str()),
         };
-        let changes = audit::change("status", "active".into(), "deactivated".into());
-        let actor = format!("client:{}", client.credentials.client.id);
-        audit::record(&state, &req, &actor, "api_key.revoked", target, changes).await;
+        let changes = change("status", "active".into(), "deactivated".into());
+        let actor = Actor::OrgAdmin {
+            org_id: key.org_id.clone(),
+            scopes: client.grantable.clone(),
+            credential: format!("client:{}", client.credentials.client.id),
+        };
+        let caller = audit::caller(&req, actor);
+        audit::record(&state.audit, &caller, "api_key.revoked", target, changes).await;
     }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

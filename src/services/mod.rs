@@ -15,7 +15,6 @@ pub mod metering;
 pub mod outbound_http;
 pub mod rate_limit;
 pub mod record_cache;
-pub mod registry;
 pub mod revocation;
 pub mod revocation_list;
 pub mod root_token;

@@ -17,7 +17,6 @@ use super::access_tokens::AccessTokenVerifier;
 use super::change_feed::CacheInvalidator;
 use super::client_auth::AuthenticatedClient;
 use super::introspection::CredentialKind;
-use super::registry;
 use crate::domain::{ApiKey, ApiKeyStatus, Change, Scope};
 use crate::storage::{Revoked, StorageError};
 
@@ -107,16 +106,29 @@ impl Revoker {
         if key.org_id != *org || key.status == ApiKeyStatus::Deactivated {
             return Ok(None);
         }
-        let store = &*self.caches.store;
-        let deactivated =
-            registry::set_api_key_status(store, &key.org_id, &key.id, ApiKeyStatus::Deactivated);
-        let deactivated = match deactivated.await {
+        let deactivated = match self.deactivate_stored(key).await {
             Ok(key) => Some(key),
             // Deleted meanwhile: nothing is left to revoke.
             Err(StorageError::NotFound) => None,
             Err(e) => return Err(e),
         };
         self.caches.apply(&Change::ApiKey(key.id.clone()));
+        Ok(deactivated)
+    }
+}
+
+impl Revoker {
+    /// The stored key, read again rather than taken from the cache, so
+    /// that a change made elsewhere a moment ago is not written back over.
+    async fn deactivate_stored(&self, key: &ApiKey) -> Result<ApiKey, StorageError> {
+        let store = &self.caches.store;
+        let stored = store.get_api_key(&key.org_id, &key.id).await?;
+        let deactivated = ApiKey {
+            status: ApiKeyStatus::Deactivated,
+            updated_at: chrono::Utc::now().timestamp(),
+            ..stored
+        };
+        store.update_api_key(&deactivated, None).await?;
         Ok(deactivated)
     }
 }

@@ -4,12 +4,14 @@
 use std::time::{Duration, Instant};
 
 use keyward::domain::{ApiKeyId, ApiKeyStatus, IpAllowlist, OrgId, Plan};
-use keyward::services::registry::{self, RegistryError};
 use keyward::stats::Counters;
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
-use crate::support::helpers::{spawn_app, Backend, TestApiKey, TestApp, TestClient, API};
+use crate::support::helpers::{
+    spawn_app, Backend, TestApiKey, TestApp, TestClient, API, ROOT_TOKEN,
+};
+use reqwest::Method;
 
 /// Waits until verifying `key` gives `code`: a change made in the database
 /// reaches the node through the change log within a second.
@@ -26,11 +28,19 @@ async fn until_code(app: &TestApp, rs: &TestClient, key: &str, code: &str) -> Va
     }
 }
 
+/// Sets a key's status in the database, as another node would.
 async fn set_status(app: &TestApp, org: &OrgId, key: &TestApiKey, status: ApiKeyStatus) {
     let id = ApiKeyId::parse(&key.id).unwrap();
-    registry::set_api_key_status(&*app.store, org, &id, status)
-        .await
-        .unwrap();
+    let stored = app.store.get_api_key(org, &id).await.unwrap();
+    let changed = keyward::domain::ApiKey { status, ..stored };
+    app.store.update_api_key(&changed, None).await.unwrap();
+}
+
+/// Creates a key through the management API, as the operator: (status, body).
+async fn create_key(app: &TestApp, org: &OrgId) -> (u16, Value) {
+    let path = format!("/admin/v1/orgs/{org}/api-keys");
+    let body = json!({"name": "k", "scopes": ["payouts:read"]});
+    app.admin(Method::POST, &path, ROOT_TOKEN, Some(body)).await
 }
 
 async fn key_lifecycle_through_verify_and_introspection(backend: Backend) {
@@ -135,30 +145,34 @@ async fn expired_keys_and_keys_of_free_organisations_are_refused(backend: Backen
         app.introspect(&rs, &live.key, &[]).await.1,
         json!({"active": false})
     );
-    let free = app.create_api_key(&org, &["payouts:read"], |_| {}).await;
-    assert!(matches!(free, Err(RegistryError::ApiAccessNotAvailable)));
+    let (status, free) = create_key(&app, &org).await;
+    assert_eq!(
+        (status, free["code"].as_str()),
+        (403, Some("API_ACCESS_NOT_AVAILABLE"))
+    );
 }
 
 async fn plan_key_limits_hold_at_the_exact_count_and_under_concurrency(backend: Backend) {
     let app = spawn_app(backend).await;
     let org = app.create_org(Plan::Starter).await;
-    let attempts = (0..5).map(|_| app.create_api_key(&org, &["payouts:read"], |_| {}));
+    let attempts = (0..5).map(|_| create_key(&app, &org));
     let results = futures_util::future::join_all(attempts).await;
-    let created = results.iter().filter(|r| r.is_ok()).count();
+    let created = results.iter().filter(|(status, _)| *status == 201).count();
     assert_eq!(created, 2, "starter allows exactly 2 keys");
     assert!(results
         .iter()
-        .filter_map(|r| r.as_ref().err())
-        .all(|e| matches!(e, RegistryError::PlanLimitReached)));
+        .filter(|(status, _)| *status != 201)
+        .all(|(status, body)| *status == 403 && body["code"] == "PLAN_LIMIT_REACHED"));
 
     let professional = app.create_org(Plan::Professional).await;
     for _ in 0..10 {
-        app.create_api_key(&professional, &["a:read"], |_| {})
-            .await
-            .unwrap();
+        assert_eq!(create_key(&app, &professional).await.0, 201);
     }
-    let eleventh = app.create_api_key(&professional, &["a:read"], |_| {}).await;
-    assert!(matches!(eleventh, Err(RegistryError::PlanLimitReached)));
+    let (status, eleventh) = create_key(&app, &professional).await;
+    assert_eq!(
+        (status, eleventh["code"].as_str()),
+        (403, Some("PLAN_LIMIT_REACHED"))
+    );
 }
 
 async fn ip_allowlists_hold_at_their_edges(backend: Backend) {

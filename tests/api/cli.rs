@@ -150,13 +150,14 @@ async fn admin_commands_reject_bad_input(backend: Backend) {
     assert!(!unknown_org.status.success());
     assert!(String::from_utf8_lossy(&unknown_org.stderr).contains("does not exist"));
 
+    let org = app.create_org(keyward::domain::Plan::Starter).await;
     let bad_scope = keyward(
         &app,
         &[
             "client",
             "create",
             "--org",
-            "org_0123456789abcdef0123456789abcdef",
+            org.as_str(),
             "--name",
             "x",
             "--scope",

@@ -13,7 +13,6 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use keyward::domain::{ClientId, ClientStatus};
-use keyward::services::registry;
 use serde_json::{json, Value};
 
 use crate::support::helpers::{spawn_app, Backend, TestApp, API};
@@ -298,7 +297,10 @@ async fn introspect_mode_sees_deactivation_once_its_cache_expires() {
     assert_eq!(get(&url, Some(&token)).await.status, 200);
 
     let id = ClientId::parse(&client.id).unwrap();
-    registry::set_client_status(&*keyward.store, &id, ClientStatus::Deactivated)
+    let now = chrono::Utc::now().timestamp();
+    keyward
+        .store
+        .set_client_status(&id, ClientStatus::Deactivated, now)
         .await
         .unwrap();
     let start = Instant::now();

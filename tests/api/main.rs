@@ -27,6 +27,7 @@ mod idempotency;
 mod introspection;
 mod keys;
 mod log_redaction;
+mod management_parity;
 mod metrics;
 mod openapi;
 mod rate_limits;

@@ -11,108 +11,14 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use serde_json::Map;
 
-use super::audit::{self, Target};
+use super::audit;
 use super::problem::Problem;
-use crate::domain::{OrgId, Scope, ScopeSet};
+use crate::domain::{OrgId, ScopeSet};
+use crate::management::{Actor, AuditSubject, Caller};
 use crate::routes::idempotency::IdempotencyCaller;
 use crate::routes::rate_limit_headers;
 use crate::services::introspection::CredentialKind;
 use crate::startup::AppState;
-
-pub use crate::domain::management_scope::{
-    AUDIT_READ, CLIENTS_READ, CLIENTS_WRITE, KEYS_READ, KEYS_WRITE,
-};
-
-#[derive(Debug, Clone)]
-pub enum AdminCaller {
-    Root,
-    /// An admin of one organisation, with its expanded scopes, and which
-    /// credential it is (`client:<id>` or `key:<id>`).
-    OrgAdmin {
-        org_id: OrgId,
-        scopes: ScopeSet,
-        credential: String,
-    },
-}
-
-impl AdminCaller {
-    /// Who this caller is, for scoping its Idempotency-Keys.
-    pub fn identity(&self) -> &str {
-        match self {
-            AdminCaller::Root => "root",
-            AdminCaller::OrgAdmin { credential, .. } => credential,
-        }
-    }
-
-    /// Allows the call on `org` with `scope`. Another organisation answers
-    /// 404, so its resources are not even known to exist.
-    pub fn require(&self, org: &OrgId, scope: &str) -> Result<(), Problem> {
-        match self {
-            AdminCaller::Root => Ok(()),
-            AdminCaller::OrgAdmin { org_id, .. } if org_id != org => Err(Problem::not_found()),
-            AdminCaller::OrgAdmin { scopes, .. } => {
-                let needed = Scope::parse(scope).expect("management scopes are valid");
-                if scopes.grants(&needed) {
-                    Ok(())
-                } else {
-                    Err(Problem::insufficient_scope(scope, &scopes.to_string()))
-                }
-            }
-        }
-    }
-
-    /// Allows the call on `org` with any management scope at all.
-    pub fn require_any(&self, org: &OrgId) -> Result<(), Problem> {
-        let any = [
-            CLIENTS_READ,
-            CLIENTS_WRITE,
-            KEYS_READ,
-            KEYS_WRITE,
-            AUDIT_READ,
-        ];
-        match self {
-            AdminCaller::OrgAdmin { org_id, .. } if org_id != org => Err(Problem::not_found()),
-            AdminCaller::OrgAdmin { scopes, .. }
-                if !any
-                    .iter()
-                    .any(|s| scopes.grants(&Scope::parse(s).expect("valid"))) =>
-            {
-                Err(Problem::insufficient_scope(
-                    &any.join(" or "),
-                    &scopes.to_string(),
-                ))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Lets an organisation admin give a credential only scopes it holds
-    /// itself, so `keys:write` cannot mint a key with more.
-    pub fn require_covers(&self, granted: &ScopeSet) -> Result<(), Problem> {
-        match self {
-            AdminCaller::OrgAdmin { scopes, .. } if !scopes.covers(granted) => {
-                let missing: Vec<&str> = scopes.missing(granted).map(|s| s.as_str()).collect();
-                Err(Problem::insufficient_scope(
-                    &missing.join(" "),
-                    &scopes.to_string(),
-                ))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Allows what only the operator may do.
-    pub fn require_root(&self) -> Result<(), Problem> {
-        match self {
-            AdminCaller::Root => Ok(()),
-            AdminCaller::OrgAdmin { .. } => Err(Problem::new(
-                actix_web::http::StatusCode::FORBIDDEN,
-                "ROOT_REQUIRED",
-                "only the operator's root token may do this",
-            )),
-        }
-    }
-}
 
 /// Authenticates every management call before anything else runs, the
 /// Idempotency-Key handling included, which then scopes keys by caller.
@@ -141,24 +47,14 @@ pub async fn authenticate_first(
             return Err(refused.problem.into());
         }
     };
-    let target = Target {
-        org_id: match &caller {
-            AdminCaller::Root => None,
-            AdminCaller::OrgAdmin { org_id, .. } => Some(org_id),
-        },
+    let target = AuditSubject {
+        org_id: caller.org(),
         kind: "credential",
-        id: caller.identity(),
+        id: Some(caller.identity()),
     };
-    let (actor, request) = (caller.identity(), req.request());
-    audit::record(
-        &state,
-        request,
-        actor,
-        "admin.authenticated",
-        target,
-        Map::new(),
-    )
-    .await;
+    let authenticated = audit::caller(req.request(), caller.clone());
+    let action = "admin.authenticated";
+    audit::record(&state.audit, &authenticated, action, target, Map::new()).await;
     let now = chrono::Utc::now().timestamp();
     let budget = format!("admin:{}", caller.identity());
     let decision = state
@@ -209,24 +105,25 @@ impl From<crate::storage::StorageError> for Refused {
     }
 }
 
-/// The caller `authenticate_first` found.
-impl FromRequest for AdminCaller {
+/// The actor `authenticate_first` found, and where it calls from.
+impl FromRequest for Caller {
     type Error = Problem;
     type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let known = req.extensions().get::<AdminCaller>().cloned();
+        let known = req.extensions().get::<Actor>().cloned();
         let req = req.clone();
         Box::pin(async move {
-            match known {
-                Some(caller) => Ok(caller),
-                None => authenticate(&req).await.map_err(|r| r.problem),
-            }
+            let actor = match known {
+                Some(actor) => actor,
+                None => authenticate(&req).await.map_err(|r| r.problem)?,
+            };
+            Ok(audit::caller(&req, actor))
         })
     }
 }
 
-async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Refused> {
+async fn authenticate(req: &HttpRequest) -> Result<Actor, Refused> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .expect("the app state is registered");
@@ -249,7 +146,7 @@ async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Refused> {
     let now = chrono::Utc::now().timestamp();
 
     if state.root_token.matches(token) {
-        return Ok(AdminCaller::Root);
+        return Ok(Actor::Root);
     }
     match CredentialKind::of(token) {
         CredentialKind::ApiKey => {
@@ -262,7 +159,7 @@ async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Refused> {
                     named: Some((key.credentials.key.org_id.clone(), credential)),
                 });
             }
-            Ok(AdminCaller::OrgAdmin {
+            Ok(Actor::OrgAdmin {
                 org_id: key.credentials.key.org_id.clone(),
                 scopes: key.granted.clone(),
                 credential,
@@ -285,7 +182,7 @@ async fn authenticate(req: &HttpRequest) -> Result<AdminCaller, Refused> {
                 });
             }
             let granted = ScopeSet::parse_issued(&claims.scope).map_err(|_| invalid())?;
-            Ok(AdminCaller::OrgAdmin {
+            Ok(Actor::OrgAdmin {
                 org_id,
                 scopes: state.introspector.expand(&granted),
                 credential,

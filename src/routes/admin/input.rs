@@ -7,7 +7,6 @@ use base64::Engine;
 use serde::de::DeserializeOwned;
 
 use super::problem::Problem;
-use crate::domain::bounds::Duration;
 use crate::routes::body::read_body;
 use crate::routes::token_request::media_type;
 use crate::storage::PageRequest;
@@ -127,11 +126,11 @@ pub fn page_request(params: &[(String, String)]) -> Result<PageRequest, Problem>
 
 /// One page of a list as JSON, `{items, next_cursor}`: `position` gives an
 /// item's (time, id) order, `view` its JSON. A full page has a cursor.
-pub fn page_of<T>(
+pub fn page_of<T, V: serde::Serialize>(
     page: &PageRequest,
     items: &[T],
     position: impl Fn(&T) -> (i64, &str),
-    view: impl Fn(&T) -> serde_json::Value,
+    view: impl Fn(&T) -> V,
 ) -> serde_json::Value {
     let next_cursor = items
         .last()
@@ -148,23 +147,6 @@ fn decode_cursor(raw: &str) -> Option<(i64, String)> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(raw).ok()?).ok()?;
     let (created_at, id) = text.split_once(':')?;
     Some((created_at.parse().ok()?, id.to_owned()))
-}
-
-/// `7d`, `12h`, `30m` or `45s` as seconds, at most 100 years.
-pub fn parse_duration(field: &str, raw: &str) -> Result<i64, Problem> {
-    Duration::parse(raw)
-        .map(Duration::seconds)
-        .map_err(|e| Problem::invalid_field(field, e))
-}
-
-/// For `#[serde(default, deserialize_with = ...)]` on an `Option<Option<T>>`:
-/// tells a field given as `null` (`Some(None)`) from one left out (`None`).
-pub fn present<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    T: serde::Deserialize<'de>,
-    D: serde::Deserializer<'de>,
-{
-    T::deserialize(deserializer).map(Some)
 }
 
 #[cfg(test)]

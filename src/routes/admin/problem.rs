@@ -9,7 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Map, Value};
 
-use crate::services::registry::RegistryError;
+use crate::management::ManagementError;
 use crate::storage::StorageError;
 
 #[derive(Debug)]
@@ -81,65 +81,51 @@ impl fmt::Display for Problem {
 
 impl From<StorageError> for Problem {
     fn from(err: StorageError) -> Self {
-        match err {
-            StorageError::NotFound => Problem::not_found(),
-            StorageError::Conflict => Problem::new(
-                StatusCode::CONFLICT,
-                "CONFLICT",
-                "the resource changed or already exists",
-            ),
-            StorageError::LimitReached => Problem::new(
-                StatusCode::FORBIDDEN,
-                "PLAN_LIMIT_REACHED",
-                "the organisation's plan allows no more usable API keys \
-                 (keys in a roll's grace period count until it ends)",
-            ),
-            StorageError::Unavailable(_) => {
-                tracing::error!(error = %crate::error::error_chain(&err), "database unavailable");
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "SERVICE_UNAVAILABLE",
-                    "the service is temporarily unavailable; retry later",
-                )
-            }
-            other => {
-                tracing::error!(error = %crate::error::error_chain(&other), "storage failed");
-                Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "INTERNAL",
-                    "internal error",
-                )
-            }
-        }
+        ManagementError::from(err).into()
     }
 }
 
-impl From<RegistryError> for Problem {
-    fn from(err: RegistryError) -> Self {
+/// A storage failure that is not about the request.
+fn storage_failure(err: StorageError) -> Problem {
+    if let StorageError::Unavailable(_) = err {
+        tracing::error!(error = %crate::error::error_chain(&err), "database unavailable");
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "the service is temporarily unavailable; retry later",
+        );
+    }
+    tracing::error!(error = %crate::error::error_chain(&err), "storage failed");
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL",
+        "internal error",
+    )
+}
+
+impl From<ManagementError> for Problem {
+    fn from(err: ManagementError) -> Self {
+        let detail = err.to_string();
+        let refused = |status, code| Problem::new(status, code, detail.clone());
         match err {
-            RegistryError::UnknownOrganisation(_) | RegistryError::UnknownClient(_) => {
-                Problem::not_found()
+            ManagementError::InvalidField { field, reason } => {
+                Problem::invalid_field(field, reason)
             }
-            RegistryError::NoScope => {
-                Problem::invalid_field("scopes", "at least one scope is needed")
+            ManagementError::NotFound => Problem::not_found(),
+            ManagementError::InsufficientScope { needed, granted } => {
+                Problem::insufficient_scope(&needed, &granted)
             }
-            RegistryError::ApiAccessNotAvailable => Problem::new(
-                StatusCode::FORBIDDEN,
-                "API_ACCESS_NOT_AVAILABLE",
-                "the organisation's plan has no API access",
-            ),
-            RegistryError::PlanLimitReached => StorageError::LimitReached.into(),
-            RegistryError::KeyDeactivated => Problem::new(
-                StatusCode::CONFLICT,
-                "API_KEY_DEACTIVATED",
-                "a deactivated key does not roll; activate it first",
-            ),
-            RegistryError::KeyExpired => Problem::new(
-                StatusCode::CONFLICT,
-                "API_KEY_EXPIRED",
-                "an expired key does not roll; create a new one",
-            ),
-            RegistryError::Storage(e) => e.into(),
+            ManagementError::OperatorOnly => refused(StatusCode::FORBIDDEN, "ROOT_REQUIRED"),
+            ManagementError::ApiAccessNotAvailable => {
+                refused(StatusCode::FORBIDDEN, "API_ACCESS_NOT_AVAILABLE")
+            }
+            ManagementError::PlanLimitReached => {
+                refused(StatusCode::FORBIDDEN, "PLAN_LIMIT_REACHED")
+            }
+            ManagementError::KeyDeactivated => refused(StatusCode::CONFLICT, "API_KEY_DEACTIVATED"),
+            ManagementError::KeyExpired => refused(StatusCode::CONFLICT, "API_KEY_EXPIRED"),
+            ManagementError::Conflict => refused(StatusCode::CONFLICT, "CONFLICT"),
+            ManagementError::Storage(e) => storage_failure(e),
         }
     }
 }

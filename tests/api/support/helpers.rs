@@ -7,10 +7,13 @@ use std::sync::{Arc, LazyLock};
 
 use keyward::configuration::{DatabaseUrl, Settings};
 use keyward::crypto::SecretHasher;
-use keyward::domain::{Audience, IpAllowlist, Name, OrgId, Plan, ScopeSet};
-use keyward::services::registry::{self, NewApiKey, NewClient};
+use keyward::domain::{
+    ApiKey, ApiKeySecret, ApiKeyStatus, Audience, Client, ClientId, ClientStatus, ImportedSecret,
+    IpAllowlist, Name, OrgId, Organisation, Plan, ScopeSet, SecretHash, SecretOrigin,
+};
 use keyward::startup::Application;
 use keyward::stats::Counters;
+use keyward::storage::StorageError;
 use keyward::storage::{self, Store};
 use keyward::telemetry::LogFormat;
 use serde_json::Value;
@@ -205,6 +208,32 @@ pub async fn start(settings: Settings, db: TestDatabase, dir: tempfile::TempDir)
 }
 
 /// An active client of `org` with no restrictions beyond its scopes and audiences.
+/// A client to arrange for a test, stored as it is: a fixture may be what
+/// the management API would refuse, such as one that has expired.
+pub struct NewClient {
+    pub org_id: OrgId,
+    pub name: Name,
+    pub scopes: ScopeSet,
+    pub audiences: Vec<Audience>,
+    pub resource_server: bool,
+    pub expires_at: Option<i64>,
+    pub ip_allowlist: IpAllowlist,
+    pub rate_limit_per_minute: Option<u32>,
+    /// A secret brought from another server; else one is generated.
+    pub secret: Option<ImportedSecret>,
+}
+
+/// An API key to arrange for a test, stored as it is.
+pub struct NewApiKey {
+    pub org_id: OrgId,
+    pub name: Name,
+    pub scopes: ScopeSet,
+    pub expires_at: Option<i64>,
+    pub rate_limit_per_minute: u32,
+    pub ip_allowlist: IpAllowlist,
+    pub metadata: serde_json::Map<String, Value>,
+}
+
 fn new_client(org: &OrgId, scopes: &[&str], audiences: &[&str]) -> NewClient {
     NewClient {
         org_id: org.clone(),
@@ -250,10 +279,16 @@ impl TestApp {
     }
 
     pub async fn create_org(&self, plan: Plan) -> OrgId {
-        registry::create_organisation(&*self.store, Name::parse("Acme").unwrap(), plan)
-            .await
-            .unwrap()
-            .id
+        let org = Organisation {
+            id: OrgId::generate(),
+            name: Name::parse("Acme").unwrap(),
+            plan,
+            created_at: chrono::Utc::now().timestamp(),
+            webhook_url: None,
+            webhook_signing_nonce: None,
+        };
+        self.store.insert_organisation(&org).await.unwrap();
+        org.id
     }
 
     /// A client of a new starter-plan organisation.
@@ -302,15 +337,47 @@ impl TestApp {
     }
 
     async fn insert_client(&self, new: NewClient) -> TestClient {
-        let org = new.org_id.clone();
-        let imported = new.secret.as_ref().map(|s| s.expose().to_owned());
-        let (client, secret) = registry::create_client(&*self.store, &self.secrets, new)
-            .await
-            .unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let generated = keyward::crypto::secret::generate_client_secret();
+        let (secret, hash) = match &new.secret {
+            Some(imported) => (
+                imported.expose().to_owned(),
+                SecretHash {
+                    phc: self.secrets.hash_imported(imported.expose()).await,
+                    origin: SecretOrigin::Imported,
+                    expires_at: None,
+                },
+            ),
+            None => (
+                generated.expose().to_owned(),
+                SecretHash {
+                    phc: self.secrets.digest(generated.expose()),
+                    origin: SecretOrigin::Generated,
+                    expires_at: None,
+                },
+            ),
+        };
+        let client = Client {
+            id: ClientId::generate(),
+            org_id: new.org_id,
+            name: new.name,
+            scopes: new.scopes,
+            audiences: new.audiences,
+            status: ClientStatus::Active,
+            resource_server: new.resource_server,
+            created_at: now,
+            updated_at: now,
+            expires_at: new.expires_at,
+            ip_allowlist: new.ip_allowlist,
+            rate_limit_per_minute: new.rate_limit_per_minute,
+            last_used_at: None,
+            request_count: 0,
+        };
+        self.store.insert_client(&client, &hash).await.unwrap();
         TestClient {
             id: client.id.to_string(),
-            secret: secret.map_or_else(|| imported.unwrap(), |s| s.expose().to_owned()),
-            org_id: org.to_string(),
+            secret,
+            org_id: client.org_id.to_string(),
         }
     }
 
@@ -393,13 +460,14 @@ pub struct TestApiKey {
 }
 
 impl TestApp {
-    /// An API key of `org` with `scopes`, adjusted by `configure`.
+    /// An API key of `org` with `scopes`, adjusted by `configure`, stored
+    /// as it is (no plan applies).
     pub async fn create_api_key(
         &self,
         org: &OrgId,
         scopes: &[&str],
         configure: impl FnOnce(&mut NewApiKey),
-    ) -> Result<TestApiKey, registry::RegistryError> {
+    ) -> Result<TestApiKey, StorageError> {
         let mut new = NewApiKey {
             org_id: org.clone(),
             name: Name::parse("integration key").unwrap(),
@@ -410,9 +478,25 @@ impl TestApp {
             metadata: serde_json::Map::new(),
         };
         configure(&mut new);
-        let (key, secret) =
-            registry::create_api_key(&*self.store, &self.secrets, &self.settings.plans, new)
-                .await?;
+        let now = chrono::Utc::now().timestamp();
+        let secret = ApiKeySecret::generate();
+        let key = ApiKey {
+            id: secret.id().clone(),
+            org_id: new.org_id,
+            name: new.name,
+            scopes: new.scopes,
+            status: ApiKeyStatus::Active,
+            created_at: now,
+            updated_at: now,
+            expires_at: new.expires_at,
+            rate_limit_per_minute: new.rate_limit_per_minute,
+            ip_allowlist: new.ip_allowlist,
+            metadata: new.metadata,
+            last_used_at: None,
+            request_count: 0,
+        };
+        let digest = self.secrets.digest(secret.expose());
+        self.store.insert_api_key(&key, &digest, None).await?;
         Ok(TestApiKey {
             id: key.id.to_string(),
             key: secret.expose().to_owned(),

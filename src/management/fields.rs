@@ -1,0 +1,168 @@
+//! Input fields parsed into domain types, each refusal naming its field as
+//! the management API's JSON does.
+
+use serde_json::{Map, Value};
+
+use super::ManagementError;
+use crate::domain::api_key::{DEFAULT_KEY_RATE_LIMIT, MAX_METADATA_BYTES};
+use crate::domain::bounds;
+use crate::domain::{Audience, ImportedSecret, IpAllowlist, Name, Plan, ScopeSet};
+
+type Parsed<T> = Result<T, ManagementError>;
+
+pub fn name(raw: &str) -> Parsed<Name> {
+    Name::parse(raw).map_err(|e| ManagementError::invalid("name", e))
+}
+
+pub fn plan(raw: &str) -> Parsed<Plan> {
+    raw.parse().map_err(|e| ManagementError::invalid("plan", e))
+}
+
+/// At least one scope.
+pub fn scopes(list: &[String]) -> Parsed<ScopeSet> {
+    let set = ScopeSet::from_strs(list.iter().map(String::as_str))
+        .map_err(|e| ManagementError::invalid("scopes", e))?;
+    if set.is_empty() {
+        return Err(ManagementError::invalid(
+            "scopes",
+            "at least one scope is needed",
+        ));
+    }
+    Ok(set)
+}
+
+/// Audiences without repeats, in the order given.
+pub fn audiences(list: &[String]) -> Parsed<Vec<Audience>> {
+    let mut out = Vec::new();
+    for raw in list {
+        let audience =
+            Audience::parse(raw).map_err(|e| ManagementError::invalid("audiences", e))?;
+        if !out.contains(&audience) {
+            out.push(audience);
+        }
+    }
+    Ok(out)
+}
+
+/// An expiry: in the future, within 100 years.
+pub fn expiry(at: Option<chrono::DateTime<chrono::Utc>>, now: i64) -> Parsed<Option<i64>> {
+    at.map(|t| bounds::expiry(t.timestamp(), now))
+        .transpose()
+        .map_err(|e| ManagementError::invalid("expires_at", e))
+}
+
+/// A credential's rate, between 1 and `max` (the
+/// `max_rate_limit_per_minute` setting); an API key's default when unset.
+pub fn rate_limit(value: Option<u32>, max: u32) -> Parsed<u32> {
+    let value = value.unwrap_or(DEFAULT_KEY_RATE_LIMIT);
+    if !(1..=max).contains(&value) {
+        return Err(ManagementError::invalid(
+            "rate_limit_per_minute",
+            format!("must be between 1 and {max}"),
+        ));
+    }
+    Ok(value)
+}
+
+pub fn allowlist(list: &[String]) -> Parsed<IpAllowlist> {
+    IpAllowlist::parse(list.iter().map(String::as_str))
+        .map_err(|e| ManagementError::invalid("ip_allowlist", e))
+}
+
+pub fn metadata(map: Option<Map<String, Value>>) -> Parsed<Map<String, Value>> {
+    let map = map.unwrap_or_default();
+    let size = Value::Object(map.clone()).to_string().len();
+    if size > MAX_METADATA_BYTES {
+        return Err(ManagementError::invalid(
+            "metadata",
+            format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+        ));
+    }
+    Ok(map)
+}
+
+/// A `client_secret` brought from another server, if one was given.
+pub fn imported_secret(raw: Option<&str>) -> Parsed<Option<ImportedSecret>> {
+    raw.map(ImportedSecret::parse)
+        .transpose()
+        .map_err(|e| ManagementError::invalid("client_secret", e))
+}
+
+/// `7d`, `12h`, `30m` or `45s` as seconds, at most 100 years.
+pub fn duration(field: &'static str, raw: &str) -> Parsed<i64> {
+    bounds::Duration::parse(raw)
+        .map(bounds::Duration::seconds)
+        .map_err(|e| ManagementError::invalid(field, e))
+}
+
+/// How long a rolled key or a rotated secret keeps working; a day unless given.
+pub fn grace_period(seconds: Option<i64>) -> Parsed<i64> {
+    let grace = match seconds {
+        None => bounds::GracePeriod::DEFAULT,
+        Some(seconds) => bounds::GracePeriod::from_seconds(seconds)
+            .map_err(|e| ManagementError::invalid("grace_period_seconds", e))?,
+    };
+    Ok(grace.seconds())
+}
+
+/// For `#[serde(default, deserialize_with = ...)]` on an `Option<Option<T>>`:
+/// tells a field given as `null` (`Some(None)`) from one left out (`None`).
+pub fn present<'de, T, D>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn a_multibyte_unit_is_a_bad_duration_not_a_panic() {
+        for raw in [
+            "7é",
+            "é",
+            "1日",
+            "",
+            "d",
+            "0d",
+            "-1d",
+            "9223372036854775807d",
+        ] {
+            let refused = duration("expiring_within", raw).unwrap_err();
+            assert!(
+                matches!(
+                    refused,
+                    ManagementError::InvalidField {
+                        field: "expiring_within",
+                        ..
+                    }
+                ),
+                "{raw:?}"
+            );
+        }
+        assert_eq!(duration("x", "7d").unwrap(), 7 * 86_400);
+        assert_eq!(duration("x", "45s").unwrap(), 45);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4_000))]
+
+        #[test]
+        fn durations_never_panic(raw in "\\PC{0,12}") {
+            if let Ok(seconds) = duration("expiring_within", &raw) {
+                prop_assert!(seconds > 0);
+            }
+        }
+
+        #[test]
+        fn durations_round_trip(n in 1i64..=36_500, unit in "[dhms]") {
+            let scale = match unit.as_str() { "d" => 86_400, "h" => 3_600, "m" => 60, _ => 1 };
+            prop_assert_eq!(duration("x", &format!("{n}{unit}")).unwrap(), n * scale);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The management core: one use case per operation on organisations,
+//! clients and API keys, each doing the whole job (validation into domain
+//! types, the caller's reach and scopes, the plan, the store write, the
+//! local caches, the audit event). The management API (`routes::admin`)
+//! and the CLI (`crate::admin`) are adapters over it: they parse, call and
+//! render, and share nothing else.
+
+mod actor;
+mod api_keys;
+mod audit_trail;
+mod clients;
+mod error;
+pub(crate) mod fields;
+mod organisations;
+mod records;
+pub mod views;
+
+use std::sync::Arc;
+
+pub use actor::{Actor, Caller};
+pub use api_keys::{
+    ApiKeyChanges, ApiKeyList, NewApiKey, RolledKey, UsageItem, UsageQuery, UsageSeries,
+};
+pub use audit_trail::{change as audit_change, event as audit_event, Target as AuditSubject};
+pub use clients::{ClientChanges, CreatedClient, NewClient, RotatedSecret, SecretRotation};
+pub use error::ManagementError;
+pub use organisations::{NewOrganisation, OrganisationChanges, UpdatedOrganisation};
+pub use records::AuditFilter;
+
+use crate::crypto::webhook_signing::WebhookSigner;
+use crate::crypto::SecretHasher;
+use crate::domain::{Change, PlanLimits, WebhookUrlRules};
+use crate::services::audit_writer::AuditWriter;
+use crate::services::change_feed::CacheInvalidator;
+use crate::storage::Store;
+use crate::time::Clock;
+
+/// Built once by `startup` (the server) or `crate::admin` (the CLI).
+pub struct Management {
+    pub store: Arc<dyn Store>,
+    pub secrets: SecretHasher,
+    pub plans: PlanLimits,
+    /// The highest `rate_limit_per_minute` a credential may get.
+    pub max_rate_limit_per_minute: u32,
+    pub webhook_urls: WebhookUrlRules,
+    pub webhook_signer: Arc<WebhookSigner>,
+    pub audit: Arc<AuditWriter>,
+    /// This node's credential caches; other nodes hear of a change through
+    /// the change log. None where nothing is cached (the CLI).
+    pub caches: Option<Arc<CacheInvalidator>>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Management {
+    /// Drops what this node caches of a changed credential at once.
+    fn forget(&self, change: Change) {
+        if let Some(caches) = &self.caches {
+            caches.apply(&change);
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}

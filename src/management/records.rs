@@ -1,0 +1,73 @@
+//! What an organisation's admins read back: its audit trail, newest
+//! first, and what was sent to its webhook URL.
+
+use super::{Caller, Management, ManagementError};
+use crate::domain::management_scope::AUDIT_READ;
+use crate::domain::{AuditEvent, DeliveryState, OrgId, WebhookDelivery};
+use crate::storage::{AuditQuery, PageRequest};
+
+/// Filters of the audit trail: an action, a target's id, and times in
+/// RFC 3339 (`since` included, `until` not).
+#[derive(Debug, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub target_id: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+impl Management {
+    pub async fn list_audit_events(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        filter: AuditFilter,
+        page: PageRequest,
+    ) -> Result<Vec<AuditEvent>, ManagementError> {
+        caller.actor.require(org, AUDIT_READ)?;
+        let text = |field: &'static str, value: Option<String>| match value {
+            Some(v) if v.is_empty() || v.len() > 128 => Err(ManagementError::invalid(
+                field,
+                "must be between 1 and 128 characters",
+            )),
+            v => Ok(v),
+        };
+        let time = |field: &'static str, value: Option<String>| {
+            value
+                .map(|raw| {
+                    chrono::DateTime::parse_from_rfc3339(&raw)
+                        .map(|t| t.timestamp())
+                        .map_err(|_| ManagementError::invalid(field, "must be an RFC 3339 time"))
+                })
+                .transpose()
+        };
+        let query = AuditQuery {
+            page,
+            action: text("action", filter.action)?,
+            target_id: text("target_id", filter.target_id)?,
+            since: time("since", filter.since)?,
+            until: time("until", filter.until)?,
+        };
+        Ok(self.store.list_audit_events(org, &query).await?)
+    }
+
+    /// Deliveries, newest first, in one state (`pending`, `delivered`,
+    /// `failed`) or all.
+    pub async fn list_webhook_deliveries(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        state: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Vec<WebhookDelivery>, ManagementError> {
+        caller.actor.require(org, AUDIT_READ)?;
+        let state = state
+            .map(|raw| {
+                DeliveryState::parse(raw).ok_or_else(|| {
+                    ManagementError::invalid("state", "must be pending, delivered or failed")
+                })
+            })
+            .transpose()?;
+        Ok(self.store.list_webhook_deliveries(org, state, page).await?)
+    }
+}

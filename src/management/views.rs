@@ -1,0 +1,197 @@
+//! What the management API and the CLI show of each resource. Secrets and
+//! their hashes are not here; a one-time secret is shown beside the view by
+//! the call that made it.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::domain::{ApiKey, Audience, AuditEvent, Client, Organisation, WebhookDelivery};
+use crate::time::rfc3339;
+
+#[derive(Debug, Serialize)]
+pub struct OrganisationView {
+    pub id: String,
+    pub name: String,
+    pub plan: &'static str,
+    pub webhook_url: Option<String>,
+    pub created_at: String,
+}
+
+impl OrganisationView {
+    pub fn of(org: &Organisation) -> Self {
+        Self {
+            id: org.id.as_str().to_owned(),
+            name: org.name.as_str().to_owned(),
+            plan: org.plan.as_str(),
+            webhook_url: org.webhook_url.clone(),
+            created_at: rfc3339(org.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClientView {
+    pub client_id: String,
+    pub org_id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub audiences: Vec<String>,
+    pub status: &'static str,
+    pub resource_server: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub expires_at: Option<String>,
+    pub ip_allowlist: Vec<String>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub last_used_at: Option<String>,
+    pub request_count: i64,
+}
+
+impl ClientView {
+    pub fn of(client: &Client) -> Self {
+        Self {
+            client_id: client.id.as_str().to_owned(),
+            org_id: client.org_id.as_str().to_owned(),
+            name: client.name.as_str().to_owned(),
+            scopes: client
+                .scopes
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+            audiences: client
+                .audiences
+                .iter()
+                .map(|a| Audience::as_str(a).to_owned())
+                .collect(),
+            status: client.status.as_str(),
+            resource_server: client.resource_server,
+            created_at: rfc3339(client.created_at),
+            updated_at: rfc3339(client.updated_at),
+            expires_at: client.expires_at.map(rfc3339),
+            ip_allowlist: client.ip_allowlist.entries().collect(),
+            rate_limit_per_minute: client.rate_limit_per_minute,
+            last_used_at: client.last_used_at.map(rfc3339),
+            request_count: client.request_count,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    /// The start of the key: enough to recognise it, nothing secret.
+    pub prefix: String,
+    /// `active`, `deactivated` or `expired`, as of the view's time.
+    pub status: &'static str,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub request_count: i64,
+    pub rate_limit_per_minute: u32,
+    pub ip_allowlist: Vec<String>,
+    pub metadata: Map<String, Value>,
+}
+
+impl ApiKeyView {
+    pub fn at(key: &ApiKey, now: i64) -> Self {
+        Self {
+            id: key.id.as_str().to_owned(),
+            org_id: key.org_id.as_str().to_owned(),
+            name: key.name.as_str().to_owned(),
+            prefix: key.id.key_prefix(),
+            status: key.display_status(now),
+            scopes: key.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            created_at: rfc3339(key.created_at),
+            updated_at: rfc3339(key.updated_at),
+            expires_at: key.expires_at.map(rfc3339),
+            last_used_at: key.last_used_at.map(rfc3339),
+            request_count: key.request_count,
+            rate_limit_per_minute: key.rate_limit_per_minute,
+            ip_allowlist: key.ip_allowlist.entries().collect(),
+            metadata: key.metadata.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditEventView {
+    pub id: String,
+    pub org_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<AuditTargetView>,
+    pub occurred_at: String,
+    pub source_ip: Option<String>,
+    pub request_id: String,
+    pub changes: Map<String, Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditTargetView {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+}
+
+impl AuditEventView {
+    pub fn of(event: &AuditEvent) -> Self {
+        Self {
+            id: event.id.clone(),
+            org_id: event.org_id.as_ref().map(|o| o.as_str().to_owned()),
+            actor: event.actor.clone(),
+            action: event.action.clone(),
+            target: event.target.as_ref().map(|t| AuditTargetView {
+                kind: t.kind.clone(),
+                id: t.id.clone(),
+            }),
+            occurred_at: rfc3339(event.occurred_at),
+            source_ip: event.source_ip.clone(),
+            request_id: event.request_id.clone(),
+            changes: event.changes.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct WebhookDeliveryView {
+    pub id: String,
+    pub event_type: String,
+    pub url: String,
+    pub state: &'static str,
+    pub attempts: i64,
+    pub created_at: String,
+    pub next_attempt_at: Option<String>,
+    pub last_attempt_at: Option<String>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<String>,
+    pub payload: Value,
+}
+
+impl WebhookDeliveryView {
+    pub fn of(delivery: &WebhookDelivery) -> Self {
+        Self {
+            id: delivery.id.clone(),
+            event_type: delivery.event_type.clone(),
+            url: delivery.url.clone(),
+            state: delivery.state.as_str(),
+            attempts: delivery.attempts,
+            created_at: rfc3339(delivery.created_at),
+            next_attempt_at: delivery.next_attempt_at.map(rfc3339),
+            last_attempt_at: delivery.last_attempt_at.map(rfc3339),
+            last_status: delivery.last_status,
+            last_error: delivery.last_error.clone(),
+            delivered_at: delivery.delivered_at.map(rfc3339),
+            payload: serde_json::from_str(&delivery.payload).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// A view as the JSON the audit trail compares.
+pub(super) fn json(view: &impl Serialize) -> Value {
+    serde_json::to_value(view).unwrap_or(Value::Null)
+}
