@@ -8,6 +8,7 @@ pub mod error;
 pub mod healthcheck;
 pub mod management;
 pub mod metrics;
+pub mod parts;
 pub mod routes;
 pub mod services;
 pub mod startup;

@@ -13,13 +13,16 @@ use tracing_actix_web::TracingLogger;
 use crate::configuration::Settings;
 use crate::crypto::keyring::KeySet;
 use crate::crypto::webhook_signing::WebhookSigner;
-use crate::crypto::{Keyring, PasswordHasher, SecretDigests, SecretHasher, ServerSecret};
+use crate::crypto::Keyring;
 use crate::domain::RetryPolicy;
 use crate::drain::Drain;
 use crate::management::Management;
 use crate::metrics::{Metrics, Snapshot};
 use crate::routes;
+use crate::routes::admin::auth::AdminAuth;
 use crate::routes::idempotency::Idempotency;
+use crate::routes::resource_server::ResourceServers;
+use crate::services::audit_writer::AuditWriter;
 use crate::services::auth_failure_tally::AuthFailureTally;
 use crate::services::change_feed::{
     spawn_change_listener, Backstop, CacheInvalidator, ChangeLogPoller,
@@ -34,11 +37,11 @@ use crate::services::{
     Revoker, TokenIssuer,
 };
 use crate::stats::Counters;
-use crate::storage::{self, Store};
+use crate::storage::Store;
 use crate::time::SystemClock;
 
-/// Leeway for clock skew between us and resource servers.
-pub const CLOCK_LEEWAY_SECONDS: u64 = 60;
+pub use crate::parts::CLOCK_LEEWAY_SECONDS;
+use crate::parts::{check_digest_keys, keyring, open_store, secret_hasher, server_secret};
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
 
 fn backstop(settings: &Settings) -> Backstop {
@@ -50,37 +53,8 @@ fn backstop(settings: &Settings) -> Backstop {
     }
 }
 
-pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub keys: Arc<ArcSwap<KeySet>>,
-    pub authenticator: Arc<ClientAuthenticator>,
-    pub api_keys: Arc<ApiKeyVerifier>,
-    /// Appends audit events, holding them while the database is away.
-    pub audit: Arc<crate::services::audit_writer::AuditWriter>,
-    /// Failed management authentications, audited once per source and minute.
-    pub auth_failures: Arc<AuthFailureTally>,
-    /// Per-credential rate limits.
-    pub limiter: Arc<RateLimits>,
-    pub issuer: web::Data<TokenIssuer>,
-    pub introspector: Introspector,
-    pub revoker: Revoker,
-    pub root_token: RootToken,
-    /// `aud` that access tokens for the management API carry: the issuer.
-    pub management_audience: String,
-    /// Management calls a minute, per caller.
-    pub admin_rate_limit_per_minute: u32,
-    /// Per-credential rate limits and usage counts.
-    pub metering: web::Data<Metering>,
-    /// Whose `X-Forwarded-For` names the client's address.
-    pub trusted_proxies: crate::domain::TrustedProxies,
-    pub counters: Arc<Counters>,
-    pub metrics: web::Data<Metrics>,
-    /// Wraps the management API's mutating routes.
-    pub idempotency: Idempotency,
-}
-
-/// What handlers and middleware that do not take the whole `AppState`
-/// take, each as its own `web::Data`.
+/// What handlers and middleware take, each as its own `web::Data`, so a
+/// handler's signature shows what it uses.
 #[derive(Clone)]
 struct Services {
     metadata: web::Data<routes::metadata::MetadataDocument>,
@@ -91,7 +65,12 @@ struct Services {
     limiter: web::Data<RateLimits>,
     trusted_proxies: web::Data<crate::domain::TrustedProxies>,
     authenticator: web::Data<ClientAuthenticator>,
+    api_keys: web::Data<ApiKeyVerifier>,
     issuer: web::Data<TokenIssuer>,
+    checkers: web::Data<ResourceServers>,
+    revoker: web::Data<Revoker>,
+    audit: web::Data<AuditWriter>,
+    admin_auth: web::Data<AdminAuth>,
     metering: web::Data<Metering>,
     metrics: web::Data<Metrics>,
     management: web::Data<Management>,
@@ -107,7 +86,12 @@ impl Services {
             .app_data(self.limiter.clone())
             .app_data(self.trusted_proxies.clone())
             .app_data(self.authenticator.clone())
+            .app_data(self.api_keys.clone())
             .app_data(self.issuer.clone())
+            .app_data(self.checkers.clone())
+            .app_data(self.revoker.clone())
+            .app_data(self.audit.clone())
+            .app_data(self.admin_auth.clone())
             .app_data(self.metering.clone())
             .app_data(self.metrics.clone())
             .app_data(self.management.clone());
@@ -121,79 +105,6 @@ pub struct Application {
     usage: Arc<crate::services::usage::UsageRecorder>,
     audit: Arc<crate::services::audit_writer::AuditWriter>,
     auth_failures: Arc<AuthFailureTally>,
-}
-
-/// The keyring a configuration describes.
-pub fn keyring(settings: &Settings) -> Keyring {
-    let retire_after = Duration::from_secs(settings.token_ttl_seconds + CLOCK_LEEWAY_SECONDS);
-    Keyring::new(&settings.keys_dir, settings.signing_alg, retire_after)
-}
-
-/// The `server_secret` setting, or else the secret in the keys directory,
-/// generated there on the first start.
-pub fn server_secret(settings: &Settings) -> anyhow::Result<ServerSecret> {
-    match &settings.server_secret {
-        Some(secret) => Ok(secret.clone()),
-        None => Ok(ServerSecret::load_or_init(&settings.keys_dir)?),
-    }
-}
-
-/// What stores and checks secrets: digests under the server secret (and
-/// the previous one, while it is set), and argon2id within the
-/// `argon2_concurrency` bound.
-pub fn secret_hasher(settings: &Settings, counters: Arc<Counters>) -> anyhow::Result<SecretHasher> {
-    let current = server_secret(settings)?;
-    let digests = SecretDigests::new(&current, settings.server_secret_previous.as_ref());
-    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let argon2 = PasswordHasher::new(
-        settings.argon2_concurrency.unwrap_or(cpus),
-        counters.clone(),
-    );
-    Ok(SecretHasher::new(Arc::new(digests), argon2, counters))
-}
-
-/// Refuses to start when stored digests were made under a server secret
-/// this server does not hold: every client and key they belong to would
-/// fail to authenticate.
-pub async fn check_digest_keys(store: &dyn Store, digests: &SecretDigests) -> anyhow::Result<()> {
-    let known: Vec<&str> = digests.key_ids().collect();
-    let unknown: Vec<(String, i64)> = store
-        .digest_key_ids()
-        .await?
-        .into_iter()
-        .filter(|(id, _)| !known.contains(&id.as_str()))
-        .collect();
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    let count: i64 = unknown.iter().map(|(_, n)| n).sum();
-    let ids: Vec<&str> = unknown.iter().map(|(id, _)| id.as_str()).collect();
-    anyhow::bail!(
-        "{count} stored client secrets and API keys were digested under another server secret \
-         (key id {}; this server's is {}). The server secret has changed: restore it, or set \
-         the old one as server_secret_previous (KEYWARD_SERVER_SECRET_PREVIOUS) so that they \
-         keep working and move to the new one on their next use",
-        ids.join(", "),
-        known[0]
-    )
-}
-
-/// Opens the configured database and brings its schema up to date.
-pub async fn open_store(
-    settings: &Settings,
-    counters: Arc<Counters>,
-) -> anyhow::Result<Arc<dyn Store>> {
-    let store = storage::connect(settings.database_url.expose(), counters)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "database {:?}: {}",
-                settings.database_url,
-                crate::error::error_chain(&e)
-            )
-        })?;
-    store.migrate().await?;
-    Ok(store)
 }
 
 impl Application {
@@ -295,41 +206,30 @@ impl Application {
             limiter.clone(),
             usage.clone(),
         ));
-        let management = web::Data::new(Management {
-            store: store.clone(),
-            secrets: secrets.clone(),
-            plans: settings.plans,
-            max_rate_limit_per_minute: settings.max_rate_limit_per_minute,
-            webhook_urls: settings.webhook_url_rules(),
-            webhook_signer: webhook_signer.clone(),
-            audit: audit.clone(),
-            caches: Some(caches.clone()),
-            clock: Arc::new(SystemClock),
-        });
-        let state = web::Data::new(AppState {
-            audit: audit.clone(),
-            auth_failures: auth_failures.clone(),
-            introspector: Introspector::new(
-                token_verifier.clone(),
-                authenticator.clone(),
-                api_keys.clone(),
-                revocations,
-                policy.clone(),
-                settings.plans,
-                settings.introspection_restrict_audience,
-            ),
-            revoker: Revoker::new(
-                token_verifier,
-                caches,
-                settings.max_live_revocations_per_client,
-            ),
-            root_token,
-            management_audience: issuer.clone(),
-            admin_rate_limit_per_minute: settings.admin_rate_limit_per_minute,
-            metering,
-            authenticator,
-            api_keys,
-            limiter,
+        let introspector = Arc::new(Introspector::new(
+            token_verifier.clone(),
+            authenticator.clone(),
+            api_keys.clone(),
+            revocations,
+            policy.clone(),
+            settings.plans,
+            settings.introspection_restrict_audience,
+        ));
+        let services = Services {
+            metadata: web::Data::new(routes::metadata::MetadataDocument(routes::build_metadata(
+                &issuer,
+                settings.scopes_supported.as_deref(),
+            ))),
+            body_deadline: web::Data::new(routes::body_deadline::BodyDeadline(
+                Duration::from_millis(settings.client_request_timeout_ms),
+            )),
+            store: web::Data::from(store.clone()),
+            keys: web::Data::from(keys.clone()),
+            drain: web::Data::from(drain.clone()),
+            limiter: web::Data::from(limiter.clone()),
+            trusted_proxies: web::Data::new(settings.trusted_proxies.clone()),
+            authenticator: web::Data::from(authenticator.clone()),
+            api_keys: web::Data::from(api_keys.clone()),
             issuer: web::Data::new(TokenIssuer::new(
                 keys.clone(),
                 issuer.clone(),
@@ -339,33 +239,41 @@ impl Application {
                 settings.plans,
                 counters.clone(),
             )),
-            trusted_proxies: settings.trusted_proxies.clone(),
-            idempotency: Idempotency::new(store.clone(), &server_secret),
-            store,
-            keys,
-            counters: counters.clone(),
-            metrics,
-        });
-
-        let services = Services {
-            metadata: web::Data::new(routes::metadata::MetadataDocument(routes::build_metadata(
-                &issuer,
-                settings.scopes_supported.as_deref(),
-            ))),
-            body_deadline: web::Data::new(routes::body_deadline::BodyDeadline(
-                Duration::from_millis(settings.client_request_timeout_ms),
+            checkers: web::Data::new(ResourceServers {
+                authenticator: authenticator.clone(),
+                introspector: introspector.clone(),
+            }),
+            revoker: web::Data::new(Revoker::new(
+                token_verifier,
+                caches.clone(),
+                settings.max_live_revocations_per_client,
             )),
-            store: web::Data::from(state.store.clone()),
-            keys: web::Data::from(state.keys.clone()),
-            drain: web::Data::from(drain.clone()),
-            limiter: web::Data::from(state.limiter.clone()),
-            trusted_proxies: web::Data::new(state.trusted_proxies.clone()),
-            authenticator: web::Data::from(state.authenticator.clone()),
-            issuer: state.issuer.clone(),
-            metering: state.metering.clone(),
-            metrics: state.metrics.clone(),
-            management,
+            audit: web::Data::from(audit.clone()),
+            admin_auth: web::Data::new(AdminAuth {
+                root_token,
+                api_keys,
+                introspector,
+                audience: issuer.clone(),
+                failures: auth_failures.clone(),
+                audit: audit.clone(),
+                limiter,
+                rate_limit_per_minute: settings.admin_rate_limit_per_minute,
+            }),
+            metering,
+            metrics,
+            management: web::Data::new(Management {
+                store: store.clone(),
+                secrets,
+                plans: settings.plans,
+                max_rate_limit_per_minute: settings.max_rate_limit_per_minute,
+                webhook_urls: settings.webhook_url_rules(),
+                webhook_signer,
+                audit: audit.clone(),
+                caches: Some(caches),
+                clock: Arc::new(SystemClock),
+            }),
         };
+        let idempotency = Idempotency::new(store.clone(), &server_secret);
         let server = HttpServer::new(move || {
             // Runs on each worker's thread before it serves.
             crate::crypto::signing_key::seed_thread_rng();
@@ -384,9 +292,8 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     routes::request_id::assign_request_id,
                 ))
-                .app_data(state.clone())
                 .configure(|cfg| services.register(cfg))
-                .configure(|cfg| routes::configure(cfg, &state.idempotency))
+                .configure(|cfg| routes::configure(cfg, &idempotency))
                 .default_service(web::to(routes::not_found))
         })
         .on_connect(move |_, extensions| {

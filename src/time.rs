@@ -9,14 +9,18 @@ pub fn rfc3339(unix: i64) -> String {
 
 /// Where the time comes from: the system's, or a test's that it moves.
 pub trait Clock: Send + Sync {
+    fn now(&self) -> chrono::DateTime<chrono::Utc>;
+
     /// Now, in Unix seconds.
-    fn now(&self) -> i64;
+    fn unix(&self) -> i64 {
+        self.now().timestamp()
+    }
 }
 
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        chrono::Utc::now().timestamp()
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
     }
 }

@@ -12,7 +12,7 @@ use crate::storage::PageRequest;
 
 pub(super) async fn run(command: ApiKeyCommand, management: &Management) -> anyhow::Result<Output> {
     let caller = Caller::cli();
-    let now = management.clock.now();
+    let now = management.clock.unix();
     Ok(match command {
         ApiKeyCommand::Create(args) => create(args, management, &caller).await?,
         ApiKeyCommand::List {
@@ -110,7 +110,7 @@ async fn create(
         &key,
         &secret,
         "created API key",
-        management.clock.now(),
+        management.clock.unix(),
     ))
 }
 
@@ -135,7 +135,7 @@ async fn update(
     let key = management
         .update_api_key(caller, &org, &id, changes)
         .await?;
-    let now = management.clock.now();
+    let now = management.clock.unix();
     Ok(Output::view(&ApiKeyView::at(&key, now), line(&key, now)))
 }
 
@@ -149,7 +149,7 @@ async fn set_status(
     let key = management
         .set_api_key_status(caller, &org, &id, status)
         .await?;
-    let now = management.clock.now();
+    let now = management.clock.unix();
     Ok(Output::view(&ApiKeyView::at(&key, now), line(&key, now)))
 }
 

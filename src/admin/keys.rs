@@ -5,7 +5,7 @@ use serde_json::json;
 use super::Output;
 use crate::cli::KeysCommand;
 use crate::configuration::Settings;
-use crate::startup::keyring;
+use crate::parts::keyring;
 
 pub(super) fn run(command: KeysCommand, settings: &Settings) -> anyhow::Result<Output> {
     let keyring = keyring(settings);

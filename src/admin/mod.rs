@@ -21,8 +21,8 @@ use crate::configuration::Settings;
 use crate::crypto::webhook_signing::WebhookSigner;
 use crate::domain::ImportedSecret;
 use crate::management::{Management, ManagementError};
+use crate::parts::{check_digest_keys, open_store, secret_hasher, server_secret};
 use crate::services::audit_writer::AuditWriter;
-use crate::startup::{check_digest_keys, open_store, secret_hasher, server_secret};
 use crate::stats::Counters;
 use crate::time::SystemClock;
 

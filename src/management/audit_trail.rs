@@ -14,15 +14,15 @@ pub struct Target<'a> {
     pub id: Option<&'a str>,
 }
 
-/// The event of `action` by `caller` at `now`.
+/// The event of `action` by `caller` at `at`; its id orders it among the
+/// events of the same second.
 pub fn event(
     caller: &Caller,
     action: &str,
     target: Target<'_>,
     changes: Map<String, Value>,
-    now: i64,
+    at: chrono::DateTime<chrono::Utc>,
 ) -> AuditEvent {
-    let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
     AuditEvent {
         id: AuditEvent::new_id(at),
         org_id: target.org_id.cloned(),
@@ -32,7 +32,7 @@ pub fn event(
             kind: target.kind.to_owned(),
             id: id.to_owned(),
         }),
-        occurred_at: now,
+        occurred_at: at.timestamp(),
         source_ip: caller.source_ip.map(|ip| ip.to_string()),
         request_id: caller.request_id.clone(),
         changes,
@@ -49,7 +49,7 @@ impl Management {
         target: Target<'_>,
         changes: Map<String, Value>,
     ) {
-        let event = event(caller, action, target, changes, self.now());
+        let event = event(caller, action, target, changes, self.clock.now());
         self.audit.append(event).await;
     }
 }

@@ -60,6 +60,6 @@ impl Management {
     }
 
     fn now(&self) -> i64 {
-        self.clock.now()
+        self.clock.unix()
     }
 }

@@ -10,15 +10,16 @@ use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
 use super::rate_limit_headers;
-use super::resource_server::authenticate_caller;
+use super::resource_server::{authenticate_caller, ResourceServers};
 use super::token::storage_error;
 use crate::crypto::jwt::{AudienceClaim, DecodedClaims};
-use crate::domain::{ApiKey, ScopeSet};
+use crate::domain::{ApiKey, ScopeSet, TrustedProxies};
 use crate::error::OAuthError;
+use crate::metrics::Metrics;
 use crate::services::introspection::{check_granted, ScopeCheck};
+use crate::services::metering::Metering;
 use crate::services::rate_limit::Decision;
 use crate::services::Introspection;
-use crate::startup::AppState;
 
 #[derive(Serialize)]
 struct Active<'a> {
@@ -91,15 +92,18 @@ impl From<Option<ScopeCheck>> for ScopeVerdict {
 pub async fn introspect(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    checkers: web::Data<ResourceServers>,
+    proxies: web::Data<TrustedProxies>,
+    metering: web::Data<Metering>,
+    metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = OAuthForm::read(&req, payload).await?;
     let now = chrono::Utc::now().timestamp();
     let caller = authenticate_caller(
-        &state,
+        &checkers,
         single_authorization(&req)?,
         (form.get("client_id"), form.get("client_secret")),
-        request_client_ip(&req, &state.trusted_proxies),
+        request_client_ip(&req, &proxies),
         now,
     )
     .await?;
@@ -117,14 +121,12 @@ pub async fn introspect(
         .map(|ip| ip.parse::<IpAddr>())
         .transpose()
         .map_err(|_| OAuthError::invalid_request("client_ip must be an IPv4 or IPv6 address"))?;
-    let result = state
+    let result = checkers
         .introspector
         .introspect(&caller, token, client_ip, now)
         .await
         .map_err(|e| storage_error(&e))?;
-    state
-        .metrics
-        .introspected(!matches!(result, Introspection::Inactive));
+    metrics.introspected(!matches!(result, Introspection::Inactive));
     let response = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -132,14 +134,14 @@ pub async fn introspect(
     Ok(match result {
         Introspection::Inactive => inactive(response),
         Introspection::AccessToken(claims) => {
-            let check = required.map(|r| state.introspector.check_scope(&claims.scope, &r));
+            let check = required.map(|r| checkers.introspector.check_scope(&claims.scope, &r));
             active(response, &claims, check)
         }
         Introspection::ApiKey(key) => {
             let record = &key.credentials.key;
             let scope = record.scopes.to_string();
             let check = required.map(|r| check_granted(&key.granted, &scope, &r));
-            let decision = state.metering.count_key_check(record, now).await;
+            let decision = metering.count_key_check(record, now).await;
             let mut response = response;
             if let Some(decision) = &decision {
                 rate_limit_headers::add(&mut response, decision, now);

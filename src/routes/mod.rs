@@ -17,7 +17,7 @@ mod oauth_form;
 pub(crate) mod rate_limit_headers;
 pub mod request_id;
 mod request_log;
-mod resource_server;
+pub mod resource_server;
 mod revoke;
 pub mod stopping;
 mod token;

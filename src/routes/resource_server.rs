@@ -3,13 +3,22 @@
 //! with the introspect scope.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::client_credentials::presented_credentials;
 use super::token::{auth_error, storage_error};
 use crate::domain::{Client, ClientId, ClientSecret, ClientStatus, ScopeSet};
 use crate::error::{OAuthError, OAuthErrorCode};
+use crate::services::client_auth::ClientAuthenticator;
+use crate::services::introspection::Introspector;
 use crate::services::Caller;
-use crate::startup::AppState;
+
+/// Who the credential-checking endpoints (introspection, key checks) ask
+/// about their caller.
+pub struct ResourceServers {
+    pub authenticator: Arc<ClientAuthenticator>,
+    pub introspector: Arc<Introspector>,
+}
 
 /// The scope a Bearer caller needs to check credentials.
 pub use crate::domain::management_scope::INTROSPECT as INTROSPECT_SCOPE;
@@ -20,18 +29,18 @@ pub use crate::domain::management_scope::INTROSPECT as INTROSPECT_SCOPE;
 /// address its allowlist admits: scopes alone never let a client check
 /// other credentials. A failure says nothing about the token asked about.
 pub(super) async fn authenticate_caller(
-    state: &AppState,
+    checkers: &ResourceServers,
     authorization: Option<&[u8]>,
     body_credentials: (Option<&str>, Option<&str>),
     source: Option<IpAddr>,
     now: i64,
 ) -> Result<Caller, OAuthError> {
     if let Some(bearer) = authorization.and_then(bearer_token) {
-        return bearer_caller(state, bearer, source, now).await;
+        return bearer_caller(checkers, bearer, source, now).await;
     }
     let (id, secret) =
         presented_credentials(authorization, body_credentials.0, body_credentials.1)?;
-    let client = state
+    let client = checkers
         .authenticator
         .authenticate(&id, &ClientSecret::new(secret), source, now)
         .await
@@ -52,7 +61,7 @@ fn resource_server(record: &Client, source: Option<IpAddr>, now: i64) -> Option<
 }
 
 async fn bearer_caller(
-    state: &AppState,
+    checkers: &ResourceServers,
     token: &str,
     source: Option<IpAddr>,
     now: i64,
@@ -63,14 +72,14 @@ async fn bearer_caller(
             format!("a Bearer caller needs a valid access token with scope {INTROSPECT_SCOPE}"),
         )
     };
-    let claims = state
+    let claims = checkers
         .introspector
         .live_access_token(token, now)
         .await
         .map_err(|e| storage_error(&e))?
         .ok_or_else(invalid)?;
     let needed = ScopeSet::from_strs([INTROSPECT_SCOPE]).expect("a valid scope");
-    if !state
+    if !checkers
         .introspector
         .check_scope(&claims.scope, &needed)
         .sufficient
@@ -78,7 +87,7 @@ async fn bearer_caller(
         return Err(invalid());
     }
     let client_id = ClientId::parse(&claims.client_id).map_err(|_| invalid())?;
-    let client = state
+    let client = checkers
         .authenticator
         .client(&client_id)
         .await

@@ -12,16 +12,23 @@ use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
 use super::token::{auth_error, storage_error, token_error};
 use crate::domain::ClientSecret;
+use crate::domain::TrustedProxies;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::management::{audit_change as change, Actor, AuditSubject};
-use crate::services::revocation::RevokeError;
-use crate::startup::AppState;
+use crate::services::audit_writer::AuditWriter;
+use crate::services::client_auth::ClientAuthenticator;
+use crate::services::revocation::{RevokeError, Revoker};
+use crate::services::token_issuer::TokenIssuer;
 
 #[tracing::instrument(name = "revoke", level = "debug", skip_all)]
 pub async fn revoke(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    authenticator: web::Data<ClientAuthenticator>,
+    issuer: web::Data<TokenIssuer>,
+    revoker: web::Data<Revoker>,
+    audit: web::Data<AuditWriter>,
+    proxies: web::Data<TrustedProxies>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = OAuthForm::read(&req, payload).await?;
     let (id, secret) = presented_credentials(
@@ -30,21 +37,16 @@ pub async fn revoke(
         form.get("client_secret"),
     )?;
     let now = chrono::Utc::now().timestamp();
-    let client_ip = request_client_ip(&req, &state.trusted_proxies);
-    let client = state
-        .authenticator
+    let client_ip = request_client_ip(&req, &proxies);
+    let client = authenticator
         .authenticate(&id, &ClientSecret::new(secret), client_ip, now)
         .await
         .map_err(auth_error)?;
-    state
-        .issuer
-        .admit(&client, client_ip, now)
-        .map_err(token_error)?;
+    issuer.admit(&client, client_ip, now).map_err(token_error)?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    let deactivated = state
-        .revoker
+    let deactivated = revoker
         .revoke(&client, token, now)
         .await
         .map_err(revoke_error)?;
@@ -61,7 +63,7 @@ pub async fn revoke(
             credential: format!("client:{}", client.credentials.client.id),
         };
         let caller = audit::caller(&req, actor);
-        audit::record(&state.audit, &caller, "api_key.revoked", target, changes).await;
+        audit::record(&audit, &caller, "api_key.revoked", target, changes).await;
     }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -11,13 +11,15 @@ use super::body::read_body;
 use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
 use super::rate_limit_headers;
-use super::resource_server::authenticate_caller;
+use super::resource_server::{authenticate_caller, ResourceServers};
 use super::token::storage_error;
-use crate::domain::ScopeSet;
+use crate::domain::{ScopeSet, TrustedProxies};
 use crate::error::OAuthError;
+use crate::metrics::Metrics;
+use crate::services::api_keys::ApiKeyVerifier;
 use crate::services::introspection::check_granted;
+use crate::services::metering::Metering;
 use crate::services::{KeyRejection, KeyVerdict};
-use crate::startup::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,12 +80,16 @@ impl Verdict<'_> {
 pub async fn verify_key(
     req: HttpRequest,
     payload: web::Payload,
-    state: web::Data<AppState>,
+    checkers: web::Data<ResourceServers>,
+    proxies: web::Data<TrustedProxies>,
+    api_keys: web::Data<ApiKeyVerifier>,
+    metering: web::Data<Metering>,
+    metrics: web::Data<Metrics>,
 ) -> Result<HttpResponse, OAuthError> {
     let now = chrono::Utc::now().timestamp();
-    let source = request_client_ip(&req, &state.trusted_proxies);
+    let source = request_client_ip(&req, &proxies);
     authenticate_caller(
-        &state,
+        &checkers,
         single_authorization(&req)?,
         (None, None),
         source,
@@ -100,22 +106,21 @@ pub async fn verify_key(
         .transpose()
         .map_err(|e| OAuthError::invalid_request(format!("required_scope: {e}")))?;
 
-    let found = state
-        .api_keys
+    let found = api_keys
         .find(&request.key)
         .await
         .map_err(|e| storage_error(&e))?;
     let Some(key) = found else {
         let verdict = KeyVerdict::Rejected(KeyRejection::NotFound);
-        state.metrics.key_verified(verdict.code());
+        metrics.key_verified(verdict.code());
         return Ok(respond(&Verdict::invalid(verdict.code())));
     };
     let record = &key.credentials.key;
     let scope = record.scopes.to_string();
     let check = required.map(|r| check_granted(&key.granted, &scope, &r));
-    let rejection = state.api_keys.rejection(&key, request.client_ip, now);
+    let rejection = api_keys.rejection(&key, request.client_ip, now);
     let limited = match rejection {
-        None => state.metering.count_key_check(record, now).await,
+        None => metering.count_key_check(record, now).await,
         Some(_) => None,
     };
     let verdict = match (rejection, &check, limited) {
@@ -124,7 +129,7 @@ pub async fn verify_key(
         (None, Some(c), _) if !c.sufficient => KeyVerdict::InsufficientScope,
         (None, _, _) => KeyVerdict::Valid,
     };
-    state.metrics.key_verified(verdict.code());
+    metrics.key_verified(verdict.code());
     let (required, actual) = match check {
         Some(c) if verdict == KeyVerdict::InsufficientScope => (Some(c.required), Some(c.actual)),
         _ => (None, None),

@@ -52,7 +52,7 @@ pub async fn create(
     let org = org_id(&path)?;
     let body = read_json(&req, payload).await?;
     let (key, secret) = management.create_api_key(&caller, &org, body).await?;
-    let view = ApiKeyView::at(&key, management.clock.now());
+    let view = ApiKeyView::at(&key, management.clock.unix());
     Ok(created(&org, view, &secret, None))
 }
 
@@ -72,7 +72,7 @@ pub async fn list(
     let keys = management
         .list_api_keys(&caller, &org, filter, page.clone())
         .await?;
-    let now = management.clock.now();
+    let now = management.clock.unix();
     let body = page_of(
         &page,
         &keys,
@@ -89,7 +89,7 @@ pub async fn get(
 ) -> Result<HttpResponse, Problem> {
     let (org, id) = key_path(&path)?;
     let key = management.get_api_key(&caller, &org, &id).await?;
-    Ok(HttpResponse::Ok().json(ApiKeyView::at(&key, management.clock.now())))
+    Ok(HttpResponse::Ok().json(ApiKeyView::at(&key, management.clock.unix())))
 }
 
 pub async fn update(
@@ -104,7 +104,7 @@ pub async fn update(
     let key = management
         .update_api_key(&caller, &org, &id, changes)
         .await?;
-    Ok(HttpResponse::Ok().json(ApiKeyView::at(&key, management.clock.now())))
+    Ok(HttpResponse::Ok().json(ApiKeyView::at(&key, management.clock.unix())))
 }
 
 pub async fn deactivate(
@@ -133,7 +133,7 @@ async fn set_status(
     let key = management
         .set_api_key_status(&caller, &org, &id, status)
         .await?;
-    Ok(HttpResponse::Ok().json(ApiKeyView::at(&key, management.clock.now())))
+    Ok(HttpResponse::Ok().json(ApiKeyView::at(&key, management.clock.unix())))
 }
 
 /// The optional body of a roll.
@@ -157,7 +157,7 @@ pub async fn roll(
     let rolled = management
         .roll_api_key(&caller, &org, &id, body.grace_period_seconds)
         .await?;
-    let now = management.clock.now();
+    let now = management.clock.unix();
     let previous = Some(ApiKeyView::at(&rolled.old, now));
     Ok(created(
         &org,

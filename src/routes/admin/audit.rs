@@ -1,6 +1,8 @@
 //! The request side of the audit trail: who called from where, for the
 //! events of management calls and of admin authentications.
 
+use std::net::IpAddr;
+
 use actix_web::{web, HttpRequest};
 use serde_json::Map;
 
@@ -20,13 +22,17 @@ pub fn request_id(req: &HttpRequest) -> String {
 
 /// `actor`, calling with `req`.
 pub fn caller(req: &HttpRequest, actor: Actor) -> Caller {
-    let proxies = req.app_data::<web::Data<TrustedProxies>>();
     Caller {
         actor,
-        source_ip: proxies
-            .and_then(|proxies| crate::routes::client_ip::request_client_ip(req, proxies)),
+        source_ip: source_ip(req),
         request_id: request_id(req),
     }
+}
+
+/// The client's address, as the trusted proxies tell it.
+pub fn source_ip(req: &HttpRequest) -> Option<IpAddr> {
+    let proxies = req.app_data::<web::Data<TrustedProxies>>()?;
+    crate::routes::client_ip::request_client_ip(req, proxies)
 }
 
 /// Appends an event of a call that is not a management use case (an
@@ -38,7 +44,7 @@ pub async fn record(
     target: AuditSubject<'_>,
     changes: Map<String, serde_json::Value>,
 ) {
-    let now = chrono::Utc::now().timestamp();
+    let now = chrono::Utc::now();
     audit
         .append(audit_event(caller, action, target, changes, now))
         .await;

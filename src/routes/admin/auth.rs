@@ -3,6 +3,8 @@
 //! carrying `keyward:*` management scopes. Every caller sends
 //! `Authorization: Bearer <token-or-key>`.
 
+use std::sync::Arc;
+
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -17,8 +19,27 @@ use crate::domain::{OrgId, ScopeSet};
 use crate::management::{Actor, AuditSubject, Caller};
 use crate::routes::idempotency::IdempotencyCaller;
 use crate::routes::rate_limit_headers;
+use crate::services::audit_writer::AuditWriter;
+use crate::services::auth_failure_tally::AuthFailureTally;
 use crate::services::introspection::CredentialKind;
-use crate::startup::AppState;
+use crate::services::rate_limit::RateLimits;
+use crate::services::root_token::RootToken;
+use crate::services::{ApiKeyVerifier, Introspector};
+
+/// What authenticating a management call takes.
+pub struct AdminAuth {
+    pub root_token: RootToken,
+    pub api_keys: Arc<ApiKeyVerifier>,
+    pub introspector: Arc<Introspector>,
+    /// `aud` that access tokens for the management API carry: the issuer.
+    pub audience: String,
+    /// Failed authentications, audited once per source and minute.
+    pub failures: Arc<AuthFailureTally>,
+    pub audit: Arc<AuditWriter>,
+    pub limiter: Arc<RateLimits>,
+    /// Management calls a minute, per caller.
+    pub rate_limit_per_minute: u32,
+}
 
 /// Authenticates every management call before anything else runs, the
 /// Idempotency-Key handling included, which then scopes keys by caller.
@@ -28,20 +49,19 @@ pub async fn authenticate_first(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let state = req
-        .app_data::<web::Data<AppState>>()
-        .expect("the app state is registered")
+        .app_data::<web::Data<AdminAuth>>()
+        .expect("the admin authentication is registered")
         .clone();
     let caller = match authenticate(req.request()).await {
         Ok(caller) => caller,
         Err(refused) => {
             if refused.problem.status == StatusCode::UNAUTHORIZED {
                 let request = req.request();
-                let source =
-                    crate::routes::client_ip::request_client_ip(request, &state.trusted_proxies);
+                let source = audit::source_ip(request);
                 let now = chrono::Utc::now().timestamp();
                 let request_id = audit::request_id(request);
                 state
-                    .auth_failures
+                    .failures
                     .failed(source, refused.named, &request_id, now);
             }
             return Err(refused.problem.into());
@@ -59,7 +79,7 @@ pub async fn authenticate_first(
     let budget = format!("admin:{}", caller.identity());
     let decision = state
         .limiter
-        .check(&budget, state.admin_rate_limit_per_minute)
+        .check(&budget, state.rate_limit_per_minute)
         .await;
     if !decision.allowed {
         let problem = Problem::new(
@@ -125,8 +145,8 @@ impl FromRequest for Caller {
 
 async fn authenticate(req: &HttpRequest) -> Result<Actor, Refused> {
     let state = req
-        .app_data::<web::Data<AppState>>()
-        .expect("the app state is registered");
+        .app_data::<web::Data<AdminAuth>>()
+        .expect("the admin authentication is registered");
     let invalid =
         || Problem::unauthorized("a valid Bearer root token, access token or API key is required");
     let mut headers = req
@@ -150,7 +170,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Actor, Refused> {
     }
     match CredentialKind::of(token) {
         CredentialKind::ApiKey => {
-            let peer = crate::routes::client_ip::request_client_ip(req, &state.trusted_proxies);
+            let peer = audit::source_ip(req);
             let key = state.api_keys.find(token).await?.ok_or_else(invalid)?;
             let credential = format!("key:{}", key.credentials.key.id);
             if state.api_keys.rejection(&key, peer, now).is_some() {
@@ -175,7 +195,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Actor, Refused> {
             // audience is the issuer.
             let org_id = OrgId::parse(&claims.org_id).map_err(|_| invalid())?;
             let credential = format!("client:{}", claims.client_id);
-            if !claims.aud.iter().any(|a| *a == state.management_audience) {
+            if !claims.aud.iter().any(|a| *a == state.audience) {
                 return Err(Refused {
                     problem: invalid(),
                     named: Some((org_id, credential)),

@@ -188,8 +188,7 @@ pub async fn start(settings: Settings, db: TestDatabase, dir: tempfile::TempDir)
     let store = storage::connect(&db.url, Arc::new(Counters::default()))
         .await
         .unwrap();
-    let secrets =
-        keyward::startup::secret_hasher(&settings, Arc::new(Counters::default())).unwrap();
+    let secrets = keyward::parts::secret_hasher(&settings, Arc::new(Counters::default())).unwrap();
     TestApp {
         secrets,
         address,
