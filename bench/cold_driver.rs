@@ -126,7 +126,7 @@ fn loopback(base: &str) -> anyhow::Result<String> {
 }
 
 fn http_client(connections: usize) -> reqwest::Client {
-    reqwest::Client::builder()
+    keyward::tls::client_builder()
         .pool_max_idle_per_host(connections)
         .timeout(Duration::from_secs(10))
         .build()

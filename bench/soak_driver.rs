@@ -409,7 +409,7 @@ async fn stored_usage(target: &Target, key_expected: u64, client_expected: u64) 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let http = reqwest::Client::builder()
+    let http = keyward::tls::client_builder()
         .pool_max_idle_per_host(args.connections)
         .timeout(Duration::from_secs(10))
         .build()

@@ -21,7 +21,7 @@ pub fn probe_address(listen: SocketAddr) -> SocketAddr {
 /// `Ok` when `/healthz` answers 200 within the timeout.
 pub async fn check(listen: SocketAddr) -> anyhow::Result<()> {
     let url = format!("http://{}/healthz", probe_address(listen));
-    let client = reqwest::Client::builder()
+    let client = crate::tls::client_builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .build()?;

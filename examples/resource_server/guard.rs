@@ -69,6 +69,9 @@ impl Guard {
     pub async fn connect(config: Config) -> anyhow::Result<Self> {
         let required = parse_scope(&config.required_scope)?;
         let base = config.keyward_url.trim_end_matches('/').to_owned();
+        // This build of reqwest has no TLS provider of its own: it takes
+        // the process's (aws-lc-rs here; any rustls provider would do).
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()?;
@@ -321,7 +324,7 @@ impl Introspector {
         token: &str,
         required: &[String],
     ) -> Result<(), Denial> {
-        let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
         let key: [u8; 32] = digest.as_ref().try_into().expect("SHA-256 is 32 bytes");
         if let Some(verdict) = self.cache.get(&key) {
             return verdict;

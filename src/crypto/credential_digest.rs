@@ -1,7 +1,7 @@
 //! A keyed fast digest of (client id, secret), so that a credential that
 //! argon2 already accepted can be recognised again without argon2.
 
-use ring::hmac;
+use aws_lc_rs::hmac;
 
 pub struct CredentialDigest {
     key: hmac::Key,
@@ -14,7 +14,7 @@ pub struct DigestTag(hmac::Tag);
 impl CredentialDigest {
     /// A fresh random key per process: digests never leave memory.
     pub fn new() -> Self {
-        let rng = ring::rand::SystemRandom::new();
+        let rng = aws_lc_rs::rand::SystemRandom::new();
         let key = hmac::Key::generate(hmac::HMAC_SHA256, &rng).expect("the OS RNG is available");
         Self { key }
     }

@@ -11,8 +11,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::cell::OnceCell;
 
+use aws_lc_rs::hmac;
 use base64::Engine;
-use ring::hmac;
 use subtle::ConstantTimeEq;
 
 use super::server_secret::ServerSecret;

@@ -9,11 +9,11 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use aws_lc_rs::hkdf;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::rngs::OsRng;
 use rand::RngCore;
-use ring::hkdf;
 use secrecy::{ExposeSecret, SecretString};
 
 pub const SECRET_FILE: &str = "server-secret";

@@ -255,17 +255,22 @@ mod tests {
         assert!(!key.verify(b"other", &signature));
     }
 
-    /// Keys made by earlier versions, which generated them with ring.
+    /// Keys made by earlier versions, which generated them with ring
+    /// (PKCS#8 v2 for Ed25519): test keys made so, used nowhere else.
     #[test]
     fn keys_ring_generated_still_load() {
-        use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-        let rng = ring::rand::SystemRandom::new();
-        let ed25519 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-        let p256 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        const ED25519: &str = "MFECAQEwBQYDK2VwBCIEIF5iEkE3txgh0DPMlLxI+EpAGK8jeO2Rbro63FZbEpXFgSEAG83qND03gWMab5i4D8dUULRF7ssftfE6qd3jCB1aSng=";
+        const P256: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgNpShTzK7drQ5dtdrs3xau493yRzyBIghp41Tx6//HMyhRANCAASZw8G9GFoKYrlxFRs7ZRSag15scvnMhdT0E2W5a1a2ohzX0p3HiI6i2Cxj6KbXd8j+lTtWoRze4ZpGryn42HTs";
+        let decode = |b64| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap()
+        };
         for (der, alg) in [
-            (ed25519.as_ref(), SigningAlgorithm::EdDSA),
-            (p256.as_ref(), SigningAlgorithm::ES256),
+            (decode(ED25519), SigningAlgorithm::EdDSA),
+            (decode(P256), SigningAlgorithm::ES256),
         ] {
+            let der = der.as_slice();
             let key = SigningKey::from_pkcs8("old", der).unwrap();
             assert_eq!(key.algorithm(), alg);
             assert_signs_and_verifies(&key);

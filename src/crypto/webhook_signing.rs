@@ -6,10 +6,10 @@
 //! A delivery carries `X-Keyward-Signature: t=<unix seconds>,v1=<hex>`, where
 //! the hex is HMAC-SHA256, keyed with the secret's text, of `<t>.<body>`.
 
+use aws_lc_rs::{hkdf, hmac};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
-use ring::{hkdf, hmac};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::server_secret::ServerSecret;

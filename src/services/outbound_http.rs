@@ -32,7 +32,7 @@ pub enum Unsendable {
 
 impl OutboundHttp {
     pub fn new(allow_private_networks: bool, timeout: Duration) -> reqwest::Result<Self> {
-        let mut builder = reqwest::Client::builder()
+        let mut builder = crate::tls::client_builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Keyward-Webhooks/", env!("CARGO_PKG_VERSION")));

@@ -8,11 +8,11 @@
 
 use std::sync::Arc;
 
+use aws_lc_rs::digest::{digest, SHA256};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
-use ring::digest::{digest, SHA256};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 

@@ -348,7 +348,7 @@ async fn serve_layers_file_and_environment() {
             .spawn()
             .unwrap(),
     );
-    let http = reqwest::Client::new();
+    let http = keyward::tls::client();
     let base = format!("http://127.0.0.1:{port}");
     let mut up = false;
     for _ in 0..100 {

@@ -26,7 +26,7 @@ enum Acknowledged {
 /// One writer: creates a client, renames it, creates an API key, again and
 /// again, until the server is gone.
 async fn write_until_gone(server_url: String, org: String, acks: Arc<Mutex<Vec<Acknowledged>>>) {
-    let http = reqwest::Client::new();
+    let http = keyward::tls::client();
     let root = crate::support::helpers::ROOT_TOKEN;
     let call = |method: Method, path: String, body: serde_json::Value| {
         let request = http

@@ -64,7 +64,7 @@ struct Answer {
 }
 
 async fn get(url: &str, token: Option<&str>) -> Answer {
-    let mut request = reqwest::Client::new().get(url);
+    let mut request = keyward::tls::client().get(url);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }

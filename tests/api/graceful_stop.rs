@@ -145,7 +145,7 @@ async fn stop_under_load(backend: Backend, signal: &str) {
             let rs = (rs_id.clone(), rs_secret.clone());
             tokio::spawn(async move {
                 // Each caller is a resource server with its own keep-alive pool.
-                let http = reqwest::Client::new();
+                let http = keyward::tls::client();
                 let started = Instant::now();
                 // Until the server refuses connections: after that, it is gone.
                 while started.elapsed() < Duration::from_secs(60) {
@@ -246,7 +246,7 @@ async fn connects_within(address: &str, limit: Duration) -> bool {
 #[tokio::test]
 async fn the_drain_window_serves_new_connections_while_not_ready() {
     let (_dir, _db, mut server) = sqlite_server_with("KEYWARD_SHUTDOWN_DRAIN_SECONDS", "3").await;
-    let http = reqwest::Client::new();
+    let http = keyward::tls::client();
     let readyz = http.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(readyz.status(), 200);
     assert!(readyz.headers().get("connection").is_none());
@@ -265,7 +265,7 @@ async fn the_drain_window_serves_new_connections_while_not_ready() {
     let body: Value = stopping.json().await.unwrap();
     assert_eq!(body["status"], "stopping");
     // A client that comes now, on a new connection, is still served.
-    let fresh = reqwest::Client::new()
+    let fresh = keyward::tls::client()
         .get(server.url("/healthz"))
         .send()
         .await

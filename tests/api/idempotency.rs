@@ -89,14 +89,21 @@ async fn concurrent_duplicates_run_once(backend: Backend) {
 async fn a_key_in_flight_is_409(backend: Backend) {
     let app = Arc::new(serve(backend).await);
     let key = new_key();
+    // The first request holds its key until the gate opens.
+    let gate = app.runs.slow_gate.write().await;
     let first = {
         let (app, key) = (app.clone(), key.clone());
         tokio::spawn(async move { app.post("/slow", Some(&key), &json!({})).await })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let start = std::time::Instant::now();
+    while app.runs.slow.load(Ordering::SeqCst) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(5), "/slow never ran");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let busy = app.post("/slow", Some(&key), &json!({})).await;
     busy.assert_problem(409, "IDEMPOTENCY_KEY_IN_USE");
     assert_eq!(busy.header("retry-after"), Some("1"));
+    drop(gate);
 
     let first = first.await.unwrap();
     assert_eq!(first.status, 201);

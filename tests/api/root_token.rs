@@ -21,7 +21,7 @@ fn tokens_in(text: &str) -> Vec<String> {
 }
 
 async fn orgs_status(base: &str, token: &str) -> u16 {
-    reqwest::Client::new()
+    keyward::tls::client()
         .get(format!("{base}/admin/v1/orgs"))
         .bearer_auth(token)
         .send()

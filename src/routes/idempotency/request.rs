@@ -4,8 +4,8 @@
 use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpMessage, HttpResponse};
+use aws_lc_rs::digest;
 use futures_util::StreamExt;
-use ring::digest;
 
 use super::stored::problem;
 use super::{IdempotencyCaller, IDEMPOTENCY_KEY_HEADER};

@@ -192,7 +192,7 @@ pub async fn start(settings: Settings, db: TestDatabase, dir: tempfile::TempDir)
     TestApp {
         secrets,
         address,
-        http: reqwest::Client::builder()
+        http: keyward::tls::client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),

@@ -27,6 +27,8 @@ pub struct Runs {
     pub flaky: AtomicUsize,
     pub delete: AtomicUsize,
     pub read: AtomicUsize,
+    /// While a test holds it for writing, `/slow` waits before it answers.
+    pub slow_gate: tokio::sync::RwLock<()>,
 }
 
 fn count(counter: &AtomicUsize) -> usize {
@@ -48,6 +50,7 @@ async fn create(runs: web::Data<Runs>, _body: web::Bytes) -> HttpResponse {
 
 async fn create_slowly(runs: web::Data<Runs>) -> HttpResponse {
     let run = count(&runs.slow);
+    drop(runs.slow_gate.read().await);
     tokio::time::sleep(Duration::from_millis(300)).await;
     created(run)
 }
@@ -131,7 +134,7 @@ async fn start(backend: Backend, db_url: String, keys_dir: PathBuf) -> TestServe
     tokio::spawn(server);
     TestServer {
         address,
-        http: reqwest::Client::new(),
+        http: keyward::tls::client(),
         runs,
         store,
         backend,

@@ -76,7 +76,7 @@ impl ServerProcess {
             base: format!("http://127.0.0.1:{port}"),
             // No idle connection of the test's own keeps a stopping server
             // waiting for it.
-            http: reqwest::Client::builder()
+            http: keyward::tls::client_builder()
                 .pool_max_idle_per_host(0)
                 .build()
                 .unwrap(),
