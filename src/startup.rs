@@ -13,7 +13,7 @@ use tracing_actix_web::TracingLogger;
 use crate::configuration::Settings;
 use crate::crypto::keyring::KeySet;
 use crate::crypto::webhook_signing::WebhookSigner;
-use crate::crypto::Keyring;
+use crate::crypto::{Keyring, SecretHasher, ServerSecret};
 use crate::domain::RetryPolicy;
 use crate::drain::Drain;
 use crate::management::Management;
@@ -31,6 +31,7 @@ use crate::services::expiry_warnings::ExpiryWarnings;
 use crate::services::metering::Metering;
 use crate::services::rate_limit::RateLimits;
 use crate::services::root_token::RootToken;
+use crate::services::usage::UsageRecorder;
 use crate::services::webhooks::WebhookDispatcher;
 use crate::services::{
     AccessTokenVerifier, ApiKeyVerifier, ClientAuthenticator, Introspector, RevocationList,
@@ -102,8 +103,8 @@ pub struct Application {
     port: u16,
     server: Server,
     counters: Arc<Counters>,
-    usage: Arc<crate::services::usage::UsageRecorder>,
-    audit: Arc<crate::services::audit_writer::AuditWriter>,
+    usage: Arc<UsageRecorder>,
+    audit: Arc<AuditWriter>,
     auth_failures: Arc<AuthFailureTally>,
 }
 
@@ -127,192 +128,20 @@ impl Application {
             Some(_) => settings.issuer(),
             None => format!("http://{}", listener.local_addr()?),
         };
-        let counters = Arc::new(Counters::default());
-        let store = open_store(&settings, counters.clone()).await?;
-
-        let server_secret = server_secret(&settings)?;
-        let secrets = secret_hasher(&settings, counters.clone())?;
-        check_digest_keys(&*store, secrets.digests()).await?;
-        let keyring = keyring(&settings);
-        let keys = Arc::new(ArcSwap::from_pointee(keyring.load_or_init()?));
-        spawn_key_reloader(keyring, keys.clone());
-
-        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let policy = Arc::new(settings.scope_implications.clone());
-        let default_audience = match &settings.default_audience {
-            Some(audience) => audience.clone(),
-            None => crate::domain::Audience::parse(&issuer)?,
-        };
-        let record_ttl = Duration::from_secs(settings.status_cache_ttl_seconds);
-        let max_staleness = Duration::from_secs(settings.max_staleness_seconds);
-        let authenticator = Arc::new(ClientAuthenticator::new(
-            store.clone(),
-            secrets.clone(),
-            policy.clone(),
-            counters.clone(),
-            record_ttl,
-            max_staleness,
-        ));
-        let root_token = RootToken::init(settings.root_token.as_ref(), &store).await?;
-        let api_keys = Arc::new(ApiKeyVerifier::new(
-            store.clone(),
-            secrets.clone(),
-            policy.clone(),
-            settings.plans,
-            counters.clone(),
-            record_ttl,
-            max_staleness,
-        ));
-        let revocations = Arc::new(RevocationList::default());
-        let caches = Arc::new(CacheInvalidator {
-            clients: authenticator.clone(),
-            keys: api_keys.clone(),
-            revocations: revocations.clone(),
-            store: store.clone(),
-            counters: counters.clone(),
-        });
-        let poll_interval = Duration::from_millis(settings.change_poll_interval_ms);
-        let feed = Box::new(ChangeLogPoller::new(store.clone(), poll_interval));
-        spawn_change_listener(feed, caches.clone(), backstop(&settings));
-        let token_verifier = Arc::new(AccessTokenVerifier::new(
-            keys.clone(),
-            issuer.clone(),
-            Duration::from_secs(settings.token_ttl_seconds),
-            Duration::from_secs(CLOCK_LEEWAY_SECONDS),
-            counters.clone(),
-        ));
-        let usage = crate::services::usage::UsageRecorder::new(store.clone(), counters.clone());
-        usage.spawn_flusher();
-        let audit =
-            crate::services::audit_writer::AuditWriter::new(store.clone(), counters.clone());
-        audit.spawn_drainer();
-        let auth_failures = Arc::new(AuthFailureTally::default());
-        auth_failures.spawn_writer(audit.clone());
-        let webhook_signer = Arc::new(WebhookSigner::new(&server_secret));
-        spawn_notifications(&settings, &store, &webhook_signer)?;
-        let limiter = Arc::new(
-            RateLimits::new(settings.redis_url.as_deref(), counters.clone())
-                .map_err(|e| anyhow::anyhow!("setting redis_url (KEYWARD_REDIS_URL): {e}"))?,
-        );
-        let metrics = web::Data::new(Metrics::new(Snapshot {
-            counters: counters.clone(),
-            store: store.clone(),
-            limiter: limiter.clone(),
-            usage: usage.clone(),
-            audit: audit.clone(),
-        }));
-        let metering = web::Data::new(Metering::new(
-            settings.metering,
-            limiter.clone(),
-            usage.clone(),
-        ));
-        let introspector = Arc::new(Introspector::new(
-            token_verifier.clone(),
-            authenticator.clone(),
-            api_keys.clone(),
-            revocations,
-            policy.clone(),
-            settings.plans,
-            settings.introspection_restrict_audience,
-        ));
-        let services = Services {
-            metadata: web::Data::new(routes::metadata::MetadataDocument(routes::build_metadata(
-                &issuer,
-                settings.scopes_supported.as_deref(),
-            ))),
-            body_deadline: web::Data::new(routes::body_deadline::BodyDeadline(
-                Duration::from_millis(settings.client_request_timeout_ms),
-            )),
-            store: web::Data::from(store.clone()),
-            keys: web::Data::from(keys.clone()),
-            drain: web::Data::from(drain.clone()),
-            limiter: web::Data::from(limiter.clone()),
-            trusted_proxies: web::Data::new(settings.trusted_proxies.clone()),
-            authenticator: web::Data::from(authenticator.clone()),
-            api_keys: web::Data::from(api_keys.clone()),
-            issuer: web::Data::new(TokenIssuer::new(
-                keys.clone(),
-                issuer.clone(),
-                settings.token_ttl_seconds as i64,
-                default_audience,
-                policy,
-                settings.plans,
-                counters.clone(),
-            )),
-            checkers: web::Data::new(ResourceServers {
-                authenticator: authenticator.clone(),
-                introspector: introspector.clone(),
-            }),
-            revoker: web::Data::new(Revoker::new(
-                token_verifier,
-                caches.clone(),
-                settings.max_live_revocations_per_client,
-            )),
-            audit: web::Data::from(audit.clone()),
-            admin_auth: web::Data::new(AdminAuth {
-                root_token,
-                api_keys,
-                introspector,
-                audience: issuer.clone(),
-                failures: auth_failures.clone(),
-                audit: audit.clone(),
-                limiter,
-                rate_limit_per_minute: settings.admin_rate_limit_per_minute,
-            }),
-            metering,
-            metrics,
-            management: web::Data::new(Management {
-                store: store.clone(),
-                secrets,
-                plans: settings.plans,
-                max_rate_limit_per_minute: settings.max_rate_limit_per_minute,
-                webhook_urls: settings.webhook_url_rules(),
-                webhook_signer,
-                audit: audit.clone(),
-                caches: Some(caches),
-                clock: Arc::new(SystemClock),
-            }),
-        };
-        let idempotency = Idempotency::new(store.clone(), &server_secret);
-        let server = HttpServer::new(move || {
-            // Runs on each worker's thread before it serves.
-            crate::crypto::signing_key::seed_thread_rng();
-            App::new()
-                .wrap(actix_web::middleware::from_fn(
-                    crate::metrics::record_request,
-                ))
-                .wrap(actix_web::middleware::from_fn(routes::log_request))
-                .wrap(TracingLogger::<routes::RequestSpan>::new())
-                .wrap(actix_web::middleware::from_fn(
-                    routes::stopping::close_connections_while_stopping,
-                ))
-                .wrap(actix_web::middleware::from_fn(
-                    routes::body_deadline::bound_body_time,
-                ))
-                .wrap(actix_web::middleware::from_fn(
-                    routes::request_id::assign_request_id,
-                ))
-                .configure(|cfg| services.register(cfg))
-                .configure(|cfg| routes::configure(cfg, &idempotency))
-                .default_service(web::to(routes::not_found))
-        })
-        .on_connect(move |_, extensions| {
-            extensions.insert(drain.connection_opened());
-        })
-        .client_request_timeout(Duration::from_millis(settings.client_request_timeout_ms))
-        .workers(settings.workers.unwrap_or(cpus))
-        .shutdown_timeout(settings.shutdown_timeout_seconds)
-        .shutdown_signal(stop)
-        .listen(listener)?
-        .run();
+        let core = Core::open(&settings, &issuer).await?;
+        let writers = Writers::start(&core);
+        spawn_notifications(&settings, &core.store, &core.webhook_signer)?;
+        let services = Services::build(&settings, &issuer, &core, &writers, drain.clone())?;
+        let idempotency = Idempotency::new(core.store.clone(), &core.server_secret);
+        let server = http_server(&settings, listener, services, idempotency, drain, stop)?;
         tracing::info!(%issuer, port, "keyward is listening");
         Ok(Self {
             port,
             server,
-            counters,
-            usage,
-            audit,
-            auth_failures,
+            counters: core.counters,
+            usage: writers.usage,
+            audit: writers.audit,
+            auth_failures: writers.auth_failures,
         })
     }
 
@@ -338,6 +167,256 @@ impl Application {
         self.auth_failures.write_all(&self.audit).await;
         served
     }
+}
+
+/// The store, the keys and the credential verifiers with their caches,
+/// kept fresh by the change log.
+struct Core {
+    counters: Arc<Counters>,
+    store: Arc<dyn Store>,
+    server_secret: ServerSecret,
+    secrets: SecretHasher,
+    webhook_signer: Arc<WebhookSigner>,
+    keys: Arc<ArcSwap<KeySet>>,
+    policy: Arc<crate::domain::ScopePolicy>,
+    authenticator: Arc<ClientAuthenticator>,
+    api_keys: Arc<ApiKeyVerifier>,
+    revocations: Arc<RevocationList>,
+    caches: Arc<CacheInvalidator>,
+    token_verifier: Arc<AccessTokenVerifier>,
+    root_token: RootToken,
+}
+
+impl Core {
+    async fn open(settings: &Settings, issuer: &str) -> anyhow::Result<Self> {
+        let counters = Arc::new(Counters::default());
+        let store = open_store(settings, counters.clone()).await?;
+        let server_secret = server_secret(settings)?;
+        let secrets = secret_hasher(settings, counters.clone())?;
+        check_digest_keys(&*store, secrets.digests()).await?;
+        let keyring = keyring(settings);
+        let keys = Arc::new(ArcSwap::from_pointee(keyring.load_or_init()?));
+        spawn_key_reloader(keyring, keys.clone());
+
+        let policy = Arc::new(settings.scope_implications.clone());
+        let record_ttl = Duration::from_secs(settings.status_cache_ttl_seconds);
+        let max_staleness = Duration::from_secs(settings.max_staleness_seconds);
+        let authenticator = Arc::new(ClientAuthenticator::new(
+            store.clone(),
+            secrets.clone(),
+            policy.clone(),
+            counters.clone(),
+            record_ttl,
+            max_staleness,
+        ));
+        let api_keys = Arc::new(ApiKeyVerifier::new(
+            store.clone(),
+            secrets.clone(),
+            policy.clone(),
+            settings.plans,
+            counters.clone(),
+            record_ttl,
+            max_staleness,
+        ));
+        let root_token = RootToken::init(settings.root_token.as_ref(), &store).await?;
+        let revocations = Arc::new(RevocationList::default());
+        let caches = Arc::new(CacheInvalidator {
+            clients: authenticator.clone(),
+            keys: api_keys.clone(),
+            revocations: revocations.clone(),
+            store: store.clone(),
+            counters: counters.clone(),
+        });
+        let poll_interval = Duration::from_millis(settings.change_poll_interval_ms);
+        let feed = Box::new(ChangeLogPoller::new(store.clone(), poll_interval));
+        spawn_change_listener(feed, caches.clone(), backstop(settings));
+        let token_verifier = Arc::new(AccessTokenVerifier::new(
+            keys.clone(),
+            issuer.to_owned(),
+            Duration::from_secs(settings.token_ttl_seconds),
+            Duration::from_secs(CLOCK_LEEWAY_SECONDS),
+            counters.clone(),
+        ));
+        Ok(Self {
+            webhook_signer: Arc::new(WebhookSigner::new(&server_secret)),
+            counters,
+            store,
+            server_secret,
+            secrets,
+            keys,
+            policy,
+            authenticator,
+            api_keys,
+            revocations,
+            caches,
+            token_verifier,
+            root_token,
+        })
+    }
+}
+
+/// What is written behind the requests, each by a task of its own: usage
+/// counts, audit events and the tallies of failed admin authentications.
+struct Writers {
+    usage: Arc<UsageRecorder>,
+    audit: Arc<AuditWriter>,
+    auth_failures: Arc<AuthFailureTally>,
+}
+
+impl Writers {
+    fn start(core: &Core) -> Self {
+        let usage = UsageRecorder::new(core.store.clone(), core.counters.clone());
+        usage.spawn_flusher();
+        let audit = AuditWriter::new(core.store.clone(), core.counters.clone());
+        audit.spawn_drainer();
+        let auth_failures = Arc::new(AuthFailureTally::default());
+        auth_failures.spawn_writer(audit.clone());
+        Self {
+            usage,
+            audit,
+            auth_failures,
+        }
+    }
+}
+
+impl Services {
+    fn build(
+        settings: &Settings,
+        issuer: &str,
+        core: &Core,
+        writers: &Writers,
+        drain: Arc<Drain>,
+    ) -> anyhow::Result<Self> {
+        let limiter = Arc::new(
+            RateLimits::new(settings.redis_url.as_deref(), core.counters.clone())
+                .map_err(|e| anyhow::anyhow!("setting redis_url (KEYWARD_REDIS_URL): {e}"))?,
+        );
+        let default_audience = match &settings.default_audience {
+            Some(audience) => audience.clone(),
+            None => crate::domain::Audience::parse(issuer)?,
+        };
+        let introspector = Arc::new(Introspector::new(
+            core.token_verifier.clone(),
+            core.authenticator.clone(),
+            core.api_keys.clone(),
+            core.revocations.clone(),
+            core.policy.clone(),
+            settings.plans,
+            settings.introspection_restrict_audience,
+        ));
+        Ok(Self {
+            metadata: web::Data::new(routes::metadata::MetadataDocument(routes::build_metadata(
+                issuer,
+                settings.scopes_supported.as_deref(),
+            ))),
+            body_deadline: web::Data::new(routes::body_deadline::BodyDeadline(
+                Duration::from_millis(settings.client_request_timeout_ms),
+            )),
+            store: web::Data::from(core.store.clone()),
+            keys: web::Data::from(core.keys.clone()),
+            drain: web::Data::from(drain),
+            limiter: web::Data::from(limiter.clone()),
+            trusted_proxies: web::Data::new(settings.trusted_proxies.clone()),
+            authenticator: web::Data::from(core.authenticator.clone()),
+            api_keys: web::Data::from(core.api_keys.clone()),
+            issuer: web::Data::new(TokenIssuer::new(
+                core.keys.clone(),
+                issuer.to_owned(),
+                settings.token_ttl_seconds as i64,
+                default_audience,
+                core.policy.clone(),
+                settings.plans,
+                core.counters.clone(),
+            )),
+            checkers: web::Data::new(ResourceServers {
+                authenticator: core.authenticator.clone(),
+                introspector: introspector.clone(),
+            }),
+            revoker: web::Data::new(Revoker::new(
+                core.token_verifier.clone(),
+                core.caches.clone(),
+                settings.max_live_revocations_per_client,
+            )),
+            audit: web::Data::from(writers.audit.clone()),
+            admin_auth: web::Data::new(AdminAuth {
+                root_token: core.root_token.clone(),
+                api_keys: core.api_keys.clone(),
+                introspector,
+                audience: issuer.to_owned(),
+                failures: writers.auth_failures.clone(),
+                audit: writers.audit.clone(),
+                limiter: limiter.clone(),
+                rate_limit_per_minute: settings.admin_rate_limit_per_minute,
+            }),
+            metering: web::Data::new(Metering::new(
+                settings.metering,
+                limiter.clone(),
+                writers.usage.clone(),
+            )),
+            metrics: web::Data::new(Metrics::new(Snapshot {
+                counters: core.counters.clone(),
+                store: core.store.clone(),
+                limiter,
+                usage: writers.usage.clone(),
+                audit: writers.audit.clone(),
+            })),
+            management: web::Data::new(Management {
+                store: core.store.clone(),
+                secrets: core.secrets.clone(),
+                plans: settings.plans,
+                max_rate_limit_per_minute: settings.max_rate_limit_per_minute,
+                webhook_urls: settings.webhook_url_rules(),
+                webhook_signer: core.webhook_signer.clone(),
+                audit: writers.audit.clone(),
+                caches: Some(core.caches.clone()),
+                clock: Arc::new(SystemClock),
+            }),
+        })
+    }
+}
+
+/// The HTTP server: the middleware, every service and the routes, on
+/// `listener`, stopping on `stop`.
+fn http_server(
+    settings: &Settings,
+    listener: TcpListener,
+    services: Services,
+    idempotency: Idempotency,
+    drain: Arc<Drain>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<Server> {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Ok(HttpServer::new(move || {
+        // Runs on each worker's thread before it serves.
+        crate::crypto::signing_key::seed_thread_rng();
+        App::new()
+            .wrap(actix_web::middleware::from_fn(
+                crate::metrics::record_request,
+            ))
+            .wrap(actix_web::middleware::from_fn(routes::log_request))
+            .wrap(TracingLogger::<routes::RequestSpan>::new())
+            .wrap(actix_web::middleware::from_fn(
+                routes::stopping::close_connections_while_stopping,
+            ))
+            .wrap(actix_web::middleware::from_fn(
+                routes::body_deadline::bound_body_time,
+            ))
+            .wrap(actix_web::middleware::from_fn(
+                routes::request_id::assign_request_id,
+            ))
+            .configure(|cfg| services.register(cfg))
+            .configure(|cfg| routes::configure(cfg, &idempotency))
+            .default_service(web::to(routes::not_found))
+    })
+    .on_connect(move |_, extensions| {
+        extensions.insert(drain.connection_opened());
+    })
+    .client_request_timeout(Duration::from_millis(settings.client_request_timeout_ms))
+    .workers(settings.workers.unwrap_or(cpus))
+    .shutdown_timeout(settings.shutdown_timeout_seconds)
+    .shutdown_signal(stop)
+    .listen(listener)?
+    .run())
 }
 
 /// Starts the expiry warnings and the webhook deliveries that carry them.

@@ -75,6 +75,14 @@ impl ClientStatus {
     }
 }
 
+/// Why a client may not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unusable {
+    IpNotAllowed,
+    Deactivated,
+    Expired,
+}
+
 /// An OAuth client as stored, without its secret hashes.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -101,6 +109,20 @@ pub struct Client {
 impl Client {
     pub fn is_expired(&self, now: i64) -> bool {
         self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// Why the client may not be used now from `ip`, if it may not: its
+    /// allowlist, then its status, then its expiry.
+    pub fn unusable(&self, ip: Option<IpAddr>, now: i64) -> Option<Unusable> {
+        if !self.allows_ip(ip) {
+            Some(Unusable::IpNotAllowed)
+        } else if self.status == ClientStatus::Deactivated {
+            Some(Unusable::Deactivated)
+        } else if self.is_expired(now) {
+            Some(Unusable::Expired)
+        } else {
+            None
+        }
     }
 
     /// Whether a request from `ip` may use the client. An unknown address

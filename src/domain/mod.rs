@@ -24,6 +24,7 @@ pub use audit::{AuditEvent, AuditTarget};
 pub use change::Change;
 pub use client::{
     Client, ClientCredentials, ClientId, ClientSecret, ClientStatus, SecretHash, SecretOrigin,
+    Unusable,
 };
 pub use idempotency_key::{IdempotencyKey, InvalidIdempotencyKey};
 pub use ids::InvalidId;

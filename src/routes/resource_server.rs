@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::client_credentials::presented_credentials;
 use super::token::{auth_error, storage_error};
-use crate::domain::{Client, ClientId, ClientSecret, ClientStatus, ScopeSet};
+use crate::domain::{Client, ClientId, ClientSecret, ScopeSet};
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::services::client_auth::ClientAuthenticator;
 use crate::services::introspection::Introspector;
@@ -51,10 +51,7 @@ pub(super) async fn authenticate_caller(
 }
 
 fn resource_server(record: &Client, source: Option<IpAddr>, now: i64) -> Option<Caller> {
-    let usable = record.resource_server
-        && record.status == ClientStatus::Active
-        && !record.is_expired(now)
-        && record.allows_ip(source);
+    let usable = record.resource_server && record.unusable(source, now).is_none();
     usable.then(|| Caller {
         audiences: record.audiences.clone(),
     })

@@ -22,6 +22,7 @@ pub const ROOT_TOKEN_PREFIX: &str = "kwr_";
 const ROOT_TOKEN_SECRET_LEN: usize = 43;
 const STORED_PREFIX: &str = "sha256:";
 
+#[derive(Clone)]
 pub struct RootToken {
     expected: [u8; 32],
 }

@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use super::client_auth::AuthenticatedClient;
 use crate::crypto::jwt::{encode_access_token, AccessTokenClaims, AudienceClaim};
 use crate::crypto::keyring::KeySet;
-use crate::domain::{Audience, ClientStatus, PlanLimits, ScopePolicy, ScopeSet};
+use crate::domain::{Audience, PlanLimits, ScopePolicy, ScopeSet, Unusable};
 use crate::stats::Counters;
 
 /// What the caller asked for, already parsed.
@@ -124,15 +124,11 @@ impl TokenIssuer {
         client_ip: Option<IpAddr>,
         now: i64,
     ) -> Result<(), TokenError> {
-        let record = &client.credentials.client;
-        if !record.allows_ip(client_ip) {
-            return Err(TokenError::IpNotAllowed);
-        }
-        if record.status == ClientStatus::Deactivated {
-            return Err(TokenError::Deactivated);
-        }
-        if record.is_expired(now) {
-            return Err(TokenError::Expired);
+        match client.credentials.client.unusable(client_ip, now) {
+            Some(Unusable::IpNotAllowed) => return Err(TokenError::IpNotAllowed),
+            Some(Unusable::Deactivated) => return Err(TokenError::Deactivated),
+            Some(Unusable::Expired) => return Err(TokenError::Expired),
+            None => {}
         }
         if !self.plans.of(client.credentials.plan).api_access {
             return Err(TokenError::NoApiAccess);
