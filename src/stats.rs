@@ -21,6 +21,8 @@ pub struct Counters {
     pub signature_verifications: AtomicU64,
     /// Batches of usage that could not be written (and were kept).
     pub usage_flush_failures: AtomicU64,
+    /// Rounds of the usage writer, each writing what was tallied before it.
+    pub usage_flush_rounds: AtomicU64,
     /// Credential records served from cache past their freshness because
     /// the database was unavailable.
     pub stale_answers: AtomicU64,

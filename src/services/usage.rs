@@ -168,6 +168,7 @@ impl UsageRecorder {
                     _ = recorder.full.notified() => {}
                 }
                 recorder.flush().await;
+                Counters::bump(&recorder.counters.usage_flush_rounds);
             }
         });
     }

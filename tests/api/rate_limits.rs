@@ -220,7 +220,7 @@ async fn the_operator_sets_the_ceiling_and_may_turn_metering_off(backend: Backen
             "a key at 1/min is not limited: {body}"
         );
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.usage_written().await;
     let usage = format!("/admin/v1/orgs/{org}/api-keys/{}", key.id);
     let (_, shown) = app
         .admin(

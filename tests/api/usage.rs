@@ -152,7 +152,7 @@ async fn tokens_issued_count_for_their_client(backend: Backend) {
         .unwrap()
         .timestamp();
     assert!(last_used >= chrono::Utc::now().timestamp() - 60);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.usage_written().await;
     let (_, view) = app.admin(Method::GET, &path, ROOT_TOKEN, None).await;
     assert_eq!(
         view["request_count"], 30,

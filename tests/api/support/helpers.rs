@@ -251,6 +251,20 @@ fn new_client(org: &OrgId, scopes: &[&str], audiences: &[&str]) -> NewClient {
 }
 
 impl TestApp {
+    /// Returns once the usage writer has written everything tallied before
+    /// the call: two of its rounds have ended since.
+    pub async fn usage_written(&self) {
+        let rounds = || Counters::read(&self.counters.usage_flush_rounds);
+        let (before, start) = (rounds(), std::time::Instant::now());
+        while rounds() < before + 2 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(5),
+                "the usage writer did not run"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Another node on the same database and keys, with caches of its own.
     pub async fn replica(&self) -> TestApp {
         self.replica_with(|_| {}).await
