@@ -130,7 +130,7 @@ impl Application {
         };
         let core = Core::open(&settings, &issuer).await?;
         let writers = Writers::start(&core);
-        spawn_notifications(&settings, &core.store, &core.webhook_signer)?;
+        spawn_notifications(&settings, &core)?;
         let services = Services::build(&settings, &issuer, &core, &writers, drain.clone())?;
         let idempotency = Idempotency::new(core.store.clone(), &core.server_secret);
         let server = http_server(&settings, listener, services, idempotency, drain, stop)?;
@@ -420,15 +420,13 @@ fn http_server(
 }
 
 /// Starts the expiry warnings and the webhook deliveries that carry them.
-fn spawn_notifications(
-    settings: &Settings,
-    store: &Arc<dyn Store>,
-    signer: &Arc<WebhookSigner>,
-) -> anyhow::Result<()> {
+fn spawn_notifications(settings: &Settings, core: &Core) -> anyhow::Result<()> {
+    let store = &core.store;
     ExpiryWarnings {
         store: store.clone(),
         warn_within: i64::from(settings.expiry_warning_days) * 86_400,
         scan_every: Duration::from_secs(settings.expiry_scan_interval_seconds),
+        counters: core.counters.clone(),
     }
     .spawn();
     let retry = RetryPolicy {
@@ -437,7 +435,7 @@ fn spawn_notifications(
     };
     WebhookDispatcher::new(
         store.clone(),
-        signer.clone(),
+        core.webhook_signer.clone(),
         retry,
         settings.webhook_allow_private_networks,
     )?

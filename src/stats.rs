@@ -23,6 +23,8 @@ pub struct Counters {
     pub usage_flush_failures: AtomicU64,
     /// Rounds of the usage writer, each writing what was tallied before it.
     pub usage_flush_rounds: AtomicU64,
+    /// Scans for credentials that expire soon, each warning about all due.
+    pub expiry_scan_rounds: AtomicU64,
     /// Credential records served from cache past their freshness because
     /// the database was unavailable.
     pub stale_answers: AtomicU64,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Map};
 
 use crate::domain::{AuditEvent, AuditTarget, ExpiringCredential, WebhookDelivery};
+use crate::stats::Counters;
 use crate::storage::{StorageError, Store};
 use crate::time::rfc3339;
 
@@ -17,6 +18,7 @@ pub struct ExpiryWarnings {
     /// Warn about what expires within this many seconds.
     pub warn_within: i64,
     pub scan_every: Duration,
+    pub counters: Arc<Counters>,
 }
 
 impl ExpiryWarnings {
@@ -36,6 +38,7 @@ impl ExpiryWarnings {
                         "looking for credentials that expire soon failed; trying again"
                     ),
                 }
+                Counters::bump(&self.counters.expiry_scan_rounds);
             }
         });
     }

@@ -159,8 +159,10 @@ async fn warnings_are_signed_sent_once_retried_and_rearmed(backend: Backend) {
     .await;
 
     let accepted = receiver.wait_for_accepted(2).await;
-    // Time for both nodes to scan twice more and for any duplicate to arrive.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Both nodes scan twice more: a second warning would be a new delivery.
+    app.expiry_scanned().await;
+    replica.expiry_scanned().await;
+    assert_eq!(deliveries(&app, &org, "").await.len(), 2);
     let received = receiver.received();
     assert_eq!(receiver.accepted().len(), 2, "{received:?}");
     let mut about = HashMap::new();
@@ -233,7 +235,9 @@ async fn warnings_are_signed_sent_once_retried_and_rearmed(backend: Backend) {
         .await;
     assert_eq!(status, 200);
     let accepted = receiver.wait_for_accepted(3).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.expiry_scanned().await;
+    replica.expiry_scanned().await;
+    assert_eq!(deliveries(&app, &org, "").await.len(), 3);
     assert_eq!(receiver.accepted().len(), 3);
     let rearmed = &accepted[2];
     let body: Value = serde_json::from_str(&rearmed.body).unwrap();

@@ -254,12 +254,23 @@ impl TestApp {
     /// Returns once the usage writer has written everything tallied before
     /// the call: two of its rounds have ended since.
     pub async fn usage_written(&self) {
-        let rounds = || Counters::read(&self.counters.usage_flush_rounds);
-        let (before, start) = (rounds(), std::time::Instant::now());
-        while rounds() < before + 2 {
+        self.rounds(|c| &c.usage_flush_rounds, 2).await;
+    }
+
+    /// Returns once this node has scanned for expiring credentials twice
+    /// since the call: whatever it would warn about is warned about.
+    pub async fn expiry_scanned(&self) {
+        self.rounds(|c| &c.expiry_scan_rounds, 2).await;
+    }
+
+    /// Returns once the round counter `of` has grown by `rounds`.
+    async fn rounds(&self, of: impl Fn(&Counters) -> &std::sync::atomic::AtomicU64, rounds: u64) {
+        let read = || of(&self.counters).load(std::sync::atomic::Ordering::Relaxed);
+        let (before, start) = (read(), std::time::Instant::now());
+        while read() < before + rounds {
             assert!(
-                start.elapsed() < std::time::Duration::from_secs(5),
-                "the usage writer did not run"
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "the background task did not run"
             );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
