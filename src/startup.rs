@@ -30,6 +30,7 @@ use crate::services::change_feed::{
 use crate::services::expiry_warnings::ExpiryWarnings;
 use crate::services::metering::Metering;
 use crate::services::rate_limit::RateLimits;
+use crate::services::record_cache::Freshness;
 use crate::services::root_token::RootToken;
 use crate::services::usage::UsageRecorder;
 use crate::services::webhooks::WebhookDispatcher;
@@ -39,7 +40,7 @@ use crate::services::{
 };
 use crate::stats::Counters;
 use crate::storage::Store;
-use crate::time::SystemClock;
+use crate::time::{Clock, SystemClock};
 
 pub use crate::parts::CLOCK_LEEWAY_SECONDS;
 use crate::parts::{check_digest_keys, keyring, open_store, secret_hasher, server_secret};
@@ -116,6 +117,16 @@ impl Application {
     }
 
     pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, listener, Arc::new(SystemClock)).await
+    }
+
+    /// `build_on` with the clock the caches and the management core read;
+    /// tests move a `ManualClock` instead of sleeping.
+    pub async fn build_with_clock(
+        settings: Settings,
+        listener: TcpListener,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let drain = Arc::new(Drain::default());
         let stop = stop_signal(
@@ -128,7 +139,7 @@ impl Application {
             Some(_) => settings.issuer(),
             None => format!("http://{}", listener.local_addr()?),
         };
-        let core = Core::open(&settings, &issuer).await?;
+        let core = Core::open(&settings, &issuer, clock).await?;
         let writers = Writers::start(&core);
         spawn_notifications(&settings, &core)?;
         let services = Services::build(&settings, &issuer, &core, &writers, drain.clone())?;
@@ -185,10 +196,16 @@ struct Core {
     caches: Arc<CacheInvalidator>,
     token_verifier: Arc<AccessTokenVerifier>,
     root_token: RootToken,
+    /// The time the caches' ages and the management core read.
+    clock: Arc<dyn Clock>,
 }
 
 impl Core {
-    async fn open(settings: &Settings, issuer: &str) -> anyhow::Result<Self> {
+    async fn open(
+        settings: &Settings,
+        issuer: &str,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let counters = Arc::new(Counters::default());
         let store = open_store(settings, counters.clone()).await?;
         let server_secret = server_secret(settings)?;
@@ -199,15 +216,17 @@ impl Core {
         spawn_key_reloader(keyring, keys.clone());
 
         let policy = Arc::new(settings.scope_implications.clone());
-        let record_ttl = Duration::from_secs(settings.status_cache_ttl_seconds);
-        let max_staleness = Duration::from_secs(settings.max_staleness_seconds);
+        let freshness = Freshness {
+            fresh_for: Duration::from_secs(settings.status_cache_ttl_seconds),
+            max_staleness: Duration::from_secs(settings.max_staleness_seconds),
+            clock: clock.clone(),
+        };
         let authenticator = Arc::new(ClientAuthenticator::new(
             store.clone(),
             secrets.clone(),
             policy.clone(),
             counters.clone(),
-            record_ttl,
-            max_staleness,
+            &freshness,
         ));
         let api_keys = Arc::new(ApiKeyVerifier::new(
             store.clone(),
@@ -215,8 +234,7 @@ impl Core {
             policy.clone(),
             settings.plans,
             counters.clone(),
-            record_ttl,
-            max_staleness,
+            &freshness,
         ));
         let root_token = RootToken::init(settings.root_token.as_ref(), &store).await?;
         let revocations = Arc::new(RevocationList::default());
@@ -251,6 +269,7 @@ impl Core {
             caches,
             token_verifier,
             root_token,
+            clock,
         })
     }
 }
@@ -369,7 +388,7 @@ impl Services {
                 webhook_signer: core.webhook_signer.clone(),
                 audit: writers.audit.clone(),
                 caches: Some(core.caches.clone()),
-                clock: Arc::new(SystemClock),
+                clock: core.clock.clone(),
             }),
         })
     }

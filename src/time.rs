@@ -24,3 +24,25 @@ impl Clock for SystemClock {
         chrono::Utc::now()
     }
 }
+
+/// A clock that moves only when told to: a test's, so that it moves time
+/// instead of sleeping.
+pub struct ManualClock(parking_lot::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl ManualClock {
+    /// Starts at the system's time.
+    pub fn starting_now() -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self(parking_lot::Mutex::new(chrono::Utc::now())))
+    }
+
+    pub fn advance(&self, by: std::time::Duration) {
+        let by = chrono::Duration::from_std(by).expect("a test moves time by a sane amount");
+        *self.0.lock() += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock()
+    }
+}

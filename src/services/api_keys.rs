@@ -5,11 +5,10 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::batch_loader::BatchLoader;
 use super::credential_reads::CredentialReads;
-use super::record_cache::RecordCache;
+use super::record_cache::{Freshness, RecordCache};
 use crate::crypto::secret_hasher::Stored;
 use crate::crypto::SecretHasher;
 use crate::domain::SecretOrigin;
@@ -77,8 +76,7 @@ impl ApiKeyVerifier {
         policy: Arc<ScopePolicy>,
         plans: PlanLimits,
         counters: Arc<Counters>,
-        record_ttl: Duration,
-        max_staleness: Duration,
+        freshness: &Freshness,
     ) -> Self {
         Self {
             reads: read_together(store.clone()),
@@ -86,7 +84,7 @@ impl ApiKeyVerifier {
             secrets,
             policy,
             plans,
-            keys: RecordCache::new(record_ttl, max_staleness),
+            keys: RecordCache::new(freshness),
             counters,
         }
     }

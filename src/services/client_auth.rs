@@ -13,7 +13,7 @@ use moka::sync::Cache;
 use super::batch_loader::BatchLoader;
 use super::credential_reads::CredentialReads;
 use super::failure_gate::FailureGate;
-use super::record_cache::RecordCache;
+use super::record_cache::{Freshness, RecordCache};
 use crate::crypto::credential_digest::DigestTag;
 use crate::crypto::secret_hasher::Stored;
 use crate::crypto::{CredentialDigest, SecretHasher};
@@ -71,8 +71,7 @@ impl ClientAuthenticator {
         secrets: SecretHasher,
         policy: Arc<ScopePolicy>,
         counters: Arc<Counters>,
-        client_ttl: Duration,
-        max_staleness: Duration,
+        freshness: &Freshness,
     ) -> Self {
         Self {
             reads: read_together(store.clone()),
@@ -80,7 +79,7 @@ impl ClientAuthenticator {
             secrets,
             digest: CredentialDigest::new(),
             policy,
-            clients: RecordCache::new(client_ttl, max_staleness),
+            clients: RecordCache::new(freshness),
             verified: Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(VERIFIED_TTL)

@@ -1,28 +1,42 @@
 //! The caches of credential records. An entry is fresh for the status TTL;
 //! while the database is unavailable, an older entry still answers for at
 //! most `max_staleness` after it was read. Past that the request fails
-//! closed with the storage error.
+//! closed with the storage error. Ages are read from the server's clock.
 
 use std::borrow::Borrow;
 use std::future::Future;
 use std::hash::Hash;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use moka::sync::Cache;
 
 use crate::storage::StorageError;
+use crate::time::Clock;
 
 const CAPACITY: u64 = 100_000;
 
+/// How long records stay fresh and how long stale ones may answer, on
+/// which clock.
+#[derive(Clone)]
+pub struct Freshness {
+    pub fresh_for: Duration,
+    pub max_staleness: Duration,
+    pub clock: Arc<dyn Clock>,
+}
+
 pub struct RecordCache<K, V> {
+    /// Its own expiry only bounds memory; ages are checked on the clock.
     entries: Cache<K, Timed<V>>,
     fresh_for: Duration,
+    max_staleness: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Clone)]
 struct Timed<V> {
     value: V,
-    read_at: Instant,
+    read_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl<K, V> RecordCache<K, V>
@@ -30,13 +44,16 @@ where
     K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    pub fn new(fresh_for: Duration, max_staleness: Duration) -> Self {
+    pub fn new(freshness: &Freshness) -> Self {
+        let kept_for = freshness.fresh_for.max(freshness.max_staleness);
         Self {
             entries: Cache::builder()
                 .max_capacity(CAPACITY)
-                .time_to_live(fresh_for.max(max_staleness))
+                .time_to_live(kept_for)
                 .build(),
-            fresh_for,
+            fresh_for: freshness.fresh_for,
+            max_staleness: kept_for,
+            clock: freshness.clock.clone(),
         }
     }
 
@@ -54,9 +71,14 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<V>, StorageError>>,
     {
-        let cached = self.entries.get(key);
+        let now = self.clock.now();
+        let age = |entry: &Timed<V>| (now - entry.read_at).to_std().unwrap_or_default();
+        let cached = self
+            .entries
+            .get(key)
+            .filter(|entry| age(entry) < self.max_staleness);
         if let Some(entry) = &cached {
-            if entry.read_at.elapsed() < self.fresh_for {
+            if age(entry) < self.fresh_for {
                 return Ok(Some((entry.value.clone(), false)));
             }
         }
@@ -64,7 +86,7 @@ where
             Ok(Some(value)) => {
                 let entry = Timed {
                     value: value.clone(),
-                    read_at: Instant::now(),
+                    read_at: now,
                 };
                 self.entries.insert(key.to_owned(), entry);
                 Ok(Some((value, false)))
@@ -102,10 +124,16 @@ mod tests {
         StorageError::Unavailable(sqlx::Error::PoolTimedOut)
     }
 
+    use crate::time::{ManualClock, SystemClock};
+
     #[tokio::test]
     async fn a_stale_entry_answers_only_while_the_database_is_down_and_not_for_long() {
-        let cache: RecordCache<String, u32> =
-            RecordCache::new(Duration::ZERO, Duration::from_millis(200));
+        let clock = ManualClock::starting_now();
+        let cache: RecordCache<String, u32> = RecordCache::new(&Freshness {
+            fresh_for: Duration::ZERO,
+            max_staleness: Duration::from_secs(200),
+            clock: clock.clone(),
+        });
         let load = |v: u32| move || async move { Ok(Some(v)) };
         assert_eq!(
             cache.get_or_load("a", load(1)).await.unwrap(),
@@ -125,14 +153,22 @@ mod tests {
             cache.get_or_load("b", outage).await.is_err(),
             "nothing cached"
         );
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        clock.advance(Duration::from_secs(199));
+        assert!(
+            cache.get_or_load("a", outage).await.is_ok(),
+            "stale, in bound"
+        );
+        clock.advance(Duration::from_secs(2));
         assert!(cache.get_or_load("a", outage).await.is_err(), "too stale");
     }
 
     #[tokio::test]
     async fn a_fresh_entry_does_not_ask_and_a_deleted_record_is_forgotten() {
-        let cache: RecordCache<String, u32> =
-            RecordCache::new(Duration::from_secs(60), Duration::from_secs(60));
+        let cache: RecordCache<String, u32> = RecordCache::new(&Freshness {
+            fresh_for: Duration::from_secs(60),
+            max_staleness: Duration::from_secs(60),
+            clock: Arc::new(SystemClock),
+        });
         cache
             .get_or_load("a", || async { Ok(Some(1)) })
             .await

@@ -8,12 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyward::domain::Plan;
+use keyward::time::ManualClock;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::helpers::{
-    start, status_and_json, test_settings, Backend, TestApp, TestDatabase, API, ROOT_TOKEN,
+    start_with_clock, status_and_json, test_settings, Backend, TestApp, TestDatabase, API,
+    ROOT_TOKEN,
 };
 use crate::support::metrics_scrape::Scrape;
 
@@ -78,7 +80,8 @@ impl Drop for CuttableProxy {
 }
 
 /// A node on a fresh PostgreSQL database that it reaches through the proxy.
-async fn node_behind_proxy(max_staleness: u64) -> (TestApp, CuttableProxy) {
+/// A node whose clock the test moves, so that records age without waiting.
+async fn node_behind_proxy(max_staleness: u64) -> (TestApp, CuttableProxy, Arc<ManualClock>) {
     let dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::create(Backend::Postgres, dir.path()).await;
     let url = url::Url::parse(&db.url).unwrap();
@@ -92,7 +95,9 @@ async fn node_behind_proxy(max_staleness: u64) -> (TestApp, CuttableProxy) {
     settings.status_cache_ttl_seconds = 1;
     settings.max_staleness_seconds = max_staleness;
     // The test's own store (app.store) connects directly, past the proxy.
-    (start(settings, db, dir).await, proxy)
+    let clock = ManualClock::starting_now();
+    let app = start_with_clock(settings, db, dir, clock.clone()).await;
+    (app, proxy, clock)
 }
 
 async fn token_request(app: &TestApp, id: &str, secret: &str) -> (u16, Value, Option<String>) {
@@ -124,7 +129,7 @@ async fn ready(app: &TestApp) -> u16 {
 
 #[tokio::test]
 async fn a_node_rides_out_a_postgres_outage_and_recovers_without_a_restart() {
-    let (app, proxy) = node_behind_proxy(4).await;
+    let (app, proxy, clock) = node_behind_proxy(4).await;
     let rs = app.create_resource_server(&[API]).await;
     let org = app.create_org(Plan::Enterprise).await;
     let client = app
@@ -149,7 +154,7 @@ async fn a_node_rides_out_a_postgres_outage_and_recovers_without_a_restart() {
 
     proxy.cut();
     // Past the freshness of the cached records, within the staleness bound.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    clock.advance(Duration::from_millis(1500));
     let (status, body, _) = token_request(&app, &client.id, &client.secret).await;
     assert_eq!(
         status, 200,
@@ -191,7 +196,7 @@ async fn a_node_rides_out_a_postgres_outage_and_recovers_without_a_restart() {
     );
 
     // Past the staleness bound the node fails closed.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    clock.advance(Duration::from_secs(4));
     let (status, body, retry) = token_request(&app, &client.id, &client.secret).await;
     assert_eq!(
         (status, body["error"].as_str()),

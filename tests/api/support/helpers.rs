@@ -16,6 +16,7 @@ use keyward::stats::Counters;
 use keyward::storage::StorageError;
 use keyward::storage::{self, Store};
 use keyward::telemetry::LogFormat;
+use keyward::time::{Clock, SystemClock};
 use serde_json::Value;
 
 pub const API: &str = "https://api.example.test";
@@ -177,8 +178,18 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 /// Starts the server for prepared settings; also used to start a second
 /// replica on the same database and keys.
 pub async fn start(settings: Settings, db: TestDatabase, dir: tempfile::TempDir) -> TestApp {
+    start_with_clock(settings, db, dir, Arc::new(SystemClock)).await
+}
+
+/// `start`, with the clock the server's caches and management core read.
+pub async fn start_with_clock(
+    settings: Settings,
+    db: TestDatabase,
+    dir: tempfile::TempDir,
+    clock: Arc<dyn Clock>,
+) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let app = Application::build_on(settings.clone(), listener)
+    let app = Application::build_with_clock(settings.clone(), listener, clock)
         .await
         .expect("app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
