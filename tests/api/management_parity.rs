@@ -141,149 +141,6 @@ async fn twin_orgs(app: &TestApp, plan: Plan) -> (OrgId, OrgId) {
     (app.create_org(plan).await, app.create_org(plan).await)
 }
 
-async fn organisations(backend: Backend) {
-    let app = spawn_app(backend).await;
-    // Create.
-    let body = json!({"name": "Acme", "plan": "starter"});
-    let (status, by_api) = http(&app, Method::POST, "/admin/v1/orgs", Some(body)).await;
-    assert_eq!(status, 201, "{by_api}");
-    let by_cli = cli_ok(
-        &app,
-        &["org", "create", "--name", "Acme", "--plan", "starter"],
-    );
-    assert_same(&comparable(&by_api), &comparable(&by_cli));
-    let ids = (
-        by_api["id"].as_str().unwrap(),
-        by_cli["id"].as_str().unwrap(),
-    );
-    same_event(&app, ids, "organisation.created", ids).await;
-    same_refusal(
-        http(
-            &app,
-            Method::POST,
-            "/admin/v1/orgs",
-            Some(json!({"name": "A", "plan": "gold"})),
-        )
-        .await,
-        cli(&app, &["org", "create", "--name", "A", "--plan", "gold"]),
-        "--plan",
-    );
-
-    // Update: the stored result, read back through the API for both.
-    let change = json!({"name": "Acme Ltd", "plan": "professional", "webhook_url": "https://hooks.example.test/k"});
-    let (status, updated) = http(
-        &app,
-        Method::PATCH,
-        &format!("/admin/v1/orgs/{}", ids.0),
-        Some(change),
-    )
-    .await;
-    assert_eq!(status, 200, "{updated}");
-    let updated_by_cli = cli_ok(
-        &app,
-        &[
-            "org",
-            "update",
-            ids.1,
-            "--name",
-            "Acme Ltd",
-            "--plan",
-            "professional",
-            "--webhook-url",
-            "https://hooks.example.test/k",
-        ],
-    );
-    for answer in [&updated, &updated_by_cli] {
-        assert!(
-            answer["webhook_secret"]
-                .as_str()
-                .unwrap()
-                .starts_with("kwhs_"),
-            "{answer}"
-        );
-    }
-    let stored_api = http(
-        &app,
-        Method::GET,
-        &format!("/admin/v1/orgs/{}", ids.0),
-        None,
-    )
-    .await
-    .1;
-    let stored_cli = http(
-        &app,
-        Method::GET,
-        &format!("/admin/v1/orgs/{}", ids.1),
-        None,
-    )
-    .await
-    .1;
-    assert_eq!(stored_api["name"], "Acme Ltd");
-    assert_same(&comparable(&stored_api), &comparable(&stored_cli));
-    assert_same(
-        &comparable(&stored_cli),
-        &comparable(&cli_ok(&app, &["org", "get", ids.1])),
-    );
-    same_event(&app, ids, "organisation.updated", ids).await;
-    same_refusal(
-        http(
-            &app,
-            Method::PATCH,
-            &format!("/admin/v1/orgs/{}", ids.0),
-            Some(json!({"plan": "gold"})),
-        )
-        .await,
-        cli(&app, &["org", "update", ids.1, "--plan", "gold"]),
-        "--plan",
-    );
-    same_refusal(
-        http(
-            &app,
-            Method::PATCH,
-            &format!("/admin/v1/orgs/{}", ids.0),
-            Some(json!({"webhook_url": "http://localhost/x"})),
-        )
-        .await,
-        cli(
-            &app,
-            &[
-                "org",
-                "update",
-                ids.1,
-                "--webhook-url",
-                "http://localhost/x",
-            ],
-        ),
-        "--webhook-url",
-    );
-
-    // A new webhook secret.
-    let path = format!("/admin/v1/orgs/{}/webhook-secret", ids.0);
-    let (status, rotated) = http(&app, Method::POST, &path, None).await;
-    assert_eq!(status, 200, "{rotated}");
-    let rotated_by_cli = cli_ok(&app, &["org", "rotate-webhook-secret", ids.1]);
-    assert_ne!(
-        rotated_by_cli["webhook_secret"],
-        updated_by_cli["webhook_secret"]
-    );
-    same_event(&app, ids, "organisation.webhook_secret_rotated", ids).await;
-
-    // Both list what they made.
-    let listed = cli_ok(&app, &["org", "list"]);
-    let (_, page) = http(&app, Method::GET, "/admin/v1/orgs?limit=200", None).await;
-    let names = |items: &Value| {
-        let mut names: Vec<String> = items
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|o| format!("{} {}", o["id"], o["name"]))
-            .collect();
-        names.sort();
-        names
-    };
-    assert_eq!(names(&listed["organisations"]), names(&page["items"]));
-}
-
 /// A client created through each side in twin organisations: (api, cli) ids.
 async fn twin_clients(app: &TestApp, orgs: &(OrgId, OrgId)) -> (String, String) {
     let path = format!("/admin/v1/orgs/{}/clients", orgs.0);
@@ -334,214 +191,94 @@ async fn twin_clients(app: &TestApp, orgs: &(OrgId, OrgId)) -> (String, String) 
     (ids.0, ids.1)
 }
 
-async fn clients(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let orgs = twin_orgs(&app, Plan::Starter).await;
-    let org = (orgs.0.as_str(), orgs.1.as_str());
-    let ids = twin_clients(&app, &orgs).await;
-    let id = (ids.0.as_str(), ids.1.as_str());
-    same_event(&app, org, "client.created", id).await;
-    let stored = |which: usize| {
+/// Twins of one resource, one made through the API and one through the
+/// CLI, in twin organisations: `.0` is the API's, `.1` the CLI's.
+struct Twins {
+    app: TestApp,
+    orgs: (String, String),
+    ids: (String, String),
+    /// Where the resource is below its organisation, such as `clients`.
+    kind: &'static str,
+}
+
+impl Twins {
+    fn org(&self) -> (&str, &str) {
+        (&self.orgs.0, &self.orgs.1)
+    }
+
+    fn id(&self) -> (&str, &str) {
+        (&self.ids.0, &self.ids.1)
+    }
+
+    /// The stored resource of one side (0: the API's, 1: the CLI's), as
+    /// the API reads it back.
+    async fn stored(&self, which: usize) -> Value {
         let (org, id) = if which == 0 {
-            (org.0, id.0)
+            (&self.orgs.0, &self.ids.0)
         } else {
-            (org.1, id.1)
+            (&self.orgs.1, &self.ids.1)
         };
-        let path = format!("/admin/v1/orgs/{org}/clients/{id}");
-        let app = &app;
-        async move { comparable(&http(app, Method::GET, &path, None).await.1) }
-    };
+        let path = format!("/admin/v1/orgs/{org}/{}/{id}", self.kind);
+        comparable(&http(&self.app, Method::GET, &path, None).await.1)
+    }
+}
 
-    // Validation and the plan, on creation.
-    let create = format!("/admin/v1/orgs/{}/clients", org.0);
-    let past = json!({"name": "x", "scopes": ["a"], "expires_at": "2001-01-01T00:00:00Z"});
-    same_refusal(
-        http(&app, Method::POST, &create, Some(past)).await,
-        cli(
-            &app,
-            &[
-                "client",
-                "create",
-                "--org",
-                org.1,
-                "--name",
-                "x",
-                "--scope",
-                "a",
-                "--expires-at",
-                "2001-01-01T00:00:00Z",
-            ],
-        ),
-        "--expires-at",
-    );
-    let fast = json!({"name": "x", "scopes": ["a"], "rate_limit_per_minute": 0});
-    same_refusal(
-        http(&app, Method::POST, &create, Some(fast)).await,
-        cli(
-            &app,
-            &[
-                "client",
-                "create",
-                "--org",
-                org.1,
-                "--name",
-                "x",
-                "--scope",
-                "a",
-                "--rate-limit-per-minute",
-                "0",
-            ],
-        ),
-        "--rate-limit-per-minute",
-    );
-    let free = twin_orgs(&app, Plan::Free).await;
-    let path = format!("/admin/v1/orgs/{}/clients", free.0);
-    let (status, problem) = http(
+/// Organisation create, through both sides.
+async fn org_twins(backend: Backend) -> Twins {
+    let app = spawn_app(backend).await;
+    // Create.
+    let body = json!({"name": "Acme", "plan": "starter"});
+    let (status, by_api) = http(&app, Method::POST, "/admin/v1/orgs", Some(body)).await;
+    assert_eq!(status, 201, "{by_api}");
+    let by_cli = cli_ok(
         &app,
-        Method::POST,
-        &path,
-        Some(json!({"name": "x", "scopes": ["a"]})),
-    )
-    .await;
-    assert_eq!(
-        (status, problem["code"].as_str()),
-        (403, Some("API_ACCESS_NOT_AVAILABLE"))
+        &["org", "create", "--name", "Acme", "--plan", "starter"],
     );
-    same_refusal(
-        (status, problem),
-        cli(
-            &app,
-            &[
-                "client",
-                "create",
-                "--org",
-                free.1.as_str(),
-                "--name",
-                "x",
-                "--scope",
-                "a",
-            ],
-        ),
-        "",
+    assert_same(&comparable(&by_api), &comparable(&by_cli));
+    let ids = (
+        by_api["id"].as_str().unwrap(),
+        by_cli["id"].as_str().unwrap(),
     );
-
-    // Update.
-    let change = json!({"name": "ci-2", "scopes": ["payouts:read"], "rate_limit_per_minute": null, "expires_at": null});
-    let (status, body) = http(
-        &app,
-        Method::PATCH,
-        &format!("/admin/v1/orgs/{}/clients/{}", org.0, id.0),
-        Some(change),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    cli_ok(
-        &app,
-        &[
-            "client",
-            "update",
-            id.1,
-            "--name",
-            "ci-2",
-            "--scope",
-            "payouts:read",
-            "--no-rate-limit",
-            "--no-expiry",
-        ],
-    );
-    assert_same(&stored(0).await, &stored(1).await);
-    assert_same(
-        &stored(1).await,
-        &comparable(&cli_ok(&app, &["client", "get", id.1])),
-    );
-    same_event(&app, org, "client.updated", id).await;
-    same_refusal(
-        http(
-            &app,
-            Method::PATCH,
-            &format!("/admin/v1/orgs/{}/clients/{}", org.0, id.0),
-            Some(json!({"ip_allowlist": ["nowhere"]})),
-        )
-        .await,
-        cli(&app, &["client", "update", id.1, "--ip-allow", "nowhere"]),
-        "--ip-allow",
-    );
-
-    // A new secret; the old one keeps working for the grace period.
-    let path = format!("/admin/v1/orgs/{}/clients/{}/rotate-secret", org.0, id.0);
-    let (status, rotated) = http(
-        &app,
-        Method::POST,
-        &path,
-        Some(json!({"grace_period_seconds": 60})),
-    )
-    .await;
-    assert_eq!(status, 200, "{rotated}");
-    let rotated_by_cli = cli_ok(
-        &app,
-        &[
-            "client",
-            "rotate-secret",
-            id.1,
-            "--grace-period-seconds",
-            "60",
-        ],
-    );
-    assert_same(&comparable(&rotated), &comparable(&rotated_by_cli));
-    same_event(&app, org, "client.secret_rotated", id).await;
+    same_event(&app, ids, "organisation.created", ids).await;
     same_refusal(
         http(
             &app,
             Method::POST,
-            &path,
-            Some(json!({"grace_period_seconds": -1})),
+            "/admin/v1/orgs",
+            Some(json!({"name": "A", "plan": "gold"})),
         )
         .await,
-        cli(
-            &app,
-            &["client", "rotate-secret", id.1, "--grace-period-seconds=-1"],
-        ),
-        "--grace-period-seconds",
+        cli(&app, &["org", "create", "--name", "A", "--plan", "gold"]),
+        "--plan",
     );
 
-    // Deactivate, activate.
-    for (verb, action) in [
-        ("deactivate", "client.deactivated"),
-        ("activate", "client.activated"),
-    ] {
-        let path = format!("/admin/v1/orgs/{}/clients/{}/{verb}", org.0, id.0);
-        assert_eq!(http(&app, Method::POST, &path, None).await.0, 200);
-        cli_ok(&app, &["client", verb, id.1]);
-        assert_same(&stored(0).await, &stored(1).await);
-        same_event(&app, org, action, id).await;
+    let ids = (ids.0.to_owned(), ids.1.to_owned());
+    Twins {
+        app,
+        orgs: ids.clone(),
+        ids,
+        kind: "",
     }
-
-    // Both list the same.
-    let listed = cli_ok(&app, &["client", "list", "--org", org.1]);
-    let (_, page) = http(
-        &app,
-        Method::GET,
-        &format!("/admin/v1/orgs/{}/clients", org.0),
-        None,
-    )
-    .await;
-    assert_same(
-        &Value::from(by_name(&listed["clients"])),
-        &Value::from(by_name(&page["items"])),
-    );
-
-    // Delete.
-    let path = format!("/admin/v1/orgs/{}/clients/{}", org.0, id.0);
-    assert_eq!(http(&app, Method::DELETE, &path, None).await.0, 204);
-    cli_ok(&app, &["client", "delete", id.1]);
-    assert_eq!(http(&app, Method::GET, &path, None).await.0, 404);
-    assert!(cli(&app, &["client", "get", id.1])
-        .unwrap_err()
-        .contains("does not exist"));
-    same_event(&app, org, "client.deleted", id).await;
 }
 
-async fn api_keys(backend: Backend) {
+/// Client create, through both sides.
+async fn client_twins(backend: Backend) -> Twins {
+    let app = spawn_app(backend).await;
+    let orgs = twin_orgs(&app, Plan::Starter).await;
+    let ids = twin_clients(&app, &orgs).await;
+    let orgs = (orgs.0.to_string(), orgs.1.to_string());
+    let twins = Twins {
+        app,
+        orgs,
+        ids,
+        kind: "clients",
+    };
+    same_event(&twins.app, twins.org(), "client.created", twins.id()).await;
+    twins
+}
+
+/// API key create and get, through both sides.
+async fn key_twins(backend: Backend) -> Twins {
     let app = spawn_app(backend).await;
     let orgs = twin_orgs(&app, Plan::Starter).await;
     let org = (orgs.0.as_str(), orgs.1.as_str());
@@ -587,28 +324,252 @@ async fn api_keys(backend: Backend) {
     );
     let id = (ids.0.as_str(), ids.1.as_str());
     same_event(&app, org, "api_key.created", id).await;
-    let stored = |which: usize| {
-        let (org, id) = if which == 0 {
-            (org.0, id.0)
-        } else {
-            (org.1, id.1)
-        };
-        let path = format!("/admin/v1/orgs/{org}/api-keys/{id}");
-        let app = &app;
-        async move { comparable(&http(app, Method::GET, &path, None).await.1) }
+    let twins = Twins {
+        orgs: (org.0.to_owned(), org.1.to_owned()),
+        ids: ids.clone(),
+        app,
+        kind: "api-keys",
     };
-    assert_same(
-        &stored(1).await,
-        &comparable(&cli_ok(&app, &["api-key", "get", "--org", org.1, id.1])),
-    );
+    let got = cli_ok(&twins.app, &["api-key", "get", "--org", org.1, id.1]);
+    assert_same(&twins.stored(1).await, &comparable(&got));
+    twins
+}
 
+async fn organisation_create(backend: Backend) {
+    org_twins(backend).await;
+}
+
+async fn client_create(backend: Backend) {
+    client_twins(backend).await;
+}
+
+async fn api_key_create(backend: Backend) {
+    key_twins(backend).await;
+}
+
+async fn client_create_validation_and_plan(backend: Backend) {
+    let t = client_twins(backend).await;
+    let (app, org) = (&t.app, t.org());
+    // Validation and the plan, on creation.
+    let create = format!("/admin/v1/orgs/{}/clients", org.0);
+    let past = json!({"name": "x", "scopes": ["a"], "expires_at": "2001-01-01T00:00:00Z"});
+    same_refusal(
+        http(app, Method::POST, &create, Some(past)).await,
+        cli(
+            app,
+            &[
+                "client",
+                "create",
+                "--org",
+                org.1,
+                "--name",
+                "x",
+                "--scope",
+                "a",
+                "--expires-at",
+                "2001-01-01T00:00:00Z",
+            ],
+        ),
+        "--expires-at",
+    );
+    let fast = json!({"name": "x", "scopes": ["a"], "rate_limit_per_minute": 0});
+    same_refusal(
+        http(app, Method::POST, &create, Some(fast)).await,
+        cli(
+            app,
+            &[
+                "client",
+                "create",
+                "--org",
+                org.1,
+                "--name",
+                "x",
+                "--scope",
+                "a",
+                "--rate-limit-per-minute",
+                "0",
+            ],
+        ),
+        "--rate-limit-per-minute",
+    );
+    let free = twin_orgs(app, Plan::Free).await;
+    let path = format!("/admin/v1/orgs/{}/clients", free.0);
+    let (status, problem) = http(
+        app,
+        Method::POST,
+        &path,
+        Some(json!({"name": "x", "scopes": ["a"]})),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (403, Some("API_ACCESS_NOT_AVAILABLE"))
+    );
+    same_refusal(
+        (status, problem),
+        cli(
+            app,
+            &[
+                "client",
+                "create",
+                "--org",
+                free.1.as_str(),
+                "--name",
+                "x",
+                "--scope",
+                "a",
+            ],
+        ),
+        "",
+    );
+}
+
+async fn client_update(backend: Backend) {
+    let t = client_twins(backend).await;
+    let (app, org, id) = (&t.app, t.org(), t.id());
+    // Update.
+    let change = json!({"name": "ci-2", "scopes": ["payouts:read"], "rate_limit_per_minute": null, "expires_at": null});
+    let (status, body) = http(
+        app,
+        Method::PATCH,
+        &format!("/admin/v1/orgs/{}/clients/{}", org.0, id.0),
+        Some(change),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    cli_ok(
+        app,
+        &[
+            "client",
+            "update",
+            id.1,
+            "--name",
+            "ci-2",
+            "--scope",
+            "payouts:read",
+            "--no-rate-limit",
+            "--no-expiry",
+        ],
+    );
+    assert_same(&t.stored(0).await, &t.stored(1).await);
+    assert_same(
+        &t.stored(1).await,
+        &comparable(&cli_ok(app, &["client", "get", id.1])),
+    );
+    same_event(app, org, "client.updated", id).await;
+    same_refusal(
+        http(
+            app,
+            Method::PATCH,
+            &format!("/admin/v1/orgs/{}/clients/{}", org.0, id.0),
+            Some(json!({"ip_allowlist": ["nowhere"]})),
+        )
+        .await,
+        cli(app, &["client", "update", id.1, "--ip-allow", "nowhere"]),
+        "--ip-allow",
+    );
+}
+
+async fn client_secret_rotation(backend: Backend) {
+    let t = client_twins(backend).await;
+    let (app, org, id) = (&t.app, t.org(), t.id());
+    // A new secret; the old one keeps working for the grace period.
+    let path = format!("/admin/v1/orgs/{}/clients/{}/rotate-secret", org.0, id.0);
+    let (status, rotated) = http(
+        app,
+        Method::POST,
+        &path,
+        Some(json!({"grace_period_seconds": 60})),
+    )
+    .await;
+    assert_eq!(status, 200, "{rotated}");
+    let rotated_by_cli = cli_ok(
+        app,
+        &[
+            "client",
+            "rotate-secret",
+            id.1,
+            "--grace-period-seconds",
+            "60",
+        ],
+    );
+    assert_same(&comparable(&rotated), &comparable(&rotated_by_cli));
+    same_event(app, org, "client.secret_rotated", id).await;
+    same_refusal(
+        http(
+            app,
+            Method::POST,
+            &path,
+            Some(json!({"grace_period_seconds": -1})),
+        )
+        .await,
+        cli(
+            app,
+            &["client", "rotate-secret", id.1, "--grace-period-seconds=-1"],
+        ),
+        "--grace-period-seconds",
+    );
+}
+
+async fn client_status(backend: Backend) {
+    let t = client_twins(backend).await;
+    let (app, org, id) = (&t.app, t.org(), t.id());
+    // Deactivate, activate.
+    for (verb, action) in [
+        ("deactivate", "client.deactivated"),
+        ("activate", "client.activated"),
+    ] {
+        let path = format!("/admin/v1/orgs/{}/clients/{}/{verb}", org.0, id.0);
+        assert_eq!(http(app, Method::POST, &path, None).await.0, 200);
+        cli_ok(app, &["client", verb, id.1]);
+        assert_same(&t.stored(0).await, &t.stored(1).await);
+        same_event(app, org, action, id).await;
+    }
+}
+
+async fn client_list_and_get(backend: Backend) {
+    let t = client_twins(backend).await;
+    let (app, org) = (&t.app, t.org());
+    // Both list the same.
+    let listed = cli_ok(app, &["client", "list", "--org", org.1]);
+    let (_, page) = http(
+        app,
+        Method::GET,
+        &format!("/admin/v1/orgs/{}/clients", org.0),
+        None,
+    )
+    .await;
+    assert_same(
+        &Value::from(by_name(&listed["clients"])),
+        &Value::from(by_name(&page["items"])),
+    );
+}
+
+async fn client_delete(backend: Backend) {
+    let t = client_twins(backend).await;
+    let (app, org, id) = (&t.app, t.org(), t.id());
+    // Delete.
+    let path = format!("/admin/v1/orgs/{}/clients/{}", org.0, id.0);
+    assert_eq!(http(app, Method::DELETE, &path, None).await.0, 204);
+    cli_ok(app, &["client", "delete", id.1]);
+    assert_eq!(http(app, Method::GET, &path, None).await.0, 404);
+    assert!(cli(app, &["client", "get", id.1])
+        .unwrap_err()
+        .contains("does not exist"));
+    same_event(app, org, "client.deleted", id).await;
+}
+
+async fn api_key_create_validation_and_plan(backend: Backend) {
+    let t = key_twins(backend).await;
+    let (app, org) = (&t.app, t.org());
+    let create = format!("/admin/v1/orgs/{}/api-keys", org.0);
     // Validation, and the plan: starter holds two keys, free none.
     let big = json!({"name": "x", "scopes": ["a:read"], "metadata": {"blob": "x".repeat(5000)}});
     let blob = json!({"blob": "x".repeat(5000)}).to_string();
     same_refusal(
-        http(&app, Method::POST, &create, Some(big)).await,
+        http(app, Method::POST, &create, Some(big)).await,
         cli(
-            &app,
+            app,
             &[
                 "api-key",
                 "create",
@@ -626,18 +587,18 @@ async fn api_keys(backend: Backend) {
     );
     let second = json!({"name": "second", "scopes": ["a:read"]});
     assert_eq!(
-        http(&app, Method::POST, &create, Some(second.clone()))
+        http(app, Method::POST, &create, Some(second.clone()))
             .await
             .0,
         201
     );
     cli_ok(
-        &app,
+        app,
         &[
             "api-key", "create", "--org", org.1, "--name", "second", "--scope", "a:read",
         ],
     );
-    let (status, full) = http(&app, Method::POST, &create, Some(second)).await;
+    let (status, full) = http(app, Method::POST, &create, Some(second)).await;
     assert_eq!(
         (status, full["code"].as_str()),
         (403, Some("PLAN_LIMIT_REACHED"))
@@ -645,16 +606,16 @@ async fn api_keys(backend: Backend) {
     same_refusal(
         (status, full),
         cli(
-            &app,
+            app,
             &[
                 "api-key", "create", "--org", org.1, "--name", "third", "--scope", "a:read",
             ],
         ),
         "",
     );
-    let free = twin_orgs(&app, Plan::Free).await;
+    let free = twin_orgs(app, Plan::Free).await;
     let (status, problem) = http(
-        &app,
+        app,
         Method::POST,
         &format!("/admin/v1/orgs/{}/api-keys", free.0),
         Some(json!({"name": "x", "scopes": ["a:read"]})),
@@ -667,7 +628,7 @@ async fn api_keys(backend: Backend) {
     same_refusal(
         (status, problem),
         cli(
-            &app,
+            app,
             &[
                 "api-key",
                 "create",
@@ -681,13 +642,17 @@ async fn api_keys(backend: Backend) {
         ),
         "",
     );
+}
 
+async fn api_key_update(backend: Backend) {
+    let t = key_twins(backend).await;
+    let (app, org, id) = (&t.app, t.org(), t.id());
     // Update.
     let path = format!("/admin/v1/orgs/{}/api-keys/{}", org.0, id.0);
     let change = json!({"name": "ci-2", "rate_limit_per_minute": 60, "expires_at": null, "metadata": {"team": "risk"}});
-    assert_eq!(http(&app, Method::PATCH, &path, Some(change)).await.0, 200);
+    assert_eq!(http(app, Method::PATCH, &path, Some(change)).await.0, 200);
     cli_ok(
-        &app,
+        app,
         &[
             "api-key",
             "update",
@@ -703,36 +668,46 @@ async fn api_keys(backend: Backend) {
             r#"{"team":"risk"}"#,
         ],
     );
-    assert_same(&stored(0).await, &stored(1).await);
-    same_event(&app, org, "api_key.updated", id).await;
+    assert_same(&t.stored(0).await, &t.stored(1).await);
+    same_event(app, org, "api_key.updated", id).await;
     same_refusal(
-        http(&app, Method::PATCH, &path, Some(json!({"scopes": [""]}))).await,
+        http(app, Method::PATCH, &path, Some(json!({"scopes": [""]}))).await,
         cli(
-            &app,
+            app,
             &["api-key", "update", "--org", org.1, id.1, "--scope", ""],
         ),
         "--scope",
     );
+}
 
+async fn api_key_status(backend: Backend) {
+    let t = key_twins(backend).await;
+    let (app, org, id) = (&t.app, t.org(), t.id());
+    let path = format!("/admin/v1/orgs/{}/api-keys/{}", org.0, id.0);
     // Deactivate, activate.
     for (verb, action) in [
         ("deactivate", "api_key.deactivated"),
         ("activate", "api_key.activated"),
     ] {
         assert_eq!(
-            http(&app, Method::POST, &format!("{path}/{verb}"), None)
+            http(app, Method::POST, &format!("{path}/{verb}"), None)
                 .await
                 .0,
             200
         );
-        cli_ok(&app, &["api-key", verb, "--org", org.1, id.1]);
-        assert_same(&stored(0).await, &stored(1).await);
-        same_event(&app, org, action, id).await;
+        cli_ok(app, &["api-key", verb, "--org", org.1, id.1]);
+        assert_same(&t.stored(0).await, &t.stored(1).await);
+        same_event(app, org, action, id).await;
     }
+}
 
+async fn api_key_usage_and_list(backend: Backend) {
+    let t = key_twins(backend).await;
+    let (app, org, id) = (&t.app, t.org(), t.id());
+    let path = format!("/admin/v1/orgs/{}/api-keys/{}", org.0, id.0);
     // Usage and listing read the same.
     let usage_api = http(
-        &app,
+        app,
         Method::GET,
         &format!("{path}/usage?granularity=day"),
         None,
@@ -740,7 +715,7 @@ async fn api_keys(backend: Backend) {
     .await
     .1;
     let usage_cli = cli_ok(
-        &app,
+        app,
         &[
             "api-key",
             "usage",
@@ -757,14 +732,14 @@ async fn api_keys(backend: Backend) {
     );
     same_refusal(
         http(
-            &app,
+            app,
             Method::GET,
             &format!("{path}/usage?granularity=week"),
             None,
         )
         .await,
         cli(
-            &app,
+            app,
             &[
                 "api-key",
                 "usage",
@@ -778,11 +753,11 @@ async fn api_keys(backend: Backend) {
         "--granularity",
     );
     let listed = cli_ok(
-        &app,
+        app,
         &["api-key", "list", "--org", org.1, "--status", "active"],
     );
     let (_, page) = http(
-        &app,
+        app,
         Method::GET,
         &format!("/admin/v1/orgs/{}/api-keys?status=active", org.0),
         None,
@@ -792,10 +767,15 @@ async fn api_keys(backend: Backend) {
         &Value::from(by_name(&listed["api_keys"])),
         &Value::from(by_name(&page["items"])),
     );
+}
 
+async fn api_key_roll_and_delete(backend: Backend) {
+    let t = key_twins(backend).await;
+    let (app, org, id) = (&t.app, t.org(), t.id());
+    let path = format!("/admin/v1/orgs/{}/api-keys/{}", org.0, id.0);
     // Roll (the plan's overflow allows it), then delete.
     let (status, rolled) = http(
-        &app,
+        app,
         Method::POST,
         &format!("{path}/roll"),
         Some(json!({"grace_period_seconds": 60})),
@@ -803,7 +783,7 @@ async fn api_keys(backend: Backend) {
     .await;
     assert_eq!(status, 201, "{rolled}");
     let rolled_by_cli = cli_ok(
-        &app,
+        app,
         &[
             "api-key",
             "roll",
@@ -815,25 +795,29 @@ async fn api_keys(backend: Backend) {
         ],
     );
     assert_same(&comparable(&rolled), &comparable(&rolled_by_cli));
-    same_event(&app, org, "api_key.rolled", id).await;
-    assert_eq!(http(&app, Method::DELETE, &path, None).await.0, 204);
-    cli_ok(&app, &["api-key", "delete", "--org", org.1, id.1]);
-    same_event(&app, org, "api_key.deleted", id).await;
+    same_event(app, org, "api_key.rolled", id).await;
+    assert_eq!(http(app, Method::DELETE, &path, None).await.0, 204);
+    cli_ok(app, &["api-key", "delete", "--org", org.1, id.1]);
+    same_event(app, org, "api_key.deleted", id).await;
+}
 
+async fn audit_trail_and_deliveries(backend: Backend) {
+    let t = key_twins(backend).await;
+    let (app, org) = (&t.app, t.org());
     // The trails read the same from both sides (the CLI's own events are
     // `cli`'s, the API's `root`'s).
-    let trail = cli_ok(&app, &["audit-events", "--org", org.1]);
+    let trail = cli_ok(app, &["audit-events", "--org", org.1]);
     let (_, page) = http(
-        &app,
+        app,
         Method::GET,
         &format!("/admin/v1/orgs/{}/audit-events?limit=200", org.1),
         None,
     )
     .await;
     assert_eq!(trail["audit_events"], page["items"]);
-    let deliveries = cli_ok(&app, &["webhook-deliveries", "--org", org.1]);
+    let deliveries = cli_ok(app, &["webhook-deliveries", "--org", org.1]);
     let (_, page) = http(
-        &app,
+        app,
         Method::GET,
         &format!("/admin/v1/orgs/{}/webhook-deliveries", org.1),
         None,
@@ -842,4 +826,145 @@ async fn api_keys(backend: Backend) {
     assert_eq!(deliveries["webhook_deliveries"], page["items"]);
 }
 
-on_both_backends!(organisations, clients, api_keys);
+async fn organisation_update(backend: Backend) {
+    let t = org_twins(backend).await;
+    let (app, ids) = (&t.app, t.id());
+    // Update: the stored result, read back through the API for both.
+    let change = json!({"name": "Acme Ltd", "plan": "professional", "webhook_url": "https://hooks.example.test/k"});
+    let (status, updated) = http(
+        app,
+        Method::PATCH,
+        &format!("/admin/v1/orgs/{}", ids.0),
+        Some(change),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    let updated_by_cli = cli_ok(
+        app,
+        &[
+            "org",
+            "update",
+            ids.1,
+            "--name",
+            "Acme Ltd",
+            "--plan",
+            "professional",
+            "--webhook-url",
+            "https://hooks.example.test/k",
+        ],
+    );
+    for answer in [&updated, &updated_by_cli] {
+        assert!(
+            answer["webhook_secret"]
+                .as_str()
+                .unwrap()
+                .starts_with("kwhs_"),
+            "{answer}"
+        );
+    }
+    let stored_api = http(app, Method::GET, &format!("/admin/v1/orgs/{}", ids.0), None)
+        .await
+        .1;
+    let stored_cli = http(app, Method::GET, &format!("/admin/v1/orgs/{}", ids.1), None)
+        .await
+        .1;
+    assert_eq!(stored_api["name"], "Acme Ltd");
+    assert_same(&comparable(&stored_api), &comparable(&stored_cli));
+    assert_same(
+        &comparable(&stored_cli),
+        &comparable(&cli_ok(app, &["org", "get", ids.1])),
+    );
+    same_event(app, ids, "organisation.updated", ids).await;
+    same_refusal(
+        http(
+            app,
+            Method::PATCH,
+            &format!("/admin/v1/orgs/{}", ids.0),
+            Some(json!({"plan": "gold"})),
+        )
+        .await,
+        cli(app, &["org", "update", ids.1, "--plan", "gold"]),
+        "--plan",
+    );
+    same_refusal(
+        http(
+            app,
+            Method::PATCH,
+            &format!("/admin/v1/orgs/{}", ids.0),
+            Some(json!({"webhook_url": "http://localhost/x"})),
+        )
+        .await,
+        cli(
+            app,
+            &[
+                "org",
+                "update",
+                ids.1,
+                "--webhook-url",
+                "http://localhost/x",
+            ],
+        ),
+        "--webhook-url",
+    );
+}
+
+async fn organisation_webhook_secret(backend: Backend) {
+    let t = org_twins(backend).await;
+    let (app, ids) = (&t.app, t.id());
+    // A new webhook secret.
+    let path = format!("/admin/v1/orgs/{}/webhook-secret", ids.0);
+    let (status, rotated) = http(app, Method::POST, &path, None).await;
+    assert_eq!(status, 200, "{rotated}");
+    let rotated_by_cli = cli_ok(app, &["org", "rotate-webhook-secret", ids.1]);
+    for answer in [&rotated, &rotated_by_cli] {
+        assert!(
+            answer["webhook_secret"]
+                .as_str()
+                .unwrap()
+                .starts_with("kwhs_"),
+            "{answer}"
+        );
+    }
+    assert_ne!(rotated["webhook_secret"], rotated_by_cli["webhook_secret"]);
+    same_event(app, ids, "organisation.webhook_secret_rotated", ids).await;
+}
+
+async fn organisation_list(backend: Backend) {
+    let t = org_twins(backend).await;
+    let app = &t.app;
+    // Both list what they made.
+    let listed = cli_ok(app, &["org", "list"]);
+    let (_, page) = http(app, Method::GET, "/admin/v1/orgs?limit=200", None).await;
+    let names = |items: &Value| {
+        let mut names: Vec<String> = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| format!("{} {}", o["id"], o["name"]))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(&listed["organisations"]), names(&page["items"]));
+}
+
+on_both_backends!(
+    organisation_create,
+    organisation_update,
+    organisation_webhook_secret,
+    organisation_list,
+    client_create,
+    client_create_validation_and_plan,
+    client_update,
+    client_secret_rotation,
+    client_status,
+    client_list_and_get,
+    client_delete,
+    api_key_create,
+    api_key_create_validation_and_plan,
+    api_key_update,
+    api_key_status,
+    api_key_usage_and_list,
+    api_key_roll_and_delete,
+    audit_trail_and_deliveries,
+);
