@@ -12,7 +12,6 @@ pub mod parts;
 pub mod routes;
 pub mod services;
 pub mod startup;
-pub mod stats;
 pub mod storage;
 pub mod telemetry;
 pub mod time;

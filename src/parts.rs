@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::configuration::Settings;
 use crate::crypto::{Keyring, PasswordHasher, SecretDigests, SecretHasher, ServerSecret};
-use crate::stats::Counters;
+use crate::metrics::Counters;
 use crate::storage::{self, Store};
 
 /// Leeway for clock skew between us and resource servers.

@@ -17,7 +17,7 @@ use crate::crypto::{Keyring, SecretHasher, ServerSecret};
 use crate::domain::RetryPolicy;
 use crate::drain::Drain;
 use crate::management::Management;
-use crate::metrics::{Metrics, Snapshot};
+use crate::metrics::{Counters, Metrics, ReadAtScrape, Snapshot};
 use crate::routes;
 use crate::routes::admin::auth::AdminAuth;
 use crate::routes::idempotency::Idempotency;
@@ -38,7 +38,6 @@ use crate::services::{
     AccessTokenVerifier, ApiKeyVerifier, ClientAuthenticator, Introspector, RevocationList,
     Revoker, TokenIssuer,
 };
-use crate::stats::Counters;
 use crate::storage::Store;
 use crate::time::{Clock, SystemClock};
 
@@ -374,10 +373,7 @@ impl Services {
             )),
             metrics: web::Data::new(Metrics::new(Snapshot {
                 counters: core.counters.clone(),
-                store: core.store.clone(),
-                limiter,
-                usage: writers.usage.clone(),
-                audit: writers.audit.clone(),
+                gauges: gauges(&core.store, &limiter, writers),
             })),
             management: web::Data::new(Management {
                 store: core.store.clone(),
@@ -392,6 +388,56 @@ impl Services {
             }),
         })
     }
+}
+
+/// What `/metrics` reads of the assembled parts at each scrape.
+fn gauges(
+    store: &Arc<dyn Store>,
+    limiter: &Arc<RateLimits>,
+    writers: &Writers,
+) -> Vec<ReadAtScrape> {
+    let pool = |read: fn(crate::storage::PoolUsage) -> u32| {
+        let store = store.clone();
+        move || i64::from(read(store.pool_usage()))
+    };
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let (limiter, usage, audit) = (
+        limiter.clone(),
+        writers.usage.clone(),
+        writers.audit.clone(),
+    );
+    vec![
+        ReadAtScrape::new(
+            "db_pool_connections",
+            "Open database connections",
+            pool(|p| p.size),
+        ),
+        ReadAtScrape::new(
+            "db_pool_idle_connections",
+            "Idle database connections",
+            pool(|p| p.idle),
+        ),
+        ReadAtScrape::new(
+            "db_pool_max_connections",
+            "The database pool's maximum size",
+            pool(|p| p.max),
+        ),
+        ReadAtScrape::new(
+            "rate_limiter_redis",
+            "1 while rate budgets are shared through Redis; 0 when local or fallen back",
+            move || i64::from(limiter.shared_in_redis()),
+        ),
+        ReadAtScrape::new(
+            "usage_queue_depth",
+            "Usage entries waiting to be written",
+            move || count(usage.pending()),
+        ),
+        ReadAtScrape::new(
+            "audit_queue_depth",
+            "Audit events waiting for the database",
+            move || count(audit.waiting()),
+        ),
+    ]
 }
 
 /// The HTTP server: the middleware, every service and the routes, on

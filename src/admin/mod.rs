@@ -21,9 +21,9 @@ use crate::configuration::Settings;
 use crate::crypto::webhook_signing::WebhookSigner;
 use crate::domain::ImportedSecret;
 use crate::management::{Management, ManagementError};
+use crate::metrics::Counters;
 use crate::parts::{check_digest_keys, open_store, secret_hasher, server_secret};
 use crate::services::audit_writer::AuditWriter;
-use crate::stats::Counters;
 use crate::time::SystemClock;
 
 pub async fn run(command: Command, settings: &Settings, as_json: bool) -> anyhow::Result<()> {

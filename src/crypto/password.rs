@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::stats::Counters;
+use crate::metrics::Counters;
 
 /// OWASP's argon2id recommendation: 19 MiB, two passes, one lane.
 fn argon2() -> Argon2<'static> {

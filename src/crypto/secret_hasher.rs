@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::password::PasswordHasher;
 use super::secret_digest::{DigestCheck, SecretDigests};
 use crate::domain::{SecretHash, SecretOrigin};
-use crate::stats::Counters;
+use crate::metrics::Counters;
 
 /// One stored hash of a credential, and who made its secret.
 #[derive(Debug, Clone, Copy)]
@@ -124,7 +124,7 @@ mod tests {
     use super::*;
     use crate::crypto::password::hash_secret;
     use crate::crypto::ServerSecret;
-    use crate::stats::Counters;
+    use crate::metrics::Counters;
 
     fn hasher(counters: &Arc<Counters>) -> SecretHasher {
         let secret = ServerSecret::try_from("s".repeat(40)).unwrap();

@@ -1,7 +1,11 @@
-//! Prometheus metrics of one `Application`. Each application owns its
-//! registry, so the many apps a test process starts never share a counter,
-//! and nothing here is a process-global recorder.
+//! What the server counts and how `/metrics` shows it: the counters every
+//! layer bumps (`counters`), the request metrics, and the values read at
+//! each scrape (`snapshot`). Each `Application` owns its counters and
+//! registry, so the many apps a test process starts never share a count,
+//! and nothing here is a process-global recorder. Nothing here imports a
+//! layer above: what the snapshot reads of services is handed to it.
 
+mod counters;
 mod http;
 mod snapshot;
 
@@ -12,8 +16,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+pub use counters::Counters;
 pub use http::record_request;
-pub use snapshot::Snapshot;
+pub use snapshot::{ReadAtScrape, Snapshot};
 
 /// The Prometheus text format (0.0.4) `/metrics` answers in.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;

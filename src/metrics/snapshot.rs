@@ -1,5 +1,6 @@
-//! Values read when `/metrics` is scraped: the application's counters, the
-//! database pool, the rate limiter's mode and the usage queue.
+//! Values read when `/metrics` is scraped: the application's counters and
+//! the gauges handed in (the database pool, the rate limiter's mode, the
+//! usage and audit queues).
 
 use std::fmt;
 use std::sync::atomic::AtomicU64;
@@ -11,18 +12,34 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
-use crate::services::audit_writer::AuditWriter;
-use crate::services::rate_limit::RateLimits;
-use crate::services::usage::UsageRecorder;
-use crate::stats::Counters;
-use crate::storage::Store;
+use super::Counters;
 
 pub struct Snapshot {
     pub counters: Arc<Counters>,
-    pub store: Arc<dyn Store>,
-    pub limiter: Arc<RateLimits>,
-    pub usage: Arc<UsageRecorder>,
-    pub audit: Arc<AuditWriter>,
+    /// Gauges of the parts that `startup` assembles (the database pool,
+    /// the rate limiter, the write-behind queues), read at each scrape.
+    pub gauges: Vec<ReadAtScrape>,
+}
+
+/// A gauge read when `/metrics` is scraped.
+pub struct ReadAtScrape {
+    name: &'static str,
+    help: &'static str,
+    read: Box<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl ReadAtScrape {
+    pub fn new(
+        name: &'static str,
+        help: &'static str,
+        read: impl Fn() -> i64 + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            name,
+            help,
+            read: Box::new(read),
+        }
+    }
 }
 
 impl fmt::Debug for Snapshot {
@@ -172,46 +189,9 @@ impl Collector for Snapshot {
             &c.stale_answers,
         )?;
 
-        let pool = self.store.pool_usage();
-        gauge(
-            e,
-            "db_pool_connections",
-            "Open database connections",
-            pool.size.into(),
-        )?;
-        gauge(
-            e,
-            "db_pool_idle_connections",
-            "Idle database connections",
-            pool.idle.into(),
-        )?;
-        gauge(
-            e,
-            "db_pool_max_connections",
-            "The database pool's maximum size",
-            pool.max.into(),
-        )?;
-        let redis = i64::from(self.limiter.shared_in_redis());
-        gauge(
-            e,
-            "rate_limiter_redis",
-            "1 while rate budgets are shared through Redis; 0 when local or fallen back",
-            redis,
-        )?;
-        let depth = i64::try_from(self.usage.pending()).unwrap_or(i64::MAX);
-        gauge(
-            e,
-            "usage_queue_depth",
-            "Usage entries waiting to be written",
-            depth,
-        )?;
-        let waiting = i64::try_from(self.audit.waiting()).unwrap_or(i64::MAX);
-        gauge(
-            e,
-            "audit_queue_depth",
-            "Audit events waiting for the database",
-            waiting,
-        )?;
+        for gauge_of in &self.gauges {
+            gauge(e, gauge_of.name, gauge_of.help, (gauge_of.read)())?;
+        }
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use moka::sync::Cache;
 use crate::crypto::jwt::{decode_access_token, DecodedClaims, MAX_TOKEN_LEN};
 use crate::crypto::keyring::KeySet;
 use crate::crypto::CredentialDigest;
-use crate::stats::Counters;
+use crate::metrics::Counters;
 
 const CACHE_CAPACITY: u64 = 200_000;
 

@@ -14,7 +14,7 @@ use crate::crypto::SecretHasher;
 use crate::domain::SecretOrigin;
 use crate::domain::{ApiKeyCredentials, ApiKeyId, ApiKeySecret, ApiKeyStatus, PlanLimits};
 use crate::domain::{ScopePolicy, ScopeSet};
-use crate::stats::Counters;
+use crate::metrics::Counters;
 use crate::storage::{StorageError, Store};
 
 /// Why a key is not valid, in the order the checks run. Every reason but

@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use std::time::Duration;
 
 use crate::domain::AuditEvent;
-use crate::stats::Counters;
+use crate::metrics::Counters;
 use crate::storage::{StorageError, Store};
 
 const CAPACITY: usize = 10_000;

@@ -12,7 +12,7 @@ use super::api_keys::ApiKeyVerifier;
 use super::client_auth::ClientAuthenticator;
 use super::revocation_list::RevocationList;
 use crate::domain::Change;
-use crate::stats::Counters;
+use crate::metrics::Counters;
 use crate::storage::{StorageError, Store};
 
 pub enum FeedEvent {

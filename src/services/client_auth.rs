@@ -18,7 +18,7 @@ use crate::crypto::credential_digest::DigestTag;
 use crate::crypto::secret_hasher::Stored;
 use crate::crypto::{CredentialDigest, SecretHasher};
 use crate::domain::{ClientCredentials, ClientId, ClientSecret, ScopePolicy, ScopeSet, SecretHash};
-use crate::stats::Counters;
+use crate::metrics::Counters;
 use crate::storage::{StorageError, Store};
 
 /// A client as the token endpoint sees it: its record plus the expanded set

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Map};
 
 use crate::domain::{AuditEvent, AuditTarget, ExpiringCredential, WebhookDelivery};
-use crate::stats::Counters;
+use crate::metrics::Counters;
 use crate::storage::{StorageError, Store};
 use crate::time::rfc3339;
 

@@ -9,7 +9,7 @@ use super::client_auth::AuthenticatedClient;
 use crate::crypto::jwt::{encode_access_token, AccessTokenClaims, AudienceClaim};
 use crate::crypto::keyring::KeySet;
 use crate::domain::{Audience, PlanLimits, ScopePolicy, ScopeSet, Unusable};
-use crate::stats::Counters;
+use crate::metrics::Counters;
 
 /// What the caller asked for, already parsed.
 #[derive(Debug, Default)]

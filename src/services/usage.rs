@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::stats::Counters;
+use crate::metrics::Counters;
 use crate::storage::{Store, UsageCount};
 
 const FLUSH_EVERY: Duration = Duration::from_secs(1);

@@ -26,7 +26,7 @@ use crate::domain::{
     ClientStatus, DeliveryAttempt, DeliveryState, ExpiringCredential, OrgId, Organisation,
     SecretHash, WebhookDelivery,
 };
-use crate::stats::Counters;
+use crate::metrics::Counters;
 
 pub use error::StorageError;
 

@@ -6,7 +6,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::sql::impl_sql_store;
 use super::{InstantCredentialReads, StorageError};
-use crate::stats::Counters;
+use crate::metrics::Counters;
 
 pub struct PostgresStore {
     pool: PgPool,

@@ -10,7 +10,7 @@ use sqlx::sqlite::{
 use super::sql::impl_sql_store;
 use super::sqlite_reads::SqliteReads;
 use super::{InstantCredentialReads, StorageError};
-use crate::stats::Counters;
+use crate::metrics::Counters;
 
 pub struct SqliteStore {
     pool: SqlitePool,

@@ -20,7 +20,7 @@ use super::rows::ClientWithPlanRow;
 use super::rows::{self, ApiKeyCredentialsRow, ApiKeyRow, ClientRow, ClientSecretsRow};
 use super::{InstantCredentialReads, StorageError};
 use crate::domain::{ApiKeyCredentials, ApiKeyId, ClientCredentials, ClientId};
-use crate::stats::Counters;
+use crate::metrics::Counters;
 
 /// How long a read waits for a lock before leaving the work to the store.
 const BUSY_WAIT: Duration = Duration::from_millis(5);

@@ -2,7 +2,7 @@
 //! that no secret gets in, filters, pages and failed authentications.
 
 use keyward::domain::{ApiKeySecret, OrgId, Plan};
-use keyward::stats::Counters;
+use keyward::metrics::Counters;
 use reqwest::Method;
 use serde_json::{json, Value};
 

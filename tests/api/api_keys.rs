@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use keyward::domain::{ApiKeyId, ApiKeyStatus, IpAllowlist, OrgId, Plan};
-use keyward::stats::Counters;
+use keyward::metrics::Counters;
 use serde_json::{json, Value};
 
 use crate::on_both_backends;

@@ -5,7 +5,7 @@
 //! refused from another, on any replica.
 
 use keyward::domain::ImportedSecret;
-use keyward::stats::Counters;
+use keyward::metrics::Counters;
 
 use crate::on_both_backends;
 use crate::support::helpers::{spawn_app_with, status_and_json, Backend, TestApp, TestClient};

@@ -4,7 +4,7 @@
 //! one argon2 run for the current one.
 
 use keyward::domain::Plan;
-use keyward::stats::Counters;
+use keyward::metrics::Counters;
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -1,7 +1,7 @@
 //! The hot paths: a credential's first request on a node
 //! costs one indexed read and no argon2; a warm one runs no SQL at all.
 
-use keyward::stats::Counters;
+use keyward::metrics::Counters;
 
 use crate::on_both_backends;
 use crate::support::helpers::{spawn_app, Backend, TestClient};

@@ -6,7 +6,7 @@
 use keyward::crypto::password::hash_secret;
 use keyward::crypto::ServerSecret;
 use keyward::domain::{ApiKeyId, ClientId, Plan, SecretOrigin};
-use keyward::stats::Counters;
+use keyward::metrics::Counters;
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, TokenResponse, TokenUrl};
 use reqwest::Method;

@@ -8,7 +8,7 @@ use keyward::domain::{
     ClientId, ClientStatus, IpAllowlist, Name, OrgId, Organisation, Plan, ScopeSet, SecretHash,
     SecretOrigin,
 };
-use keyward::stats::Counters;
+use keyward::metrics::Counters;
 use keyward::storage::{self, AuditQuery, PageRequest, StorageError, Store, UsageCount};
 
 use crate::on_both_backends;

@@ -13,7 +13,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
-use crate::stats::Counters;
+use crate::metrics::Counters;
 
 mod decision;
 pub mod shared;

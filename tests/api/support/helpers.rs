@@ -11,8 +11,8 @@ use keyward::domain::{
     ApiKey, ApiKeySecret, ApiKeyStatus, Audience, Client, ClientId, ClientStatus, ImportedSecret,
     IpAllowlist, Name, OrgId, Organisation, Plan, ScopeSet, SecretHash, SecretOrigin,
 };
+use keyward::metrics::Counters;
 use keyward::startup::Application;
-use keyward::stats::Counters;
 use keyward::storage::StorageError;
 use keyward::storage::{self, Store};
 use keyward::telemetry::LogFormat;
