@@ -135,7 +135,7 @@ fn for_the_command_line(err: anyhow::Error) -> anyhow::Error {
 
 /// A secret brought from another server, as the first line of standard
 /// input.
-fn read_secret_from_stdin() -> anyhow::Result<String> {
+fn read_secret_from_stdin() -> anyhow::Result<secrecy::SecretString> {
     let mut line = String::new();
     std::io::stdin()
         .read_line(&mut line)
@@ -145,5 +145,5 @@ fn read_secret_from_stdin() -> anyhow::Result<String> {
     let secret = line.expose_secret().trim_end_matches(['\n', '\r']);
     // Checked here too, so that the error names standard input.
     ImportedSecret::parse(secret).context("the secret on standard input")?;
-    Ok(secret.to_owned())
+    Ok(secret.into())
 }

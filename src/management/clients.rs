@@ -2,6 +2,7 @@
 //! that creates or rotates it, and stored only as a digest (or, imported
 //! from another server, as argon2id).
 
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -32,7 +33,7 @@ pub struct NewClient {
     #[serde(default)]
     pub resource_server: bool,
     /// A secret brought from another server; else one is generated.
-    pub client_secret: Option<String>,
+    pub client_secret: Option<SecretString>,
 }
 
 /// What an update may change; `null` removes an expiry or a rate limit.
@@ -56,7 +57,7 @@ pub struct ClientChanges {
 #[serde(deny_unknown_fields)]
 pub struct SecretRotation {
     pub grace_period_seconds: Option<i64>,
-    pub client_secret: Option<String>,
+    pub client_secret: Option<SecretString>,
 }
 
 pub struct CreatedClient {
@@ -105,7 +106,7 @@ impl Management {
             last_used_at: None,
             request_count: 0,
         };
-        let imported = fields::imported_secret(new.client_secret.as_deref())?;
+        let imported = fields::imported_secret(new.client_secret.as_ref())?;
         caller.actor.require_covers(&client.scopes)?;
         let (hash, secret) = self.new_secret(imported, None).await;
         self.store.insert_client(&client, &hash).await?;
@@ -212,7 +213,7 @@ impl Management {
         let mut client = self.store.get_client(org, id).await?;
         caller.actor.require_covers(&client.scopes)?;
         let grace = fields::grace_period(rotation.grace_period_seconds)?;
-        let imported = fields::imported_secret(rotation.client_secret.as_deref())?;
+        let imported = fields::imported_secret(rotation.client_secret.as_ref())?;
         let (hash, secret) = self.new_secret(imported, None).await;
         let now = self.now();
         self.store
@@ -330,5 +331,24 @@ fn target(client: &Client) -> Target<'_> {
         org_id: Some(&client.org_id),
         kind: "client",
         id: Some(client.id.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_imported_secret_stays_out_of_debug_output() {
+        let secret = "hydra-Zq8xV2mLp0R7tYc4NbWk1sDf";
+        let new: NewClient = serde_json::from_value(serde_json::json!({
+            "name": "moved", "scopes": ["a"], "client_secret": secret,
+        }))
+        .unwrap();
+        let rotation: SecretRotation =
+            serde_json::from_value(serde_json::json!({ "client_secret": secret })).unwrap();
+        for debug in [format!("{new:?}"), format!("{rotation:?}")] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Input fields parsed into domain types, each refusal naming its field as
 //! the management API's JSON does.
 
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
 use super::ManagementError;
@@ -82,8 +83,8 @@ pub fn metadata(map: Option<Map<String, Value>>) -> Parsed<Map<String, Value>> {
 }
 
 /// A `client_secret` brought from another server, if one was given.
-pub fn imported_secret(raw: Option<&str>) -> Parsed<Option<ImportedSecret>> {
-    raw.map(ImportedSecret::parse)
+pub fn imported_secret(raw: Option<&SecretString>) -> Parsed<Option<ImportedSecret>> {
+    raw.map(|secret| ImportedSecret::parse(secret.expose_secret()))
         .transpose()
         .map_err(|e| ManagementError::invalid("client_secret", e))
 }
