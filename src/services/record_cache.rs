@@ -72,13 +72,12 @@ where
         Fut: Future<Output = Result<Option<V>, StorageError>>,
     {
         let now = self.clock.now();
-        let age = |entry: &Timed<V>| (now - entry.read_at).to_std().unwrap_or_default();
-        let cached = self
-            .entries
-            .get(key)
-            .filter(|entry| age(entry) < self.max_staleness);
-        if let Some(entry) = &cached {
-            if age(entry) < self.fresh_for {
+        let cached = self.entries.get(key).and_then(|entry| {
+            let age = (now - entry.read_at).to_std().unwrap_or_default();
+            (age < self.max_staleness).then_some((entry, age))
+        });
+        if let Some((entry, age)) = &cached {
+            if *age < self.fresh_for {
                 return Ok(Some((entry.value.clone(), false)));
             }
         }
@@ -96,7 +95,7 @@ where
                 Ok(None)
             }
             Err(StorageError::Unavailable(e)) => match cached {
-                Some(entry) => Ok(Some((entry.value, true))),
+                Some((entry, _)) => Ok(Some((entry.value, true))),
                 None => Err(StorageError::Unavailable(e)),
             },
             Err(e) => Err(e),

@@ -2,12 +2,13 @@
 //! (`management::api_keys` does the work). A key is shown once, in the
 //! answer to the call that creates (or rolls) it.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::clients::org_id;
-use super::input::{page_of, page_request, param, query_params, read_json, read_optional_json};
+use super::input::{
+    created_with_secret, org_id, page_of, page_request, param, query_params, read_json,
+    read_optional_json,
+};
 use super::problem::Problem;
 use crate::domain::{ApiKeyId, ApiKeySecret, ApiKeyStatus, OrgId};
 use crate::management::views::ApiKeyView;
@@ -36,10 +37,7 @@ fn created(
         key: secret.expose().to_owned(),
         previous,
     };
-    HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body)
+    created_with_secret(location, body)
 }
 
 pub async fn create(

@@ -3,8 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::clients::org_id;
-use super::input::{page_of, page_request, param, query_params};
+use super::input::{org_id, page_of, page_request, param, query_params};
 use super::problem::Problem;
 use crate::management::views::AuditEventView;
 use crate::management::{AuditFilter, Caller, Management};

@@ -6,7 +6,9 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use super::input::{page_of, page_request, query_params, read_json, read_optional_json};
+use super::input::{
+    created_with_secret, org_id, page_of, page_request, query_params, read_json, read_optional_json,
+};
 use super::problem::Problem;
 use crate::domain::{ClientId, ClientSecret, ClientStatus, OrgId};
 use crate::management::views::ClientView;
@@ -44,10 +46,7 @@ pub async fn create(
         client_secret: exposed(created.secret.as_ref()),
         previous_secret_expires_at: None,
     };
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(view))
+    Ok(created_with_secret(location, view))
 }
 
 pub async fn list(
@@ -152,11 +151,6 @@ pub async fn delete(
     let (org, id) = client_path(&path)?;
     management.delete_client(&caller, &org, &id).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// An id in a path that does not parse names nothing there is.
-pub(super) fn org_id(raw: &str) -> Result<OrgId, Problem> {
-    OrgId::parse(raw).map_err(|_| Problem::not_found())
 }
 
 fn client_path(path: &(String, String)) -> Result<(OrgId, ClientId), Problem> {

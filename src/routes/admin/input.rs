@@ -81,6 +81,24 @@ fn named_field(message: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
+/// An organisation id from a path; one that does not parse names nothing
+/// there is.
+pub fn org_id(raw: &str) -> Result<crate::domain::OrgId, Problem> {
+    crate::domain::OrgId::parse(raw).map_err(|_| Problem::not_found())
+}
+
+/// 201 for a new resource whose body carries a one-time secret: never
+/// cached, with the resource's `Location`.
+pub fn created_with_secret(
+    location: String,
+    body: impl serde::Serialize,
+) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
 /// The query parameters, each at most once, only among `known`.
 pub fn query_params(req: &HttpRequest, known: &[&str]) -> Result<Vec<(String, String)>, Problem> {
     let mut params: Vec<(String, String)> = Vec::new();

@@ -6,8 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use super::clients::org_id;
-use super::input::{page_of, page_request, query_params, read_json};
+use super::input::{org_id, page_of, page_request, query_params, read_json};
 use super::problem::Problem;
 use crate::management::views::OrganisationView;
 use crate::management::{Caller, Management};
