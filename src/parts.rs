@@ -8,14 +8,20 @@ use crate::configuration::Settings;
 use crate::crypto::{Keyring, PasswordHasher, SecretDigests, SecretHasher, ServerSecret};
 use crate::metrics::Counters;
 use crate::storage::{self, Store};
+use crate::time::Clock;
 
 /// Leeway for clock skew between us and resource servers.
 pub const CLOCK_LEEWAY_SECONDS: u64 = 60;
 
 /// The keyring a configuration describes.
-pub fn keyring(settings: &Settings) -> Keyring {
+pub fn keyring(settings: &Settings, clock: Arc<dyn Clock>) -> Keyring {
     let retire_after = Duration::from_secs(settings.token_ttl_seconds + CLOCK_LEEWAY_SECONDS);
-    Keyring::new(&settings.keys_dir, settings.signing_alg, retire_after)
+    Keyring::new(
+        &settings.keys_dir,
+        settings.signing_alg,
+        retire_after,
+        clock,
+    )
 }
 
 /// The `server_secret` setting, or else the secret in the keys directory,

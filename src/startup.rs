@@ -75,6 +75,7 @@ struct Services {
     metering: web::Data<Metering>,
     metrics: web::Data<Metrics>,
     management: web::Data<Management>,
+    clock: web::Data<dyn Clock>,
 }
 
 impl Services {
@@ -95,7 +96,8 @@ impl Services {
             .app_data(self.admin_auth.clone())
             .app_data(self.metering.clone())
             .app_data(self.metrics.clone())
-            .app_data(self.management.clone());
+            .app_data(self.management.clone())
+            .app_data(self.clock.clone());
     }
 }
 
@@ -142,7 +144,8 @@ impl Application {
         let writers = Writers::start(&core);
         spawn_notifications(&settings, &core)?;
         let services = Services::build(&settings, &issuer, &core, &writers, drain.clone())?;
-        let idempotency = Idempotency::new(core.store.clone(), &core.server_secret);
+        let idempotency =
+            Idempotency::new(core.store.clone(), &core.server_secret, core.clock.clone());
         let server = http_server(&settings, listener, services, idempotency, drain, stop)?;
         tracing::info!(%issuer, port, "keyward is listening");
         Ok(Self {
@@ -210,7 +213,7 @@ impl Core {
         let server_secret = server_secret(settings)?;
         let secrets = secret_hasher(settings, counters.clone())?;
         check_digest_keys(&*store, secrets.digests()).await?;
-        let keyring = keyring(settings);
+        let keyring = keyring(settings, clock.clone());
         let keys = Arc::new(ArcSwap::from_pointee(keyring.load_or_init()?));
         spawn_key_reloader(keyring, keys.clone());
 
@@ -235,7 +238,8 @@ impl Core {
             counters.clone(),
             &freshness,
         ));
-        let root_token = RootToken::init(settings.root_token.as_ref(), &store).await?;
+        let root_token =
+            RootToken::init(settings.root_token.as_ref(), &store, clock.unix()).await?;
         let revocations = Arc::new(RevocationList::default());
         let caches = Arc::new(CacheInvalidator {
             clients: authenticator.clone(),
@@ -246,7 +250,7 @@ impl Core {
         });
         let poll_interval = Duration::from_millis(settings.change_poll_interval_ms);
         let feed = Box::new(ChangeLogPoller::new(store.clone(), poll_interval));
-        spawn_change_listener(feed, caches.clone(), backstop(settings));
+        spawn_change_listener(feed, caches.clone(), backstop(settings), clock.clone());
         let token_verifier = Arc::new(AccessTokenVerifier::new(
             keys.clone(),
             issuer.to_owned(),
@@ -288,7 +292,7 @@ impl Writers {
         let audit = AuditWriter::new(core.store.clone(), core.counters.clone());
         audit.spawn_drainer();
         let auth_failures = Arc::new(AuthFailureTally::default());
-        auth_failures.spawn_writer(audit.clone());
+        auth_failures.spawn_writer(audit.clone(), core.clock.clone());
         Self {
             usage,
             audit,
@@ -306,8 +310,12 @@ impl Services {
         drain: Arc<Drain>,
     ) -> anyhow::Result<Self> {
         let limiter = Arc::new(
-            RateLimits::new(settings.redis_url.as_deref(), core.counters.clone())
-                .map_err(|e| anyhow::anyhow!("setting redis_url (KEYWARD_REDIS_URL): {e}"))?,
+            RateLimits::new(
+                settings.redis_url.as_deref(),
+                core.counters.clone(),
+                core.clock.clone(),
+            )
+            .map_err(|e| anyhow::anyhow!("setting redis_url (KEYWARD_REDIS_URL): {e}"))?,
         );
         let default_audience = match &settings.default_audience {
             Some(audience) => audience.clone(),
@@ -365,6 +373,7 @@ impl Services {
                 audit: writers.audit.clone(),
                 limiter: limiter.clone(),
                 rate_limit_per_minute: settings.admin_rate_limit_per_minute,
+                clock: core.clock.clone(),
             }),
             metering: web::Data::new(Metering::new(
                 settings.metering,
@@ -386,6 +395,7 @@ impl Services {
                 caches: Some(core.caches.clone()),
                 clock: core.clock.clone(),
             }),
+            clock: web::Data::from(core.clock.clone()),
         })
     }
 }
@@ -492,6 +502,7 @@ fn spawn_notifications(settings: &Settings, core: &Core) -> anyhow::Result<()> {
         warn_within: i64::from(settings.expiry_warning_days) * 86_400,
         scan_every: Duration::from_secs(settings.expiry_scan_interval_seconds),
         counters: core.counters.clone(),
+        clock: core.clock.clone(),
     }
     .spawn();
     let retry = RetryPolicy {
@@ -503,6 +514,8 @@ fn spawn_notifications(settings: &Settings, core: &Core) -> anyhow::Result<()> {
         core.webhook_signer.clone(),
         retry,
         settings.webhook_allow_private_networks,
+        core.clock.clone(),
+        core.counters.clone(),
     )?
     .spawn();
     Ok(())

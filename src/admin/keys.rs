@@ -1,14 +1,17 @@
 //! `keyward keys …`: the signing keys in the keys directory.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::Output;
 use crate::cli::KeysCommand;
 use crate::configuration::Settings;
 use crate::parts::keyring;
+use crate::time::SystemClock;
 
 pub(super) fn run(command: KeysCommand, settings: &Settings) -> anyhow::Result<Output> {
-    let keyring = keyring(settings);
+    let keyring = keyring(settings, Arc::new(SystemClock));
     match command {
         KeysCommand::Rotate => {
             let key = keyring.rotate()?;

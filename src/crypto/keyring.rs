@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+use crate::time::Clock;
+
 use super::signing_key::{generate_pkcs8, KeyMaterialError, SigningAlgorithm, SigningKey};
 
 const PEM_LABEL: &str = "PRIVATE KEY";
@@ -91,6 +93,7 @@ pub struct Keyring {
     /// How long a key stays published after it stopped signing: the token
     /// lifetime plus the verification leeway.
     retire_after: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 struct KeyFile {
@@ -99,11 +102,17 @@ struct KeyFile {
 }
 
 impl Keyring {
-    pub fn new(dir: impl Into<PathBuf>, alg: SigningAlgorithm, retire_after: Duration) -> Self {
+    pub fn new(
+        dir: impl Into<PathBuf>,
+        alg: SigningAlgorithm,
+        retire_after: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             dir: dir.into(),
             alg,
             retire_after,
+            clock,
         }
     }
 
@@ -133,7 +142,7 @@ impl Keyring {
     /// Every key with its state, oldest first.
     pub fn list(&self) -> Result<Vec<KeyInfo>, KeyringError> {
         let files = self.read_files()?;
-        Ok(self.states(&files, Utc::now()))
+        Ok(self.states(&files, self.clock.now()))
     }
 
     /// Writes a new key of the configured algorithm; it becomes the signing key.
@@ -143,7 +152,7 @@ impl Keyring {
         // newest, even when made within the same millisecond.
         // The kid keeps milliseconds, so that is the precision compared.
         let newest = self.read_files()?.last().map(|f| f.created_at);
-        let now = Utc::now();
+        let now = self.clock.now();
         let created_at = match newest {
             Some(newest) if newest.timestamp_millis() >= now.timestamp_millis() => {
                 newest + chrono::Duration::milliseconds(1)
@@ -183,7 +192,7 @@ impl Keyring {
     }
 
     fn build(&self, files: Vec<KeyFile>) -> Result<KeySet, KeyringError> {
-        let infos = self.states(&files, Utc::now());
+        let infos = self.states(&files, self.clock.now());
         let mut published = Vec::new();
         let mut signing = None;
         for (file, info) in files.into_iter().zip(&infos) {
@@ -320,6 +329,11 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::{ManualClock, SystemClock};
+
+    fn clock() -> Arc<dyn Clock> {
+        Arc::new(SystemClock)
+    }
 
     #[test]
     fn kid_carries_its_creation_time() {
@@ -331,10 +345,12 @@ mod tests {
     #[test]
     fn rotation_publishes_both_then_retires_the_old_key() {
         let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::starting_now();
         let ring = Keyring::new(
             dir.path(),
             SigningAlgorithm::ES256,
             Duration::from_secs(960),
+            clock.clone(),
         );
         let first = ring.load_or_init().unwrap();
         let old_kid = first.signing_key().kid().to_owned();
@@ -349,14 +365,12 @@ mod tests {
         assert_eq!(set.signing_key().kid(), new.kid);
         assert_eq!(set.published().len(), 2);
 
-        let files = ring.read_files().unwrap();
-        let later = Utc::now() + chrono::Duration::seconds(961);
-        let states: Vec<_> = ring
-            .states(&files, later)
-            .into_iter()
-            .map(|i| i.state)
-            .collect();
-        assert_eq!(states, vec![KeyState::Retired, KeyState::Active]);
+        let states = || -> Vec<_> { ring.list().unwrap().into_iter().map(|i| i.state).collect() };
+        clock.advance(Duration::from_secs(959));
+        assert_eq!(states(), vec![KeyState::Retiring, KeyState::Active]);
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(states(), vec![KeyState::Retired, KeyState::Active]);
+        assert_eq!(ring.load().unwrap().published().len(), 1);
     }
 
     /// Several rotations within one millisecond: each new key still signs.
@@ -367,6 +381,7 @@ mod tests {
             dir.path(),
             SigningAlgorithm::EdDSA,
             Duration::from_secs(960),
+            clock(),
         );
         let kids: Vec<String> = (0..50).map(|_| ring.rotate().unwrap().kid).collect();
         for pair in kids.windows(2) {
@@ -378,9 +393,19 @@ mod tests {
     #[test]
     fn a_new_algorithm_gets_a_new_key() {
         let dir = tempfile::tempdir().unwrap();
-        let es = Keyring::new(dir.path(), SigningAlgorithm::ES256, Duration::from_secs(1));
+        let es = Keyring::new(
+            dir.path(),
+            SigningAlgorithm::ES256,
+            Duration::from_secs(1),
+            clock(),
+        );
         es.load_or_init().unwrap();
-        let ed = Keyring::new(dir.path(), SigningAlgorithm::EdDSA, Duration::from_secs(1));
+        let ed = Keyring::new(
+            dir.path(),
+            SigningAlgorithm::EdDSA,
+            Duration::from_secs(1),
+            clock(),
+        );
         let set = ed.load_or_init().unwrap();
         assert_eq!(set.signing_key().algorithm(), SigningAlgorithm::EdDSA);
     }

@@ -25,6 +25,8 @@ pub struct Counters {
     pub usage_flush_rounds: AtomicU64,
     /// Scans for credentials that expire soon, each warning about all due.
     pub expiry_scan_rounds: AtomicU64,
+    /// Rounds of the webhook sender, each sending every delivery then due.
+    pub webhook_dispatch_rounds: AtomicU64,
     /// Credential records served from cache past their freshness because
     /// the database was unavailable.
     pub stale_answers: AtomicU64,

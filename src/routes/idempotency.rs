@@ -34,6 +34,7 @@ use crate::crypto::{ResponseSealer, ServerSecret};
 use crate::domain::IdempotencyKey;
 use crate::error::error_chain;
 use crate::storage::{ClaimOutcome, IdempotencyClaim, IdempotencySlot, Store};
+use crate::time::Clock;
 
 use claim::ClaimGuard;
 use request::{caller_identity, parse_key, read_body, request_digest};
@@ -75,15 +76,17 @@ struct Shared {
     store: Arc<dyn Store>,
     sealer: ResponseSealer,
     next_purge: AtomicI64,
+    clock: Arc<dyn Clock>,
 }
 
 impl Idempotency {
-    pub fn new(store: Arc<dyn Store>, secret: &ServerSecret) -> Self {
+    pub fn new(store: Arc<dyn Store>, secret: &ServerSecret, clock: Arc<dyn Clock>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 store,
                 sealer: ResponseSealer::new(secret),
                 next_purge: AtomicI64::new(0),
+                clock,
             }),
             methods: None,
         }
@@ -200,7 +203,7 @@ where
     };
     req.set_payload(Payload::from(body.clone()));
     let entry = Entry::of(&shared.sealer, key, &req, &body);
-    let now = chrono::Utc::now().timestamp();
+    let now = shared.clock.unix();
     shared.purge_now_and_then(now);
     let claim = IdempotencyClaim {
         slot: entry.slot.clone(),

@@ -20,6 +20,7 @@ use crate::services::introspection::{check_granted, ScopeCheck};
 use crate::services::metering::Metering;
 use crate::services::rate_limit::Decision;
 use crate::services::Introspection;
+use crate::time::Clock;
 
 #[derive(Serialize)]
 struct Active<'a> {
@@ -96,9 +97,10 @@ pub async fn introspect(
     proxies: web::Data<TrustedProxies>,
     metering: web::Data<Metering>,
     metrics: web::Data<Metrics>,
+    clock: web::Data<dyn Clock>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = OAuthForm::read(&req, payload).await?;
-    let now = chrono::Utc::now().timestamp();
+    let now = clock.unix();
     let caller = authenticate_caller(
         &checkers,
         single_authorization(&req)?,

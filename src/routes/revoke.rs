@@ -19,7 +19,12 @@ use crate::services::audit_writer::AuditWriter;
 use crate::services::client_auth::ClientAuthenticator;
 use crate::services::revocation::{RevokeError, Revoker};
 use crate::services::token_issuer::TokenIssuer;
+use crate::time::Clock;
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the extractors are the handler's dependencies, listed"
+)]
 #[tracing::instrument(name = "revoke", level = "debug", skip_all)]
 pub async fn revoke(
     req: HttpRequest,
@@ -29,6 +34,7 @@ pub async fn revoke(
     revoker: web::Data<Revoker>,
     audit: web::Data<AuditWriter>,
     proxies: web::Data<TrustedProxies>,
+    clock: web::Data<dyn Clock>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = OAuthForm::read(&req, payload).await?;
     let (id, secret) = presented_credentials(
@@ -36,7 +42,8 @@ pub async fn revoke(
         form.get("client_id"),
         form.get("client_secret"),
     )?;
-    let now = chrono::Utc::now().timestamp();
+    let at = clock.now();
+    let now = at.timestamp();
     let client_ip = request_client_ip(&req, &proxies);
     let client = authenticator
         .authenticate(&id, &ClientSecret::new(secret), client_ip, now)
@@ -63,7 +70,7 @@ pub async fn revoke(
             credential: format!("client:{}", client.credentials.client.id),
         };
         let caller = audit::caller(&req, actor);
-        audit::record(&audit, &caller, "api_key.revoked", target, changes).await;
+        audit::record(&audit, &caller, "api_key.revoked", target, changes, at).await;
     }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -13,6 +13,7 @@ use crate::services::metering::Metering;
 use crate::services::rate_limit::Decision;
 use crate::services::{ClientAuthError, ClientAuthenticator, TokenError, TokenIssuer};
 use crate::storage::StorageError;
+use crate::time::Clock;
 
 #[derive(Serialize)]
 struct TokenResponse<'a> {
@@ -31,6 +32,7 @@ pub async fn issue_token(
     authenticator: web::Data<ClientAuthenticator>,
     issuer: web::Data<TokenIssuer>,
     metering: web::Data<Metering>,
+    clock: web::Data<dyn Clock>,
 ) -> Result<HttpResponse, OAuthError> {
     let body = read_body(payload).await?;
     let authorization = single_authorization(&req)?;
@@ -40,7 +42,7 @@ pub async fn issue_token(
         .and_then(|v| v.to_str().ok());
     let presented = parse_token_request(content_type, authorization, &body)?;
 
-    let now = chrono::Utc::now().timestamp();
+    let now = clock.unix();
     let client_ip = request_client_ip(&req, &proxies);
     let client = authenticator
         .authenticate(

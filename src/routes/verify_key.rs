@@ -20,6 +20,7 @@ use crate::services::api_keys::ApiKeyVerifier;
 use crate::services::introspection::check_granted;
 use crate::services::metering::Metering;
 use crate::services::{KeyRejection, KeyVerdict};
+use crate::time::Clock;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,6 +77,10 @@ impl Verdict<'_> {
     }
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the extractors are the handler's dependencies, listed"
+)]
 #[tracing::instrument(name = "verify_key", level = "debug", skip_all)]
 pub async fn verify_key(
     req: HttpRequest,
@@ -85,8 +90,9 @@ pub async fn verify_key(
     api_keys: web::Data<ApiKeyVerifier>,
     metering: web::Data<Metering>,
     metrics: web::Data<Metrics>,
+    clock: web::Data<dyn Clock>,
 ) -> Result<HttpResponse, OAuthError> {
-    let now = chrono::Utc::now().timestamp();
+    let now = clock.unix();
     let source = request_client_ip(&req, &proxies);
     authenticate_caller(
         &checkers,

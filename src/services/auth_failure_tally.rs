@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::audit_writer::AuditWriter;
 use crate::domain::{AuditEvent, AuditTarget, OrgId};
+use crate::time::Clock;
 
 pub const MAX_TALLIES: usize = 1_000;
 const WINDOW_SECONDS: i64 = 60;
@@ -100,13 +101,13 @@ impl AuthFailureTally {
     }
 
     /// Appends each minute's tallies to the audit trail once it has ended.
-    pub fn spawn_writer(self: &Arc<Self>, audit: Arc<AuditWriter>) {
+    pub fn spawn_writer(self: &Arc<Self>, audit: Arc<AuditWriter>, clock: Arc<dyn Clock>) {
         let tally = self.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             loop {
                 ticker.tick().await;
-                for event in tally.ended(chrono::Utc::now().timestamp(), false) {
+                for event in tally.ended(clock.unix(), false) {
                     audit.append(event).await;
                 }
             }

@@ -14,6 +14,7 @@ use super::revocation_list::RevocationList;
 use crate::domain::Change;
 use crate::metrics::Counters;
 use crate::storage::{StorageError, Store};
+use crate::time::Clock;
 
 pub enum FeedEvent {
     Changes(Vec<Change>),
@@ -129,13 +130,14 @@ pub fn spawn_change_listener(
     mut feed: Box<dyn ChangeFeed>,
     caches: Arc<CacheInvalidator>,
     backstop: Backstop,
+    clock: Arc<dyn Clock>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut reloaded = Instant::now();
         let mut purged = Instant::now();
         let mut failing = false;
         loop {
-            let now = chrono::Utc::now().timestamp();
+            let now = clock.unix();
             let resync = match feed.next().await {
                 Ok(FeedEvent::Changes(changes)) => {
                     caches

@@ -20,6 +20,7 @@ use crate::crypto::{CredentialDigest, SecretHasher};
 use crate::domain::{ClientCredentials, ClientId, ClientSecret, ScopePolicy, ScopeSet, SecretHash};
 use crate::metrics::Counters;
 use crate::storage::{StorageError, Store};
+use crate::time::Clock;
 
 /// A client as the token endpoint sees it: its record plus the expanded set
 /// of scopes it may be granted.
@@ -74,7 +75,7 @@ impl ClientAuthenticator {
         freshness: &Freshness,
     ) -> Self {
         Self {
-            reads: read_together(store.clone()),
+            reads: read_together(store.clone(), freshness.clock.clone()),
             store,
             secrets,
             digest: CredentialDigest::new(),
@@ -84,7 +85,7 @@ impl ClientAuthenticator {
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(VERIFIED_TTL)
                 .build(),
-            failures: FailureGate::default(),
+            failures: FailureGate::new(freshness.clock.clone()),
             counters,
         }
     }
@@ -240,15 +241,17 @@ impl ClientAuthenticator {
 }
 
 /// Client records read at once or in batches (see `credential_reads`).
-fn read_together(store: Arc<dyn Store>) -> CredentialReads<ClientId, ClientCredentials> {
+fn read_together(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> CredentialReads<ClientId, ClientCredentials> {
     let instant = store.instant_reads().map(|reads| {
-        Box::new(move |id: &ClientId| reads.client_credentials(id, chrono::Utc::now().timestamp()))
-            as _
+        let clock = clock.clone();
+        Box::new(move |id: &ClientId| reads.client_credentials(id, clock.unix())) as _
     });
     let batched = BatchLoader::spawn(move |ids: Vec<ClientId>| {
-        let store = store.clone();
+        let (store, now) = (store.clone(), clock.unix());
         async move {
-            let now = chrono::Utc::now().timestamp();
             let found = store.clients_credentials(&ids, now).await?;
             Ok(found
                 .into_iter()

@@ -11,7 +11,7 @@ use serde_json::{json, Map};
 use crate::domain::{AuditEvent, AuditTarget, ExpiringCredential, WebhookDelivery};
 use crate::metrics::Counters;
 use crate::storage::{StorageError, Store};
-use crate::time::rfc3339;
+use crate::time::{rfc3339, Clock};
 
 pub struct ExpiryWarnings {
     pub store: Arc<dyn Store>,
@@ -19,6 +19,7 @@ pub struct ExpiryWarnings {
     pub warn_within: i64,
     pub scan_every: Duration,
     pub counters: Arc<Counters>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl ExpiryWarnings {
@@ -27,7 +28,7 @@ impl ExpiryWarnings {
             let mut ticker = tokio::time::interval(self.scan_every);
             loop {
                 ticker.tick().await;
-                let now = chrono::Utc::now();
+                let now = self.clock.now();
                 match self.scan(now).await {
                     Ok(0) => {}
                     Ok(warned) => {

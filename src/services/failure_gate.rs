@@ -7,11 +7,13 @@
 //! and are not gated at all: there is nothing to protect them from.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use moka::sync::Cache;
 
 use super::rate_limit::LocalLimiter;
+use crate::time::Clock;
 
 /// Failures allowed per minute and address.
 pub const FAILURES_PER_MINUTE: u32 = 10;
@@ -22,19 +24,17 @@ pub struct FailureGate {
     blocked: Cache<String, i64>,
 }
 
-impl Default for FailureGate {
-    fn default() -> Self {
+impl FailureGate {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
-            failures: LocalLimiter::default(),
+            failures: LocalLimiter::new(clock),
             blocked: Cache::builder()
                 .max_capacity(1_000_000)
                 .time_to_live(Duration::from_secs(120))
                 .build(),
         }
     }
-}
 
-impl FailureGate {
     /// Seconds until `source` may try again, if refused now.
     pub fn refused(&self, source: Option<IpAddr>, now: i64) -> Option<u64> {
         self.blocked
@@ -66,7 +66,7 @@ mod tests {
 
     #[test]
     fn the_eleventh_failure_closes_the_gate_for_that_address_only() {
-        let gate = FailureGate::default();
+        let gate = FailureGate::new(Arc::new(crate::time::SystemClock));
         let ip: IpAddr = "198.51.100.7".parse().unwrap();
         for _ in 0..FAILURES_PER_MINUTE {
             assert_eq!(gate.refused(Some(ip), 0), None);

@@ -57,7 +57,7 @@ impl Revoker {
         now: i64,
     ) -> Result<Option<ApiKey>, RevokeError> {
         if CredentialKind::of(token) == CredentialKind::ApiKey {
-            return Ok(self.deactivate_key(caller, token).await?);
+            return Ok(self.deactivate_key(caller, token, now).await?);
         }
         let caller = &caller.credentials.client;
         let Some(claims) = self.tokens.verify(token, now) else {
@@ -94,6 +94,7 @@ impl Revoker {
         &self,
         caller: &AuthenticatedClient,
         token: &str,
+        now: i64,
     ) -> Result<Option<ApiKey>, StorageError> {
         if !caller.grantable.grants(&keys_write()) {
             return Ok(None);
@@ -106,7 +107,7 @@ impl Revoker {
         if key.org_id != *org || key.status == ApiKeyStatus::Deactivated {
             return Ok(None);
         }
-        let deactivated = match self.deactivate_stored(key).await {
+        let deactivated = match self.deactivate_stored(key, now).await {
             Ok(key) => Some(key),
             // Deleted meanwhile: nothing is left to revoke.
             Err(StorageError::NotFound) => None,
@@ -120,12 +121,12 @@ impl Revoker {
 impl Revoker {
     /// The stored key, read again rather than taken from the cache, so
     /// that a change made elsewhere a moment ago is not written back over.
-    async fn deactivate_stored(&self, key: &ApiKey) -> Result<ApiKey, StorageError> {
+    async fn deactivate_stored(&self, key: &ApiKey, now: i64) -> Result<ApiKey, StorageError> {
         let store = &self.caches.store;
         let stored = store.get_api_key(&key.org_id, &key.id).await?;
         let deactivated = ApiKey {
             status: ApiKeyStatus::Deactivated,
-            updated_at: chrono::Utc::now().timestamp(),
+            updated_at: now,
             ..stored
         };
         store.update_api_key(&deactivated, None).await?;

@@ -31,10 +31,11 @@ impl RootToken {
     pub async fn init(
         configured: Option<&SecretString>,
         store: &Arc<dyn Store>,
+        now: i64,
     ) -> Result<Self, StorageError> {
         let expected = match configured {
             Some(token) => sha256(token.expose_secret()),
-            None => stored_or_generated(store).await?,
+            None => stored_or_generated(store, now).await?,
         };
         Ok(Self { expected })
     }
@@ -61,7 +62,7 @@ fn decode(stored: &str) -> Result<[u8; 32], StorageError> {
 
 /// The stored root hash, or a new token's: of replicas starting at once on
 /// an empty database, only the one whose insert wins logs its token.
-async fn stored_or_generated(store: &Arc<dyn Store>) -> Result<[u8; 32], StorageError> {
+async fn stored_or_generated(store: &Arc<dyn Store>, now: i64) -> Result<[u8; 32], StorageError> {
     if let Some(stored) = store.root_credential().await? {
         return decode(&stored);
     }
@@ -71,7 +72,6 @@ async fn stored_or_generated(store: &Arc<dyn Store>) -> Result<[u8; 32], Storage
     ));
     let hash = sha256(token.expose_secret());
     let stored = format!("{STORED_PREFIX}{}", URL_SAFE_NO_PAD.encode(hash));
-    let now = chrono::Utc::now().timestamp();
     if store.insert_root_credential(&stored, now).await? {
         tracing::warn!(
             root_token = token.expose_secret(),

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use crate::crypto::webhook_signing::{signature, WebhookSigner, SIGNATURE_HEADER};
 use crate::domain::{DeliveryState, RetryPolicy, WebhookDelivery};
+use crate::metrics::Counters;
 use crate::services::outbound_http::OutboundHttp;
 use crate::storage::Store;
+use crate::time::Clock;
 
 const POLL_EVERY: Duration = Duration::from_secs(1);
 const BATCH: i64 = 50;
@@ -23,6 +25,8 @@ pub struct WebhookDispatcher {
     signer: Arc<WebhookSigner>,
     retry: RetryPolicy,
     http: OutboundHttp,
+    clock: Arc<dyn Clock>,
+    counters: Arc<Counters>,
 }
 
 impl WebhookDispatcher {
@@ -31,6 +35,8 @@ impl WebhookDispatcher {
         signer: Arc<WebhookSigner>,
         retry: RetryPolicy,
         allow_private_networks: bool,
+        clock: Arc<dyn Clock>,
+        counters: Arc<Counters>,
     ) -> anyhow::Result<Self> {
         let http = OutboundHttp::new(allow_private_networks, ATTEMPT_TIMEOUT)?;
         Ok(Self {
@@ -38,6 +44,8 @@ impl WebhookDispatcher {
             signer,
             retry,
             http,
+            clock,
+            counters,
         })
     }
 
@@ -48,12 +56,13 @@ impl WebhookDispatcher {
             loop {
                 ticker.tick().await;
                 dispatcher.send_due().await;
+                Counters::bump(&dispatcher.counters.webhook_dispatch_rounds);
             }
         });
     }
 
     async fn send_due(self: &Arc<Self>) {
-        let now = chrono::Utc::now().timestamp();
+        let now = self.clock.unix();
         let due = match self.store.due_webhook_deliveries(now, BATCH).await {
             Ok(due) => due,
             Err(e) => {
@@ -89,7 +98,7 @@ impl WebhookDispatcher {
         let outcome = self.retry.outcome(
             delivery.created_at,
             delivery.attempts + 1,
-            chrono::Utc::now().timestamp(),
+            self.clock.unix(),
             status,
             error,
         );
@@ -125,7 +134,7 @@ impl WebhookDispatcher {
             .webhook_signing_nonce
             .ok_or("the organisation has no webhook signing secret")?;
         let secret = self.signer.secret(&org.id, &nonce);
-        let timestamp = chrono::Utc::now().timestamp();
+        let timestamp = self.clock.unix();
         let response = self
             .http
             .post(&delivery.url)

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use keyward::configuration::Settings;
+use keyward::time::ManualClock;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::on_both_backends;
-use crate::support::helpers::{spawn_app_with, Backend, TestApp, ROOT_TOKEN};
+use crate::support::helpers::{spawn_app_on, spawn_app_with, Backend, TestApp, ROOT_TOKEN};
 use crate::webhook_receiver::Receiver;
 
 on_both_backends!(
@@ -257,11 +258,12 @@ async fn warnings_are_signed_sent_once_retried_and_rearmed(backend: Backend) {
 }
 
 async fn a_webhook_that_keeps_failing_is_given_up_visibly(backend: Backend) {
-    let app = spawn_app_with(backend, |settings| {
+    let clock = ManualClock::starting_now();
+    let configure = |settings: &mut Settings| {
         fast_notifications(settings);
         settings.webhook_retry_window_seconds = 4;
-    })
-    .await;
+    };
+    let app = spawn_app_on(backend, configure, clock.clone()).await;
     let receiver = Receiver::start(usize::MAX);
     let (org, _) = org_with_webhook(&app, &receiver.url).await;
     create(
@@ -272,13 +274,15 @@ async fn a_webhook_that_keeps_failing_is_given_up_visibly(backend: Backend) {
     )
     .await;
 
+    // Backoff 1 s, 2 s, 4 s within a 4 s window: given up by the third.
     let mut failed = Vec::new();
-    for _ in 0..150 {
+    for _ in 0..10 {
+        app.webhooks_sent().await;
         failed = deliveries(&app, &org, "?state=failed").await;
         if !failed.is_empty() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        clock.advance(Duration::from_secs(1));
     }
     assert_eq!(failed.len(), 1, "{:?}", deliveries(&app, &org, "").await);
     let delivery = &failed[0];
@@ -289,7 +293,8 @@ async fn a_webhook_that_keeps_failing_is_given_up_visibly(backend: Backend) {
     assert!(delivery["last_error"].as_str().unwrap().contains("503"));
     assert!(delivery["next_attempt_at"].is_null());
     assert!(delivery["delivered_at"].is_null());
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    clock.advance(Duration::from_secs(3600));
+    app.webhooks_sent().await;
     assert_eq!(
         receiver.received().len(),
         attempts,

@@ -6,7 +6,10 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
-use crate::support::helpers::{spawn_app, spawn_app_with, status_and_json, Backend, TestApp, API};
+use crate::support::helpers::{
+    spawn_app, spawn_app_on, spawn_app_with, status_and_json, Backend, TestApp, API,
+};
+use keyward::time::{Clock, ManualClock};
 
 async fn active_token_reports_every_field(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -205,6 +208,7 @@ async fn forged_keys_and_kids_read_inactive(backend: Backend) {
         elsewhere.path(),
         keyward::crypto::signing_key::SigningAlgorithm::ES256,
         std::time::Duration::from_secs(960),
+        std::sync::Arc::new(keyward::time::SystemClock),
     )
     .load_or_init()
     .unwrap();
@@ -471,7 +475,8 @@ async fn revocation_by_the_owner_only(backend: Backend) {
 /// management API. A revocation is kept past `exp` by the leeway that `nbf`
 /// still gets, for replicas whose clocks are behind.
 async fn expiry_has_no_leeway_and_revocations_outlive_it(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let clock = ManualClock::starting_now();
+    let app = spawn_app_on(backend, |_| {}, clock.clone()).await;
     let rs = app.create_resource_server(&[API]).await;
     let org = app.create_org(keyward::domain::Plan::Enterprise).await;
     let admin = app
@@ -481,7 +486,7 @@ async fn expiry_has_no_leeway_and_revocations_outlive_it(backend: Backend) {
     let mut header = Header::new(Algorithm::ES256);
     header.typ = Some("at+jwt".into());
     header.kid = Some(kid);
-    let now = chrono::Utc::now().timestamp();
+    let now = clock.unix();
     let lasting = |token: &str, exp: i64| {
         let mut claims = claims_of(token);
         claims["exp"] = json!(exp);
@@ -518,8 +523,8 @@ async fn expiry_has_no_leeway_and_revocations_outlive_it(backend: Backend) {
     assert_eq!(app.introspect(&rs, &short, &[]).await.1["active"], true);
     assert_eq!(app.revoke(&admin, &short).await, 200);
     let jti = claims_of(&short)["jti"].as_str().unwrap().to_owned();
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let after_exp = chrono::Utc::now().timestamp();
+    clock.advance(std::time::Duration::from_secs(3));
+    let after_exp = clock.unix();
     assert!(after_exp > now + 2);
     assert_eq!(
         app.introspect(&rs, &short, &[]).await.1,

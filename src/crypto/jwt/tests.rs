@@ -23,6 +23,7 @@ fn keys() -> &'static KeySet {
                 dir.path(),
                 SigningAlgorithm::ES256,
                 Duration::from_secs(960),
+                std::sync::Arc::new(crate::time::SystemClock),
             );
             let keys = ring.load_or_init().unwrap();
             (dir, keys)

@@ -43,8 +43,8 @@ pub async fn record(
     action: &str,
     target: AuditSubject<'_>,
     changes: Map<String, serde_json::Value>,
+    now: chrono::DateTime<chrono::Utc>,
 ) {
-    let now = chrono::Utc::now();
     audit
         .append(audit_event(caller, action, target, changes, now))
         .await;

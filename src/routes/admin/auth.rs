@@ -25,6 +25,7 @@ use crate::services::introspection::CredentialKind;
 use crate::services::rate_limit::RateLimits;
 use crate::services::root_token::RootToken;
 use crate::services::{ApiKeyVerifier, Introspector};
+use crate::time::Clock;
 
 /// What authenticating a management call takes.
 pub struct AdminAuth {
@@ -39,6 +40,7 @@ pub struct AdminAuth {
     pub limiter: Arc<RateLimits>,
     /// Management calls a minute, per caller.
     pub rate_limit_per_minute: u32,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Authenticates every management call before anything else runs, the
@@ -58,7 +60,7 @@ pub async fn authenticate_first(
             if refused.problem.status == StatusCode::UNAUTHORIZED {
                 let request = req.request();
                 let source = audit::source_ip(request);
-                let now = chrono::Utc::now().timestamp();
+                let now = state.clock.unix();
                 let request_id = audit::request_id(request);
                 state
                     .failures
@@ -74,8 +76,9 @@ pub async fn authenticate_first(
     };
     let authenticated = audit::caller(req.request(), caller.clone());
     let action = "admin.authenticated";
-    audit::record(&state.audit, &authenticated, action, target, Map::new()).await;
-    let now = chrono::Utc::now().timestamp();
+    let at = state.clock.now();
+    audit::record(&state.audit, &authenticated, action, target, Map::new(), at).await;
+    let now = at.timestamp();
     let budget = format!("admin:{}", caller.identity());
     let decision = state
         .limiter
@@ -163,7 +166,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Actor, Refused> {
         .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty())
         .ok_or_else(invalid)?;
-    let now = chrono::Utc::now().timestamp();
+    let now = state.clock.unix();
 
     if state.root_token.matches(token) {
         return Ok(Actor::Root);

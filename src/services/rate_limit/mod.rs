@@ -8,19 +8,34 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 
 use crate::metrics::Counters;
+use crate::time::Clock;
 
 mod decision;
 pub mod shared;
 
 pub use decision::{Decision, WINDOW_SECONDS};
 
-type Gcra = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
+type Gcra = RateLimiter<NotKeyed, InMemoryState, GcraClock, StateInformationMiddleware>;
+
+/// Governor's clock read from ours, so that a test moves budgets' time too.
+#[derive(Clone)]
+struct GcraClock(Arc<dyn Clock>);
+
+impl governor::clock::Clock for GcraClock {
+    /// Since the Unix epoch.
+    type Instant = std::time::Duration;
+
+    fn now(&self) -> Self::Instant {
+        let now = self.0.now();
+        let seconds = u64::try_from(now.timestamp()).unwrap_or(0);
+        std::time::Duration::new(seconds, now.timestamp_subsec_nanos())
+    }
+}
 
 /// The most buckets kept; past it, idle ones are dropped at once.
 const MAX_BUCKETS: usize = 1_000_000;
@@ -38,25 +53,23 @@ struct Bucket {
 /// request comes here); idle buckets are swept when new ones are added.
 pub struct LocalLimiter {
     buckets: DashMap<String, Arc<Bucket>>,
-    clock: DefaultClock,
+    clock: GcraClock,
     next_sweep: AtomicI64,
 }
 
-impl Default for LocalLimiter {
-    fn default() -> Self {
+impl LocalLimiter {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             buckets: DashMap::new(),
-            clock: DefaultClock::default(),
+            clock: GcraClock(clock),
             next_sweep: AtomicI64::new(0),
         }
     }
-}
 
-impl LocalLimiter {
     /// Counts one request of `credential`, limited to `per_minute`.
     pub fn check(&self, credential: &str, per_minute: u32) -> Decision {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        let now = chrono::Utc::now().timestamp();
+        let now = self.clock.0.unix();
         let bucket = self.bucket(credential, per_minute, now);
         bucket.last_used.store(now, Ordering::Relaxed);
         let limit = per_minute.get();
@@ -76,7 +89,7 @@ impl LocalLimiter {
                 }
             }
             Err(not_until) => {
-                let wait = not_until.wait_time_from(self.clock.now());
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(&self.clock));
                 let retry = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 Decision {
                     allowed: false,
@@ -134,7 +147,6 @@ impl LocalLimiter {
 }
 
 /// The limiter a node uses: Redis when configured and reachable, else local.
-#[derive(Default)]
 pub struct RateLimits {
     local: LocalLimiter,
     shared: Option<shared::RedisLimiter>,
@@ -145,9 +157,10 @@ impl RateLimits {
     pub fn new(
         redis_url: Option<&str>,
         counters: Arc<Counters>,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, redis::RedisError> {
         Ok(Self {
-            local: LocalLimiter::default(),
+            local: LocalLimiter::new(clock),
             shared: redis_url.map(shared::RedisLimiter::new).transpose()?,
             counters,
         })
@@ -191,10 +204,15 @@ impl RateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::{ManualClock, SystemClock};
+
+    fn limiter() -> LocalLimiter {
+        LocalLimiter::new(Arc::new(SystemClock))
+    }
 
     #[test]
     fn a_burst_gets_exactly_the_per_minute_amount() {
-        let limiter = LocalLimiter::default();
+        let limiter = limiter();
         let decisions: Vec<_> = (0..200).map(|_| limiter.check("ak_x", 60)).collect();
         assert_eq!(decisions.iter().filter(|d| d.allowed).count(), 60);
         assert_eq!(decisions[0].remaining, 59);
@@ -209,8 +227,21 @@ mod tests {
     }
 
     #[test]
+    fn a_budget_refills_as_the_clock_moves() {
+        let clock = ManualClock::starting_now();
+        let limiter = LocalLimiter::new(clock.clone());
+        let allowed = (0..61).filter(|_| limiter.check("ak", 60).allowed).count();
+        assert_eq!(allowed, 60);
+        clock.advance(std::time::Duration::from_millis(990));
+        assert!(!limiter.check("ak", 60).allowed);
+        clock.advance(std::time::Duration::from_millis(10));
+        assert!(limiter.check("ak", 60).allowed, "one a second");
+        assert!(!limiter.check("ak", 60).allowed);
+    }
+
+    #[test]
     fn a_new_rate_starts_a_new_budget() {
-        let limiter = LocalLimiter::default();
+        let limiter = limiter();
         assert!(limiter.check("cl", 1).allowed);
         assert!(!limiter.check("cl", 1).allowed);
         assert!(limiter.check("cl", 2).allowed);
@@ -218,7 +249,7 @@ mod tests {
 
     #[test]
     fn idle_budgets_are_forgotten_when_new_ones_come() {
-        let limiter = LocalLimiter::default();
+        let limiter = limiter();
         assert!(limiter.check("old", 1).allowed);
         limiter
             .buckets

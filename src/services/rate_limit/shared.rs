@@ -34,6 +34,14 @@ return {1, math.floor((tolerance - (next_tat - now)) / interval), 0, next_tat - 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(100);
 const RETRY_EVERY_MS: i64 = 1000;
+
+/// Milliseconds on a monotonic clock: reconnection attempts are paced in
+/// real time, whatever time the rest of the server is told.
+fn elapsed_ms() -> i64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
 pub const KEY_PREFIX: &str = "keyward:ratelimit:";
 
 pub struct RedisLimiter {
@@ -89,7 +97,7 @@ impl RedisLimiter {
         if let Some(connection) = self.connection.load_full() {
             return Some((*connection).clone());
         }
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = elapsed_ms();
         let due = self.next_attempt_ms.load(Ordering::Relaxed);
         // One caller a second tries to connect; the others use local budgets.
         if now < due
@@ -128,10 +136,8 @@ impl RedisLimiter {
 
     fn unreachable<T>(&self, why: &str) -> Option<T> {
         self.connection.store(None);
-        self.next_attempt_ms.store(
-            chrono::Utc::now().timestamp_millis() + RETRY_EVERY_MS,
-            Ordering::Relaxed,
-        );
+        self.next_attempt_ms
+            .store(elapsed_ms() + RETRY_EVERY_MS, Ordering::Relaxed);
         if self.reachable.swap(false, Ordering::Relaxed) {
             tracing::warn!(
                 error = why,

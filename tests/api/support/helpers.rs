@@ -167,12 +167,21 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(backend, configure, Arc::new(SystemClock)).await
+}
+
+/// `spawn_app_with`, on a clock the test moves.
+pub async fn spawn_app_on(
+    backend: Backend,
+    configure: impl FnOnce(&mut Settings),
+    clock: Arc<dyn Clock>,
+) -> TestApp {
     LazyLock::force(&TRACING);
     let dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::create(backend, dir.path()).await;
     let mut settings = test_settings(dir.path(), &db);
     configure(&mut settings);
-    start(settings, db, dir).await
+    start_with_clock(settings, db, dir, clock).await
 }
 
 /// Starts the server for prepared settings; also used to start a second
@@ -272,6 +281,12 @@ impl TestApp {
     /// since the call: whatever it would warn about is warned about.
     pub async fn expiry_scanned(&self) {
         self.rounds(|c| &c.expiry_scan_rounds, 2).await;
+    }
+
+    /// Returns once this node has looked for due webhooks twice since the
+    /// call: whatever was due then has been sent.
+    pub async fn webhooks_sent(&self) {
+        self.rounds(|c| &c.webhook_dispatch_rounds, 2).await;
     }
 
     /// Returns once the round counter `of` has grown by `rounds`.

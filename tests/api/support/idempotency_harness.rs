@@ -100,7 +100,8 @@ async fn start(backend: Backend, db_url: String, keys_dir: PathBuf) -> TestServe
         .await
         .unwrap();
     let secret = ServerSecret::load_or_init(&keys_dir).unwrap();
-    let idempotency = Idempotency::new(store.clone(), &secret);
+    let idempotency =
+        Idempotency::new(store.clone(), &secret, Arc::new(keyward::time::SystemClock));
     let runs = Arc::new(Runs::default());
     let data = web::Data::from(runs.clone());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
