@@ -43,10 +43,31 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the console's users.
+    #[command(subcommand)]
+    User(UserCommand),
     /// An organisation's audit trail, newest first.
     AuditEvents(AuditEventsArgs),
     /// What was sent to an organisation's webhook URL, newest first.
     WebhookDeliveries(WebhookDeliveriesArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user to an organisation with a role. A user without a password
+    /// gets a single-use link that sets it, printed once; it lasts 24 hours.
+    Create {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        /// owner, admin or viewer.
+        #[arg(long)]
+        role: String,
+        /// The name shown in the console (default: the email before the @).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -97,6 +97,8 @@ pub struct Settings {
     /// Let webhooks go to loopback, private, link-local and other
     /// non-public addresses; for receivers inside the operator's network.
     pub webhook_allow_private_networks: bool,
+    /// Serve the developer console under `/console`.
+    pub console_enabled: bool,
     /// How long a stop (SIGTERM or SIGINT) waits for open connections to
     /// be answered and closed (0 to 3600).
     pub shutdown_timeout_seconds: u64,
@@ -145,6 +147,7 @@ impl Default for Settings {
             webhook_retry_window_seconds: 86_400,
             webhook_allow_http: false,
             webhook_allow_private_networks: false,
+            console_enabled: true,
             shutdown_timeout_seconds: 30,
             shutdown_drain_seconds: 0,
             log: "info".into(),

@@ -11,11 +11,13 @@ use arc_swap::ArcSwap;
 use tracing_actix_web::TracingLogger;
 
 use crate::configuration::Settings;
+use crate::crypto::console_tokens::ConsoleKeys;
 use crate::crypto::keyring::KeySet;
 use crate::crypto::webhook_signing::WebhookSigner;
 use crate::crypto::{Keyring, SecretHasher, ServerSecret};
 use crate::domain::RetryPolicy;
 use crate::drain::Drain;
+use crate::management::console_sessions::{ConsoleSessions, IDLE_TIMEOUT_SECONDS};
 use crate::management::Management;
 use crate::metrics::{Counters, Metrics, ReadAtScrape, Snapshot};
 use crate::routes;
@@ -51,6 +53,7 @@ fn backstop(settings: &Settings) -> Backstop {
         purge_every: Duration::from_secs(60),
         keep_log_for: Duration::from_secs(3600),
         keep_audit_for: Duration::from_secs(u64::from(settings.audit_retention_days) * 86_400),
+        console_idle: Duration::from_secs(IDLE_TIMEOUT_SECONDS as u64),
     }
 }
 
@@ -76,6 +79,9 @@ struct Services {
     metrics: web::Data<Metrics>,
     management: web::Data<Management>,
     clock: web::Data<dyn Clock>,
+    console_sessions: web::Data<ConsoleSessions>,
+    console_keys: web::Data<ConsoleKeys>,
+    console_cookies: web::Data<routes::ConsoleCookies>,
 }
 
 impl Services {
@@ -97,7 +103,10 @@ impl Services {
             .app_data(self.metering.clone())
             .app_data(self.metrics.clone())
             .app_data(self.management.clone())
-            .app_data(self.clock.clone());
+            .app_data(self.clock.clone())
+            .app_data(self.console_sessions.clone())
+            .app_data(self.console_keys.clone())
+            .app_data(self.console_cookies.clone());
     }
 }
 
@@ -396,6 +405,13 @@ impl Services {
                 clock: core.clock.clone(),
             }),
             clock: web::Data::from(core.clock.clone()),
+            console_sessions: web::Data::new(ConsoleSessions::new(
+                core.store.clone(),
+                core.secrets.argon2().clone(),
+                core.clock.clone(),
+            )),
+            console_keys: web::Data::new(ConsoleKeys::new(&core.server_secret)),
+            console_cookies: web::Data::new(routes::ConsoleCookies::for_issuer(issuer)),
         })
     }
 }
@@ -461,6 +477,7 @@ fn http_server(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<Server> {
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let console = settings.console_enabled;
     Ok(HttpServer::new(move || {
         // Runs on each worker's thread before it serves.
         crate::crypto::signing_key::seed_thread_rng();
@@ -481,6 +498,11 @@ fn http_server(
             ))
             .configure(|cfg| services.register(cfg))
             .configure(|cfg| routes::configure(cfg, &idempotency))
+            .configure(|cfg| {
+                if console {
+                    routes::configure_console(cfg)
+                }
+            })
             .default_service(web::to(routes::not_found))
     })
     .on_connect(move |_, extensions| {

@@ -8,6 +8,7 @@ mod clients;
 mod keys;
 mod orgs;
 mod records;
+mod users;
 
 use std::sync::Arc;
 
@@ -46,6 +47,7 @@ pub async fn run(command: Command, settings: &Settings, as_json: bool) -> anyhow
                 Command::Client(command) => clients::run(command, &management).await,
                 Command::ApiKey(command) => api_keys::run(command, &management).await,
                 Command::AuditEvents(args) => records::audit_events(args, &management).await,
+                Command::User(command) => users::run(command, &management, settings).await,
                 Command::WebhookDeliveries(args) => {
                     records::webhook_deliveries(args, &management).await
                 }

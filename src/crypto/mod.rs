@@ -1,6 +1,7 @@
 //! Signing keys, access-token encoding, secret hashing, keyed digests and
 //! the keys derived from the server secret.
 
+pub mod console_tokens;
 pub mod credential_digest;
 pub mod jwt;
 pub mod keyring;

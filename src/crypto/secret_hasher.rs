@@ -61,6 +61,11 @@ impl SecretHasher {
         }
     }
 
+    /// argon2id, shared with the console's passwords under one limit.
+    pub fn argon2(&self) -> &PasswordHasher {
+        &self.argon2
+    }
+
     pub fn digests(&self) -> &SecretDigests {
         &self.digests
     }

@@ -8,5 +8,7 @@ pub const CLIENTS_WRITE: &str = "keyward:clients:write";
 pub const KEYS_READ: &str = "keyward:keys:read";
 pub const KEYS_WRITE: &str = "keyward:keys:write";
 pub const AUDIT_READ: &str = "keyward:audit:read";
+/// Invites members and changes their roles; held by organisation owners.
+pub const MEMBERS_WRITE: &str = "keyward:members:write";
 /// Lets a resource-server client check credentials with a Bearer token.
 pub const INTROSPECT: &str = "keyward:introspect";

@@ -16,6 +16,7 @@ pub mod outbound_address;
 pub mod scope;
 pub mod scope_policy;
 pub mod trusted_proxies;
+pub mod user;
 pub mod webhook;
 
 pub use api_key::{ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeySecret, ApiKeyStatus, InvalidApiKey};
@@ -36,6 +37,10 @@ pub use organisation::{
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use scope_policy::ScopePolicy;
 pub use trusted_proxies::{client_ip, TrustedProxies};
+pub use user::{
+    ConsoleSession, Email, InvalidEmail, Membership, PasswordLink, Role, UnknownRole, User, UserId,
+    PASSWORD_LINK_SECONDS,
+};
 pub use webhook::{
     DeliveryAttempt, DeliveryState, ExpiringCredential, InvalidWebhookUrl, RetryPolicy,
     WebhookDelivery, WebhookUrlRules,

@@ -1,5 +1,5 @@
 //! The management core: one use case per operation on organisations,
-//! clients and API keys, each doing the whole job (validation into domain
+//! clients, API keys and members, each doing the whole job (validation into domain
 //! types, the caller's reach and scopes, the plan, the store write, the
 //! local caches, the audit event). The management API (`routes::admin`)
 //! and the CLI (`crate::admin`) are adapters over it: they parse, call and
@@ -9,9 +9,11 @@ mod actor;
 mod api_keys;
 mod audit_trail;
 mod clients;
+pub mod console_sessions;
 mod error;
 pub(crate) mod fields;
 mod organisations;
+mod people;
 mod records;
 pub mod views;
 
@@ -25,6 +27,7 @@ pub use audit_trail::{change as audit_change, event as audit_event, Target as Au
 pub use clients::{ClientChanges, CreatedClient, NewClient, RotatedSecret, SecretRotation};
 pub use error::ManagementError;
 pub use organisations::{NewOrganisation, OrganisationChanges, UpdatedOrganisation};
+pub use people::{Invitation, NewMember, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use records::AuditFilter;
 
 use crate::crypto::webhook_signing::WebhookSigner;

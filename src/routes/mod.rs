@@ -6,6 +6,7 @@ mod body;
 pub mod body_deadline;
 mod client_credentials;
 mod client_ip;
+mod console;
 mod form;
 mod health;
 pub mod idempotency;
@@ -29,6 +30,7 @@ use actix_web::{guard, web, HttpRequest, HttpResponse};
 
 use crate::error::{OAuthError, OAuthErrorCode};
 
+pub use console::{configure as configure_console, ConsoleCookies};
 pub use metadata::build_metadata;
 pub use request_id::RequestId;
 pub use request_log::{log_request, RequestSpan};

@@ -124,6 +124,8 @@ pub struct Backstop {
     pub keep_log_for: Duration,
     /// The audit trail's retention (setting `audit_retention_days`).
     pub keep_audit_for: Duration,
+    /// How long a console session may stay idle.
+    pub console_idle: Duration,
 }
 
 pub fn spawn_change_listener(
@@ -179,6 +181,10 @@ pub fn spawn_change_listener(
                 let keep = backstop.keep_log_for.as_secs() as i64;
                 if let Err(e) = caches.store.purge(now, now - keep).await {
                     tracing::warn!(error = %crate::error::error_chain(&e), "purging expired revocations failed");
+                }
+                let idle_before = now - backstop.console_idle.as_secs() as i64;
+                if let Err(e) = caches.store.purge_console_records(now, idle_before).await {
+                    tracing::warn!(error = %crate::error::error_chain(&e), "purging ended console sessions failed");
                 }
                 let keep = backstop.keep_audit_for.as_secs() as i64;
                 if let Err(e) = caches.store.purge_audit_events(now - keep).await {

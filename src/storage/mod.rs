@@ -12,6 +12,7 @@ mod sql_changes;
 mod sql_clients;
 mod sql_idempotency;
 mod sql_notifications;
+mod sql_people;
 mod sql_secret_hashes;
 mod sql_usage;
 mod sqlite;
@@ -23,8 +24,8 @@ use async_trait::async_trait;
 
 use crate::domain::{
     ApiKey, ApiKeyCredentials, ApiKeyId, AuditEvent, Change, Client, ClientCredentials, ClientId,
-    ClientStatus, DeliveryAttempt, DeliveryState, ExpiringCredential, OrgId, Organisation,
-    SecretHash, WebhookDelivery,
+    ClientStatus, ConsoleSession, DeliveryAttempt, DeliveryState, Email, ExpiringCredential,
+    Membership, OrgId, Organisation, PasswordLink, SecretHash, User, UserId, WebhookDelivery,
 };
 use crate::metrics::Counters;
 
@@ -290,6 +291,57 @@ pub trait NotificationStore {
     ) -> Result<Vec<WebhookDelivery>, StorageError>;
 }
 
+/// The console's users, memberships, password links and sessions.
+#[async_trait]
+pub trait PeopleStore {
+    /// Inserts a new user with a first membership and, when given, a
+    /// password link, in one transaction. `Conflict` when the email is
+    /// taken; `NotFound` without the organisation.
+    async fn insert_user(
+        &self,
+        user: &User,
+        membership: &Membership,
+        link: Option<&PasswordLink>,
+    ) -> Result<(), StorageError>;
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError>;
+    async fn get_user(&self, id: &UserId) -> Result<User, StorageError>;
+    /// Adds an existing user to an organisation, with a password link when
+    /// given; `Conflict` when a member already.
+    async fn insert_membership(
+        &self,
+        membership: &Membership,
+        link: Option<&PasswordLink>,
+    ) -> Result<(), StorageError>;
+    /// A user's memberships, oldest first.
+    async fn memberships_of(&self, user: &UserId) -> Result<Vec<Membership>, StorageError>;
+    /// The user of an unused, unexpired link.
+    async fn password_link_user(
+        &self,
+        token_digest: &str,
+        now: i64,
+    ) -> Result<Option<UserId>, StorageError>;
+    /// Uses an unused, unexpired link: sets the user's password hash and
+    /// ends their sessions, in one transaction; `NotFound` for any other link.
+    async fn use_password_link(
+        &self,
+        token_digest: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<UserId, StorageError>;
+    async fn insert_session(&self, session: &ConsoleSession) -> Result<(), StorageError>;
+    async fn console_session(
+        &self,
+        id_digest: &str,
+    ) -> Result<Option<ConsoleSession>, StorageError>;
+    async fn touch_session(&self, id_digest: &str, now: i64) -> Result<(), StorageError>;
+    async fn end_session(&self, id_digest: &str) -> Result<(), StorageError>;
+    /// Ends every session of `user`; how many there were.
+    async fn end_user_sessions(&self, user: &UserId) -> Result<u64, StorageError>;
+    /// Deletes sessions past their end or idle since before `idle_before`,
+    /// and password links that expired; runs in the background.
+    async fn purge_console_records(&self, now: i64, idle_before: i64) -> Result<(), StorageError>;
+}
+
 #[async_trait]
 pub trait RootCredentialStore {
     /// The hash of the management API's root token, if one was stored.
@@ -457,6 +509,7 @@ pub trait Store:
     + UsageStore
     + AuditStore
     + NotificationStore
+    + PeopleStore
     + Send
     + Sync
 {

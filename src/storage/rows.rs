@@ -6,6 +6,8 @@ use crate::domain::{
     IpAllowlist, Name, OrgId, Organisation, ScopeSet, SecretHash, SecretOrigin, WebhookDelivery,
 };
 
+use crate::domain::{ConsoleSession, Email, Membership, Role, User, UserId};
+
 use super::StorageError;
 
 #[derive(sqlx::FromRow)]
@@ -381,6 +383,73 @@ impl TryFrom<WebhookDeliveryRow> for WebhookDelivery {
             last_status: row.last_status,
             last_error: row.last_error,
             delivered_at: row.delivered_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub created_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StorageError;
+
+    fn try_from(row: UserRow) -> Result<Self, Self::Error> {
+        Ok(User {
+            id: UserId::parse(&row.id).map_err(|e| corrupt("user id", e))?,
+            email: Email::parse(&row.email).map_err(|e| corrupt("user email", e))?,
+            display_name: Name::parse(&row.display_name).map_err(|e| corrupt("user name", e))?,
+            password_hash: row.password_hash,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MembershipRow {
+    pub user_id: String,
+    pub org_id: String,
+    pub role: String,
+    pub created_at: i64,
+}
+
+impl TryFrom<MembershipRow> for Membership {
+    type Error = StorageError;
+
+    fn try_from(row: MembershipRow) -> Result<Self, Self::Error> {
+        Ok(Membership {
+            user_id: UserId::parse(&row.user_id).map_err(|e| corrupt("member id", e))?,
+            org_id: OrgId::parse(&row.org_id).map_err(|e| corrupt("membership org", e))?,
+            role: Role::parse(&row.role).map_err(|e| corrupt("role", e))?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SessionRow {
+    pub id_digest: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+impl TryFrom<SessionRow> for ConsoleSession {
+    type Error = StorageError;
+
+    fn try_from(row: SessionRow) -> Result<Self, Self::Error> {
+        Ok(ConsoleSession {
+            id_digest: row.id_digest,
+            user_id: UserId::parse(&row.user_id).map_err(|e| corrupt("session user", e))?,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            expires_at: row.expires_at,
         })
     }
 }

@@ -12,6 +12,8 @@ mod authority;
 mod brute_force;
 mod cli;
 mod client_ip_allowlist;
+mod console;
+mod console_browser;
 mod crash_safety;
 mod database_outage;
 mod deploy_config;

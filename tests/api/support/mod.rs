@@ -2,7 +2,9 @@
 //! own token check, the server as a process and as a command, `/metrics` parsed, the
 //! idempotency harness.
 
+pub mod browser;
 pub mod cli_process;
+pub mod console_client;
 pub mod helpers;
 pub mod idempotency_harness;
 pub mod jwt_verify;

@@ -1,0 +1,120 @@
+//! The developer console under `/console`: pages rendered on the server
+//! (maud) over the management core, so a change made here is the same
+//! change, with the same audit event, as through the API or the CLI. Forms
+//! work without JavaScript; `console.js` only copies and confirms.
+
+mod api_keys;
+mod assets;
+mod error;
+mod form_fields;
+mod form_guard;
+mod layout;
+mod orgs;
+mod password;
+mod session;
+mod sign_in;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web;
+
+/// How the console's cookies are set, from the issuer URL.
+#[derive(Debug, Clone)]
+pub struct ConsoleCookies {
+    /// `Secure` and `__Host-`: everywhere but a plain-http loopback issuer.
+    pub secure: bool,
+}
+
+impl ConsoleCookies {
+    pub fn for_issuer(issuer: &str) -> Self {
+        let loopback_http = url::Url::parse(issuer).is_ok_and(|url| {
+            url.scheme() == "http"
+                && match url.host() {
+                    Some(url::Host::Domain(name)) => name == "localhost",
+                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                    None => false,
+                }
+        });
+        Self {
+            secure: !loopback_http,
+        }
+    }
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/console")
+            .wrap(actix_web::middleware::from_fn(
+                form_guard::same_origin_posts,
+            ))
+            .wrap(actix_web::middleware::from_fn(security_headers))
+            .route("", web::get().to(orgs::home))
+            .route("/", web::get().to(orgs::home))
+            .route("/assets/{name}", web::get().to(assets::serve))
+            .route("/sign-in", web::get().to(sign_in::page))
+            .route("/sign-in", web::post().to(sign_in::submit))
+            .route("/sign-out", web::post().to(sign_in::sign_out))
+            .route("/password", web::get().to(password::page))
+            .route("/password", web::post().to(password::submit))
+            .route("/orgs/{org_id}", web::get().to(orgs::overview))
+            .route("/orgs/{org_id}/api-keys", web::get().to(api_keys::list))
+            .route("/orgs/{org_id}/api-keys", web::post().to(api_keys::create))
+            .route(
+                "/orgs/{org_id}/api-keys/new",
+                web::get().to(api_keys::new_form),
+            )
+            .route(
+                "/orgs/{org_id}/api-keys/{key_id}",
+                web::get().to(api_keys::detail),
+            )
+            .route(
+                "/orgs/{org_id}/api-keys/{key_id}/edit",
+                web::post().to(api_keys::edit),
+            )
+            .route(
+                "/orgs/{org_id}/api-keys/{key_id}/status",
+                web::post().to(api_keys::set_status),
+            )
+            .route(
+                "/orgs/{org_id}/api-keys/{key_id}/roll",
+                web::post().to(api_keys::roll),
+            )
+            .route(
+                "/orgs/{org_id}/api-keys/{key_id}/delete",
+                web::post().to(api_keys::delete),
+            )
+            .default_service(web::to(error::not_found)),
+    );
+}
+
+/// What every console response carries: a policy that runs only our own
+/// script and style, in no frame; no referrer to other sites (a password
+/// link holds its token in the query), while our own forms keep their
+/// `Origin`; pages are not stored (they show secrets once).
+async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let is_asset = req.path().starts_with("/console/assets/");
+    let mut response = next.call(req).await?;
+    let headers = response.headers_mut();
+    let set = |headers: &mut header::HeaderMap, name, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "same-origin");
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    if !is_asset {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
+    Ok(response)
+}

@@ -1,0 +1,105 @@
+//! Signing in and out. A sign-in always opens a new session (its old one,
+//! if the browser had one, ends), and the answer for an unknown email is
+//! the answer for a wrong password.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use maud::{html, Markup};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::error::ConsoleError;
+use super::layout;
+use super::session::{removal_cookie, session_cookie, session_id, SignedIn};
+use super::ConsoleCookies;
+use crate::management::console_sessions::{ConsoleSessions, SignInError};
+use crate::routes::admin::audit::source_ip;
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    email: String,
+    password: SecretString,
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+fn form(email: &str, problem: Option<&str>) -> Markup {
+    layout::bare(
+        "Sign in",
+        html! {
+            div.card.narrow {
+                h1 { "Sign in" }
+                @if let Some(problem) = problem {
+                    div.notice.error role="alert" { (problem) }
+                }
+                form method="post" action="/console/sign-in" {
+                    label for="email" { "Email" }
+                    input #email type="email" name="email" value=(email) autocomplete="username" required autofocus;
+                    label for="password" { "Password" }
+                    input #password type="password" name="password" autocomplete="current-password" required;
+                    div.actions { button type="submit" { "Sign in" } }
+                }
+            }
+        },
+    )
+}
+
+pub async fn page() -> HttpResponse {
+    layout::respond(StatusCode::OK, form("", None))
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    input: web::Form<SignInForm>,
+    sessions: web::Data<ConsoleSessions>,
+    cookies: web::Data<ConsoleCookies>,
+) -> Result<HttpResponse, ConsoleError> {
+    let SignInForm { email, password } = input.into_inner();
+    match sessions.sign_in(&email, &password, source_ip(&req)).await {
+        Ok((id, _user)) => {
+            if let Some(old) = session_id(&req) {
+                sessions.sign_out(old.expose_secret()).await?;
+            }
+            Ok(HttpResponse::SeeOther()
+                .cookie(session_cookie(&cookies, &id))
+                .insert_header((header::LOCATION, "/console"))
+                .finish())
+        }
+        Err(SignInError::Refused) => Ok(layout::respond(
+            StatusCode::UNAUTHORIZED,
+            form(&email, Some("The email or the password is not right.")),
+        )),
+        Err(SignInError::TooManyAttempts { retry_after }) => {
+            let message = format!(
+                "Too many failed sign-ins from your address; try again in {retry_after} seconds."
+            );
+            let mut response =
+                layout::respond(StatusCode::TOO_MANY_REQUESTS, form(&email, Some(&message)));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+            Ok(response)
+        }
+        Err(SignInError::Storage(e)) => Err(e.into()),
+    }
+}
+
+pub async fn sign_out(
+    req: HttpRequest,
+    signed_in: SignedIn,
+    input: web::Form<CsrfForm>,
+    sessions: web::Data<ConsoleSessions>,
+    cookies: web::Data<ConsoleCookies>,
+) -> Result<HttpResponse, ConsoleError> {
+    signed_in.check(&input.csrf)?;
+    if let Some(id) = session_id(&req) {
+        sessions.sign_out(id.expose_secret()).await?;
+    }
+    Ok(HttpResponse::SeeOther()
+        .cookie(removal_cookie(&cookies))
+        .insert_header((header::LOCATION, "/console/sign-in"))
+        .finish())
+}

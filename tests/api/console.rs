@@ -1,0 +1,567 @@
+//! The developer console over HTTP, as a browser without JavaScript uses
+//! it: password links, sign-in and sessions, API keys made and changed in
+//! pages and checked at `/v1/keys/verify`, and what a stranger, a viewer
+//! or another organisation's member cannot do.
+
+use std::time::Duration;
+
+use keyward::domain::{ApiKeyId, OrgId, Plan};
+use keyward::storage::{ApiKeyQuery, PageRequest};
+use keyward::time::ManualClock;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::{json, Value};
+
+use crate::on_both_backends;
+use crate::support::console_client::{member, signed_in, ConsoleClient, Page, PASSWORD};
+use crate::support::helpers::{spawn_app_on, spawn_app_with, Backend, TestApp, API, ROOT_TOKEN};
+
+on_both_backends!(
+    a_password_link_works_once_and_signs_in,
+    wrong_passwords_and_unknown_emails_get_one_answer,
+    a_key_made_in_the_console_is_shown_once_and_checked_everywhere,
+    forms_need_the_session_token_and_our_own_origin,
+    a_viewer_sees_no_controls_and_is_refused,
+    a_free_organisation_cannot_create_keys,
+    an_idle_session_is_sent_back_to_sign_in,
+    failed_sign_ins_from_one_address_do_not_lock_out_another,
+    a_link_used_twice_at_once_sets_one_password,
+);
+
+async fn org(app: &TestApp, plan: Plan) -> String {
+    app.create_org(plan).await.as_str().to_owned()
+}
+
+async fn stored_keys(app: &TestApp, org: &str) -> usize {
+    let query = ApiKeyQuery {
+        page: PageRequest::everything(),
+        status: None,
+        expiring_within: None,
+        now: 0,
+    };
+    let org = OrgId::parse(org).unwrap();
+    app.store.list_api_keys(&org, &query).await.unwrap().len()
+}
+
+/// Creates a key through the console's form; the answer.
+async fn create_key(browser: &ConsoleClient, org: &str, fields: &[(&str, &str)]) -> Page {
+    let form = browser
+        .get(&format!("/console/orgs/{org}/api-keys/new"))
+        .await;
+    let csrf = form.csrf();
+    let mut sent = vec![("csrf", csrf.as_str())];
+    sent.extend_from_slice(fields);
+    browser
+        .post(&format!("/console/orgs/{org}/api-keys"), &sent)
+        .await
+}
+
+async fn a_password_link_works_once_and_signs_in(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Starter).await;
+    let made = crate::support::cli_process::one_json_object(&crate::support::cli_process::keyward(
+        &app,
+        &[
+            "--json",
+            "user",
+            "create",
+            "--org",
+            &org,
+            "--email",
+            " Ada@Example.com ",
+            "--role",
+            "owner",
+        ],
+    ));
+    assert_eq!(made["email"], "ada@example.com");
+    assert_eq!(made["role"], "owner");
+    let link = made["password_link"].as_str().unwrap();
+    assert!(link.contains("/console/password?token="), "{link}");
+    let token = link.split_once("?token=").unwrap().1;
+
+    let browser = ConsoleClient::new(&app);
+    let short = browser
+        .post(
+            "/console/password",
+            &[
+                ("token", token),
+                ("password", "short"),
+                ("confirm", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, 400);
+    assert!(
+        short.body.contains("at least 12 characters"),
+        "{}",
+        short.body
+    );
+    let set = browser
+        .post(
+            "/console/password",
+            &[
+                ("token", token),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(set.status, 200);
+    let again = browser
+        .post(
+            "/console/password",
+            &[
+                ("token", token),
+                ("password", "another long password"),
+                ("confirm", "another long password"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 404, "a link sets a password once");
+    assert_eq!(
+        browser
+            .get(&format!("/console/password?token={token}"))
+            .await
+            .status,
+        404
+    );
+
+    let answer = browser.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(answer.status, 303);
+    assert_eq!(answer.location(), "/console");
+    let cookie = answer.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("keyward-session="), "{cookie}");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(flag), "{flag} in {cookie}");
+    }
+    assert!(
+        !cookie.contains("Secure"),
+        "a loopback http issuer: {cookie}"
+    );
+
+    let home = browser.get("/console").await;
+    assert_eq!(home.status, 303);
+    assert_eq!(home.location(), format!("/console/orgs/{org}"));
+    let overview = browser.get(home.location()).await;
+    assert_eq!(overview.status, 200);
+    assert!(overview.body.contains("Starter"));
+    assert!(overview.body.contains("owner"));
+    let policy = overview.headers["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("frame-ancestors 'none'") && !policy.contains("unsafe-inline"));
+    assert_eq!(overview.headers["referrer-policy"], "same-origin");
+    assert_eq!(overview.headers["cache-control"], "no-store");
+
+    let out = browser
+        .post("/console/sign-out", &[("csrf", &overview.csrf())])
+        .await;
+    assert_eq!(out.status, 303);
+    let after = browser.get(&format!("/console/orgs/{org}")).await;
+    assert_eq!(after.status, 303);
+    assert_eq!(after.location(), "/console/sign-in");
+}
+
+async fn wrong_passwords_and_unknown_emails_get_one_answer(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Starter).await;
+    let email = member(&app, &org, "admin").await;
+    let browser = ConsoleClient::new(&app);
+    let wrong = browser.sign_in(&email, "not the password at all").await;
+    let unknown = browser
+        .sign_in("nobody@example.com", "not the password at all")
+        .await;
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert_eq!(
+        wrong.body.replace(&email, "EMAIL"),
+        unknown.body.replace("nobody@example.com", "EMAIL")
+    );
+    assert!(wrong.headers.get("set-cookie").is_none());
+    assert_eq!(browser.get("/console").await.status, 303);
+}
+
+async fn a_key_made_in_the_console_is_shown_once_and_checked_everywhere(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Starter).await;
+    let rs = app.create_resource_server(&[API]).await;
+    let (browser, _) = signed_in(&app, &org, "admin").await;
+
+    let created = create_key(
+        &browser,
+        &org,
+        &[
+            ("name", "deploys"),
+            ("scopes", "payouts:read"),
+            ("rate_limit", ""),
+        ],
+    )
+    .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let page = created.location().to_owned();
+    let key_id = page.rsplit('/').next().unwrap().to_owned();
+    let shown = browser.get(&page).await;
+    let key = shown.text_of("new-secret").expect("the key is shown");
+    assert!(key.starts_with("kw_"), "{key}");
+    assert!(shown.body.contains("shown only this once"));
+    let reload = browser.get(&page).await;
+    assert_eq!(reload.status, 200);
+    assert!(reload.text_of("new-secret").is_none(), "gone on reload");
+    assert!(!reload.body.contains(&key));
+
+    let verify = || app.verify_key(&rs, json!({ "key": key }));
+    let (_, body) = verify().await;
+    assert_eq!(body["code"], "VALID");
+    assert_eq!(body["ratelimit"]["limit"], 60, "blank is the default");
+
+    let csrf = reload.csrf();
+    let edited = browser
+        .post(
+            &format!("{page}/edit"),
+            &[
+                ("csrf", &csrf),
+                ("name", "deploys"),
+                ("scopes", "payouts:read"),
+                ("expires_at", ""),
+                ("rate_limit", "100"),
+                ("ip_allowlist", ""),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status, 303, "{}", edited.body);
+    assert_eq!(verify().await.1["ratelimit"]["limit"], 100);
+
+    let off = browser
+        .post(
+            &format!("{page}/status"),
+            &[("csrf", &csrf), ("status", "deactivated")],
+        )
+        .await;
+    assert_eq!(off.status, 303);
+    assert_eq!(verify().await.1["code"], "DEACTIVATED");
+    let on = browser
+        .post(
+            &format!("{page}/status"),
+            &[("csrf", &csrf), ("status", "active")],
+        )
+        .await;
+    assert_eq!(on.status, 303);
+    assert_eq!(verify().await.1["code"], "VALID");
+
+    let mistyped = browser
+        .post(
+            &format!("{page}/delete"),
+            &[("csrf", &csrf), ("confirm", "deploy")],
+        )
+        .await;
+    assert_eq!(mistyped.status, 400);
+    assert_eq!(verify().await.1["code"], "VALID", "kept");
+    let deleted = browser
+        .post(
+            &format!("{page}/delete"),
+            &[("csrf", &csrf), ("confirm", "deploys")],
+        )
+        .await;
+    assert_eq!(deleted.status, 303);
+    assert_eq!(verify().await.1["code"], "NOT_FOUND");
+
+    let (_, events) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/v1/orgs/{org}/audit-events?target_id={key_id}"),
+            ROOT_TOKEN,
+            None,
+        )
+        .await;
+    let events = events["items"].as_array().unwrap().clone();
+    let actions: Vec<&str> = events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "api_key.created",
+        "api_key.updated",
+        "api_key.deactivated",
+        "api_key.activated",
+        "api_key.deleted",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    for event in &events {
+        let actor = event["actor"].as_str().unwrap();
+        assert!(
+            actor.starts_with("user:usr_"),
+            "the member is the actor: {event}"
+        );
+    }
+    assert!(!Value::Array(events).to_string().contains(&key));
+}
+
+async fn forms_need_the_session_token_and_our_own_origin(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Starter).await;
+    let (browser, _) = signed_in(&app, &org, "admin").await;
+    let form = browser
+        .get(&format!("/console/orgs/{org}/api-keys/new"))
+        .await;
+    let csrf = form.csrf();
+    let path = format!("/console/orgs/{org}/api-keys");
+    let fields = [("name", "x"), ("scopes", "payouts:read")];
+
+    let without = browser.post(&path, &fields).await;
+    assert_eq!(
+        without.status, 400,
+        "the form lacks a field: {}",
+        without.body
+    );
+    let wrong = browser
+        .post(
+            &path,
+            &[
+                ("csrf", "forged"),
+                ("name", "x"),
+                ("scopes", "payouts:read"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 403);
+    let url = format!("{}{path}", app.address);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "x"),
+        ("scopes", "payouts:read"),
+    ];
+    for (header, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let response = browser
+            .http
+            .post(&url)
+            .header(header, value)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{header}: {value}");
+    }
+    assert_eq!(stored_keys(&app, &org).await, 0);
+    let ours = browser
+        .http
+        .post(&url)
+        .header("origin", app.address.as_str())
+        .header("sec-fetch-site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ours.status(), 303);
+    assert_eq!(stored_keys(&app, &org).await, 1);
+}
+
+async fn a_viewer_sees_no_controls_and_is_refused(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Starter).await;
+    let (admin, _) = signed_in(&app, &org, "admin").await;
+    let made = create_key(
+        &admin,
+        &org,
+        &[("name", "deploys"), ("scopes", "payouts:read")],
+    )
+    .await;
+    let page = made.location().to_owned();
+
+    let (viewer, _) = signed_in(&app, &org, "viewer").await;
+    let list = viewer.get(&format!("/console/orgs/{org}/api-keys")).await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("deploys"));
+    assert!(!list.body.contains("/api-keys/new"), "no create control");
+    let detail = viewer.get(&page).await;
+    assert_eq!(detail.status, 200);
+    assert!(!detail.body.contains("/edit") && !detail.body.contains("/delete"));
+    let csrf = detail.csrf();
+    let refused = viewer
+        .post(
+            &format!("/console/orgs/{org}/api-keys"),
+            &[
+                ("csrf", &csrf),
+                ("name", "mine"),
+                ("scopes", "payouts:read"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let off = viewer
+        .post(
+            &format!("{page}/status"),
+            &[("csrf", &csrf), ("status", "deactivated")],
+        )
+        .await;
+    assert_eq!(off.status, 403);
+    assert_eq!(stored_keys(&app, &org).await, 1);
+
+    let other = self::org(&app, Plan::Starter).await;
+    let elsewhere = viewer.get(&format!("/console/orgs/{other}/api-keys")).await;
+    assert_eq!(
+        elsewhere.status, 404,
+        "another organisation does not exist for them"
+    );
+    let key_id = ApiKeyId::parse(page.rsplit('/').next().unwrap()).unwrap();
+    let across = viewer
+        .get(&format!("/console/orgs/{other}/api-keys/{key_id}"))
+        .await;
+    assert_eq!(across.status, 404);
+}
+
+async fn a_free_organisation_cannot_create_keys(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Free).await;
+    let (owner, _) = signed_in(&app, &org, "owner").await;
+    let overview = owner.get(&format!("/console/orgs/{org}")).await;
+    assert!(overview
+        .body
+        .contains("API access requires Starter or higher"));
+    let list = owner.get(&format!("/console/orgs/{org}/api-keys")).await;
+    assert!(
+        list.body.contains("disabled"),
+        "the create control is disabled"
+    );
+    assert_eq!(
+        owner
+            .get(&format!("/console/orgs/{org}/api-keys/new"))
+            .await
+            .status,
+        403
+    );
+    let refused = owner
+        .post(
+            &format!("/console/orgs/{org}/api-keys"),
+            &[
+                ("csrf", &list.csrf()),
+                ("name", "x"),
+                ("scopes", "payouts:read"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("no API access"), "{}", refused.body);
+    assert_eq!(stored_keys(&app, &org).await, 0);
+}
+
+async fn an_idle_session_is_sent_back_to_sign_in(backend: Backend) {
+    let clock = ManualClock::starting_now();
+    let app = spawn_app_on(backend, |_| {}, clock.clone()).await;
+    let org = org(&app, Plan::Starter).await;
+    let (browser, _) = signed_in(&app, &org, "viewer").await;
+    let page = format!("/console/orgs/{org}");
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(29 * 60));
+        assert_eq!(browser.get(&page).await.status, 200, "active: not idle");
+    }
+    clock.advance(Duration::from_secs(31 * 60));
+    let idle = browser.get(&page).await;
+    assert_eq!(idle.status, 303);
+    assert_eq!(idle.location(), "/console/sign-in");
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(
+        browser.get(&page).await.status,
+        303,
+        "ended, not only refused"
+    );
+
+    let (again, _) = signed_in(&app, &org, "viewer").await;
+    for _ in 0..26 {
+        clock.advance(Duration::from_secs(29 * 60));
+        let status = again.get(&page).await.status;
+        if status == 303 {
+            return;
+        }
+    }
+    panic!("a session lasts at most 12 hours however active");
+}
+
+async fn failed_sign_ins_from_one_address_do_not_lock_out_another(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.trusted_proxies = keyward::domain::TrustedProxies::parse(["127.0.0.1/32"]).unwrap()
+    })
+    .await;
+    let org = org(&app, Plan::Starter).await;
+    let email = member(&app, &org, "admin").await;
+    let from = |ip: &'static str| {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", HeaderValue::from_static(ip));
+        ConsoleClient::with_headers(&app, headers)
+    };
+    let attacker = from("203.0.113.7");
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(
+            attacker
+                .sign_in(&email, "a guess of the password")
+                .await
+                .status,
+        );
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let refused = attacker.sign_in(&email, PASSWORD).await;
+    assert_eq!(
+        refused.status, 429,
+        "that address waits, right password or not"
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+
+    let user = from("198.51.100.9");
+    assert_eq!(user.sign_in(&email, PASSWORD).await.status, 303);
+}
+
+async fn a_link_used_twice_at_once_sets_one_password(backend: Backend) {
+    use keyward::domain::{Email, Membership, Name, PasswordLink, Role, User, UserId};
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = app.create_org(Plan::Starter).await;
+    let now = chrono::Utc::now().timestamp();
+    let user = User {
+        id: UserId::generate(),
+        email: Email::parse("grace@example.com").unwrap(),
+        display_name: Name::parse("Grace").unwrap(),
+        password_hash: None,
+        created_at: now,
+    };
+    let membership = Membership {
+        user_id: user.id.clone(),
+        org_id: org.clone(),
+        role: Role::Admin,
+        created_at: now,
+    };
+    let link = PasswordLink {
+        token_digest: "d".repeat(64),
+        user_id: user.id.clone(),
+        created_at: now,
+        expires_at: now + 60,
+    };
+    app.store
+        .insert_user(&user, &membership, Some(&link))
+        .await
+        .unwrap();
+    let duplicate = app.store.insert_user(&user, &membership, None).await;
+    assert!(matches!(
+        duplicate,
+        Err(keyward::storage::StorageError::Conflict)
+    ));
+    let uses = futures_util::future::join_all(
+        ["hash-one", "hash-two"]
+            .map(|hash| app.store.use_password_link(&link.token_digest, hash, now)),
+    )
+    .await;
+    assert_eq!(uses.iter().filter(|u| u.is_ok()).count(), 1, "{uses:?}");
+    let stored = app.store.get_user(&user.id).await.unwrap();
+    assert!(matches!(
+        stored.password_hash.as_deref(),
+        Some("hash-one" | "hash-two")
+    ));
+    let expired = app
+        .store
+        .password_link_user(&link.token_digest, now + 61)
+        .await
+        .unwrap();
+    assert_eq!(expired, None);
+    let memberships = app.store.memberships_of(&user.id).await.unwrap();
+    assert_eq!(memberships, vec![membership]);
+}

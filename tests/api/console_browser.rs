@@ -1,0 +1,144 @@
+//! The console in a real Chromium: an owner sets a password from the CLI's
+//! link, signs in, creates an API key, copies it, and changes it in the
+//! page, while a resource server checks the key at `/v1/keys/verify`.
+//! Saves a screenshot of each page (target/console-screenshots).
+
+use std::time::{Duration, Instant};
+
+use keyward::domain::Plan;
+use serde_json::{json, Value};
+
+use crate::support::browser::Browser;
+use crate::support::cli_process::{keyward, one_json_object};
+use crate::support::console_client::PASSWORD;
+use crate::support::helpers::{spawn_app, Backend, TestApp, TestClient, API};
+
+/// What verify answers for `key`, once it is `code`, within a second.
+async fn verify_becomes(app: &TestApp, rs: &TestClient, key: &str, code: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let (_, body) = app.verify_key(rs, json!({ "key": key })).await;
+        if body["code"] == code || started.elapsed() > Duration::from_secs(1) {
+            assert_eq!(body["code"], code, "{body}");
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_owner_manages_api_keys_in_the_browser() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let org = app.create_org(Plan::Professional).await;
+    let rs = app.create_resource_server(&[API]).await;
+    let made = one_json_object(&keyward(
+        &app,
+        &[
+            "--json",
+            "user",
+            "create",
+            "--org",
+            org.as_str(),
+            "--email",
+            "ada@example.com",
+            "--role",
+            "owner",
+            "--name",
+            "Ada Lovelace",
+        ],
+    ));
+    let link = made["password_link"].as_str().unwrap();
+    let token = link.split_once("?token=").unwrap().1;
+    let browser = Browser::start().await;
+    let page = |path: &str| app.url(path);
+
+    browser
+        .client
+        .goto(&page(&format!("/console/password?token={token}")))
+        .await
+        .unwrap();
+    browser.screenshot("01-set-password").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.fill("#confirm", PASSWORD).await;
+    browser.click("main button[type=submit]").await;
+    browser.wait_for_text("h1", "Your password is set").await;
+    browser.click("a.button").await;
+
+    browser.wait_for_text("h1", "Sign in").await;
+    browser.fill("#email", "ada@example.com").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.screenshot("02-sign-in").await;
+    browser.click("main button[type=submit]").await;
+    browser.wait_for_text("main h1", "Acme").await;
+    assert_eq!(browser.path().await, format!("/console/orgs/{org}"));
+    browser.screenshot("03-overview").await;
+
+    browser.click("nav a[href$='/api-keys']").await;
+    browser.click("a.button[href$='/api-keys/new']").await;
+    browser.fill("#name", "deploys").await;
+    browser.fill("#scopes", "payouts:read").await;
+    browser.screenshot("04-create-key").await;
+    browser.click("main button[type=submit]").await;
+    let key = browser.text("#new-secret").await;
+    assert!(key.starts_with("kw_"), "{key}");
+    browser.click("button[data-copy]").await;
+    let answered = Instant::now();
+    let mut copy = browser.text("button[data-copy]").await;
+    while copy == "Copy" && answered.elapsed() < Duration::from_secs(2) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        copy = browser.text("button[data-copy]").await;
+    }
+    assert!(copy == "Copied" || copy.starts_with("Selected"), "{copy}");
+    browser.screenshot("05-key-shown-once").await;
+    let key_page = browser.path().await;
+
+    browser.client.refresh().await.unwrap();
+    assert_eq!(browser.path().await, key_page);
+    assert!(!browser.has("#new-secret").await, "gone on reload");
+    verify_becomes(&app, &rs, &key, "VALID").await;
+
+    browser.click("form[action$='/status'] button").await;
+    browser.wait_for_text("h1 .badge", "deactivated").await;
+    verify_becomes(&app, &rs, &key, "DEACTIVATED").await;
+    browser.click("form[action$='/status'] button").await;
+    browser.wait_for_text("h1 .badge", "active").await;
+    verify_becomes(&app, &rs, &key, "VALID").await;
+
+    browser.fill("#rate_limit", "250").await;
+    browser.click("form[action$='/edit'] button").await;
+    browser.wait_for_text("#rate-limit", "250 per minute").await;
+    let body = verify_becomes(&app, &rs, &key, "VALID").await;
+    assert_eq!(body["ratelimit"]["limit"], 250);
+    browser.screenshot("06-key-page").await;
+
+    for name in ["billing-sync", "nightly-export"] {
+        browser
+            .client
+            .goto(&page(&format!("/console/orgs/{org}/api-keys/new")))
+            .await
+            .unwrap();
+        browser.fill("#name", name).await;
+        browser.fill("#scopes", "payouts:read").await;
+        browser.click("main button[type=submit]").await;
+        browser.text("#new-secret").await;
+    }
+    browser
+        .client
+        .goto(&page(&format!("/console/orgs/{org}/api-keys")))
+        .await
+        .unwrap();
+    assert!(browser.text("tbody").await.contains("deploys"));
+    browser.screenshot("07-api-keys").await;
+
+    browser.client.goto(&page(&key_page)).await.unwrap();
+    browser.fill("#confirm", "deploys").await;
+    browser.click("form[action$='/delete'] button").await;
+    browser.client.accept_alert().await.unwrap();
+    browser.wait_for_text("main h1", "API keys").await;
+    assert_eq!(
+        browser.path().await,
+        format!("/console/orgs/{org}/api-keys")
+    );
+    verify_becomes(&app, &rs, &key, "NOT_FOUND").await;
+    browser.close().await;
+}
