@@ -35,6 +35,11 @@
 # least 50% of warm and 4x the peer's token rate, on PostgreSQL 35% of warm;
 # cold p99 in the first minute under 50 ms. The targets are for COLD_N=10000.
 #
+# CONSOLE=1 (the default) adds, per backend with the first of ALGS, the
+# console's page of an organisation's API keys (the first page of 50) with
+# CONSOLE_KEYS keys, signed in as a viewer, at CONSOLE_CONNS connections
+# (console_api_keys); the target is p99 under 20 ms with 1000 keys.
+#
 # REPEAT=n runs every mode n times, alternating, and compares medians: one
 # server instance to the next varies by several percent on a small machine.
 # KEYS_ONLY=1 measures only the two API key scenarios.
@@ -42,6 +47,7 @@
 # Env: ALGS="ES256 EdDSA" BACKENDS="sqlite postgres" MODES="on" PORT=18080 PEER=1
 #      REPEAT=1 KEYS_ONLY=0
 #      COLD=1 COLD_N=10000 COLD_CONNS=32 WARM_PASSES=3
+#      CONSOLE=1 CONSOLE_KEYS=1000 CONSOLE_CONNS=4
 #      REDIS_URL=redis://127.0.0.1:6379
 #      PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres
 #      OUT=bench/results/<date>.jsonl
@@ -59,6 +65,9 @@ COLD=${COLD:-1}
 COLD_N=${COLD_N:-10000}
 COLD_CONNS=${COLD_CONNS:-32}
 WARM_PASSES=${WARM_PASSES:-3}
+CONSOLE=${CONSOLE:-1}
+CONSOLE_KEYS=${CONSOLE_KEYS:-1000}
+CONSOLE_CONNS=${CONSOLE_CONNS:-4}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 KEY_RATE=1000000000
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
@@ -74,7 +83,7 @@ for tool in wrk jq curl; do
 done
 
 examples=()
-[[ $COLD == 1 ]] && examples=(--example cold)
+[[ $COLD == 1 || $CONSOLE == 1 ]] && examples=(--example cold)
 cargo build --release --locked --manifest-path "$ROOT/Cargo.toml" --bin keyward "${examples[@]}"
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/keyward
 COLD_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/cold
@@ -194,6 +203,42 @@ cold_keyward() {  # alg backend
   stop_server
 }
 
+# The console's API key list with CONSOLE_KEYS keys in the organisation,
+# signed in as a viewer through the password link and the sign-in form.
+console_keyward() {  # alg backend
+  local alg=$1 backend=$2 dir=$WORK/$1-$2-console label="keyward-$1-$2"
+  local base="http://127.0.0.1:$PORT" password=bench-console-password
+  server_env "$alg" "$backend" "$dir"
+  local org link cookie
+  org=$("$BIN" --json org create --name console --plan enterprise | jq -r .id)
+  start_server "$dir/setup.log" KEYWARD_ADMIN_RATE_LIMIT_PER_MINUTE=100000
+  "$COLD_BIN" setup --base "$base" --org "$org" --clients 0 --keys "$CONSOLE_KEYS" \
+    --audience "$API" --key-rate-limit "$KEY_RATE" --out "$dir/keys.jsonl"
+  stop_server
+  start_server "$dir/server.log"
+  link=$("$BIN" --json user create --org "$org" --email bench@example.com --role viewer \
+    | jq -r .password_link)
+  curl -fsS -o /dev/null --data-urlencode "token=${link#*token=}" \
+    --data-urlencode "password=$password" --data-urlencode "confirm=$password" \
+    "$base/console/password"
+  curl -fsS -o /dev/null -c "$dir/cookies" --data-urlencode email=bench@example.com \
+    --data-urlencode "password=$password" "$base/console/sign-in"
+  cookie=$(awk '$6 == "keyward-session" { print $6 "=" $7 }' "$dir/cookies")
+  local path="/console/orgs/$org/api-keys" res=$WORK/console_api_keys.json
+  if ! curl -fsS -H "Cookie: $cookie" "$base$path" | grep -qF 'Next page'; then
+    echo "!! console_api_keys: precheck did not show a full page of keys" >&2
+    return 1
+  fi
+  local run=(env BENCH_SHARED_LUA="$PEERS/lua/bench.lua" BENCH_COOKIE="$cookie"
+    BENCH_RESULT="$res" wrk -t2 -c"$CONSOLE_CONNS" --timeout 5s -s "$ROOT/bench/lua/cookie.lua")
+  "${run[@]}" -d"${WARMUP:-2}s" "$base$path" >/dev/null
+  "${run[@]}" -d"${DURATION:-10}s" "$base$path" >/dev/null
+  jq -c --arg l "$label" --arg p "$path" --argjson n "$CONSOLE_KEYS" \
+    '{label: $l, scenario: "console_api_keys", method: "GET", path: $p, keys: $n} + . + {ok: (.requests > 0 and .non2xx == 0)}' \
+    "$res" | tee -a "$OUT" | jq -r '"  console_api_keys (\(.keys) keys): \(.rps) req/s  p50 \(.lat_p50_ms) ms  p99 \(.lat_p99_ms) ms  non2xx \(.non2xx)"'
+  stop_server
+}
+
 # One API-key scenario against the running server: a precheck with curl,
 # a warm-up, then the measured wrk run, appended to $OUT like bench.sh's.
 bench_api_key() {  # label basic scenario path body content_type expect
@@ -221,6 +266,7 @@ for backend in $BACKENDS; do
     done
   done
   if [[ $COLD == 1 ]]; then cold_keyward "${ALGS%% *}" "$backend"; fi
+  if [[ $CONSOLE == 1 ]]; then console_keyward "${ALGS%% *}" "$backend"; fi
 done
 
 if [[ "$PEER" == 1 ]]; then
@@ -302,4 +348,12 @@ jq -rs --argjson n "$COLD_N" "$DEFS"'
     "  \(verdict(if $ck and $wk then $ck >= $need * $wk else false end)) cold verify_key at least \(100 * $need | round)% of warm (\(ratio($ck; $wk)))",
     (select($need == 0.5) | "  \(verdict(if $peer then $ct >= 4 * $peer else null end)) cold token at least 4x the peer token rate (\(if $peer then times($ct; $peer) else "peer not measured" end))"),
     "  \(verdict($tp99 and $kp99 and $tp99 < 50 and $kp99 < 50)) cold p99 in the first minute under 50 ms (cold_token \($tp99) ms, cold_verify_key \($kp99) ms)"
+' "$OUT"
+# The console's page with 1000 keys: p99 under 20 ms.
+jq -rs "$DEFS"'
+  . as $all
+  | ([.[] | select(.scenario == "console_api_keys") | .label] | unique)[] as $l
+  | ($all | stat($l; "console_api_keys"; .lat_p99_ms)) as $p99
+  | ($all | stat($l; "console_api_keys"; .keys)) as $n
+  | "\(verdict($p99 < 20)) \($l) console API keys page with \($n) keys: p99 \($p99) ms (target: under 20 ms)"
 ' "$OUT"

@@ -81,7 +81,7 @@ struct Services {
     clock: web::Data<dyn Clock>,
     console_sessions: web::Data<ConsoleSessions>,
     console_keys: web::Data<ConsoleKeys>,
-    console_cookies: web::Data<routes::ConsoleCookies>,
+    console_site: web::Data<routes::ConsoleSite>,
 }
 
 impl Services {
@@ -106,7 +106,7 @@ impl Services {
             .app_data(self.clock.clone())
             .app_data(self.console_sessions.clone())
             .app_data(self.console_keys.clone())
-            .app_data(self.console_cookies.clone());
+            .app_data(self.console_site.clone());
     }
 }
 
@@ -411,7 +411,7 @@ impl Services {
                 core.clock.clone(),
             )),
             console_keys: web::Data::new(ConsoleKeys::new(&core.server_secret)),
-            console_cookies: web::Data::new(routes::ConsoleCookies::for_issuer(issuer)),
+            console_site: web::Data::new(routes::ConsoleSite::for_issuer(issuer)),
         })
     }
 }

@@ -1,13 +1,12 @@
 //! `keyward user …`: the console's users.
 
-use secrecy::ExposeSecret;
 use serde_json::json;
 
 use super::orgs::id;
 use super::Output;
 use crate::cli::UserCommand;
 use crate::configuration::Settings;
-use crate::management::{Caller, Management, NewMember};
+use crate::management::{password_link, Caller, Management, NewMember};
 
 pub(super) async fn run(
     command: UserCommand,
@@ -32,7 +31,7 @@ pub(super) async fn run(
             let link = invitation
                 .password_link
                 .as_ref()
-                .map(|token| password_link(settings, token.expose_secret()));
+                .map(|token| password_link(&settings.issuer(), token));
             let mut text = format!(
                 "{} is {} of {org}",
                 invitation.email.as_str(),
@@ -55,9 +54,4 @@ pub(super) async fn run(
             ))
         }
     }
-}
-
-/// Where a link token sets its password: the console's page under the issuer.
-pub fn password_link(settings: &Settings, token: &str) -> String {
-    format!("{}/console/password?token={token}", settings.issuer())
 }

@@ -4,35 +4,11 @@ use std::net::IpAddr;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::audience::Audience;
-use super::ids::{check_id, random_id, InvalidId};
 use super::ip_allowlist::IpAllowlist;
 use super::organisation::{Name, OrgId, Plan};
 use super::scope::ScopeSet;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ClientId(String);
-
-impl ClientId {
-    const PREFIX: &'static str = "cl_";
-
-    pub fn generate() -> Self {
-        Self(random_id(Self::PREFIX))
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-        check_id(raw, Self::PREFIX).map(|()| Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ClientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+super::ids::prefixed_id!(ClientId, "cl_");
 
 /// A client secret as presented or generated; its `Debug` is redacted.
 #[derive(Debug, Clone)]

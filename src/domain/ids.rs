@@ -6,6 +6,40 @@ pub struct InvalidId {
     pub prefix: &'static str,
 }
 
+/// A newtype of a server-generated identifier with `prefix`: `generate`,
+/// `parse` (which checks the shape), `as_str` and `Display`.
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            const PREFIX: &'static str = $prefix;
+
+            pub fn generate() -> Self {
+                Self($crate::domain::ids::random_id(Self::PREFIX))
+            }
+
+            pub fn parse(raw: &str) -> Result<Self, $crate::domain::InvalidId> {
+                $crate::domain::ids::check_id(raw, Self::PREFIX).map(|()| Self(raw.to_owned()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+pub(crate) use prefixed_id;
+
 pub(crate) fn random_id(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())
 }

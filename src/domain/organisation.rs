@@ -1,34 +1,6 @@
-use std::fmt;
 use std::str::FromStr;
 
-use super::ids::random_id;
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct OrgId(String);
-
-impl OrgId {
-    const PREFIX: &'static str = "org_";
-
-    pub fn generate() -> Self {
-        Self(random_id(Self::PREFIX))
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-        super::ids::check_id(raw, Self::PREFIX).map(|()| Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for OrgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-use super::ids::InvalidId;
+super::ids::prefixed_id!(OrgId, "org_");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plan {

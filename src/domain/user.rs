@@ -1,38 +1,12 @@
 //! The console's people: users, their memberships in organisations with a
 //! role, and the single-use links that set a password.
 
-use std::fmt;
-
-use super::ids::{check_id, random_id, InvalidId};
 use super::management_scope::{
     AUDIT_READ, CLIENTS_READ, CLIENTS_WRITE, KEYS_READ, KEYS_WRITE, MEMBERS_WRITE,
 };
 use super::{OrgId, ScopeSet};
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UserId(String);
-
-impl UserId {
-    const PREFIX: &'static str = "usr_";
-
-    pub fn generate() -> Self {
-        Self(random_id(Self::PREFIX))
-    }
-
-    pub fn parse(raw: &str) -> Result<Self, InvalidId> {
-        check_id(raw, Self::PREFIX).map(|()| Self(raw.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+super::ids::prefixed_id!(UserId, "usr_");
 
 /// An email address as a sign-in name: trimmed and lowercased, one `@`
 /// with something on both sides, no spaces or control characters. Whether

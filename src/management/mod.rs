@@ -27,7 +27,7 @@ pub use audit_trail::{change as audit_change, event as audit_event, Target as Au
 pub use clients::{ClientChanges, CreatedClient, NewClient, RotatedSecret, SecretRotation};
 pub use error::ManagementError;
 pub use organisations::{NewOrganisation, OrganisationChanges, UpdatedOrganisation};
-pub use people::{Invitation, NewMember, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+pub use people::{password_link, Invitation, NewMember, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use records::AuditFilter;
 
 use crate::crypto::webhook_signing::WebhookSigner;

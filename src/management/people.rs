@@ -19,6 +19,11 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Longer input is refused before it reaches argon2.
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
+/// Where a password link's token is used: the console's page under the issuer.
+pub fn password_link(issuer: &str, token: &SecretString) -> String {
+    format!("{issuer}/console/password?token={}", token.expose_secret())
+}
+
 pub struct NewMember {
     pub email: String,
     /// Defaults to the part of the email before the `@`.
@@ -109,6 +114,40 @@ impl Management {
             role,
             password_link: token,
         })
+    }
+
+    /// An organisation's members, oldest first: for its owners.
+    pub async fn list_members(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+    ) -> Result<Vec<(User, Membership)>, ManagementError> {
+        caller.actor.require(org, MEMBERS_WRITE)?;
+        Ok(self.store.members(org).await?)
+    }
+
+    /// Ends every console session of a member of `org`; how many.
+    pub async fn end_member_sessions(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        user: &UserId,
+    ) -> Result<u64, ManagementError> {
+        caller.actor.require(org, MEMBERS_WRITE)?;
+        let memberships = self.store.memberships_of(user).await?;
+        if !memberships.iter().any(|m| &m.org_id == org) {
+            return Err(ManagementError::NotFound);
+        }
+        let ended = self.store.end_user_sessions(user).await?;
+        let target = Target {
+            org_id: Some(org),
+            kind: "user",
+            id: Some(user.as_str()),
+        };
+        let changes = super::audit_trail::change("sessions", ended.into(), 0.into());
+        self.record(caller, "member.sessions_ended", target, changes)
+            .await;
+        Ok(ended)
     }
 
     /// The user a password link is for, while it is unused and unexpired.

@@ -30,7 +30,7 @@ use actix_web::{guard, web, HttpRequest, HttpResponse};
 
 use crate::error::{OAuthError, OAuthErrorCode};
 
-pub use console::{configure as configure_console, ConsoleCookies};
+pub use console::{configure as configure_console, ConsoleSite};
 pub use metadata::build_metadata;
 pub use request_id::RequestId;
 pub use request_log::{log_request, RequestSpan};

@@ -314,6 +314,8 @@ pub trait PeopleStore {
     ) -> Result<(), StorageError>;
     /// A user's memberships, oldest first.
     async fn memberships_of(&self, user: &UserId) -> Result<Vec<Membership>, StorageError>;
+    /// An organisation's members with their memberships, oldest first.
+    async fn members(&self, org: &OrgId) -> Result<Vec<(User, Membership)>, StorageError>;
     /// The user of an unused, unexpired link.
     async fn password_link_user(
         &self,

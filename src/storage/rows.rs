@@ -411,6 +411,27 @@ impl TryFrom<UserRow> for User {
 }
 
 #[derive(sqlx::FromRow)]
+pub(super) struct MemberRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub role: String,
+    pub member_since: i64,
+}
+
+impl MemberRow {
+    pub fn into_member(self, org: &OrgId) -> Result<(User, Membership), StorageError> {
+        let user = User::try_from(self.user)?;
+        let membership = Membership {
+            user_id: user.id.clone(),
+            org_id: org.clone(),
+            role: Role::parse(&self.role).map_err(|e| corrupt("role", e))?,
+            created_at: self.member_since,
+        };
+        Ok((user, membership))
+    }
+}
+
+#[derive(sqlx::FromRow)]
 pub(super) struct MembershipRow {
     pub user_id: String,
     pub org_id: String,

@@ -89,6 +89,25 @@ macro_rules! impl_people_store {
                 .collect()
             }
 
+            async fn members(
+                &self,
+                org: &$crate::domain::OrgId,
+            ) -> Result<
+                Vec<($crate::domain::User, $crate::domain::Membership)>,
+                $crate::storage::StorageError,
+            > {
+                let rows = sqlx::query_as::<_, $crate::storage::rows::MemberRow>(
+                    "SELECT u.id, u.email, u.display_name, u.password_hash, u.created_at, \
+                     m.role, m.created_at AS member_since FROM memberships m \
+                     JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 \
+                     ORDER BY m.created_at, u.id",
+                )
+                .bind(org.as_str())
+                .fetch_all(self.pool())
+                .await?;
+                rows.into_iter().map(|row| row.into_member(org)).collect()
+            }
+
             async fn password_link_user(
                 &self,
                 token_digest: &str,

@@ -25,6 +25,9 @@ on_both_backends!(
     an_idle_session_is_sent_back_to_sign_in,
     failed_sign_ins_from_one_address_do_not_lock_out_another,
     a_link_used_twice_at_once_sets_one_password,
+    a_client_made_in_the_console_gets_tokens_with_the_copied_secret,
+    owners_invite_members_and_end_their_sessions,
+    the_audit_trail_and_usage_show_what_happened,
 );
 
 async fn org(app: &TestApp, plan: Plan) -> String {
@@ -79,43 +82,16 @@ async fn a_password_link_works_once_and_signs_in(backend: Backend) {
     let token = link.split_once("?token=").unwrap().1;
 
     let browser = ConsoleClient::new(&app);
-    let short = browser
-        .post(
-            "/console/password",
-            &[
-                ("token", token),
-                ("password", "short"),
-                ("confirm", "short"),
-            ],
-        )
-        .await;
+    let short = browser.set_password(token, "short").await;
     assert_eq!(short.status, 400);
     assert!(
         short.body.contains("at least 12 characters"),
         "{}",
         short.body
     );
-    let set = browser
-        .post(
-            "/console/password",
-            &[
-                ("token", token),
-                ("password", PASSWORD),
-                ("confirm", PASSWORD),
-            ],
-        )
-        .await;
+    let set = browser.set_password(token, PASSWORD).await;
     assert_eq!(set.status, 200);
-    let again = browser
-        .post(
-            "/console/password",
-            &[
-                ("token", token),
-                ("password", "another long password"),
-                ("confirm", "another long password"),
-            ],
-        )
-        .await;
+    let again = browser.set_password(token, "another long password").await;
     assert_eq!(again.status, 404, "a link sets a password once");
     assert_eq!(
         browser
@@ -564,4 +540,252 @@ async fn a_link_used_twice_at_once_sets_one_password(backend: Backend) {
     assert_eq!(expired, None);
     let memberships = app.store.memberships_of(&user.id).await.unwrap();
     assert_eq!(memberships, vec![membership]);
+}
+
+#[tokio::test]
+async fn the_console_can_be_switched_off() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.console_enabled = false).await;
+    let browser = ConsoleClient::new(&app);
+    for path in [
+        "/console",
+        "/console/sign-in",
+        "/console/assets/console.css",
+    ] {
+        assert_eq!(browser.get(path).await.status, 404, "{path}");
+    }
+}
+
+async fn a_client_made_in_the_console_gets_tokens_with_the_copied_secret(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Starter).await;
+    let (browser, _) = signed_in(&app, &org, "admin").await;
+    let form = browser
+        .get(&format!("/console/orgs/{org}/clients/new"))
+        .await;
+    assert_eq!(form.status, 200);
+    let created = browser
+        .post(
+            &format!("/console/orgs/{org}/clients"),
+            &[
+                ("csrf", &form.csrf()),
+                ("name", "billing"),
+                ("scopes", "payouts:read"),
+                ("audiences", API),
+                ("ip_allowlist", "127.0.0.1/32"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let page = created.location().to_owned();
+    let shown = browser.get(&page).await;
+    let id = shown.text_of("client-id").unwrap();
+    let secret = shown.text_of("new-secret").unwrap();
+    assert!(secret.starts_with("kws_"));
+    assert!(
+        browser.get(&page).await.text_of("new-secret").is_none(),
+        "shown once"
+    );
+    let token = app.oauth2_token(&id, &secret).await.expect("a token");
+    let verified = crate::support::jwt_verify::verify(&app, &token, API).await;
+    assert_eq!(verified.unwrap().claims["client_id"], id.as_str());
+
+    let csrf = shown.csrf();
+    let rotated = browser
+        .post(
+            &format!("{page}/rotate"),
+            &[("csrf", &csrf), ("grace_period_seconds", "3600")],
+        )
+        .await;
+    assert_eq!(rotated.status, 303);
+    let next = browser.get(&page).await.text_of("new-secret").unwrap();
+    assert_ne!(next, secret);
+    assert!(app.oauth2_token(&id, &next).await.is_ok());
+    assert!(
+        app.oauth2_token(&id, &secret).await.is_ok(),
+        "the old secret overlaps"
+    );
+
+    let off = browser
+        .post(
+            &format!("{page}/status"),
+            &[("csrf", &csrf), ("status", "deactivated")],
+        )
+        .await;
+    assert_eq!(off.status, 303);
+    assert!(app.oauth2_token(&id, &next).await.is_err());
+    let deleted = browser
+        .post(
+            &format!("{page}/delete"),
+            &[("csrf", &csrf), ("confirm", "billing")],
+        )
+        .await;
+    assert_eq!(deleted.status, 303);
+    assert_eq!(browser.get(&page).await.status, 404);
+    let list = browser.get(&format!("/console/orgs/{org}/clients")).await;
+    assert!(list.body.contains("No OAuth clients yet."));
+}
+
+async fn owners_invite_members_and_end_their_sessions(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Starter).await;
+    let (owner, _) = signed_in(&app, &org, "owner").await;
+    let page = owner.get(&format!("/console/orgs/{org}/members")).await;
+    assert_eq!(page.status, 200);
+    let invited = owner
+        .post(
+            &format!("/console/orgs/{org}/members"),
+            &[
+                ("csrf", &page.csrf()),
+                ("email", "Grace@Example.com"),
+                ("name", "Grace Hopper"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status, 303, "{}", invited.body);
+    let shown = owner.get(&format!("/console/orgs/{org}/members")).await;
+    let link = shown
+        .text_of("invite-link")
+        .expect("the link is shown once");
+    assert!(shown.body.contains("grace@example.com") && shown.body.contains("(invited)"));
+    let again = owner.get(&format!("/console/orgs/{org}/members")).await;
+    assert!(again.text_of("invite-link").is_none());
+
+    let token = link.split_once("?token=").unwrap().1.replace("&amp;", "&");
+    let grace = ConsoleClient::new(&app);
+    assert_eq!(grace.set_password(&token, PASSWORD).await.status, 200);
+    assert_eq!(
+        grace.sign_in("grace@example.com", PASSWORD).await.status,
+        303
+    );
+    let seen = grace.get(&format!("/console/orgs/{org}")).await;
+    assert!(seen.body.contains("viewer"));
+    assert!(!seen.body.contains("/members"), "members are for owners");
+    assert_eq!(
+        grace
+            .get(&format!("/console/orgs/{org}/members"))
+            .await
+            .status,
+        403
+    );
+
+    let user_id = app
+        .store
+        .user_by_email(&keyward::domain::Email::parse("grace@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let ended = owner
+        .post(
+            &format!("/console/orgs/{org}/members/{user_id}/end-sessions"),
+            &[("csrf", &again.csrf())],
+        )
+        .await;
+    assert_eq!(ended.status, 303);
+    assert_eq!(
+        grace.get(&format!("/console/orgs/{org}")).await.status,
+        303,
+        "signed out"
+    );
+
+    let duplicate = owner
+        .post(
+            &format!("/console/orgs/{org}/members"),
+            &[
+                ("csrf", &again.csrf()),
+                ("email", "grace@example.com"),
+                ("role", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(duplicate.status, 400);
+    assert!(duplicate.body.contains("is a member already"));
+    let other = self::org(&app, Plan::Starter).await;
+    let stranger = owner
+        .post(
+            &format!("/console/orgs/{org}/members/{user_id}/end-sessions"),
+            &[("csrf", &again.csrf())],
+        )
+        .await;
+    assert_eq!(stranger.status, 303, "a member still: allowed");
+    let elsewhere = owner
+        .post(
+            &format!("/console/orgs/{other}/members/{user_id}/end-sessions"),
+            &[("csrf", &again.csrf())],
+        )
+        .await;
+    assert_eq!(
+        elsewhere.status, 404,
+        "another organisation is out of reach"
+    );
+}
+
+async fn the_audit_trail_and_usage_show_what_happened(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Starter).await;
+    let rs = app.create_resource_server(&[API]).await;
+    let (admin, _) = signed_in(&app, &org, "admin").await;
+    let created = create_key(
+        &admin,
+        &org,
+        &[
+            ("name", "deploys"),
+            ("scopes", "payouts:read"),
+            ("rate_limit", "2"),
+        ],
+    )
+    .await;
+    let page = created.location().to_owned();
+    let key = admin.get(&page).await.text_of("new-secret").unwrap();
+    let codes: Vec<Value> =
+        futures_util::future::join_all((0..3).map(|_| app.verify_key(&rs, json!({ "key": key }))))
+            .await
+            .into_iter()
+            .map(|(_, body)| body["code"].clone())
+            .collect();
+    assert_eq!(
+        codes.iter().filter(|c| *c == "RATE_LIMITED").count(),
+        1,
+        "{codes:?}"
+    );
+    app.usage_written().await;
+    let detail = admin.get(&page).await;
+    assert!(detail.body.contains("<svg"), "a chart");
+    assert!(
+        detail
+            .body
+            .contains("2 requests served and 1 rate-limited in the last 24 hours"),
+        "{}",
+        detail.body
+    );
+    let month = admin.get(&format!("{page}?usage=month")).await;
+    assert!(month.body.contains("in the last 30 days"));
+
+    let trail = admin.get(&format!("/console/orgs/{org}/audit")).await;
+    assert_eq!(trail.status, 200);
+    assert!(trail.body.contains("api_key.created"));
+    assert!(trail.body.contains("user:usr_"));
+    let filtered = admin
+        .get(&format!("/console/orgs/{org}/audit?action=api_key.deleted"))
+        .await;
+    assert!(filtered.body.contains("No events match."));
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let dated = admin
+        .get(&format!(
+            "/console/orgs/{org}/audit?from={today}&to={today}&action=api_key.created"
+        ))
+        .await;
+    assert!(dated.body.contains("api_key.created"));
+    let before = admin
+        .get(&format!("/console/orgs/{org}/audit?to=2020-01-01"))
+        .await;
+    assert!(before.body.contains("No events match."));
+    assert_eq!(
+        admin
+            .get(&format!("/console/orgs/{org}/audit?from=yesterday"))
+            .await
+            .status,
+        400
+    );
 }

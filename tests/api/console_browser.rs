@@ -109,7 +109,16 @@ async fn an_owner_manages_api_keys_in_the_browser() {
     browser.wait_for_text("#rate-limit", "250 per minute").await;
     let body = verify_becomes(&app, &rs, &key, "VALID").await;
     assert_eq!(body["ratelimit"]["limit"], 250);
-    browser.screenshot("06-key-page").await;
+    app.usage_written().await;
+    browser.client.refresh().await.unwrap();
+    let usage = browser.text("figcaption").await;
+    assert!(usage.contains("requests served"), "{usage}");
+    browser
+        .client
+        .execute("document.getElementById('usage').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    browser.screenshot("06-key-usage").await;
 
     for name in ["billing-sync", "nightly-export"] {
         browser
@@ -140,5 +149,29 @@ async fn an_owner_manages_api_keys_in_the_browser() {
         format!("/console/orgs/{org}/api-keys")
     );
     verify_becomes(&app, &rs, &key, "NOT_FOUND").await;
+
+    browser.click("nav a[href$='/clients']").await;
+    browser.click("a.button[href$='/clients/new']").await;
+    browser.fill("#name", "billing").await;
+    browser.fill("#scopes", "payouts:read").await;
+    browser.fill("#audiences", API).await;
+    browser.click("main button[type=submit]").await;
+    let secret = browser.text("#new-secret").await;
+    let id = browser.text("#client-id").await;
+    browser.screenshot("08-client-shown-once").await;
+    let token = app.oauth2_token(&id, &secret).await;
+    assert!(token.is_ok(), "the copied secret gets a token: {token:?}");
+
+    browser.click("nav a[href$='/audit']").await;
+    assert!(browser.text("tbody").await.contains("client.created"));
+    browser.screenshot("09-audit-trail").await;
+    browser.click("nav a[href$='/members']").await;
+    browser.fill("#email", "grace@example.com").await;
+    browser
+        .click("form[action$='/members'] button[type=submit]")
+        .await;
+    let link = browser.text("#invite-link").await;
+    assert!(link.contains("/console/password?token="), "{link}");
+    browser.screenshot("10-members").await;
     browser.close().await;
 }

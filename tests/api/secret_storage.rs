@@ -7,8 +7,6 @@ use keyward::crypto::password::hash_secret;
 use keyward::crypto::ServerSecret;
 use keyward::domain::{ApiKeyId, ClientId, Plan, SecretOrigin};
 use keyward::metrics::Counters;
-use oauth2::basic::BasicClient;
-use oauth2::{AuthType, TokenResponse, TokenUrl};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -21,20 +19,6 @@ const IMPORTED: &str = "hydra-Zq8xV2mLp0R7tYc4NbWk1sDf";
 
 fn argon2(app: &TestApp) -> u64 {
     Counters::read(&app.counters.argon2_verifications)
-}
-
-/// A token through the `oauth2` crate, as an integration gets one.
-async fn oauth2_token(app: &TestApp, id: &str, secret: &str) -> Result<String, String> {
-    let oauth = BasicClient::new(oauth2::ClientId::new(id.to_owned()))
-        .set_client_secret(oauth2::ClientSecret::new(secret.to_owned()))
-        .set_token_uri(TokenUrl::new(app.url("/oauth/token")).unwrap())
-        .set_auth_type(AuthType::BasicAuth);
-    oauth
-        .exchange_client_credentials()
-        .request_async(&app.http)
-        .await
-        .map(|t| t.access_token().secret().clone())
-        .map_err(|e| format!("{e:?}"))
 }
 
 async fn client_hashes(app: &TestApp, id: &str) -> Vec<(String, SecretOrigin)> {
@@ -86,8 +70,8 @@ async fn generated_secrets_are_stored_as_keyed_digests(backend: Backend) {
         .starts_with(DIGEST));
 
     let before = argon2(&app);
-    assert!(oauth2_token(&app, id, secret).await.is_ok());
-    assert!(oauth2_token(&app, id, "kws_wrong").await.is_err());
+    assert!(app.oauth2_token(id, secret).await.is_ok());
+    assert!(app.oauth2_token(id, "kws_wrong").await.is_err());
     assert_eq!(argon2(&app), before, "digests need no argon2");
 }
 
@@ -116,10 +100,10 @@ async fn old_argon2_hashes_move_to_the_digest_on_their_next_success(backend: Bac
 
     // A wrong secret fails against the old hash and changes nothing.
     let before = argon2(&app);
-    assert!(oauth2_token(&app, &client.id, "kws_wrong").await.is_err());
+    assert!(app.oauth2_token(&client.id, "kws_wrong").await.is_err());
     assert_eq!(client_hashes(&app, &client.id).await[0].0, old);
 
-    assert!(oauth2_token(&app, &client.id, &client.secret).await.is_ok());
+    assert!(app.oauth2_token(&client.id, &client.secret).await.is_ok());
     let verdict = app.verify_key(&rs, json!({"key": key.key})).await.1;
     assert_eq!(verdict["code"], "VALID");
     assert_eq!(
@@ -136,7 +120,7 @@ async fn old_argon2_hashes_move_to_the_digest_on_their_next_success(backend: Bac
     let b = app.replica().await;
     let settled = argon2(&app);
     for node in [&app, &b] {
-        assert!(oauth2_token(node, &client.id, &client.secret).await.is_ok());
+        assert!(node.oauth2_token(&client.id, &client.secret).await.is_ok());
         assert_eq!(
             node.verify_key(&rs, json!({"key": key.key})).await.1["code"],
             "VALID"
@@ -181,8 +165,8 @@ async fn an_imported_secret_is_kept_with_argon2_and_a_weak_one_refused(backend: 
     assert_eq!(stored[0].1, SecretOrigin::Imported);
 
     let before = argon2(&app);
-    assert!(oauth2_token(&app, id, IMPORTED).await.is_ok());
-    assert!(oauth2_token(&app, id, IMPORTED).await.is_ok());
+    assert!(app.oauth2_token(id, IMPORTED).await.is_ok());
+    assert!(app.oauth2_token(id, IMPORTED).await.is_ok());
     assert_eq!(argon2(&app) - before, 1, "checked once, then remembered");
     assert_eq!(
         client_hashes(&app, id).await[0].0,
@@ -199,8 +183,8 @@ async fn an_imported_secret_is_kept_with_argon2_and_a_weak_one_refused(backend: 
         .await;
     assert_eq!(status, 200, "{rotated}");
     assert!(rotated.get("client_secret").is_none());
-    assert!(oauth2_token(&app, id, next).await.is_ok());
-    assert!(oauth2_token(&app, id, IMPORTED).await.is_ok());
+    assert!(app.oauth2_token(id, next).await.is_ok());
+    assert!(app.oauth2_token(id, IMPORTED).await.is_ok());
     let body = json!({"client_secret": "short"});
     assert_eq!(
         app.admin(Method::POST, &rotate, ROOT_TOKEN, Some(body))
@@ -229,7 +213,7 @@ async fn an_imported_secret_is_kept_with_argon2_and_a_weak_one_refused(backend: 
         client_hashes(&app, cli_client).await[0].1,
         SecretOrigin::Imported
     );
-    assert!(oauth2_token(&app, cli_client, IMPORTED).await.is_ok());
+    assert!(app.oauth2_token(cli_client, IMPORTED).await.is_ok());
     let weak = keyward_with_stdin(&app, &args, "short\n");
     assert!(!weak.status.success());
     let stderr = String::from_utf8_lossy(&weak.stderr);
@@ -264,7 +248,8 @@ async fn a_changed_server_secret_is_caught_at_start(backend: Backend) {
         })
         .await;
     let before = client_hashes(&app, &client.id).await[0].0.clone();
-    assert!(oauth2_token(&rotated, &client.id, &client.secret)
+    assert!(rotated
+        .oauth2_token(&client.id, &client.secret)
         .await
         .is_ok());
     let after = client_hashes(&app, &client.id).await[0].0.clone();
@@ -272,7 +257,8 @@ async fn a_changed_server_secret_is_caught_at_start(backend: Backend) {
         after.starts_with(DIGEST) && after != before,
         "rewritten under the new key"
     );
-    assert!(oauth2_token(&rotated, &client.id, &client.secret)
+    assert!(rotated
+        .oauth2_token(&client.id, &client.secret)
         .await
         .is_ok());
 
@@ -280,7 +266,8 @@ async fn a_changed_server_secret_is_caught_at_start(backend: Backend) {
     let only_new = app
         .replica_with(|s| s.server_secret = Some(new.clone()))
         .await;
-    assert!(oauth2_token(&only_new, &client.id, &client.secret)
+    assert!(only_new
+        .oauth2_token(&client.id, &client.secret)
         .await
         .is_ok());
 }

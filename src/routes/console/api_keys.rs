@@ -2,22 +2,30 @@
 //! once), the key's page with edit, deactivate or activate, roll and delete.
 //! Every change is a management use case, called as the signed-in member.
 
-use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
-use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::error::ConsoleError;
-use super::form_fields::{entries, expiry, local_time, rate_limit};
-use super::layout::{self, csrf_field, when, Section};
-use super::orgs::org_id;
+use super::form_fields::{
+    cursor, entries, expiry, local_time, query_string, rate_limit, DeleteForm, GraceForm,
+    StatusForm,
+};
+use super::layout::{csrf_field, when, Section};
+use super::org_page::{see_other, OrgPage};
 use super::session::SignedIn;
+use super::usage_chart::{chart, Window};
+use super::widgets::{
+    delete_form, grace_period_field, shown_once, status_badge, status_form, when_or_never,
+};
 use crate::domain::api_key::DEFAULT_KEY_RATE_LIMIT;
 use crate::domain::management_scope::KEYS_WRITE;
-use crate::domain::{ApiKey, ApiKeyId, ApiKeyStatus, OrgId, Organisation, Scope};
-use crate::management::{ApiKeyChanges, ApiKeyList, Management, NewApiKey};
+use crate::domain::{ApiKey, ApiKeyId, ApiKeyStatus};
+use crate::management::{
+    ApiKeyChanges, ApiKeyList, Management, NewApiKey, UsageQuery, UsageSeries,
+};
 use crate::storage::PageRequest;
+use crate::time::rfc3339;
 
 const PAGE_SIZE: i64 = 50;
 
@@ -46,78 +54,16 @@ pub struct KeyForm {
     ip_allowlist: String,
 }
 
-#[derive(Deserialize)]
-pub struct StatusForm {
-    csrf: String,
-    status: String,
-}
-
-#[derive(Deserialize)]
-pub struct RollForm {
-    csrf: String,
-    grace_period_seconds: i64,
-}
-
-#[derive(Deserialize)]
-pub struct DeleteForm {
-    csrf: String,
-    #[serde(default)]
-    confirm: String,
-}
-
-/// What the pages of one organisation's keys share.
-struct Keys {
-    org: Organisation,
-    can_write: bool,
-    api_access: bool,
-}
-
-impl Keys {
-    async fn of(
-        signed_in: &SignedIn,
-        management: &Management,
-        org_id: &OrgId,
-    ) -> Result<Self, ConsoleError> {
-        let role = signed_in.role_in(org_id)?;
-        let org = management
-            .get_organisation(&signed_in.caller(org_id), org_id)
-            .await?;
-        let write = Scope::parse(KEYS_WRITE).expect("a valid scope");
-        Ok(Self {
-            api_access: management.plans.of(org.plan).api_access,
-            can_write: role.scopes().grants(&write),
-            org,
-        })
-    }
-
-    fn base(&self) -> String {
-        format!("/console/orgs/{}/api-keys", self.org.id)
-    }
-
-    fn page(&self, signed_in: &SignedIn, title: &str, body: Markup) -> HttpResponse {
-        self.page_with(signed_in, StatusCode::OK, title, body)
-    }
-
-    fn page_with(
-        &self,
-        signed_in: &SignedIn,
-        status: StatusCode,
-        title: &str,
-        body: Markup,
-    ) -> HttpResponse {
-        let frame = signed_in.frame(Some(&self.org), Some(Section::ApiKeys));
-        layout::respond(status, layout::page(title, &frame, body))
-    }
-}
-
-fn see_other(location: String) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
-
 fn key_id(raw: &str) -> Result<ApiKeyId, ConsoleError> {
     ApiKeyId::parse(raw).map_err(|_| ConsoleError::NotFound)
+}
+
+async fn open<'a>(
+    signed_in: &'a SignedIn,
+    management: &Management,
+    org_id: &str,
+) -> Result<OrgPage<'a>, ConsoleError> {
+    OrgPage::open(signed_in, management, org_id, Section::ApiKeys).await
 }
 
 pub async fn list(
@@ -126,12 +72,8 @@ pub async fn list(
     signed_in: SignedIn,
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let org_id = org_id(&path)?;
-    let keys = Keys::of(&signed_in, &management, &org_id).await?;
-    let after = query
-        .after
-        .split_once('.')
-        .and_then(|(t, id)| Some((t.parse().ok()?, id.to_owned())));
+    let org = open(&signed_in, &management, &path).await?;
+    let after = cursor(&query.after);
     let filter = ApiKeyList {
         status: Some(query.status.clone()).filter(|s| !s.is_empty()),
         expiring_within: Some(query.expiring.clone()).filter(|s| !s.is_empty()),
@@ -140,22 +82,21 @@ pub async fn list(
         limit: PAGE_SIZE + 1,
         after,
     };
-    let caller = signed_in.caller(&org_id);
     let mut found = management
-        .list_api_keys(&caller, &org_id, filter, page)
+        .list_api_keys(&org.caller(), &org.org.id, filter, page)
         .await?;
     let more = found.len() as i64 > PAGE_SIZE;
     found.truncate(PAGE_SIZE as usize);
     let now = management.clock.unix();
+    let base = org.url("/api-keys");
     let next = found.last().filter(|_| more).map(|last| {
-        format!(
-            "{}?status={}&expiring={}&after={}.{}",
-            keys.base(),
-            query.status,
-            query.expiring,
-            last.created_at,
-            last.id
-        )
+        let after = format!("{}.{}", last.created_at, last.id);
+        let pairs = [
+            ("status", query.status.as_str()),
+            ("expiring", &query.expiring),
+            ("after", &after),
+        ];
+        format!("{base}?{}", query_string(&pairs))
     });
     let option = |value: &str, label: &str, chosen: &str| {
         html! { option value=(value) selected[value == chosen] { (label) } }
@@ -163,9 +104,9 @@ pub async fn list(
     let body = html! {
         div.row.spread {
             h1 { "API keys" }
-            (create_button(&keys))
+            (create_button(&org))
         }
-        form.filters method="get" action=(keys.base()) {
+        form.filters method="get" action=(base) {
             div {
                 label for="status" { "Status" }
                 select #status name="status" {
@@ -203,13 +144,13 @@ pub async fn list(
                     tbody {
                         @for key in &found {
                             tr {
-                                td { a href={ (keys.base()) "/" (key.id) } { (key.name.as_str()) } }
+                                td { a href={ (base) "/" (key.id) } { (key.name.as_str()) } }
                                 td { code { (key.id.key_prefix()) } }
                                 td.optional { (key.scopes.to_string()) }
-                                td { (status_badge(key, now)) }
-                                td.optional { (key.expires_at.map(when).unwrap_or_else(|| "never".into())) }
+                                td { (status_badge(key.display_status(now))) }
+                                td.optional { (when_or_never(key.expires_at)) }
                                 td.optional { (key.rate_limit_per_minute) }
-                                td.optional { (key.last_used_at.map(when).unwrap_or_else(|| "never".into())) }
+                                td.optional { (when_or_never(key.last_used_at)) }
                                 td { (key.request_count) }
                             }
                         }
@@ -221,39 +162,34 @@ pub async fn list(
             p.pager { a href=(next) { "Next page" } }
         }
     };
-    Ok(keys.page(&signed_in, "API keys", body))
+    Ok(org.page("API keys", body))
 }
 
-fn create_button(keys: &Keys) -> Markup {
+fn create_button(org: &OrgPage<'_>) -> Markup {
     html! {
-        @if !keys.api_access {
+        @if !org.api_access {
             div {
                 button type="button" disabled aria-describedby="no-access" { "Create API key" }
                 p #no-access .muted { "API access requires Starter or higher" }
             }
-        } @else if keys.can_write {
-            a.button href={ (keys.base()) "/new" } { "Create API key" }
+        } @else if org.can(KEYS_WRITE) {
+            a.button href=(org.url("/api-keys/new")) { "Create API key" }
         }
     }
 }
 
-fn status_badge(key: &ApiKey, now: i64) -> Markup {
-    let status = key.display_status(now);
-    html! { span class={ "badge " (status) } { (status) } }
-}
-
-fn key_form(keys: &Keys, signed_in: &SignedIn, values: &KeyForm, problem: Option<&str>) -> Markup {
+fn key_form(org: &OrgPage<'_>, values: &KeyForm, problem: Option<&str>) -> Markup {
     html! {
         h1 { "Create an API key" }
         @if let Some(problem) = problem {
             div.notice.error role="alert" { (problem) }
         }
-        form.card method="post" action=(keys.base()) {
-            (csrf_field(&signed_in.csrf))
+        form.card method="post" action=(org.url("/api-keys")) {
+            (csrf_field(&org.signed_in.csrf))
             (key_fields(values))
             div.actions {
                 button type="submit" { "Create key" }
-                a.button.secondary href=(keys.base()) { "Cancel" }
+                a.button.secondary href=(org.url("/api-keys")) { "Cancel" }
             }
         }
     }
@@ -283,20 +219,11 @@ pub async fn new_form(
     signed_in: SignedIn,
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let org_id = org_id(&path)?;
-    let keys = Keys::of(&signed_in, &management, &org_id).await?;
-    if !keys.can_write {
-        return Err(ConsoleError::Forbidden(
-            "Your role in this organisation does not allow this.".into(),
-        ));
-    }
-    if !keys.api_access {
-        return Err(ConsoleError::Forbidden(
-            "API access requires Starter or higher.".into(),
-        ));
-    }
-    let body = key_form(&keys, &signed_in, &KeyForm::default(), None);
-    Ok(keys.page(&signed_in, "Create an API key", body))
+    let org = open(&signed_in, &management, &path).await?;
+    org.require(KEYS_WRITE)?;
+    org.require_api_access()?;
+    let body = key_form(&org, &KeyForm::default(), None);
+    Ok(org.page("Create an API key", body))
 }
 
 pub async fn create(
@@ -306,8 +233,7 @@ pub async fn create(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let org_id = org_id(&path)?;
-    let keys = Keys::of(&signed_in, &management, &org_id).await?;
+    let org = open(&signed_in, &management, &path).await?;
     let created = async {
         let new = NewApiKey {
             name: input.name.clone(),
@@ -317,61 +243,97 @@ pub async fn create(
             ip_allowlist: Some(entries(&input.ip_allowlist)),
             metadata: None,
         };
-        let caller = signed_in.caller(&org_id);
-        Ok::<_, ConsoleError>(management.create_api_key(&caller, &org_id, new).await?)
+        Ok::<_, ConsoleError>(
+            management
+                .create_api_key(&org.caller(), &org.org.id, new)
+                .await?,
+        )
     };
     match created.await {
         Ok((key, secret)) => {
-            let page = format!("{}/{}", keys.base(), key.id);
-            Ok(HttpResponse::SeeOther()
-                .cookie(signed_in.reveal_cookie(&page, secret.expose()))
-                .insert_header((header::LOCATION, page))
-                .finish())
+            let page = org.url(&format!("/api-keys/{}", key.id));
+            Ok(signed_in.redirect_revealing(page, secret.expose()))
         }
         Err(refused @ (ConsoleError::Invalid(_) | ConsoleError::Forbidden(_))) => {
             let status = actix_web::ResponseError::status_code(&refused);
-            let body = key_form(&keys, &signed_in, &input, Some(&refused.to_string()));
-            Ok(keys.page_with(&signed_in, status, "Create an API key", body))
+            let body = key_form(&org, &input, Some(&refused.to_string()));
+            Ok(org.page_with(status, "Create an API key", body))
         }
         Err(other) => Err(other),
     }
 }
 
+#[derive(Deserialize)]
+pub struct DetailQuery {
+    /// The usage chart's window: `day` (the default) or `month`.
+    #[serde(default)]
+    usage: String,
+}
+
 pub async fn detail(
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    query: web::Query<DetailQuery>,
     signed_in: SignedIn,
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let (org_id, key_id) = (org_id(&path.0)?, key_id(&path.1)?);
-    let keys = Keys::of(&signed_in, &management, &org_id).await?;
-    let caller = signed_in.caller(&org_id);
-    let key = management.get_api_key(&caller, &org_id, &key_id).await?;
-    let revealed = signed_in.take_revealed(&req);
-    let body = key_page(
-        &keys,
-        &signed_in,
-        &key,
-        management.clock.unix(),
-        revealed.as_ref().map(|(s, _)| s.expose_secret()),
-    );
-    let mut response = keys.page(&signed_in, key.name.as_str(), body);
-    if let Some((_, removal)) = revealed {
-        response
-            .add_cookie(&removal)
-            .map_err(|_| ConsoleError::Unavailable)?;
+    let org = open(&signed_in, &management, &path.0).await?;
+    let key_id = key_id(&path.1)?;
+    let caller = org.caller();
+    let key = management
+        .get_api_key(&caller, &org.org.id, &key_id)
+        .await?;
+    let now = management.clock.unix();
+    let window = Window::parse(&query.usage);
+    let (from, to) = window.range(now);
+    let usage = UsageQuery {
+        from: Some(rfc3339(from)),
+        to: Some(rfc3339(to - 1)),
+        granularity: Some(window.granularity().to_owned()),
+    };
+    let series = management
+        .api_key_usage(&caller, &org.org.id, &key_id, usage)
+        .await?;
+    let usage = usage_section(&org, &key, &series, window, from);
+    signed_in.page_revealing(&req, |secret| {
+        org.page(key.name.as_str(), key_page(&org, &key, now, secret, usage))
+    })
+}
+
+fn usage_section(
+    org: &OrgPage<'_>,
+    key: &ApiKey,
+    series: &UsageSeries,
+    window: Window,
+    from: i64,
+) -> Markup {
+    let here = org.url(&format!("/api-keys/{}", key.id));
+    let link = |value: &str, label: &str, shown: bool| {
+        html! {
+            a href={ (here) "?usage=" (value) } aria-current=[shown.then_some("true")] { (label) }
+        }
+    };
+    html! {
+        h2 #usage { "Usage" }
+        div.card {
+            p.row {
+                (link("day", "Last 24 hours", window == Window::Day))
+                (link("month", "Last 30 days", window == Window::Month))
+            }
+            (chart(series, window, from))
+        }
     }
-    Ok(response)
 }
 
 fn key_page(
-    keys: &Keys,
-    signed_in: &SignedIn,
+    org: &OrgPage<'_>,
     key: &ApiKey,
     now: i64,
     secret: Option<&str>,
+    usage: Markup,
 ) -> Markup {
-    let here = format!("{}/{}", keys.base(), key.id);
+    let here = org.url(&format!("/api-keys/{}", key.id));
+    let csrf = &org.signed_in.csrf;
     let values = KeyForm {
         csrf: String::new(),
         name: key.name.as_str().to_owned(),
@@ -381,68 +343,43 @@ fn key_page(
         ip_allowlist: key.ip_allowlist.entries().collect::<Vec<_>>().join(" "),
     };
     html! {
-        p { a href=(keys.base()) { "← API keys" } }
-        h1 { (key.name.as_str()) " " (status_badge(key, now)) }
+        p { a href=(org.url("/api-keys")) { "← API keys" } }
+        h1 { (key.name.as_str()) " " (status_badge(key.display_status(now))) }
         @if let Some(secret) = secret {
-            div.notice role="status" {
-                p { strong { "Your new API key." } " Copy it now: it is shown only this once." }
-                div.secret {
-                    code #new-secret { (secret) }
-                    button.secondary type="button" data-copy="new-secret" { "Copy" }
-                }
-            }
+            (shown_once("API key", "new-secret", secret))
         }
         div.card {
             dl.facts {
                 dt { "Prefix" } dd { code { (key.id.key_prefix()) } }
                 dt { "Scopes" } dd { (key.scopes.to_string()) }
                 dt { "Created" } dd { (when(key.created_at)) }
-                dt { "Expires" } dd { (key.expires_at.map(when).unwrap_or_else(|| "never".into())) }
+                dt { "Expires" } dd { (when_or_never(key.expires_at)) }
                 dt { "Rate limit" } dd #rate-limit { (key.rate_limit_per_minute) " per minute" }
                 dt { "IP allowlist" } dd { @if key.ip_allowlist.is_empty() { "any address" } @else { (values.ip_allowlist) } }
-                dt { "Last used" } dd { (key.last_used_at.map(when).unwrap_or_else(|| "never".into())) }
+                dt { "Last used" } dd { (when_or_never(key.last_used_at)) }
                 dt { "Requests" } dd { (key.request_count) }
             }
         }
-        @if keys.can_write {
+        (usage)
+        @if org.can(KEYS_WRITE) {
             h2 { "Edit" }
             form.card method="post" action={ (here) "/edit" } {
-                (csrf_field(&signed_in.csrf))
+                (csrf_field(csrf))
                 (key_fields(&values))
                 div.actions { button type="submit" { "Save changes" } }
             }
             h2 { "Status" }
-            form.card method="post" action={ (here) "/status" } {
-                (csrf_field(&signed_in.csrf))
-                @if key.status == ApiKeyStatus::Active {
-                    input type="hidden" name="status" value="deactivated";
-                    p { "A deactivated key is refused at once, on every node." }
-                    button.danger type="submit" { "Deactivate" }
-                } @else {
-                    input type="hidden" name="status" value="active";
-                    p { "The key is deactivated." }
-                    button type="submit" { "Activate" }
-                }
-            }
+            (status_form(&format!("{here}/status"), csrf, key.status == ApiKeyStatus::Active,
+                "A deactivated key is refused at once, on every node."))
             h2 { "Roll" }
             form.card method="post" action={ (here) "/roll" } {
-                (csrf_field(&signed_in.csrf))
+                (csrf_field(csrf))
                 p { "A new key with the same settings; this one keeps working for the grace period." }
-                label for="grace" { "Grace period" }
-                select #grace name="grace_period_seconds" {
-                    option value="3600" { "1 hour" }
-                    option value="86400" selected { "24 hours" }
-                    option value="604800" { "7 days" }
-                }
+                (grace_period_field())
                 div.actions { button type="submit" { "Roll key" } }
             }
             h2 { "Delete" }
-            form.card method="post" action={ (here) "/delete" } data-confirm="Delete this API key for good?" {
-                (csrf_field(&signed_in.csrf))
-                label for="confirm" { "Type the key's name, " code { (key.name.as_str()) } ", to delete it at once" }
-                input #confirm type="text" name="confirm" autocomplete="off" required;
-                div.actions { button.danger type="submit" { "Delete key" } }
-            }
+            (delete_form(&format!("{here}/delete"), csrf, "key", key.name.as_str()))
         }
     }
 }
@@ -454,10 +391,12 @@ pub async fn edit(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let (org_id, key_id) = (org_id(&path.0)?, key_id(&path.1)?);
-    let keys = Keys::of(&signed_in, &management, &org_id).await?;
-    let caller = signed_in.caller(&org_id);
-    let key = management.get_api_key(&caller, &org_id, &key_id).await?;
+    let org = open(&signed_in, &management, &path.0).await?;
+    let key_id = key_id(&path.1)?;
+    let caller = org.caller();
+    let key = management
+        .get_api_key(&caller, &org.org.id, &key_id)
+        .await?;
     // An expiry left as shown is not sent: an expired key stays editable.
     let shown = key.expires_at.map(local_time).unwrap_or_default();
     let expires_at = if input.expires_at.trim() == shown {
@@ -476,9 +415,9 @@ pub async fn edit(
         metadata: None,
     };
     management
-        .update_api_key(&caller, &org_id, &key_id, changes)
+        .update_api_key(&caller, &org.org.id, &key_id, changes)
         .await?;
-    Ok(see_other(format!("{}/{}", keys.base(), key_id)))
+    Ok(see_other(org.url(&format!("/api-keys/{key_id}"))))
 }
 
 pub async fn set_status(
@@ -488,35 +427,31 @@ pub async fn set_status(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let (org_id, key_id) = (org_id(&path.0)?, key_id(&path.1)?);
+    let org = open(&signed_in, &management, &path.0).await?;
+    let key_id = key_id(&path.1)?;
     let status = ApiKeyStatus::parse(&input.status)
         .ok_or_else(|| ConsoleError::Invalid("status: must be active or deactivated".into()))?;
-    let caller = signed_in.caller(&org_id);
     management
-        .set_api_key_status(&caller, &org_id, &key_id, status)
+        .set_api_key_status(&org.caller(), &org.org.id, &key_id, status)
         .await?;
-    Ok(see_other(format!(
-        "/console/orgs/{org_id}/api-keys/{key_id}"
-    )))
+    Ok(see_other(org.url(&format!("/api-keys/{key_id}"))))
 }
 
 pub async fn roll(
     path: web::Path<(String, String)>,
     signed_in: SignedIn,
-    input: web::Form<RollForm>,
+    input: web::Form<GraceForm>,
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let (org_id, key_id) = (org_id(&path.0)?, key_id(&path.1)?);
-    let caller = signed_in.caller(&org_id);
+    let org = open(&signed_in, &management, &path.0).await?;
+    let key_id = key_id(&path.1)?;
+    let grace = Some(input.grace_period_seconds);
     let rolled = management
-        .roll_api_key(&caller, &org_id, &key_id, Some(input.grace_period_seconds))
+        .roll_api_key(&org.caller(), &org.org.id, &key_id, grace)
         .await?;
-    let page = format!("/console/orgs/{org_id}/api-keys/{}", rolled.new.id);
-    Ok(HttpResponse::SeeOther()
-        .cookie(signed_in.reveal_cookie(&page, rolled.secret.expose()))
-        .insert_header((header::LOCATION, page))
-        .finish())
+    let page = org.url(&format!("/api-keys/{}", rolled.new.id));
+    Ok(signed_in.redirect_revealing(page, rolled.secret.expose()))
 }
 
 pub async fn delete(
@@ -526,14 +461,15 @@ pub async fn delete(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let (org_id, key_id) = (org_id(&path.0)?, key_id(&path.1)?);
-    let caller = signed_in.caller(&org_id);
-    let key = management.get_api_key(&caller, &org_id, &key_id).await?;
-    if input.confirm.trim() != key.name.as_str() {
-        return Err(ConsoleError::Invalid(
-            "To delete the key, type its name exactly.".into(),
-        ));
-    }
-    management.delete_api_key(&caller, &org_id, &key_id).await?;
-    Ok(see_other(format!("/console/orgs/{org_id}/api-keys")))
+    let org = open(&signed_in, &management, &path.0).await?;
+    let key_id = key_id(&path.1)?;
+    let caller = org.caller();
+    let key = management
+        .get_api_key(&caller, &org.org.id, &key_id)
+        .await?;
+    input.confirms(key.name.as_str(), "key")?;
+    management
+        .delete_api_key(&caller, &org.org.id, &key_id)
+        .await?;
+    Ok(see_other(org.url("/api-keys")))
 }

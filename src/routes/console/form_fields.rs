@@ -3,8 +3,63 @@
 //! and a `datetime-local` value is read as UTC.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Deserialize;
 
 use super::error::ConsoleError;
+
+/// A form with nothing but its session's token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+/// Deactivates or activates a credential.
+#[derive(Deserialize)]
+pub struct StatusForm {
+    pub csrf: String,
+    pub status: String,
+}
+
+/// Rolls a key or rotates a client secret.
+#[derive(Deserialize)]
+pub struct GraceForm {
+    pub csrf: String,
+    pub grace_period_seconds: i64,
+}
+
+/// Deletes a credential whose name was typed.
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    pub csrf: String,
+    #[serde(default)]
+    pub confirm: String,
+}
+
+impl DeleteForm {
+    /// Refuses unless the credential's name was typed exactly.
+    pub fn confirms(&self, name: &str, what: &str) -> Result<(), ConsoleError> {
+        if self.confirm.trim() == name {
+            Ok(())
+        } else {
+            Err(ConsoleError::Invalid(format!(
+                "To delete the {what}, type its name exactly."
+            )))
+        }
+    }
+}
+
+/// `pairs` as a URL's query string, each value encoded.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// A list page's cursor, `<time>.<id>` of its last item, as `PageRequest` takes it.
+pub fn cursor(raw: &str) -> Option<(i64, String)> {
+    raw.split_once('.')
+        .and_then(|(t, id)| Some((t.parse().ok()?, id.to_owned())))
+}
 
 /// The entries of a list field.
 pub fn entries(raw: &str) -> Vec<String> {

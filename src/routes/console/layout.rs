@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use maud::{html, Markup, DOCTYPE};
 
-use crate::domain::Organisation;
+use crate::domain::{Organisation, Role};
 use crate::management::console_sessions::Member;
 
 /// The parts of an organisation the top bar links to.
@@ -13,6 +13,9 @@ use crate::management::console_sessions::Member;
 pub enum Section {
     Overview,
     ApiKeys,
+    Clients,
+    Audit,
+    Members,
 }
 
 /// Who is signed in, where they are, and the token their forms carry.
@@ -51,6 +54,23 @@ pub fn bare(title: &str, body: Markup) -> Markup {
     document(title, top, body)
 }
 
+/// A small card of its own outside any organisation (sign-in, password
+/// links): a heading, what went wrong if anything, and `content`.
+pub fn card(title: &str, problem: Option<&str>, content: Markup) -> Markup {
+    bare(
+        title,
+        html! {
+            div.card.narrow {
+                h1 { (title) }
+                @if let Some(problem) = problem {
+                    div.notice.error role="alert" { (problem) }
+                }
+                (content)
+            }
+        },
+    )
+}
+
 /// A page of a signed-in member.
 pub fn page(title: &str, frame: &Frame<'_>, body: Markup) -> Markup {
     let link = |section: Section, href: String, label: &str| {
@@ -67,6 +87,11 @@ pub fn page(title: &str, frame: &Frame<'_>, body: Markup) -> Markup {
                     nav aria-label="Organisation" {
                         (link(Section::Overview, format!("/console/orgs/{}", org.id), org.name.as_str()))
                         (link(Section::ApiKeys, format!("/console/orgs/{}/api-keys", org.id), "API keys"))
+                        (link(Section::Clients, format!("/console/orgs/{}/clients", org.id), "OAuth clients"))
+                        (link(Section::Audit, format!("/console/orgs/{}/audit", org.id), "Audit trail"))
+                        @if frame.member.membership(&org.id).is_some_and(|m| m.role == Role::Owner) {
+                            (link(Section::Members, format!("/console/orgs/{}/members", org.id), "Members"))
+                        }
                     }
                 }
                 span.muted { (frame.member.user.display_name.as_str()) }

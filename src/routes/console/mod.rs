@@ -5,14 +5,20 @@
 
 mod api_keys;
 mod assets;
+mod audit;
+mod clients;
 mod error;
 mod form_fields;
 mod form_guard;
 mod layout;
+mod members;
+mod org_page;
 mod orgs;
 mod password;
 mod session;
 mod sign_in;
+mod usage_chart;
+mod widgets;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -20,14 +26,16 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
 
-/// How the console's cookies are set, from the issuer URL.
+/// Where the console is served: the issuer URL, and from it how its
+/// cookies are set.
 #[derive(Debug, Clone)]
-pub struct ConsoleCookies {
+pub struct ConsoleSite {
+    pub issuer: String,
     /// `Secure` and `__Host-`: everywhere but a plain-http loopback issuer.
     pub secure: bool,
 }
 
-impl ConsoleCookies {
+impl ConsoleSite {
     pub fn for_issuer(issuer: &str) -> Self {
         let loopback_http = url::Url::parse(issuer).is_ok_and(|url| {
             url.scheme() == "http"
@@ -39,6 +47,7 @@ impl ConsoleCookies {
                 }
         });
         Self {
+            issuer: issuer.to_owned(),
             secure: !loopback_http,
         }
     }
@@ -85,6 +94,39 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/orgs/{org_id}/api-keys/{key_id}/delete",
                 web::post().to(api_keys::delete),
+            )
+            .route("/orgs/{org_id}/clients", web::get().to(clients::list))
+            .route("/orgs/{org_id}/clients", web::post().to(clients::create))
+            .route(
+                "/orgs/{org_id}/clients/new",
+                web::get().to(clients::new_form),
+            )
+            .route(
+                "/orgs/{org_id}/clients/{client_id}",
+                web::get().to(clients::detail),
+            )
+            .route(
+                "/orgs/{org_id}/clients/{client_id}/edit",
+                web::post().to(clients::edit),
+            )
+            .route(
+                "/orgs/{org_id}/clients/{client_id}/rotate",
+                web::post().to(clients::rotate),
+            )
+            .route(
+                "/orgs/{org_id}/clients/{client_id}/status",
+                web::post().to(clients::set_status),
+            )
+            .route(
+                "/orgs/{org_id}/clients/{client_id}/delete",
+                web::post().to(clients::delete),
+            )
+            .route("/orgs/{org_id}/audit", web::get().to(audit::list))
+            .route("/orgs/{org_id}/members", web::get().to(members::list))
+            .route("/orgs/{org_id}/members", web::post().to(members::invite))
+            .route(
+                "/orgs/{org_id}/members/{user_id}/end-sessions",
+                web::post().to(members::end_sessions),
             )
             .default_service(web::to(error::not_found)),
     );

@@ -7,14 +7,11 @@ use maud::html;
 
 use super::error::ConsoleError;
 use super::layout::{self, Section};
+use super::org_page::OrgPage;
 use super::session::SignedIn;
-use crate::domain::{OrgId, Plan};
+use crate::domain::Plan;
 use crate::management::{ApiKeyList, Management};
 use crate::storage::PageRequest;
-
-pub fn org_id(raw: &str) -> Result<OrgId, ConsoleError> {
-    OrgId::parse(raw).map_err(|_| ConsoleError::NotFound)
-}
 
 pub async fn home(
     signed_in: SignedIn,
@@ -59,16 +56,13 @@ pub async fn overview(
     signed_in: SignedIn,
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let org_id = org_id(&path)?;
-    let role = signed_in.role_in(&org_id)?;
-    let caller = signed_in.caller(&org_id);
-    let org = management.get_organisation(&caller, &org_id).await?;
-    let limit = management.plans.of(org.plan);
+    let org = OrgPage::open(&signed_in, &management, &path, Section::Overview).await?;
+    let limit = management.plans.of(org.org.plan);
     let counted = limit.max_api_keys.map_or(1_000, |max| i64::from(max) + 1);
     let active = management
         .list_api_keys(
-            &caller,
-            &org_id,
+            &org.caller(),
+            &org.org.id,
             ApiKeyList {
                 status: Some("active".into()),
                 expiring_within: None,
@@ -80,11 +74,12 @@ pub async fn overview(
         )
         .await?
         .len();
+    let plan = plan_name(org.org.plan);
     let body = html! {
-        h1 { (org.name.as_str()) }
+        h1 { (org.org.name.as_str()) }
         div.card {
             dl.facts {
-                dt { "Plan" } dd { (plan_name(org.plan)) }
+                dt { "Plan" } dd { (plan) }
                 dt { "API access" }
                 dd {
                     @if limit.api_access { "Yes" }
@@ -95,22 +90,21 @@ pub async fn overview(
                     (active)
                     @if let Some(max) = limit.max_api_keys { " of " (max) " the plan allows" }
                 }
-                dt { "Your role" } dd { (role.as_str()) }
+                dt { "Your role" } dd { (org.role.as_str()) }
             }
         }
         @if !limit.api_access {
             div.notice.warn role="note" {
                 "API access requires Starter or higher: keys and clients cannot be created on the "
-                (plan_name(org.plan)) " plan."
+                (plan) " plan."
             }
         }
-        p { a.button href={ "/console/orgs/" (org.id) "/api-keys" } { "API keys" } }
+        div.actions {
+            a.button href=(org.url("/api-keys")) { "API keys" }
+            a.button.secondary href=(org.url("/clients")) { "OAuth clients" }
+        }
     };
-    let frame = signed_in.frame(Some(&org), Some(Section::Overview));
-    Ok(layout::respond(
-        StatusCode::OK,
-        layout::page(org.name.as_str(), &frame, body),
-    ))
+    Ok(org.page(org.org.name.as_str(), body))
 }
 
 pub fn plan_name(plan: Plan) -> &'static str {

@@ -25,41 +25,31 @@ pub struct PasswordForm {
 }
 
 fn form(token: &str, problem: Option<&str>) -> Markup {
-    layout::bare(
-        "Choose a password",
-        html! {
-            div.card.narrow {
-                h1 { "Choose a password" }
-                @if let Some(problem) = problem {
-                    div.notice.error role="alert" { (problem) }
-                }
-                form method="post" action="/console/password" {
-                    input type="hidden" name="token" value=(token);
-                    label for="password" {
-                        "Password "
-                        span.hint { "(at least " (MIN_PASSWORD_CHARS) " characters)" }
-                    }
-                    input #password type="password" name="password" autocomplete="new-password"
-                        minlength=(MIN_PASSWORD_CHARS) required autofocus;
-                    label for="confirm" { "The same again" }
-                    input #confirm type="password" name="confirm" autocomplete="new-password" required;
-                    div.actions { button type="submit" { "Set password" } }
-                }
+    let form = html! {
+        form method="post" action="/console/password" {
+            input type="hidden" name="token" value=(token);
+            label for="password" {
+                "Password "
+                span.hint { "(at least " (MIN_PASSWORD_CHARS) " characters)" }
             }
-        },
-    )
+            input #password type="password" name="password" autocomplete="new-password"
+                minlength=(MIN_PASSWORD_CHARS) required autofocus;
+            label for="confirm" { "The same again" }
+            input #confirm type="password" name="confirm" autocomplete="new-password" required;
+            div.actions { button type="submit" { "Set password" } }
+        }
+    };
+    layout::card("Choose a password", problem, form)
 }
 
 fn spent() -> HttpResponse {
     layout::respond(
         StatusCode::NOT_FOUND,
-        layout::bare(
-            "Link not valid",
+        layout::card(
+            "This link is not valid",
+            None,
             html! {
-                div.card.narrow {
-                    h1 { "This link is not valid" }
-                    p { "It was used already or has expired. Ask an owner of your organisation for a new invitation." }
-                }
+                p { "It was used already or has expired. Ask an owner of your organisation for a new invitation." }
             },
         ),
     )
@@ -90,14 +80,10 @@ pub async fn submit(
     match management.set_password(token, &input.password).await {
         Ok(_) => Ok(layout::respond(
             StatusCode::OK,
-            layout::bare(
-                "Password set",
-                html! {
-                    div.card.narrow {
-                        h1 { "Your password is set" }
-                        p { a.button href="/console/sign-in" { "Sign in" } }
-                    }
-                },
+            layout::card(
+                "Your password is set",
+                None,
+                html! { p { a.button href="/console/sign-in" { "Sign in" } } },
             ),
         )),
         Err(ManagementError::NotFound) => Ok(spent()),

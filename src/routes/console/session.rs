@@ -3,14 +3,14 @@
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
 use super::error::ConsoleError;
 use super::layout::{Frame, Section};
-use super::ConsoleCookies;
+use super::ConsoleSite;
 use crate::crypto::console_tokens::ConsoleKeys;
 use crate::domain::{OrgId, Organisation, Role};
 use crate::management::console_sessions::{ConsoleSessions, Member};
@@ -21,8 +21,8 @@ const REVEAL_COOKIE: &str = "keyward-reveal";
 
 /// The cookie's name: `__Host-` binds it to this host over HTTPS; a
 /// plain-http loopback issuer cannot use the prefix.
-fn cookie_name(cookies: &ConsoleCookies) -> &'static str {
-    if cookies.secure {
+fn cookie_name(site: &ConsoleSite) -> &'static str {
+    if site.secure {
         "__Host-keyward-session"
     } else {
         "keyward-session"
@@ -30,26 +30,26 @@ fn cookie_name(cookies: &ConsoleCookies) -> &'static str {
 }
 
 /// The cookie that carries a new session's id.
-pub fn session_cookie(cookies: &ConsoleCookies, id: &SecretString) -> Cookie<'static> {
-    Cookie::build(cookie_name(cookies), id.expose_secret().to_owned())
+pub fn session_cookie(site: &ConsoleSite, id: &SecretString) -> Cookie<'static> {
+    Cookie::build(cookie_name(site), id.expose_secret().to_owned())
         .path("/")
         .http_only(true)
-        .secure(cookies.secure)
+        .secure(site.secure)
         .same_site(SameSite::Lax)
         .finish()
 }
 
 /// The cookie that removes it.
-pub fn removal_cookie(cookies: &ConsoleCookies) -> Cookie<'static> {
-    let mut cookie = session_cookie(cookies, &SecretString::from(String::new()));
+pub fn removal_cookie(site: &ConsoleSite) -> Cookie<'static> {
+    let mut cookie = session_cookie(site, &SecretString::from(String::new()));
     cookie.make_removal();
     cookie
 }
 
 /// The session id of a request, if it carries one.
 pub fn session_id(req: &HttpRequest) -> Option<SecretString> {
-    let cookies = req.app_data::<web::Data<ConsoleCookies>>()?;
-    req.cookie(cookie_name(cookies))
+    let site = req.app_data::<web::Data<ConsoleSite>>()?;
+    req.cookie(cookie_name(site))
         .map(|c| SecretString::from(c.value().to_owned()))
 }
 
@@ -59,7 +59,7 @@ pub struct SignedIn {
     pub csrf: String,
     session_id: SecretString,
     keys: web::Data<ConsoleKeys>,
-    cookies: web::Data<ConsoleCookies>,
+    site: web::Data<ConsoleSite>,
     source: Option<std::net::IpAddr>,
     request_id: String,
 }
@@ -79,9 +79,9 @@ impl FromRequest for SignedIn {
                 .app_data::<web::Data<ConsoleKeys>>()
                 .expect("the console's keys are registered")
                 .clone();
-            let cookies = req
-                .app_data::<web::Data<ConsoleCookies>>()
-                .expect("the console's cookie settings are registered")
+            let site = req
+                .app_data::<web::Data<ConsoleSite>>()
+                .expect("the console's site is registered")
                 .clone();
             let id = session_id(&req).ok_or(ConsoleError::SignInRequired)?;
             let member = sessions
@@ -93,7 +93,7 @@ impl FromRequest for SignedIn {
                 csrf: keys.token(&id),
                 session_id: id,
                 keys,
-                cookies,
+                site,
                 source: source_ip(&req),
                 request_id: request_id(&req),
             })
@@ -129,28 +129,50 @@ impl SignedIn {
 
     /// A cookie that shows `secret` once, on the page at `path`, to this
     /// session only.
-    pub fn reveal_cookie(&self, path: &str, secret: &str) -> Cookie<'static> {
+    fn reveal_cookie(&self, path: &str, secret: &str) -> Cookie<'static> {
         Cookie::build(
             REVEAL_COOKIE,
             self.keys.seal(&self.session_id, path, secret),
         )
         .path(path.to_owned())
         .http_only(true)
-        .secure(self.cookies.secure)
+        .secure(self.site.secure)
         .same_site(SameSite::Strict)
         .max_age(actix_web::cookie::time::Duration::minutes(5))
         .finish()
     }
 
-    /// The secret a reveal cookie of `req` holds for its page, and the
-    /// cookie that removes it: it is shown once.
-    pub fn take_revealed(&self, req: &HttpRequest) -> Option<(SecretString, Cookie<'static>)> {
+    pub fn site(&self) -> &ConsoleSite {
+        &self.site
+    }
+
+    /// A redirect to `page`, which shows `secret` there once.
+    pub fn redirect_revealing(&self, page: String, secret: &str) -> HttpResponse {
+        HttpResponse::SeeOther()
+            .cookie(self.reveal_cookie(&page, secret))
+            .insert_header((actix_web::http::header::LOCATION, page))
+            .finish()
+    }
+
+    /// The page of `req`, rendered with the secret its reveal cookie holds
+    /// if any; the cookie is removed, so the secret is shown once.
+    pub fn page_revealing(
+        &self,
+        req: &HttpRequest,
+        render: impl FnOnce(Option<&str>) -> HttpResponse,
+    ) -> Result<HttpResponse, ConsoleError> {
+        let Some(sealed) = req.cookie(REVEAL_COOKIE) else {
+            return Ok(render(None));
+        };
         let path = req.path();
-        let sealed = req.cookie(REVEAL_COOKIE)?;
         let secret = self.keys.open(&self.session_id, path, sealed.value());
+        let mut response = render(secret.as_ref().map(|s| s.expose_secret()));
         let mut removal = self.reveal_cookie(path, "");
         removal.make_removal();
-        secret.map(|s| (s, removal))
+        response
+            .add_cookie(&removal)
+            .map_err(|_| ConsoleError::Unavailable)?;
+        Ok(response)
     }
 
     pub fn frame<'a>(

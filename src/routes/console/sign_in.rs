@@ -9,9 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::error::ConsoleError;
+use super::form_fields::CsrfForm;
 use super::layout;
 use super::session::{removal_cookie, session_cookie, session_id, SignedIn};
-use super::ConsoleCookies;
+use super::ConsoleSite;
 use crate::management::console_sessions::{ConsoleSessions, SignInError};
 use crate::routes::admin::audit::source_ip;
 
@@ -21,30 +22,17 @@ pub struct SignInForm {
     password: SecretString,
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 fn form(email: &str, problem: Option<&str>) -> Markup {
-    layout::bare(
-        "Sign in",
-        html! {
-            div.card.narrow {
-                h1 { "Sign in" }
-                @if let Some(problem) = problem {
-                    div.notice.error role="alert" { (problem) }
-                }
-                form method="post" action="/console/sign-in" {
-                    label for="email" { "Email" }
-                    input #email type="email" name="email" value=(email) autocomplete="username" required autofocus;
-                    label for="password" { "Password" }
-                    input #password type="password" name="password" autocomplete="current-password" required;
-                    div.actions { button type="submit" { "Sign in" } }
-                }
-            }
-        },
-    )
+    let form = html! {
+        form method="post" action="/console/sign-in" {
+            label for="email" { "Email" }
+            input #email type="email" name="email" value=(email) autocomplete="username" required autofocus;
+            label for="password" { "Password" }
+            input #password type="password" name="password" autocomplete="current-password" required;
+            div.actions { button type="submit" { "Sign in" } }
+        }
+    };
+    layout::card("Sign in", problem, form)
 }
 
 pub async fn page() -> HttpResponse {
@@ -55,7 +43,7 @@ pub async fn submit(
     req: HttpRequest,
     input: web::Form<SignInForm>,
     sessions: web::Data<ConsoleSessions>,
-    cookies: web::Data<ConsoleCookies>,
+    cookies: web::Data<ConsoleSite>,
 ) -> Result<HttpResponse, ConsoleError> {
     let SignInForm { email, password } = input.into_inner();
     match sessions.sign_in(&email, &password, source_ip(&req)).await {
@@ -92,7 +80,7 @@ pub async fn sign_out(
     signed_in: SignedIn,
     input: web::Form<CsrfForm>,
     sessions: web::Data<ConsoleSessions>,
-    cookies: web::Data<ConsoleCookies>,
+    cookies: web::Data<ConsoleSite>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
     if let Some(id) = session_id(&req) {

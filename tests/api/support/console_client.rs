@@ -89,6 +89,19 @@ impl ConsoleClient {
         Self::page(self.http.post(url).form(form).send().await.unwrap()).await
     }
 
+    /// Sends the password form of a link; the answer.
+    pub async fn set_password(&self, token: &str, password: &str) -> Page {
+        self.post(
+            "/console/password",
+            &[
+                ("token", token),
+                ("password", password),
+                ("confirm", password),
+            ],
+        )
+        .await
+    }
+
     /// Signs in; the answer to the sign-in form.
     pub async fn sign_in(&self, email: &str, password: &str) -> Page {
         self.post(
@@ -116,16 +129,7 @@ pub async fn member(app: &TestApp, org: &str, role: &str) -> String {
         .get(&format!("/console/password?token={token}"))
         .await;
     assert_eq!(form.status, 200, "{}", form.body);
-    let set = browser
-        .post(
-            "/console/password",
-            &[
-                ("token", token),
-                ("password", PASSWORD),
-                ("confirm", PASSWORD),
-            ],
-        )
-        .await;
+    let set = browser.set_password(token, PASSWORD).await;
     assert_eq!(set.status, 200, "{}", set.body);
     email
 }

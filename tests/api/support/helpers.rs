@@ -447,6 +447,21 @@ impl TestApp {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// A token through the `oauth2` crate, as an integration gets one.
+    pub async fn oauth2_token(&self, id: &str, secret: &str) -> Result<String, String> {
+        use oauth2::TokenResponse;
+        let oauth = oauth2::basic::BasicClient::new(oauth2::ClientId::new(id.to_owned()))
+            .set_client_secret(oauth2::ClientSecret::new(secret.to_owned()))
+            .set_token_uri(oauth2::TokenUrl::new(self.url("/oauth/token")).unwrap())
+            .set_auth_type(oauth2::AuthType::BasicAuth);
+        oauth
+            .exchange_client_credentials()
+            .request_async(&self.http)
+            .await
+            .map(|t| t.access_token().secret().clone())
+            .map_err(|e| format!("{e:?}"))
+    }
+
     /// POST /oauth/introspect as `caller` (Basic), with `token` and extra parameters.
     pub async fn introspect(
         &self,
