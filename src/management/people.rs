@@ -126,6 +126,48 @@ impl Management {
         Ok(self.store.members(org).await?)
     }
 
+    /// Gives a member another role (`Some`) or removes them (`None`). An
+    /// organisation keeps at least one owner.
+    pub async fn change_member(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        user: &UserId,
+        role: Option<&str>,
+    ) -> Result<(), ManagementError> {
+        caller.actor.require(org, MEMBERS_WRITE)?;
+        let role = role
+            .map(|raw| Role::parse(raw).map_err(|e| ManagementError::invalid("role", e)))
+            .transpose()?;
+        let before = self.membership(org, user).await?;
+        if !self.store.change_membership(org, user, role).await? {
+            return Err(ManagementError::invalid(
+                "role",
+                "an organisation keeps at least one owner",
+            ));
+        }
+        let target = Target {
+            org_id: Some(org),
+            kind: "user",
+            id: Some(user.as_str()),
+        };
+        let (action, new) = match role {
+            Some(role) => ("member.role_changed", role.as_str().into()),
+            None => ("member.removed", serde_json::Value::Null),
+        };
+        let changes = super::audit_trail::change("role", before.role.as_str().into(), new);
+        self.record(caller, action, target, changes).await;
+        Ok(())
+    }
+
+    async fn membership(&self, org: &OrgId, user: &UserId) -> Result<Membership, ManagementError> {
+        let memberships = self.store.memberships_of(user).await?;
+        memberships
+            .into_iter()
+            .find(|m| &m.org_id == org)
+            .ok_or(ManagementError::NotFound)
+    }
+
     /// Ends every console session of a member of `org`; how many.
     pub async fn end_member_sessions(
         &self,
@@ -134,10 +176,7 @@ impl Management {
         user: &UserId,
     ) -> Result<u64, ManagementError> {
         caller.actor.require(org, MEMBERS_WRITE)?;
-        let memberships = self.store.memberships_of(user).await?;
-        if !memberships.iter().any(|m| &m.org_id == org) {
-            return Err(ManagementError::NotFound);
-        }
+        self.membership(org, user).await?;
         let ended = self.store.end_user_sessions(user).await?;
         let target = Target {
             org_id: Some(org),

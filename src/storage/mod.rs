@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use crate::domain::{
     ApiKey, ApiKeyCredentials, ApiKeyId, AuditEvent, Change, Client, ClientCredentials, ClientId,
     ClientStatus, ConsoleSession, DeliveryAttempt, DeliveryState, Email, ExpiringCredential,
-    Membership, OrgId, Organisation, PasswordLink, SecretHash, User, UserId, WebhookDelivery,
+    Membership, OrgId, Organisation, PasswordLink, Role, SecretHash, User, UserId, WebhookDelivery,
 };
 use crate::metrics::Counters;
 
@@ -314,6 +314,15 @@ pub trait PeopleStore {
     ) -> Result<(), StorageError>;
     /// A user's memberships, oldest first.
     async fn memberships_of(&self, user: &UserId) -> Result<Vec<Membership>, StorageError>;
+    /// Gives a member of `org` another role, or (`None`) removes them; never
+    /// the last owner's owner role. False when nothing changed: no such
+    /// member, or the last owner.
+    async fn change_membership(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        role: Option<Role>,
+    ) -> Result<bool, StorageError>;
     /// An organisation's members with their memberships, oldest first.
     async fn members(&self, org: &OrgId) -> Result<Vec<(User, Membership)>, StorageError>;
     /// The user of an unused, unexpired link.

@@ -89,6 +89,42 @@ macro_rules! impl_people_store {
                 .collect()
             }
 
+            async fn change_membership(
+                &self,
+                org: &$crate::domain::OrgId,
+                user: &$crate::domain::UserId,
+                role: Option<$crate::domain::Role>,
+            ) -> Result<bool, $crate::storage::StorageError> {
+                // One statement each, so two owners demoting each other at
+                // once cannot leave the organisation without one.
+                let keeps_an_owner = "(SELECT COUNT(*) FROM memberships o WHERE o.org_id = $1 \
+                     AND o.role = 'owner' AND o.user_id <> $2) > 0";
+                let changed = match role {
+                    Some(role) => {
+                        sqlx::query(&format!(
+                            "UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2 \
+                             AND ($3 = 'owner' OR role <> 'owner' OR {keeps_an_owner})"
+                        ))
+                        .bind(org.as_str())
+                        .bind(user.as_str())
+                        .bind(role.as_str())
+                        .execute(self.pool())
+                        .await?
+                    }
+                    None => {
+                        sqlx::query(&format!(
+                            "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2 \
+                             AND (role <> 'owner' OR {keeps_an_owner})"
+                        ))
+                        .bind(org.as_str())
+                        .bind(user.as_str())
+                        .execute(self.pool())
+                        .await?
+                    }
+                };
+                Ok(changed.rows_affected() == 1)
+            }
+
             async fn members(
                 &self,
                 org: &$crate::domain::OrgId,

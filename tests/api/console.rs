@@ -28,6 +28,8 @@ on_both_backends!(
     a_client_made_in_the_console_gets_tokens_with_the_copied_secret,
     owners_invite_members_and_end_their_sessions,
     the_audit_trail_and_usage_show_what_happened,
+    owners_set_the_webhook_and_see_its_secret_once,
+    owners_change_roles_but_keep_an_owner,
 );
 
 async fn org(app: &TestApp, plan: Plan) -> String {
@@ -788,4 +790,118 @@ async fn the_audit_trail_and_usage_show_what_happened(backend: Backend) {
             .status,
         400
     );
+}
+
+async fn owners_set_the_webhook_and_see_its_secret_once(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Starter).await;
+    let (owner, _) = signed_in(&app, &org, "owner").await;
+    let path = format!("/console/orgs/{org}/webhooks");
+    let page = owner.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("No deliveries."));
+    let csrf = page.csrf();
+    let refused = owner
+        .post(&path, &[("csrf", &csrf), ("url", "http://127.0.0.1/hook")])
+        .await;
+    assert_eq!(refused.status, 400, "a private address is refused");
+    let set = owner
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("url", "https://hooks.example.com/keyward"),
+            ],
+        )
+        .await;
+    assert_eq!(set.status, 303, "{}", set.body);
+    let shown = owner.get(&path).await;
+    let secret = shown
+        .text_of("new-secret")
+        .expect("the secret is shown once");
+    assert!(secret.starts_with("kwhs_"));
+    assert!(shown.body.contains("https://hooks.example.com/keyward"));
+    assert!(owner.get(&path).await.text_of("new-secret").is_none());
+    let rotated = owner
+        .post(&format!("{path}/rotate-secret"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(rotated.status, 303);
+    let next = owner.get(&path).await.text_of("new-secret").unwrap();
+    assert_ne!(next, secret);
+
+    let (admin, _) = signed_in(&app, &org, "admin").await;
+    assert_eq!(admin.get(&path).await.status, 403, "owners only");
+}
+
+async fn owners_change_roles_but_keep_an_owner(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Starter).await;
+    let (owner, owner_email) = signed_in(&app, &org, "owner").await;
+    let (viewer, viewer_email) = signed_in(&app, &org, "viewer").await;
+    let id_of = |email: String| {
+        let store = app.store.clone();
+        async move {
+            let email = keyward::domain::Email::parse(&email).unwrap();
+            store.user_by_email(&email).await.unwrap().unwrap().id
+        }
+    };
+    let (owner_id, viewer_id) = (id_of(owner_email).await, id_of(viewer_email).await);
+    let csrf = owner
+        .get(&format!("/console/orgs/{org}/members"))
+        .await
+        .csrf();
+    let members = |user: &keyward::domain::UserId, action: &str| {
+        format!("/console/orgs/{org}/members/{user}/{action}")
+    };
+
+    let last = owner
+        .post(
+            &members(&owner_id, "role"),
+            &[("csrf", &csrf), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(last.status, 400, "the last owner stays owner");
+    assert!(last.body.contains("at least one owner"));
+    assert_eq!(
+        owner
+            .post(&members(&owner_id, "remove"), &[("csrf", &csrf)])
+            .await
+            .status,
+        400
+    );
+
+    let promoted = owner
+        .post(
+            &members(&viewer_id, "role"),
+            &[("csrf", &csrf), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(promoted.status, 303);
+    let keys = viewer.get(&format!("/console/orgs/{org}/api-keys")).await;
+    assert!(
+        keys.body.contains("/api-keys/new"),
+        "an admin now: {}",
+        keys.body
+    );
+    let bad = owner
+        .post(
+            &members(&viewer_id, "role"),
+            &[("csrf", &csrf), ("role", "root")],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+
+    let removed = owner
+        .post(&members(&viewer_id, "remove"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(removed.status, 303);
+    assert_eq!(
+        viewer.get(&format!("/console/orgs/{org}")).await.status,
+        404,
+        "no longer a member"
+    );
+    let gone = owner
+        .post(&members(&viewer_id, "remove"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(gone.status, 404);
 }

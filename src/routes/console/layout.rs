@@ -16,6 +16,7 @@ pub enum Section {
     Clients,
     Audit,
     Members,
+    Webhooks,
 }
 
 /// Who is signed in, where they are, and the token their forms carry.
@@ -91,6 +92,7 @@ pub fn page(title: &str, frame: &Frame<'_>, body: Markup) -> Markup {
                         (link(Section::Audit, format!("/console/orgs/{}/audit", org.id), "Audit trail"))
                         @if frame.member.membership(&org.id).is_some_and(|m| m.role == Role::Owner) {
                             (link(Section::Members, format!("/console/orgs/{}/members", org.id), "Members"))
+                            (link(Section::Webhooks, format!("/console/orgs/{}/webhooks", org.id), "Webhooks"))
                         }
                     }
                 }

@@ -72,7 +72,7 @@ fn members_page(
                     th scope="col" { "Email" }
                     th scope="col" { "Role" }
                     th.optional scope="col" { "Member since" }
-                    th scope="col" { "Sessions" }
+                    th scope="col" { "Change" }
                 } }
                 tbody {
                     @for (user, membership) in members {
@@ -85,9 +85,26 @@ fn members_page(
                             }
                             td.optional { (when(membership.created_at)) }
                             td {
-                                form method="post" action=(org.url(&format!("/members/{}/end-sessions", user.id))) {
-                                    (csrf_field(csrf))
-                                    button.secondary type="submit" { "End sessions" }
+                                div.row {
+                                    form.row method="post" action=(org.url(&format!("/members/{}/role", user.id))) {
+                                        (csrf_field(csrf))
+                                        label.visually-hidden for={ "role-" (user.id) } { "Role of " (user.email.as_str()) }
+                                        select id={ "role-" (user.id) } name="role" {
+                                            @for role in Role::ALL {
+                                                option value=(role.as_str()) selected[role == membership.role] { (role.as_str()) }
+                                            }
+                                        }
+                                        button.secondary type="submit" { "Set role" }
+                                    }
+                                    form method="post" action=(org.url(&format!("/members/{}/end-sessions", user.id))) {
+                                        (csrf_field(csrf))
+                                        button.secondary type="submit" { "End sessions" }
+                                    }
+                                    form method="post" action=(org.url(&format!("/members/{}/remove", user.id)))
+                                        data-confirm={ "Remove " (user.email.as_str()) " from this organisation?" } {
+                                        (csrf_field(csrf))
+                                        button.danger type="submit" { "Remove" }
+                                    }
                                 }
                             }
                         }
@@ -150,6 +167,46 @@ pub async fn invite(
             Ok(org.page_with(status, "Members", body))
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    csrf: String,
+    role: String,
+}
+
+pub async fn set_role(
+    path: web::Path<(String, String)>,
+    signed_in: SignedIn,
+    input: web::Form<RoleForm>,
+    management: web::Data<Management>,
+) -> Result<HttpResponse, ConsoleError> {
+    signed_in.check(&input.csrf)?;
+    change(&signed_in, &management, &path, Some(&input.role)).await
+}
+
+pub async fn remove(
+    path: web::Path<(String, String)>,
+    signed_in: SignedIn,
+    input: web::Form<CsrfForm>,
+    management: web::Data<Management>,
+) -> Result<HttpResponse, ConsoleError> {
+    signed_in.check(&input.csrf)?;
+    change(&signed_in, &management, &path, None).await
+}
+
+async fn change(
+    signed_in: &SignedIn,
+    management: &Management,
+    path: &(String, String),
+    role: Option<&str>,
+) -> Result<HttpResponse, ConsoleError> {
+    let org = open(signed_in, management, &path.0).await?;
+    let user = UserId::parse(&path.1).map_err(|_| ConsoleError::NotFound)?;
+    management
+        .change_member(&org.caller(), &org.org.id, &user, role)
+        .await?;
+    Ok(see_other(org.url("/members")))
 }
 
 pub async fn end_sessions(

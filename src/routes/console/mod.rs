@@ -18,6 +18,7 @@ mod password;
 mod session;
 mod sign_in;
 mod usage_chart;
+mod webhooks;
 mod widgets;
 
 use actix_web::body::MessageBody;
@@ -122,11 +123,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(clients::delete),
             )
             .route("/orgs/{org_id}/audit", web::get().to(audit::list))
+            .route("/orgs/{org_id}/webhooks", web::get().to(webhooks::page))
+            .route("/orgs/{org_id}/webhooks", web::post().to(webhooks::set_url))
+            .route(
+                "/orgs/{org_id}/webhooks/rotate-secret",
+                web::post().to(webhooks::rotate_secret),
+            )
             .route("/orgs/{org_id}/members", web::get().to(members::list))
             .route("/orgs/{org_id}/members", web::post().to(members::invite))
             .route(
                 "/orgs/{org_id}/members/{user_id}/end-sessions",
                 web::post().to(members::end_sessions),
+            )
+            .route(
+                "/orgs/{org_id}/members/{user_id}/role",
+                web::post().to(members::set_role),
+            )
+            .route(
+                "/orgs/{org_id}/members/{user_id}/remove",
+                web::post().to(members::remove),
             )
             .default_service(web::to(error::not_found)),
     );
