@@ -408,6 +408,7 @@ impl Services {
             console_sessions: web::Data::new(ConsoleSessions::new(
                 core.store.clone(),
                 core.secrets.argon2().clone(),
+                core.root_token.clone(),
                 core.clock.clone(),
             )),
             console_keys: web::Data::new(ConsoleKeys::new(&core.server_secret)),

@@ -14,6 +14,7 @@ use crate::crypto::password::hash_secret;
 use crate::crypto::PasswordHasher;
 use crate::domain::{ConsoleSession, Email, Membership, OrgId, ScopeSet, User};
 use crate::services::failure_gate::FailureGate;
+use crate::services::root_token::RootToken;
 use crate::storage::{StorageError, Store};
 use crate::time::Clock;
 
@@ -71,6 +72,7 @@ impl Member {
 pub struct ConsoleSessions {
     store: Arc<dyn Store>,
     argon2: PasswordHasher,
+    root_token: RootToken,
     failures: FailureGate,
     clock: Arc<dyn Clock>,
     /// Checked instead when no user has the email, so that both answers
@@ -79,10 +81,16 @@ pub struct ConsoleSessions {
 }
 
 impl ConsoleSessions {
-    pub fn new(store: Arc<dyn Store>, argon2: PasswordHasher, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        argon2: PasswordHasher,
+        root_token: RootToken,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             store,
             argon2,
+            root_token,
             failures: FailureGate::new(clock.clone()),
             clock,
             decoy: OnceCell::new(),
@@ -154,6 +162,44 @@ impl ConsoleSessions {
 
     pub async fn sign_out(&self, session_id: &str) -> Result<(), StorageError> {
         self.store.end_session(&token_digest(session_id)).await
+    }
+
+    /// Opens an operator's session for the root token; its id, for the
+    /// cookie. Failures count against the address as a member's do.
+    pub async fn operator_sign_in(
+        &self,
+        token: &SecretString,
+        source: Option<IpAddr>,
+    ) -> Result<SecretString, SignInError> {
+        let now = self.clock.unix();
+        if let Some(retry_after) = self.failures.refused(source, now) {
+            return Err(SignInError::TooManyAttempts { retry_after });
+        }
+        if !self.root_token.matches(token.expose_secret()) {
+            self.failures.failed(source, now);
+            return Err(SignInError::Refused);
+        }
+        let id = random_token();
+        let digest = token_digest(id.expose_secret());
+        self.store
+            .insert_operator_session(&digest, now, now + ABSOLUTE_TIMEOUT_SECONDS)
+            .await?;
+        Ok(id)
+    }
+
+    /// Whether `session_id` is a live operator's session.
+    pub async fn operator(&self, session_id: &str) -> Result<bool, StorageError> {
+        let now = self.clock.unix();
+        let digest = token_digest(session_id);
+        self.store
+            .touch_operator_session(&digest, now, now - IDLE_TIMEOUT_SECONDS)
+            .await
+    }
+
+    pub async fn operator_sign_out(&self, session_id: &str) -> Result<(), StorageError> {
+        self.store
+            .end_operator_session(&token_digest(session_id))
+            .await
     }
 
     async fn decoy(&self) -> String {

@@ -348,6 +348,21 @@ pub trait PeopleStore {
     async fn end_session(&self, id_digest: &str) -> Result<(), StorageError>;
     /// Ends every session of `user`; how many there were.
     async fn end_user_sessions(&self, user: &UserId) -> Result<u64, StorageError>;
+    async fn insert_operator_session(
+        &self,
+        id_digest: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StorageError>;
+    /// Whether the operator's session is live (before its end, and seen
+    /// since `idle_before`); a live one is marked seen `now`.
+    async fn touch_operator_session(
+        &self,
+        id_digest: &str,
+        now: i64,
+        idle_before: i64,
+    ) -> Result<bool, StorageError>;
+    async fn end_operator_session(&self, id_digest: &str) -> Result<(), StorageError>;
     /// Deletes sessions past their end or idle since before `idle_before`,
     /// and password links that expired; runs in the background.
     async fn purge_console_records(&self, now: i64, idle_before: i64) -> Result<(), StorageError>;

@@ -263,6 +263,53 @@ macro_rules! impl_people_store {
                 Ok(ended.rows_affected())
             }
 
+            async fn insert_operator_session(
+                &self,
+                id_digest: &str,
+                now: i64,
+                expires_at: i64,
+            ) -> Result<(), $crate::storage::StorageError> {
+                sqlx::query(
+                    "INSERT INTO operator_sessions (id_digest, created_at, last_seen_at, expires_at) \
+                     VALUES ($1, $2, $2, $3)",
+                )
+                .bind(id_digest)
+                .bind(now)
+                .bind(expires_at)
+                .execute(self.pool())
+                .await?;
+                Ok(())
+            }
+
+            async fn touch_operator_session(
+                &self,
+                id_digest: &str,
+                now: i64,
+                idle_before: i64,
+            ) -> Result<bool, $crate::storage::StorageError> {
+                let touched = sqlx::query(
+                    "UPDATE operator_sessions SET last_seen_at = $2 WHERE id_digest = $1 \
+                     AND expires_at > $2 AND last_seen_at >= $3",
+                )
+                .bind(id_digest)
+                .bind(now)
+                .bind(idle_before)
+                .execute(self.pool())
+                .await?;
+                Ok(touched.rows_affected() == 1)
+            }
+
+            async fn end_operator_session(
+                &self,
+                id_digest: &str,
+            ) -> Result<(), $crate::storage::StorageError> {
+                sqlx::query("DELETE FROM operator_sessions WHERE id_digest = $1")
+                    .bind(id_digest)
+                    .execute(self.pool())
+                    .await?;
+                Ok(())
+            }
+
             async fn purge_console_records(
                 &self,
                 now: i64,
@@ -270,6 +317,13 @@ macro_rules! impl_people_store {
             ) -> Result<(), $crate::storage::StorageError> {
                 sqlx::query(
                     "DELETE FROM console_sessions WHERE expires_at <= $1 OR last_seen_at < $2",
+                )
+                .bind(now)
+                .bind(idle_before)
+                .execute(self.background_pool())
+                .await?;
+                sqlx::query(
+                    "DELETE FROM operator_sessions WHERE expires_at <= $1 OR last_seen_at < $2",
                 )
                 .bind(now)
                 .bind(idle_before)

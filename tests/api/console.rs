@@ -30,6 +30,7 @@ on_both_backends!(
     the_audit_trail_and_usage_show_what_happened,
     owners_set_the_webhook_and_see_its_secret_once,
     owners_change_roles_but_keep_an_owner,
+    the_operator_creates_an_organisation_and_its_first_owner,
 );
 
 async fn org(app: &TestApp, plan: Plan) -> String {
@@ -904,4 +905,121 @@ async fn owners_change_roles_but_keep_an_owner(backend: Backend) {
         .post(&members(&viewer_id, "remove"), &[("csrf", &csrf)])
         .await;
     assert_eq!(gone.status, 404);
+}
+
+async fn the_operator_creates_an_organisation_and_its_first_owner(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let operator = ConsoleClient::new(&app);
+    assert_eq!(
+        operator.get("/console/operator").await.location(),
+        "/console/operator/sign-in"
+    );
+    let wrong = operator
+        .post(
+            "/console/operator/sign-in",
+            &[("token", "kwr_not-the-root-token")],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    let signed = operator
+        .post("/console/operator/sign-in", &[("token", ROOT_TOKEN)])
+        .await;
+    assert_eq!(signed.status, 303);
+    let cookie = signed.headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("keyward-operator=") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+
+    let home = operator.get("/console/operator").await;
+    assert_eq!(home.status, 200);
+    let csrf = home.csrf();
+    let forged = operator
+        .post(
+            "/console/operator/orgs",
+            &[("csrf", "x"), ("name", "Globex"), ("plan", "starter")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    let created = operator
+        .post(
+            "/console/operator/orgs",
+            &[
+                ("csrf", &csrf),
+                ("name", "Globex"),
+                ("plan", "professional"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303);
+    let listed = operator.get("/console/operator").await;
+    assert!(listed.body.contains("Globex") && listed.body.contains("Professional"));
+    let marker = "action=\"/console/operator/orgs/";
+    let start = listed.body.find(marker).unwrap() + marker.len();
+    let org = listed.body[start..].split('/').next().unwrap().to_owned();
+
+    let added = operator
+        .post(
+            &format!("/console/operator/orgs/{org}/owners"),
+            &[("csrf", &csrf), ("email", "hedy@example.com")],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let link = operator
+        .get("/console/operator")
+        .await
+        .text_of("invite-link")
+        .unwrap();
+    let token = link.split_once("?token=").unwrap().1.to_owned();
+    assert!(operator
+        .get("/console/operator")
+        .await
+        .text_of("invite-link")
+        .is_none());
+    assert_eq!(
+        operator
+            .get(&format!("/console/orgs/{org}"))
+            .await
+            .location(),
+        "/console/sign-in",
+        "the operator's session is not a member's"
+    );
+
+    let owner = ConsoleClient::new(&app);
+    assert_eq!(owner.set_password(&token, PASSWORD).await.status, 200);
+    assert_eq!(
+        owner.sign_in("hedy@example.com", PASSWORD).await.status,
+        303
+    );
+    let overview = owner.get(&format!("/console/orgs/{org}")).await;
+    assert!(overview.body.contains("Globex") && overview.body.contains("owner"));
+    assert_eq!(
+        owner.get("/console/operator").await.location(),
+        "/console/operator/sign-in",
+        "a member's session is not the operator's"
+    );
+    let (_, events) = app
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/v1/orgs/{org}/audit-events"),
+            ROOT_TOKEN,
+            None,
+        )
+        .await;
+    let actions: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"organisation.created") && actions.contains(&"member.invited"),
+        "{actions:?}"
+    );
+
+    let out = operator
+        .post("/console/operator/sign-out", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(out.status, 303);
+    assert_eq!(operator.get("/console/operator").await.status, 303);
 }

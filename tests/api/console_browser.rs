@@ -1,17 +1,17 @@
-//! The console in a real Chromium: an owner sets a password from the CLI's
-//! link, signs in, creates an API key, copies it, and changes it in the
+//! The console in a real Chromium: the operator signs in with the root
+//! token, creates an organisation and its owner; the owner sets a password
+//! from the link, signs in, creates an API key, copies it, and changes it in the
 //! page, while a resource server checks the key at `/v1/keys/verify`.
 //! Saves a screenshot of each page (target/console-screenshots).
 
 use std::time::{Duration, Instant};
 
-use keyward::domain::Plan;
+use fantoccini::Locator;
 use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
-use crate::support::cli_process::{keyward, one_json_object};
 use crate::support::console_client::PASSWORD;
-use crate::support::helpers::{spawn_app, Backend, TestApp, TestClient, API};
+use crate::support::helpers::{spawn_app, Backend, TestApp, TestClient, API, ROOT_TOKEN};
 
 /// What verify answers for `key`, once it is `code`, within a second.
 async fn verify_becomes(app: &TestApp, rs: &TestClient, key: &str, code: &str) -> Value {
@@ -29,34 +29,50 @@ async fn verify_becomes(app: &TestApp, rs: &TestClient, key: &str, code: &str) -
 #[tokio::test]
 async fn an_owner_manages_api_keys_in_the_browser() {
     let app = spawn_app(Backend::Sqlite).await;
-    let org = app.create_org(Plan::Professional).await;
     let rs = app.create_resource_server(&[API]).await;
-    let made = one_json_object(&keyward(
-        &app,
-        &[
-            "--json",
-            "user",
-            "create",
-            "--org",
-            org.as_str(),
-            "--email",
-            "ada@example.com",
-            "--role",
-            "owner",
-            "--name",
-            "Ada Lovelace",
-        ],
-    ));
-    let link = made["password_link"].as_str().unwrap();
-    let token = link.split_once("?token=").unwrap().1;
     let browser = Browser::start().await;
     let page = |path: &str| app.url(path);
 
     browser
         .client
-        .goto(&page(&format!("/console/password?token={token}")))
+        .goto(&page("/console/operator/sign-in"))
         .await
         .unwrap();
+    browser.fill("#token", ROOT_TOKEN).await;
+    browser.click("main button[type=submit]").await;
+    browser.wait_for_text("main h1", "Organisations").await;
+    browser.fill("#name", "Initech").await;
+    browser
+        .client
+        .find(Locator::Css("#plan"))
+        .await
+        .unwrap()
+        .select_by_value("professional")
+        .await
+        .unwrap();
+    browser.click("form[action$='/operator/orgs'] button").await;
+    browser.text("tbody").await;
+    let row = "//tr[td[contains(., 'Initech')]]//code";
+    let org = browser
+        .client
+        .find(Locator::XPath(row))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    browser
+        .fill(&format!("#owner-{org}"), "ada@example.com")
+        .await;
+    browser
+        .click(&format!("form[action$='/{org}/owners'] button"))
+        .await;
+    let link = browser.text("#invite-link").await;
+    browser.screenshot("00-operator").await;
+    browser.click("header form button").await;
+    browser.wait_for_text("h1", "Operator sign-in").await;
+
+    browser.client.goto(&link).await.unwrap();
     browser.screenshot("01-set-password").await;
     browser.fill("#password", PASSWORD).await;
     browser.fill("#confirm", PASSWORD).await;
@@ -69,7 +85,7 @@ async fn an_owner_manages_api_keys_in_the_browser() {
     browser.fill("#password", PASSWORD).await;
     browser.screenshot("02-sign-in").await;
     browser.click("main button[type=submit]").await;
-    browser.wait_for_text("main h1", "Acme").await;
+    browser.wait_for_text("main h1", "Initech").await;
     assert_eq!(browser.path().await, format!("/console/orgs/{org}"));
     browser.screenshot("03-overview").await;
 

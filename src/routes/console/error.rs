@@ -12,6 +12,8 @@ use crate::management::ManagementError;
 pub enum ConsoleError {
     #[error("sign-in required")]
     SignInRequired,
+    #[error("the operator's sign-in required")]
+    OperatorSignInRequired,
     #[error("{0}")]
     Forbidden(String),
     #[error("not found")]
@@ -55,7 +57,7 @@ impl From<crate::storage::StorageError> for ConsoleError {
 impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::SignInRequired => StatusCode::SEE_OTHER,
+            Self::SignInRequired | Self::OperatorSignInRequired => StatusCode::SEE_OTHER,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Invalid(_) => StatusCode::BAD_REQUEST,
@@ -65,9 +67,14 @@ impl ResponseError for ConsoleError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::SignInRequired = self {
+        let sign_in = match self {
+            Self::SignInRequired => Some("/console/sign-in"),
+            Self::OperatorSignInRequired => Some("/console/operator/sign-in"),
+            _ => None,
+        };
+        if let Some(location) = sign_in {
             return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, "/console/sign-in"))
+                .insert_header((header::LOCATION, location))
                 .finish();
         }
         let title = match self {

@@ -72,6 +72,22 @@ pub fn card(title: &str, problem: Option<&str>, content: Markup) -> Markup {
     )
 }
 
+/// A page of the operator, signed in with the root token.
+pub fn operator_page(title: &str, csrf: &str, body: Markup) -> Markup {
+    let top = html! {
+        header.top {
+            div.bar {
+                a.brand href="/console/operator" { "Keyward · operator" }
+                form method="post" action="/console/operator/sign-out" {
+                    (csrf_field(csrf))
+                    button type="submit" { "Sign out" }
+                }
+            }
+        }
+    };
+    document(title, top, body)
+}
+
 /// A page of a signed-in member.
 pub fn page(title: &str, frame: &Frame<'_>, body: Markup) -> Markup {
     let link = |section: Section, href: String, label: &str| {

@@ -12,6 +12,7 @@ mod form_fields;
 mod form_guard;
 mod layout;
 mod members;
+mod operator;
 mod org_page;
 mod orgs;
 mod password;
@@ -67,6 +68,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/sign-in", web::get().to(sign_in::page))
             .route("/sign-in", web::post().to(sign_in::submit))
             .route("/sign-out", web::post().to(sign_in::sign_out))
+            .route("/operator", web::get().to(operator::home))
+            .route("/operator/sign-in", web::get().to(operator::sign_in_page))
+            .route("/operator/sign-in", web::post().to(operator::sign_in))
+            .route("/operator/sign-out", web::post().to(operator::sign_out))
+            .route("/operator/orgs", web::post().to(operator::create_org))
+            .route(
+                "/operator/orgs/{org_id}/owners",
+                web::post().to(operator::add_owner),
+            )
             .route("/password", web::get().to(password::page))
             .route("/password", web::post().to(password::submit))
             .route("/orgs/{org_id}", web::get().to(orgs::overview))

@@ -19,19 +19,28 @@ use crate::routes::admin::audit::{request_id, source_ip};
 
 const REVEAL_COOKIE: &str = "keyward-reveal";
 
+/// Whose session a cookie carries: an organisation member's, or the
+/// operator's (signed in with the root token). Each has its own cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Member,
+    Operator,
+}
+
 /// The cookie's name: `__Host-` binds it to this host over HTTPS; a
 /// plain-http loopback issuer cannot use the prefix.
-fn cookie_name(site: &ConsoleSite) -> &'static str {
-    if site.secure {
-        "__Host-keyward-session"
-    } else {
-        "keyward-session"
+fn cookie_name(site: &ConsoleSite, kind: Kind) -> &'static str {
+    match (site.secure, kind) {
+        (true, Kind::Member) => "__Host-keyward-session",
+        (false, Kind::Member) => "keyward-session",
+        (true, Kind::Operator) => "__Host-keyward-operator",
+        (false, Kind::Operator) => "keyward-operator",
     }
 }
 
 /// The cookie that carries a new session's id.
-pub fn session_cookie(site: &ConsoleSite, id: &SecretString) -> Cookie<'static> {
-    Cookie::build(cookie_name(site), id.expose_secret().to_owned())
+pub fn session_cookie(site: &ConsoleSite, kind: Kind, id: &SecretString) -> Cookie<'static> {
+    Cookie::build(cookie_name(site, kind), id.expose_secret().to_owned())
         .path("/")
         .http_only(true)
         .secure(site.secure)
@@ -40,68 +49,46 @@ pub fn session_cookie(site: &ConsoleSite, id: &SecretString) -> Cookie<'static> 
 }
 
 /// The cookie that removes it.
-pub fn removal_cookie(site: &ConsoleSite) -> Cookie<'static> {
-    let mut cookie = session_cookie(site, &SecretString::from(String::new()));
+pub fn removal_cookie(site: &ConsoleSite, kind: Kind) -> Cookie<'static> {
+    let mut cookie = session_cookie(site, kind, &SecretString::from(String::new()));
     cookie.make_removal();
     cookie
 }
 
 /// The session id of a request, if it carries one.
-pub fn session_id(req: &HttpRequest) -> Option<SecretString> {
+pub fn session_id(req: &HttpRequest, kind: Kind) -> Option<SecretString> {
     let site = req.app_data::<web::Data<ConsoleSite>>()?;
-    req.cookie(cookie_name(site))
+    req.cookie(cookie_name(site, kind))
         .map(|c| SecretString::from(c.value().to_owned()))
 }
 
-pub struct SignedIn {
-    pub member: Member,
+fn data<T: ?Sized + 'static>(req: &HttpRequest) -> web::Data<T> {
+    req.app_data::<web::Data<T>>()
+        .expect("the console's parts are registered")
+        .clone()
+}
+
+/// A live session of a request: its forms' CSRF token, and the secrets it
+/// may be shown once.
+pub struct Session {
     /// The token every form of this session carries.
     pub csrf: String,
-    session_id: SecretString,
+    id: SecretString,
     keys: web::Data<ConsoleKeys>,
     site: web::Data<ConsoleSite>,
-    source: Option<std::net::IpAddr>,
-    request_id: String,
 }
 
-impl FromRequest for SignedIn {
-    type Error = ConsoleError;
-    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let sessions = req
-                .app_data::<web::Data<ConsoleSessions>>()
-                .expect("the console's sessions are registered")
-                .clone();
-            let keys = req
-                .app_data::<web::Data<ConsoleKeys>>()
-                .expect("the console's keys are registered")
-                .clone();
-            let site = req
-                .app_data::<web::Data<ConsoleSite>>()
-                .expect("the console's site is registered")
-                .clone();
-            let id = session_id(&req).ok_or(ConsoleError::SignInRequired)?;
-            let member = sessions
-                .resolve(id.expose_secret())
-                .await?
-                .ok_or(ConsoleError::SignInRequired)?;
-            Ok(Self {
-                member,
-                csrf: keys.token(&id),
-                session_id: id,
-                keys,
-                site,
-                source: source_ip(&req),
-                request_id: request_id(&req),
-            })
-        })
+impl Session {
+    fn of(req: &HttpRequest, id: SecretString) -> Self {
+        let keys = data::<ConsoleKeys>(req);
+        Self {
+            csrf: keys.token(&id),
+            id,
+            keys,
+            site: data::<ConsoleSite>(req),
+        }
     }
-}
 
-impl SignedIn {
     /// Refuses a form that does not carry this session's CSRF token.
     pub fn check(&self, presented: &str) -> Result<(), ConsoleError> {
         if bool::from(self.csrf.as_bytes().ct_eq(presented.as_bytes())) {
@@ -113,37 +100,20 @@ impl SignedIn {
         }
     }
 
-    /// The member's role in `org`; an organisation they are not in does
-    /// not exist for them.
-    pub fn role_in(&self, org: &OrgId) -> Result<Role, ConsoleError> {
-        self.member
-            .membership(org)
-            .map(|m| m.role)
-            .ok_or(ConsoleError::NotFound)
-    }
-
-    pub fn caller(&self, org: &OrgId) -> Caller {
-        self.member
-            .caller(org, self.source, self.request_id.clone())
+    pub fn site(&self) -> &ConsoleSite {
+        &self.site
     }
 
     /// A cookie that shows `secret` once, on the page at `path`, to this
     /// session only.
     fn reveal_cookie(&self, path: &str, secret: &str) -> Cookie<'static> {
-        Cookie::build(
-            REVEAL_COOKIE,
-            self.keys.seal(&self.session_id, path, secret),
-        )
-        .path(path.to_owned())
-        .http_only(true)
-        .secure(self.site.secure)
-        .same_site(SameSite::Strict)
-        .max_age(actix_web::cookie::time::Duration::minutes(5))
-        .finish()
-    }
-
-    pub fn site(&self) -> &ConsoleSite {
-        &self.site
+        Cookie::build(REVEAL_COOKIE, self.keys.seal(&self.id, path, secret))
+            .path(path.to_owned())
+            .http_only(true)
+            .secure(self.site.secure)
+            .same_site(SameSite::Strict)
+            .max_age(actix_web::cookie::time::Duration::minutes(5))
+            .finish()
     }
 
     /// A redirect to `page`, which shows `secret` there once.
@@ -165,7 +135,7 @@ impl SignedIn {
             return Ok(render(None));
         };
         let path = req.path();
-        let secret = self.keys.open(&self.session_id, path, sealed.value());
+        let secret = self.keys.open(&self.id, path, sealed.value());
         let mut response = render(secret.as_ref().map(|s| s.expose_secret()));
         let mut removal = self.reveal_cookie(path, "");
         removal.make_removal();
@@ -173,6 +143,61 @@ impl SignedIn {
             .add_cookie(&removal)
             .map_err(|_| ConsoleError::Unavailable)?;
         Ok(response)
+    }
+}
+
+/// The signed-in member of a console request.
+pub struct SignedIn {
+    pub member: Member,
+    pub session: Session,
+    source: Option<std::net::IpAddr>,
+    request_id: String,
+}
+
+impl std::ops::Deref for SignedIn {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        &self.session
+    }
+}
+
+impl FromRequest for SignedIn {
+    type Error = ConsoleError;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let sessions = data::<ConsoleSessions>(&req);
+            let id = session_id(&req, Kind::Member).ok_or(ConsoleError::SignInRequired)?;
+            let member = sessions
+                .resolve(id.expose_secret())
+                .await?
+                .ok_or(ConsoleError::SignInRequired)?;
+            Ok(Self {
+                member,
+                session: Session::of(&req, id),
+                source: source_ip(&req),
+                request_id: request_id(&req),
+            })
+        })
+    }
+}
+
+impl SignedIn {
+    /// The member's role in `org`; an organisation they are not in does
+    /// not exist for them.
+    pub fn role_in(&self, org: &OrgId) -> Result<Role, ConsoleError> {
+        self.member
+            .membership(org)
+            .map(|m| m.role)
+            .ok_or(ConsoleError::NotFound)
+    }
+
+    pub fn caller(&self, org: &OrgId) -> Caller {
+        self.member
+            .caller(org, self.source, self.request_id.clone())
     }
 
     pub fn frame<'a>(
@@ -186,5 +211,45 @@ impl SignedIn {
             section,
             csrf: &self.csrf,
         }
+    }
+}
+
+/// The operator, signed in with the root token: a request of theirs, as
+/// the management core's root caller.
+pub struct Operator {
+    pub session: Session,
+    pub caller: Caller,
+}
+
+impl std::ops::Deref for Operator {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        &self.session
+    }
+}
+
+impl FromRequest for Operator {
+    type Error = ConsoleError;
+    type Future = LocalBoxFuture<'static, Result<Self, ConsoleError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let sessions = data::<ConsoleSessions>(&req);
+            let refused = || ConsoleError::OperatorSignInRequired;
+            let id = session_id(&req, Kind::Operator).ok_or_else(refused)?;
+            if !sessions.operator(id.expose_secret()).await? {
+                return Err(refused());
+            }
+            Ok(Self {
+                session: Session::of(&req, id),
+                caller: Caller {
+                    actor: crate::management::Actor::Root,
+                    source_ip: source_ip(&req),
+                    request_id: request_id(&req),
+                },
+            })
+        })
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::error::ConsoleError;
 use super::form_fields::CsrfForm;
 use super::layout;
-use super::session::{removal_cookie, session_cookie, session_id, SignedIn};
+use super::session::{removal_cookie, session_cookie, session_id, Kind, SignedIn};
 use super::ConsoleSite;
 use crate::management::console_sessions::{ConsoleSessions, SignInError};
 use crate::routes::admin::audit::source_ip;
@@ -31,6 +31,7 @@ fn form(email: &str, problem: Option<&str>) -> Markup {
             input #password type="password" name="password" autocomplete="current-password" required;
             div.actions { button type="submit" { "Sign in" } }
         }
+        p.muted { "The operator signs in " a href="/console/operator/sign-in" { "with the root token" } "." }
     };
     layout::card("Sign in", problem, form)
 }
@@ -48,11 +49,11 @@ pub async fn submit(
     let SignInForm { email, password } = input.into_inner();
     match sessions.sign_in(&email, &password, source_ip(&req)).await {
         Ok((id, _user)) => {
-            if let Some(old) = session_id(&req) {
+            if let Some(old) = session_id(&req, Kind::Member) {
                 sessions.sign_out(old.expose_secret()).await?;
             }
             Ok(HttpResponse::SeeOther()
-                .cookie(session_cookie(&cookies, &id))
+                .cookie(session_cookie(&cookies, Kind::Member, &id))
                 .insert_header((header::LOCATION, "/console"))
                 .finish())
         }
@@ -83,11 +84,11 @@ pub async fn sign_out(
     cookies: web::Data<ConsoleSite>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    if let Some(id) = session_id(&req) {
+    if let Some(id) = session_id(&req, Kind::Member) {
         sessions.sign_out(id.expose_secret()).await?;
     }
     Ok(HttpResponse::SeeOther()
-        .cookie(removal_cookie(&cookies))
+        .cookie(removal_cookie(&cookies, Kind::Member))
         .insert_header((header::LOCATION, "/console/sign-in"))
         .finish())
 }
