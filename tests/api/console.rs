@@ -31,6 +31,7 @@ on_both_backends!(
     owners_set_the_webhook_and_see_its_secret_once,
     owners_change_roles_but_keep_an_owner,
     the_operator_creates_an_organisation_and_its_first_owner,
+    key_lists_come_in_pages_of_fifty,
 );
 
 async fn org(app: &TestApp, plan: Plan) -> String {
@@ -1022,4 +1023,34 @@ async fn the_operator_creates_an_organisation_and_its_first_owner(backend: Backe
         .await;
     assert_eq!(out.status, 303);
     assert_eq!(operator.get("/console/operator").await.status, 303);
+}
+
+async fn key_lists_come_in_pages_of_fifty(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Enterprise).await;
+    let org_id = OrgId::parse(&org).unwrap();
+    for _ in 0..51 {
+        app.create_api_key(&org_id, &["payouts:read"], |_| {})
+            .await
+            .unwrap();
+    }
+    let (viewer, _) = signed_in(&app, &org, "viewer").await;
+    let first = viewer
+        .get(&format!("/console/orgs/{org}/api-keys?status=active"))
+        .await;
+    let rows = |page: &Page| page.body.matches("<code>kw_").count();
+    assert_eq!(rows(&first), 50);
+    let marker = "href=\"";
+    let next = first.body[..first.body.find(">Next page<").unwrap()]
+        .rsplit(marker)
+        .next()
+        .unwrap();
+    let next = next.trim_end_matches('"').replace("&amp;", "&");
+    assert!(
+        next.contains("status=active") && next.contains("after="),
+        "{next}"
+    );
+    let second = viewer.get(&next).await;
+    assert_eq!(rows(&second), 1);
+    assert!(!second.body.contains("Next page"));
 }

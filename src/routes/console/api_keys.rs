@@ -8,11 +8,11 @@ use serde::Deserialize;
 
 use super::error::ConsoleError;
 use super::form_fields::{
-    cursor, entries, expiry, local_time, query_string, rate_limit, DeleteForm, GraceForm,
-    StatusForm,
+    entries, expiry, local_time, rate_limit, DeleteForm, GraceForm, StatusForm,
 };
 use super::layout::{csrf_field, when, Section};
 use super::org_page::{see_other, OrgPage};
+use super::paging;
 use super::session::SignedIn;
 use super::usage_chart::{chart, Window};
 use super::widgets::{
@@ -24,10 +24,7 @@ use crate::domain::{ApiKey, ApiKeyId, ApiKeyStatus};
 use crate::management::{
     ApiKeyChanges, ApiKeyList, Management, NewApiKey, UsageQuery, UsageSeries,
 };
-use crate::storage::PageRequest;
 use crate::time::rfc3339;
-
-const PAGE_SIZE: i64 = 50;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -73,31 +70,30 @@ pub async fn list(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     let org = open(&signed_in, &management, &path).await?;
-    let after = cursor(&query.after);
     let filter = ApiKeyList {
         status: Some(query.status.clone()).filter(|s| !s.is_empty()),
         expiring_within: Some(query.expiring.clone()).filter(|s| !s.is_empty()),
     };
-    let page = PageRequest {
-        limit: PAGE_SIZE + 1,
-        after,
-    };
     let mut found = management
-        .list_api_keys(&org.caller(), &org.org.id, filter, page)
+        .list_api_keys(
+            &org.caller(),
+            &org.org.id,
+            filter,
+            paging::request(&query.after),
+        )
         .await?;
-    let more = found.len() as i64 > PAGE_SIZE;
-    found.truncate(PAGE_SIZE as usize);
     let now = management.clock.unix();
     let base = org.url("/api-keys");
-    let next = found.last().filter(|_| more).map(|last| {
-        let after = format!("{}.{}", last.created_at, last.id);
-        let pairs = [
-            ("status", query.status.as_str()),
-            ("expiring", &query.expiring),
-            ("after", &after),
-        ];
-        format!("{base}?{}", query_string(&pairs))
-    });
+    let filters = [
+        ("status", query.status.as_str()),
+        ("expiring", &query.expiring),
+    ];
+    let next = paging::next_page(
+        &mut found,
+        |k| (k.created_at, k.id.as_str()),
+        &base,
+        &filters,
+    );
     let option = |value: &str, label: &str, chosen: &str| {
         html! { option value=(value) selected[value == chosen] { (label) } }
     };

@@ -7,14 +7,11 @@ use maud::html;
 use serde::Deserialize;
 
 use super::error::ConsoleError;
-use super::form_fields::{cursor, query_string};
 use super::layout::{when, Section};
 use super::org_page::OrgPage;
+use super::paging;
 use super::session::SignedIn;
 use crate::management::{AuditFilter, Management};
-use crate::storage::PageRequest;
-
-const PAGE_SIZE: i64 = 50;
 
 #[derive(Deserialize)]
 pub struct AuditQuery {
@@ -62,27 +59,27 @@ pub async fn list(
         since: day_start(&query.from, 0, "from")?,
         until: day_start(&query.to, 1, "to")?,
     };
-    let page = PageRequest {
-        limit: PAGE_SIZE + 1,
-        after: cursor(&query.after),
-    };
     let mut events = management
-        .list_audit_events(&org.caller(), &org.org.id, filter, page)
+        .list_audit_events(
+            &org.caller(),
+            &org.org.id,
+            filter,
+            paging::request(&query.after),
+        )
         .await?;
-    let more = events.len() as i64 > PAGE_SIZE;
-    events.truncate(PAGE_SIZE as usize);
     let base = org.url("/audit");
-    let next = events.last().filter(|_| more).map(|last| {
-        let after = format!("{}.{}", last.occurred_at, last.id);
-        let pairs = [
-            ("action", query.action.as_str()),
-            ("target", &query.target),
-            ("from", &query.from),
-            ("to", &query.to),
-            ("after", &after),
-        ];
-        format!("{base}?{}", query_string(&pairs))
-    });
+    let filters = [
+        ("action", query.action.as_str()),
+        ("target", &query.target),
+        ("from", &query.from),
+        ("to", &query.to),
+    ];
+    let next = paging::next_page(
+        &mut events,
+        |e| (e.occurred_at, e.id.as_str()),
+        &base,
+        &filters,
+    );
     let body = html! {
         h1 { "Audit trail" }
         form.filters method="get" action=(base) {

@@ -8,11 +8,11 @@ use serde::Deserialize;
 
 use super::error::ConsoleError;
 use super::form_fields::{
-    cursor, entries, expiry, local_time, query_string, rate_limit, DeleteForm, GraceForm,
-    StatusForm,
+    entries, expiry, local_time, rate_limit, DeleteForm, GraceForm, StatusForm,
 };
 use super::layout::{csrf_field, when, Section};
 use super::org_page::{see_other, OrgPage};
+use super::paging;
 use super::session::SignedIn;
 use super::widgets::{
     delete_form, grace_period_field, shown_once, status_badge, status_form, when_or_never,
@@ -20,9 +20,6 @@ use super::widgets::{
 use crate::domain::management_scope::CLIENTS_WRITE;
 use crate::domain::{Client, ClientId, ClientStatus};
 use crate::management::{ClientChanges, Management, NewClient, SecretRotation};
-use crate::storage::PageRequest;
-
-const PAGE_SIZE: i64 = 50;
 
 #[derive(Deserialize)]
 pub struct ListQuery {
@@ -66,21 +63,13 @@ pub async fn list(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     let org = open(&signed_in, &management, &path).await?;
-    let page = PageRequest {
-        limit: PAGE_SIZE + 1,
-        after: cursor(&query.after),
-    };
+    let page = paging::request(&query.after);
     let mut found = management
         .list_clients(&org.caller(), Some(&org.org.id), &page)
         .await?;
-    let more = found.len() as i64 > PAGE_SIZE;
-    found.truncate(PAGE_SIZE as usize);
     let now = management.clock.unix();
     let base = org.url("/clients");
-    let next = found.last().filter(|_| more).map(|last| {
-        let after = format!("{}.{}", last.created_at, last.id);
-        format!("{base}?{}", query_string(&[("after", &after)]))
-    });
+    let next = paging::next_page(&mut found, |c| (c.created_at, c.id.as_str()), &base, &[]);
     let body = html! {
         div.row.spread {
             h1 { "OAuth clients" }

@@ -48,19 +48,6 @@ impl DeleteForm {
     }
 }
 
-/// `pairs` as a URL's query string, each value encoded.
-pub fn query_string(pairs: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
-}
-
-/// A list page's cursor, `<time>.<id>` of its last item, as `PageRequest` takes it.
-pub fn cursor(raw: &str) -> Option<(i64, String)> {
-    raw.split_once('.')
-        .and_then(|(t, id)| Some((t.parse().ok()?, id.to_owned())))
-}
-
 /// The entries of a list field.
 pub fn entries(raw: &str) -> Vec<String> {
     raw.split(|c: char| c.is_whitespace() || c == ',')

@@ -11,6 +11,7 @@ use super::form_fields::CsrfForm;
 use super::layout::{csrf_field, when, Section};
 use super::org_page::{see_other, OrgPage};
 use super::session::SignedIn;
+use super::widgets::invitation_link;
 use crate::domain::management_scope::MEMBERS_WRITE;
 use crate::domain::{Membership, Role, User, UserId};
 use crate::management::{password_link, Management, NewMember};
@@ -57,13 +58,7 @@ fn members_page(
     html! {
         h1 { "Members" }
         @if let Some(link) = link {
-            div.notice role="status" {
-                p { strong { "Invitation made." } " Send this link to the new member: it sets their password, once, within 24 hours, and is shown only now." }
-                div.secret {
-                    code #invite-link { (link) }
-                    button.secondary type="button" data-copy="invite-link" { "Copy" }
-                }
-            }
+            (invitation_link(link))
         }
         div.table-wrap {
             table {

@@ -15,6 +15,7 @@ mod members;
 mod operator;
 mod org_page;
 mod orgs;
+mod paging;
 mod password;
 mod session;
 mod sign_in;

@@ -12,6 +12,7 @@ use super::form_fields::CsrfForm;
 use super::layout::{self, csrf_field, when};
 use super::orgs::plan_name;
 use super::session::{removal_cookie, session_cookie, session_id, Kind, Operator};
+use super::widgets::invitation_link;
 use super::ConsoleSite;
 use crate::domain::{OrgId, Plan};
 use crate::management::console_sessions::{ConsoleSessions, SignInError};
@@ -115,13 +116,7 @@ pub async fn home(
         let body = html! {
             h1 { "Organisations" }
             @if let Some(link) = link {
-                div.notice role="status" {
-                    p { strong { "Owner added." } " Send this link to them: it sets their password, once, within 24 hours, and is shown only now." }
-                    div.secret {
-                        code #invite-link { (link) }
-                        button.secondary type="button" data-copy="invite-link" { "Copy" }
-                    }
-                }
+                (invitation_link(link))
             }
             div.table-wrap {
                 table {

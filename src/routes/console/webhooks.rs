@@ -7,17 +7,15 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use super::error::ConsoleError;
-use super::form_fields::{cursor, query_string, CsrfForm};
+use super::form_fields::CsrfForm;
 use super::layout::{csrf_field, when, Section};
 use super::org_page::{see_other, OrgPage};
+use super::paging;
 use super::session::SignedIn;
 use super::widgets::{shown_once, when_or_never};
 use crate::domain::management_scope::MEMBERS_WRITE;
 use crate::domain::WebhookDelivery;
 use crate::management::{Management, OrganisationChanges};
-use crate::storage::PageRequest;
-
-const PAGE_SIZE: i64 = 50;
 
 #[derive(Deserialize)]
 pub struct DeliveriesQuery {
@@ -52,21 +50,17 @@ pub async fn page(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     let org = open(&signed_in, &management, &path).await?;
-    let page = PageRequest {
-        limit: PAGE_SIZE + 1,
-        after: cursor(&query.after),
-    };
+    let page = paging::request(&query.after);
     let state = Some(query.state.as_str()).filter(|s| !s.is_empty());
     let mut deliveries = management
         .list_webhook_deliveries(&org.caller(), &org.org.id, state, &page)
         .await?;
-    let more = deliveries.len() as i64 > PAGE_SIZE;
-    deliveries.truncate(PAGE_SIZE as usize);
-    let next = deliveries.last().filter(|_| more).map(|last| {
-        let after = format!("{}.{}", last.created_at, last.id);
-        let pairs = [("state", query.state.as_str()), ("after", &after)];
-        format!("{}?{}", org.url("/webhooks"), query_string(&pairs))
-    });
+    let next = paging::next_page(
+        &mut deliveries,
+        |d| (d.created_at, d.id.as_str()),
+        &org.url("/webhooks"),
+        &[("state", query.state.as_str())],
+    );
     signed_in.page_revealing(&req, |secret| {
         let body = webhooks_page(&org, secret, &deliveries, &query.state, next.as_deref());
         org.page("Webhooks", body)

@@ -7,11 +7,26 @@ use super::layout::csrf_field;
 
 /// A secret shown once, with a copy button; `id` names its element.
 pub fn shown_once(what: &str, id: &str, secret: &str) -> Markup {
+    let lead =
+        html! { strong { "Your new " (what) "." } " Copy it now: it is shown only this once." };
+    notice_with_copy(lead, id, secret)
+}
+
+/// A new member's password link, shown once, to pass on.
+pub fn invitation_link(link: &str) -> Markup {
+    let lead = html! {
+        strong { "Invitation made." }
+        " Send this link to the new member: it sets their password, once, within 24 hours, and is shown only now."
+    };
+    notice_with_copy(lead, "invite-link", link)
+}
+
+fn notice_with_copy(lead: Markup, id: &str, text: &str) -> Markup {
     html! {
         div.notice role="status" {
-            p { strong { "Your new " (what) "." } " Copy it now: it is shown only this once." }
+            p { (lead) }
             div.secret {
-                code id=(id) { (secret) }
+                code id=(id) { (text) }
                 button.secondary type="button" data-copy=(id) { "Copy" }
             }
         }
