@@ -287,11 +287,10 @@ async fn forms_need_the_session_token_and_our_own_origin(backend: Backend) {
     let fields = [("name", "x"), ("scopes", "payouts:read")];
 
     let without = browser.post(&path, &fields).await;
-    assert_eq!(
-        without.status, 400,
-        "the form lacks a field: {}",
-        without.body
-    );
+    assert_eq!(without.status, 403, "no CSRF token: {}", without.body);
+    let incomplete = browser.post(&path, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(incomplete.status, 400);
+    assert!(incomplete.body.contains("The form was not complete"));
     let wrong = browser
         .post(
             &path,

@@ -10,7 +10,7 @@ use fantoccini::Locator;
 use serde_json::{json, Value};
 
 use crate::support::browser::Browser;
-use crate::support::console_client::PASSWORD;
+use crate::support::console_client::{member, PASSWORD};
 use crate::support::helpers::{spawn_app, Backend, TestApp, TestClient, API, ROOT_TOKEN};
 
 /// What verify answers for `key`, once it is `code`, within a second.
@@ -189,5 +189,109 @@ async fn an_owner_manages_api_keys_in_the_browser() {
     let link = browser.text("#invite-link").await;
     assert!(link.contains("/console/password?token="), "{link}");
     browser.screenshot("10-members").await;
+    browser.close().await;
+}
+
+/// Submits, from the page the browser shows, a form that no page offers:
+/// what a member could send by hand.
+async fn post_by_hand(browser: &Browser, action: &str, fields: &[(&str, &str)]) {
+    let script = "const [action, fields] = arguments; \
+        const form = document.createElement('form'); \
+        form.method = 'post'; form.action = action; \
+        for (const [name, value] of fields) { \
+          const input = document.createElement('input'); \
+          input.type = 'hidden'; input.name = name; input.value = value; \
+          form.appendChild(input); } \
+        document.body.appendChild(form); form.submit();";
+    browser
+        .client
+        .execute(script, vec![json!(action), json!(fields)])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn what_a_viewer_a_free_plan_and_an_idle_session_get_in_the_browser() {
+    let clock = keyward::time::ManualClock::starting_now();
+    let app = crate::support::helpers::spawn_app_on(Backend::Sqlite, |_| {}, clock.clone()).await;
+    let starter = app.create_org(keyward::domain::Plan::Starter).await;
+    let free = app.create_org(keyward::domain::Plan::Free).await;
+    app.create_api_key(&starter, &["payouts:read"], |_| {})
+        .await
+        .unwrap();
+    let viewer = member(&app, starter.as_str(), "viewer").await;
+    let owner = member(&app, free.as_str(), "owner").await;
+    let browser = Browser::start().await;
+    let sign_in = |email: String| {
+        let browser = &browser;
+        let url = app.url("/console/sign-in");
+        async move {
+            browser.client.goto(&url).await.unwrap();
+            browser.fill("#email", &email).await;
+            browser.fill("#password", PASSWORD).await;
+            browser.click("main button[type=submit]").await;
+            browser.wait_for_text("main h1", "Acme").await;
+        }
+    };
+
+    sign_in(viewer).await;
+    browser.click("nav a[href$='/api-keys']").await;
+    browser.wait_for_text("main h1", "API keys").await;
+    assert!(
+        !browser.has("a[href$='/api-keys/new']").await,
+        "no create control"
+    );
+    browser.click("tbody a").await;
+    browser.text("main h1").await;
+    assert!(
+        !browser.has("main form").await,
+        "no mutating control on a key"
+    );
+    browser.screenshot("11-viewer-key").await;
+    let keys = format!("/console/orgs/{starter}/api-keys");
+    let fields = [("name", "mine"), ("scopes", "payouts:read")];
+    post_by_hand(&browser, &keys, &fields).await;
+    browser.wait_for_text("main h1", "Not allowed").await;
+    assert!(
+        browser.text("main").await.contains("form has expired"),
+        "no CSRF token"
+    );
+    browser.client.back().await.unwrap();
+    let csrf = browser
+        .client
+        .find(Locator::Css("header input[name=csrf]"))
+        .await
+        .unwrap()
+        .attr("value")
+        .await
+        .unwrap()
+        .unwrap();
+    let with_token = [("csrf", csrf.as_str()), fields[0], fields[1]];
+    post_by_hand(&browser, &keys, &with_token).await;
+    browser
+        .wait_for_text(
+            "main .notice",
+            "Your role in this organisation does not allow this.",
+        )
+        .await;
+    browser.click("header form button").await;
+
+    sign_in(owner).await;
+    assert!(browser
+        .text("main")
+        .await
+        .contains("API access requires Starter or higher"));
+    browser.click("nav a[href$='/api-keys']").await;
+    browser.wait_for_text("main h1", "API keys").await;
+    assert!(
+        browser.has("button[disabled]").await,
+        "creation is disabled"
+    );
+    browser.screenshot("12-free-plan").await;
+
+    clock.advance(std::time::Duration::from_secs(31 * 60));
+    browser.client.refresh().await.unwrap();
+    browser.wait_for_text("h1", "Sign in").await;
+    assert_eq!(browser.path().await, "/console/sign-in");
     browser.close().await;
 }

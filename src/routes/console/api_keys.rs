@@ -39,6 +39,7 @@ pub struct ListQuery {
 
 #[derive(Deserialize, Default)]
 pub struct KeyForm {
+    #[serde(default)]
     csrf: String,
     name: String,
     #[serde(default)]

@@ -30,6 +30,7 @@ pub struct ListQuery {
 
 #[derive(Deserialize, Default)]
 pub struct ClientForm {
+    #[serde(default)]
     csrf: String,
     name: String,
     #[serde(default)]

@@ -10,12 +10,14 @@ use super::error::ConsoleError;
 /// A form with nothing but its session's token.
 #[derive(Deserialize)]
 pub struct CsrfForm {
+    #[serde(default)]
     pub csrf: String,
 }
 
 /// Deactivates or activates a credential.
 #[derive(Deserialize)]
 pub struct StatusForm {
+    #[serde(default)]
     pub csrf: String,
     pub status: String,
 }
@@ -23,6 +25,7 @@ pub struct StatusForm {
 /// Rolls a key or rotates a client secret.
 #[derive(Deserialize)]
 pub struct GraceForm {
+    #[serde(default)]
     pub csrf: String,
     pub grace_period_seconds: i64,
 }
@@ -30,6 +33,7 @@ pub struct GraceForm {
 /// Deletes a credential whose name was typed.
 #[derive(Deserialize)]
 pub struct DeleteForm {
+    #[serde(default)]
     pub csrf: String,
     #[serde(default)]
     pub confirm: String,

@@ -18,6 +18,7 @@ use crate::management::{password_link, Management, NewMember};
 
 #[derive(Deserialize)]
 pub struct InviteForm {
+    #[serde(default)]
     csrf: String,
     email: String,
     #[serde(default)]
@@ -166,6 +167,7 @@ pub async fn invite(
 
 #[derive(Deserialize)]
 pub struct RoleForm {
+    #[serde(default)]
     csrf: String,
     role: String,
 }

@@ -59,6 +59,12 @@ impl ConsoleSite {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/console")
+            .app_data(web::FormConfig::default().error_handler(|err, _| {
+                error::ConsoleError::Invalid(format!("The form was not complete: {err}.")).into()
+            }))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                error::ConsoleError::Invalid(format!("The address was not complete: {err}.")).into()
+            }))
             .wrap(actix_web::middleware::from_fn(
                 form_guard::same_origin_posts,
             ))

@@ -27,6 +27,7 @@ pub struct TokenForm {
 
 #[derive(Deserialize)]
 pub struct OrgForm {
+    #[serde(default)]
     csrf: String,
     name: String,
     plan: String,
@@ -34,6 +35,7 @@ pub struct OrgForm {
 
 #[derive(Deserialize)]
 pub struct OwnerForm {
+    #[serde(default)]
     csrf: String,
     email: String,
 }

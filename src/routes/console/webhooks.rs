@@ -27,6 +27,7 @@ pub struct DeliveriesQuery {
 
 #[derive(Deserialize)]
 pub struct UrlForm {
+    #[serde(default)]
     csrf: String,
     #[serde(default)]
     url: String,
