@@ -31,8 +31,9 @@ pub struct NewMember {
     pub role: String,
 }
 
-/// A membership made, with the link that sets the user's password when they
-/// have none yet: shown this once, to be passed to the user.
+/// A membership made, with the link that sets the user's password when it
+/// is a new user (or, for the operator, one still without a password):
+/// shown this once, to be passed to the user.
 pub struct Invitation {
     pub user_id: UserId,
     pub email: Email,
@@ -67,8 +68,15 @@ impl Management {
             role,
             created_at: now,
         };
-        let needs_password = existing.as_ref().is_none_or(|u| u.password_hash.is_none());
-        let token = needs_password.then(random_token);
+        // A link sets the password of a user who may belong to other
+        // organisations too: only a new user's goes to an organisation's
+        // owner. A user who exists without a password keeps their first
+        // link, or gets a new one from the operator.
+        let gets_link = match &existing {
+            None => true,
+            Some(user) => user.password_hash.is_none() && caller.actor.require_operator().is_ok(),
+        };
+        let token = gets_link.then(random_token);
         let link = token.as_ref().map(|token| PasswordLink {
             token_digest: token_digest(token.expose_secret()),
             user_id: user_id.clone(),

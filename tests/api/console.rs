@@ -32,6 +32,7 @@ on_both_backends!(
     owners_change_roles_but_keep_an_owner,
     the_operator_creates_an_organisation_and_its_first_owner,
     key_lists_come_in_pages_of_fifty,
+    another_organisation_cannot_take_over_an_invited_user,
 );
 
 async fn org(app: &TestApp, plan: Plan) -> String {
@@ -1052,4 +1053,44 @@ async fn key_lists_come_in_pages_of_fifty(backend: Backend) {
     let second = viewer.get(&next).await;
     assert_eq!(rows(&second), 1);
     assert!(!second.body.contains("Next page"));
+}
+
+/// Invites carol@example.com as an admin of `org`; the link shown, if any.
+async fn invite_carol(browser: &ConsoleClient, org: &str) -> Option<String> {
+    let members = format!("/console/orgs/{org}/members");
+    let csrf = browser.get(&members).await.csrf();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("email", "carol@example.com"),
+        ("role", "admin"),
+    ];
+    let sent = browser.post(&members, &fields).await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    browser.get(&members).await.text_of("invite-link")
+}
+
+async fn another_organisation_cannot_take_over_an_invited_user(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let victim_org = org(&app, Plan::Starter).await;
+    let other_org = org(&app, Plan::Starter).await;
+    let (victim_owner, _) = signed_in(&app, &victim_org, "owner").await;
+    let (other_owner, _) = signed_in(&app, &other_org, "owner").await;
+    let first = invite_carol(&victim_owner, &victim_org)
+        .await
+        .expect("a new user's link");
+    let second = invite_carol(&other_owner, &other_org).await;
+    assert_eq!(
+        second, None,
+        "no link for a user another organisation invited"
+    );
+
+    let token = first.split_once("?token=").unwrap().1.to_owned();
+    let carol = ConsoleClient::new(&app);
+    assert_eq!(carol.set_password(&token, PASSWORD).await.status, 200);
+    assert_eq!(
+        carol.sign_in("carol@example.com", PASSWORD).await.status,
+        303
+    );
+    let home = carol.get("/console").await;
+    assert_eq!(home.status, 200, "a member of both: {}", home.body);
 }
