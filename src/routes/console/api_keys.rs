@@ -64,6 +64,16 @@ async fn open<'a>(
     OrgPage::open(signed_in, management, org_id, Section::ApiKeys).await
 }
 
+/// The organisation's page and the id of the path `(org_id, id)`.
+async fn open_key<'a>(
+    signed_in: &'a SignedIn,
+    management: &Management,
+    path: &(String, String),
+) -> Result<(OrgPage<'a>, ApiKeyId), ConsoleError> {
+    let org = open(signed_in, management, &path.0).await?;
+    Ok((org, key_id(&path.1)?))
+}
+
 pub async fn list(
     path: web::Path<String>,
     query: web::Query<ListQuery>,
@@ -274,8 +284,7 @@ pub async fn detail(
     signed_in: SignedIn,
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let org = open(&signed_in, &management, &path.0).await?;
-    let key_id = key_id(&path.1)?;
+    let (org, key_id) = open_key(&signed_in, &management, &path).await?;
     let caller = org.caller();
     let key = management
         .get_api_key(&caller, &org.org.id, &key_id)
@@ -388,8 +397,7 @@ pub async fn edit(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let org = open(&signed_in, &management, &path.0).await?;
-    let key_id = key_id(&path.1)?;
+    let (org, key_id) = open_key(&signed_in, &management, &path).await?;
     let caller = org.caller();
     let key = management
         .get_api_key(&caller, &org.org.id, &key_id)
@@ -424,8 +432,7 @@ pub async fn set_status(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let org = open(&signed_in, &management, &path.0).await?;
-    let key_id = key_id(&path.1)?;
+    let (org, key_id) = open_key(&signed_in, &management, &path).await?;
     let status = ApiKeyStatus::parse(&input.status)
         .ok_or_else(|| ConsoleError::Invalid("status: must be active or deactivated".into()))?;
     management
@@ -441,8 +448,7 @@ pub async fn roll(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let org = open(&signed_in, &management, &path.0).await?;
-    let key_id = key_id(&path.1)?;
+    let (org, key_id) = open_key(&signed_in, &management, &path).await?;
     let grace = Some(input.grace_period_seconds);
     let rolled = management
         .roll_api_key(&org.caller(), &org.org.id, &key_id, grace)
@@ -458,8 +464,7 @@ pub async fn delete(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let org = open(&signed_in, &management, &path.0).await?;
-    let key_id = key_id(&path.1)?;
+    let (org, key_id) = open_key(&signed_in, &management, &path).await?;
     let caller = org.caller();
     let key = management
         .get_api_key(&caller, &org.org.id, &key_id)

@@ -57,6 +57,16 @@ async fn open<'a>(
     OrgPage::open(signed_in, management, org_id, Section::Clients).await
 }
 
+/// The organisation's page and the id of the path `(org_id, id)`.
+async fn open_client<'a>(
+    signed_in: &'a SignedIn,
+    management: &Management,
+    path: &(String, String),
+) -> Result<(OrgPage<'a>, ClientId), ConsoleError> {
+    let org = open(signed_in, management, &path.0).await?;
+    Ok((org, client_id(&path.1)?))
+}
+
 pub async fn list(
     path: web::Path<String>,
     query: web::Query<ListQuery>,
@@ -223,8 +233,7 @@ pub async fn detail(
     signed_in: SignedIn,
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let org = open(&signed_in, &management, &path.0).await?;
-    let id = client_id(&path.1)?;
+    let (org, id) = open_client(&signed_in, &management, &path).await?;
     let client = management
         .get_client(&org.caller(), &org.org.id, &id)
         .await?;
@@ -312,8 +321,7 @@ pub async fn edit(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let org = open(&signed_in, &management, &path.0).await?;
-    let id = client_id(&path.1)?;
+    let (org, id) = open_client(&signed_in, &management, &path).await?;
     let caller = org.caller();
     let client = management.get_client(&caller, &org.org.id, &id).await?;
     // An expiry left as shown is not sent: an expired client stays editable.
@@ -345,8 +353,7 @@ pub async fn rotate(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let org = open(&signed_in, &management, &path.0).await?;
-    let id = client_id(&path.1)?;
+    let (org, id) = open_client(&signed_in, &management, &path).await?;
     let rotation = SecretRotation {
         grace_period_seconds: Some(input.grace_period_seconds),
         client_secret: None,
@@ -366,8 +373,7 @@ pub async fn set_status(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let org = open(&signed_in, &management, &path.0).await?;
-    let id = client_id(&path.1)?;
+    let (org, id) = open_client(&signed_in, &management, &path).await?;
     let status = ClientStatus::parse(&input.status)
         .ok_or_else(|| ConsoleError::Invalid("status: must be active or deactivated".into()))?;
     management
@@ -383,8 +389,7 @@ pub async fn delete(
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
-    let org = open(&signed_in, &management, &path.0).await?;
-    let id = client_id(&path.1)?;
+    let (org, id) = open_client(&signed_in, &management, &path).await?;
     let caller = org.caller();
     let client = management.get_client(&caller, &org.org.id, &id).await?;
     input.confirms(client.name.as_str(), "client")?;
