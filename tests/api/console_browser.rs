@@ -175,8 +175,13 @@ async fn an_owner_manages_api_keys_in_the_browser() {
     let secret = browser.text("#new-secret").await;
     let id = browser.text("#client-id").await;
     browser.screenshot("08-client-shown-once").await;
+    let page_of_client = browser.path().await;
+    assert!(page_of_client.contains("/clients/cl_"), "{page_of_client}");
     let token = app.oauth2_token(&id, &secret).await;
     assert!(token.is_ok(), "the copied secret gets a token: {token:?}");
+    browser.click("nav a[href$='/clients']").await;
+    assert!(browser.text("tbody").await.contains("billing"));
+    browser.screenshot("08-clients").await;
 
     browser.click("nav a[href$='/audit']").await;
     assert!(browser.text("tbody").await.contains("client.created"));
@@ -189,6 +194,13 @@ async fn an_owner_manages_api_keys_in_the_browser() {
     let link = browser.text("#invite-link").await;
     assert!(link.contains("/console/password?token="), "{link}");
     browser.screenshot("10-members").await;
+    browser.click("nav a[href$='/webhooks']").await;
+    browser
+        .fill("#url", "https://hooks.example.com/keyward")
+        .await;
+    browser.click("form[action$='/webhooks'] button").await;
+    assert!(browser.text("#new-secret").await.starts_with("kwhs_"));
+    browser.screenshot("10-webhooks").await;
     browser.close().await;
 }
 

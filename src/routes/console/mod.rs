@@ -192,3 +192,22 @@ async fn security_headers(
     }
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ConsoleSite;
+
+    #[test]
+    fn only_a_plain_http_loopback_issuer_gets_cookies_without_secure() {
+        for (issuer, secure) in [
+            ("http://127.0.0.1:8080", false),
+            ("http://localhost:8080", false),
+            ("http://[::1]:8080", false),
+            ("https://auth.example.com", true),
+            ("http://auth.example.com", true),
+            ("http://10.0.0.5:8080", true),
+        ] {
+            assert_eq!(ConsoleSite::for_issuer(issuer).secure, secure, "{issuer}");
+        }
+    }
+}

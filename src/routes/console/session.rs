@@ -253,3 +253,25 @@ impl FromRequest for Operator {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_cookies_are_host_bound_http_only_and_lax() {
+        let site = ConsoleSite::for_issuer("https://auth.example.com");
+        let id = SecretString::from("id".to_owned());
+        for (kind, name) in [
+            (Kind::Member, "__Host-keyward-session"),
+            (Kind::Operator, "__Host-keyward-operator"),
+        ] {
+            let cookie = session_cookie(&site, kind, &id).to_string();
+            assert!(cookie.starts_with(&format!("{name}=id")), "{cookie}");
+            for flag in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+                assert!(cookie.contains(flag), "{flag} in {cookie}");
+            }
+            assert!(!cookie.contains("Domain"), "__Host- cookies name no domain");
+        }
+    }
+}
