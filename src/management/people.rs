@@ -224,7 +224,12 @@ impl Management {
         }
         // Nobody without a live link gets argon2 run for them.
         let digest = token_digest(link_token);
-        if self.link_user(link_token).await?.is_none() {
+        if self
+            .store
+            .password_link_user(&digest, self.now())
+            .await?
+            .is_none()
+        {
             return Err(ManagementError::NotFound);
         }
         let hash = self.secrets.hash_imported(password.expose_secret()).await;

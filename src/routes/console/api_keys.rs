@@ -16,7 +16,8 @@ use super::paging;
 use super::session::SignedIn;
 use super::usage_chart::{chart, Window};
 use super::widgets::{
-    delete_form, grace_period_field, shown_once, status_badge, status_form, when_or_never,
+    create_button, delete_form, grace_period_field, shown_once, status_badge, status_form,
+    when_or_never,
 };
 use crate::domain::api_key::DEFAULT_KEY_RATE_LIMIT;
 use crate::domain::management_scope::KEYS_WRITE;
@@ -111,7 +112,7 @@ pub async fn list(
     let body = html! {
         div.row.spread {
             h1 { "API keys" }
-            (create_button(&org))
+            (create_button(&org, KEYS_WRITE, "/api-keys/new", "Create API key"))
         }
         form.filters method="get" action=(base) {
             div {
@@ -170,19 +171,6 @@ pub async fn list(
         }
     };
     Ok(org.page("API keys", body))
-}
-
-fn create_button(org: &OrgPage<'_>) -> Markup {
-    html! {
-        @if !org.api_access {
-            div {
-                button type="button" disabled aria-describedby="no-access" { "Create API key" }
-                p #no-access .muted { "API access requires Starter or higher" }
-            }
-        } @else if org.can(KEYS_WRITE) {
-            a.button href=(org.url("/api-keys/new")) { "Create API key" }
-        }
-    }
 }
 
 fn key_form(org: &OrgPage<'_>, values: &KeyForm, problem: Option<&str>) -> Markup {
@@ -261,12 +249,11 @@ pub async fn create(
             let page = org.url(&format!("/api-keys/{}", key.id));
             Ok(signed_in.redirect_revealing(page, secret.expose()))
         }
-        Err(refused @ (ConsoleError::Invalid(_) | ConsoleError::Forbidden(_))) => {
-            let status = actix_web::ResponseError::status_code(&refused);
-            let body = key_form(&org, &input, Some(&refused.to_string()));
+        Err(refused) => {
+            let (status, why) = refused.for_form()?;
+            let body = key_form(&org, &input, Some(&why));
             Ok(org.page_with(status, "Create an API key", body))
         }
-        Err(other) => Err(other),
     }
 }
 

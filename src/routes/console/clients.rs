@@ -15,7 +15,8 @@ use super::org_page::{see_other, OrgPage};
 use super::paging;
 use super::session::SignedIn;
 use super::widgets::{
-    delete_form, grace_period_field, shown_once, status_badge, status_form, when_or_never,
+    create_button, delete_form, grace_period_field, shown_once, status_badge, status_form,
+    when_or_never,
 };
 use crate::domain::management_scope::CLIENTS_WRITE;
 use crate::domain::{Client, ClientId, ClientStatus};
@@ -84,14 +85,7 @@ pub async fn list(
     let body = html! {
         div.row.spread {
             h1 { "OAuth clients" }
-            @if !org.api_access {
-                div {
-                    button type="button" disabled aria-describedby="no-access" { "Create client" }
-                    p #no-access .muted { "API access requires Starter or higher" }
-                }
-            } @else if org.can(CLIENTS_WRITE) {
-                a.button href=(org.url("/clients/new")) { "Create client" }
-            }
+            (create_button(&org, CLIENTS_WRITE, "/clients/new", "Create client"))
         }
         @if found.is_empty() {
             p.muted { "No OAuth clients yet." }
@@ -218,12 +212,11 @@ pub async fn create(
             let secret = created.secret.expect("a generated secret");
             Ok(signed_in.redirect_revealing(page, secret.expose()))
         }
-        Err(refused @ (ConsoleError::Invalid(_) | ConsoleError::Forbidden(_))) => {
-            let status = actix_web::ResponseError::status_code(&refused);
-            let body = client_form(&org, &input, Some(&refused.to_string()));
+        Err(refused) => {
+            let (status, why) = refused.for_form()?;
+            let body = client_form(&org, &input, Some(&why));
             Ok(org.page_with(status, "Create an OAuth client", body))
         }
-        Err(other) => Err(other),
     }
 }
 

@@ -48,6 +48,18 @@ impl From<ManagementError> for ConsoleError {
     }
 }
 
+impl ConsoleError {
+    /// What a form shows above itself when it is sent again: the status and
+    /// why, for input the member can correct or a role's refusal; any
+    /// other error is its own page.
+    pub fn for_form(self) -> Result<(StatusCode, String), Self> {
+        match self {
+            Self::Invalid(_) | Self::Forbidden(_) => Ok((self.status_code(), self.to_string())),
+            other => Err(other),
+        }
+    }
+}
+
 impl From<crate::storage::StorageError> for ConsoleError {
     fn from(err: crate::storage::StorageError) -> Self {
         ManagementError::from(err).into()

@@ -3,7 +3,7 @@
 //! a signed-in page carries its session's CSRF token (`SignedIn::check`).
 //! The session cookie is also `SameSite=Lax`.
 
-use actix_web::body::{EitherBody, MessageBody};
+use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{header, Method};
 use actix_web::middleware::Next;
@@ -13,12 +13,12 @@ use super::error::ConsoleError;
 pub async fn same_origin_posts(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     if req.method() == Method::POST && !same_origin(&req) {
         let refused = ConsoleError::Forbidden("This form was sent from another site.".into());
         return Err(refused.into());
     }
-    Ok(next.call(req).await?.map_into_left_body())
+    next.call(req).await
 }
 
 /// Whether a POST came from our own pages: its `Origin`, when the browser

@@ -156,10 +156,9 @@ pub async fn invite(
             None => see_other(page),
         }),
         Err(refused) => {
-            let refused = ConsoleError::from(refused);
-            let status = actix_web::ResponseError::status_code(&refused);
+            let (status, why) = ConsoleError::from(refused).for_form()?;
             let members = management.list_members(&org.caller(), &org.org.id).await?;
-            let body = members_page(&org, &members, None, Some(&refused.to_string()));
+            let body = members_page(&org, &members, None, Some(&why));
             Ok(org.page_with(status, "Members", body))
         }
     }

@@ -11,11 +11,12 @@ use super::error::ConsoleError;
 use super::form_fields::CsrfForm;
 use super::layout::{self, csrf_field, when};
 use super::orgs::plan_name;
-use super::session::{removal_cookie, session_cookie, session_id, Kind, Operator};
+use super::session::{removal_cookie, session_id, Kind, Operator};
+use super::sign_in::{refusal, session_started};
 use super::widgets::invitation_link;
 use super::ConsoleSite;
 use crate::domain::{OrgId, Plan};
-use crate::management::console_sessions::{ConsoleSessions, SignInError};
+use crate::management::console_sessions::ConsoleSessions;
 use crate::management::{password_link, Management, NewMember, NewOrganisation};
 use crate::routes::admin::audit::source_ip;
 use crate::storage::PageRequest;
@@ -71,20 +72,11 @@ pub async fn sign_in(
             if let Some(old) = session_id(&req, Kind::Operator) {
                 sessions.operator_sign_out(old.expose_secret()).await?;
             }
-            Ok(HttpResponse::SeeOther()
-                .cookie(session_cookie(&site, Kind::Operator, &id))
-                .insert_header((header::LOCATION, HOME))
-                .finish())
+            Ok(session_started(&site, Kind::Operator, &id, HOME))
         }
-        Err(SignInError::Refused) => Ok(layout::respond(
-            StatusCode::UNAUTHORIZED,
-            sign_in_form(Some("That is not the root token.")),
-        )),
-        Err(refused @ SignInError::TooManyAttempts { .. }) => Ok(layout::respond(
-            StatusCode::TOO_MANY_REQUESTS,
-            sign_in_form(Some(&refused.to_string())),
-        )),
-        Err(SignInError::Storage(e)) => Err(e.into()),
+        Err(refused) => refusal(refused, "That is not the root token.", |why| {
+            sign_in_form(Some(why))
+        }),
     }
 }
 

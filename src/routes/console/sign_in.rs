@@ -44,7 +44,7 @@ pub async fn submit(
     req: HttpRequest,
     input: web::Form<SignInForm>,
     sessions: web::Data<ConsoleSessions>,
-    cookies: web::Data<ConsoleSite>,
+    site: web::Data<ConsoleSite>,
 ) -> Result<HttpResponse, ConsoleError> {
     let SignInForm { email, password } = input.into_inner();
     match sessions.sign_in(&email, &password, source_ip(&req)).await {
@@ -52,27 +52,47 @@ pub async fn submit(
             if let Some(old) = session_id(&req, Kind::Member) {
                 sessions.sign_out(old.expose_secret()).await?;
             }
-            Ok(HttpResponse::SeeOther()
-                .cookie(session_cookie(&cookies, Kind::Member, &id))
-                .insert_header((header::LOCATION, "/console"))
-                .finish())
+            Ok(session_started(&site, Kind::Member, &id, "/console"))
         }
-        Err(SignInError::Refused) => Ok(layout::respond(
-            StatusCode::UNAUTHORIZED,
-            form(&email, Some("The email or the password is not right.")),
-        )),
-        Err(SignInError::TooManyAttempts { retry_after }) => {
+        Err(refused) => refusal(refused, "The email or the password is not right.", |why| {
+            form(&email, Some(why))
+        }),
+    }
+}
+
+/// A new session's cookie, and the way to `home`.
+pub fn session_started(
+    site: &ConsoleSite,
+    kind: Kind,
+    id: &SecretString,
+    home: &str,
+) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .cookie(session_cookie(site, kind, id))
+        .insert_header((header::LOCATION, home))
+        .finish()
+}
+
+/// A refused sign-in: its form again, saying why (`wrong` for a wrong
+/// credential), with `Retry-After` when the address must wait.
+pub fn refusal(
+    refused: SignInError,
+    wrong: &str,
+    form: impl FnOnce(&str) -> Markup,
+) -> Result<HttpResponse, ConsoleError> {
+    match refused {
+        SignInError::Refused => Ok(layout::respond(StatusCode::UNAUTHORIZED, form(wrong))),
+        SignInError::TooManyAttempts { retry_after } => {
             let message = format!(
                 "Too many failed sign-ins from your address; try again in {retry_after} seconds."
             );
-            let mut response =
-                layout::respond(StatusCode::TOO_MANY_REQUESTS, form(&email, Some(&message)));
+            let mut response = layout::respond(StatusCode::TOO_MANY_REQUESTS, form(&message));
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
             Ok(response)
         }
-        Err(SignInError::Storage(e)) => Err(e.into()),
+        SignInError::Storage(e) => Err(e.into()),
     }
 }
 
@@ -81,14 +101,14 @@ pub async fn sign_out(
     signed_in: SignedIn,
     input: web::Form<CsrfForm>,
     sessions: web::Data<ConsoleSessions>,
-    cookies: web::Data<ConsoleSite>,
+    site: web::Data<ConsoleSite>,
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
     if let Some(id) = session_id(&req, Kind::Member) {
         sessions.sign_out(id.expose_secret()).await?;
     }
     Ok(HttpResponse::SeeOther()
-        .cookie(removal_cookie(&cookies, Kind::Member))
+        .cookie(removal_cookie(&site, Kind::Member))
         .insert_header((header::LOCATION, "/console/sign-in"))
         .finish())
 }

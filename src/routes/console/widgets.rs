@@ -4,6 +4,7 @@
 use maud::{html, Markup};
 
 use super::layout::csrf_field;
+use super::org_page::OrgPage;
 
 /// A secret shown once, with a copy button; `id` names its element.
 pub fn shown_once(what: &str, id: &str, secret: &str) -> Markup {
@@ -75,6 +76,21 @@ pub fn delete_form(action: &str, csrf: &str, what: &str, name: &str) -> Markup {
             label for="confirm" { "Type the " (what) "'s name, " code { (name) } ", to delete it at once" }
             input #confirm type="text" name="confirm" autocomplete="off" required;
             div.actions { button.danger type="submit" { "Delete " (what) } }
+        }
+    }
+}
+
+/// The control that creates a credential: disabled on a plan without API
+/// access, absent for a role without `scope`.
+pub fn create_button(org: &OrgPage<'_>, scope: &str, new_page: &str, label: &str) -> Markup {
+    html! {
+        @if !org.api_access {
+            div {
+                button type="button" disabled aria-describedby="no-access" { (label) }
+                p #no-access .muted { "API access requires Starter or higher" }
+            }
+        } @else if org.can(scope) {
+            a.button href=(org.url(new_page)) { (label) }
         }
     }
 }
