@@ -47,6 +47,9 @@ struct Window {
 #[derive(Default)]
 pub struct AuthFailureTally {
     window: Mutex<Window>,
+    /// Held while taken events are being appended, so that a stop's
+    /// `write_all` returns only once the writer's batch is written too.
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl AuthFailureTally {
@@ -95,6 +98,7 @@ impl AuthFailureTally {
 
     /// Appends every tally to the audit trail: the server is stopping.
     pub async fn write_all(&self, audit: &AuditWriter) {
+        let _writing = self.writing.lock().await;
         for event in self.ended(i64::MAX, true) {
             audit.append(event).await;
         }
@@ -107,6 +111,7 @@ impl AuthFailureTally {
             let mut ticker = tokio::time::interval(Duration::from_secs(1));
             loop {
                 ticker.tick().await;
+                let _writing = tally.writing.lock().await;
                 for event in tally.ended(clock.unix(), false) {
                     audit.append(event).await;
                 }
