@@ -241,6 +241,19 @@ pub enum ClientCommand {
     Activate { client_id: String },
     /// Delete a client and its secrets, irreversibly.
     Delete { client_id: String },
+    /// Register a public key the client signs private_key_jwt assertions
+    /// with: a file holding a PEM `PUBLIC KEY` or a public JWK (JSON).
+    AddKey {
+        client_id: String,
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// The key's id, for a PEM (a JWK carries its own); default: its
+        /// RFC 7638 thumbprint.
+        #[arg(long)]
+        kid: Option<String>,
+    },
+    /// Remove a client's public key; assertions signed with it fail at once.
+    RemoveKey { client_id: String, kid: String },
 }
 
 #[derive(Debug, Args)]
@@ -271,6 +284,13 @@ pub struct ClientUpdate {
     /// Whether the client is a resource server.
     #[arg(long)]
     pub resource_server: Option<bool>,
+    /// The one way the client may authenticate: client_secret_basic,
+    /// client_secret_post or private_key_jwt.
+    #[arg(long, conflicts_with = "any_auth_method")]
+    pub auth_method: Option<String>,
+    /// The client may authenticate with whatever it holds again.
+    #[arg(long)]
+    pub any_auth_method: bool,
 }
 
 #[derive(Debug, Args)]
@@ -328,6 +348,14 @@ pub struct ClientCreate {
     /// It is stored with argon2id and must be at least 24 characters.
     #[arg(long)]
     pub secret_stdin: bool,
+    /// The one way the client may authenticate: client_secret_basic,
+    /// client_secret_post or private_key_jwt (default: whatever it holds).
+    #[arg(long)]
+    pub auth_method: Option<String>,
+    /// A file with a public key (PEM or JWK) for private_key_jwt; repeat
+    /// for several.
+    #[arg(long = "public-key")]
+    pub public_keys: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -29,8 +29,10 @@ use crate::services::auth_failure_tally::AuthFailureTally;
 use crate::services::change_feed::{
     spawn_change_listener, Backstop, CacheInvalidator, ChangeLogPoller,
 };
+use crate::services::client_assertion::AssertionRules;
 use crate::services::expiry_warnings::ExpiryWarnings;
 use crate::services::metering::Metering;
+use crate::services::one_time_values::OneTimeValues;
 use crate::services::rate_limit::RateLimits;
 use crate::services::record_cache::Freshness;
 use crate::services::root_token::RootToken;
@@ -232,12 +234,17 @@ impl Core {
             max_staleness: Duration::from_secs(settings.max_staleness_seconds),
             clock: clock.clone(),
         };
+        let one_time =
+            OneTimeValues::new(store.clone(), settings.redis_url.as_deref(), clock.clone())
+                .map_err(|e| anyhow::anyhow!("setting redis_url (KEYWARD_REDIS_URL): {e}"))?;
         let authenticator = Arc::new(ClientAuthenticator::new(
             store.clone(),
             secrets.clone(),
             policy.clone(),
             counters.clone(),
             &freshness,
+            AssertionRules::new(issuer),
+            Arc::new(one_time),
         ));
         let api_keys = Arc::new(ApiKeyVerifier::new(
             store.clone(),

@@ -7,7 +7,9 @@ use super::{read_secret_from_stdin, Output};
 use crate::cli::{ClientCommand, ClientCreate, ClientUpdate};
 use crate::domain::{Client, ClientId, ClientSecret, ClientStatus, OrgId};
 use crate::management::views::ClientView;
-use crate::management::{Caller, ClientChanges, Management, NewClient, SecretRotation};
+use crate::management::{
+    Caller, ClientChanges, KeyRegistration, Management, NewClient, SecretRotation,
+};
 use crate::storage::PageRequest;
 
 pub(super) async fn run(command: ClientCommand, management: &Management) -> anyhow::Result<Output> {
@@ -53,6 +55,31 @@ pub(super) async fn run(command: ClientCommand, management: &Management) -> anyh
         ClientCommand::Activate { client_id } => {
             set_status(management, &caller, &client_id, ClientStatus::Active).await?
         }
+        ClientCommand::AddKey {
+            client_id,
+            file,
+            kid,
+        } => {
+            let (org, id) = owned(management, &caller, &client_id).await?;
+            let registration = key_file(&file, kid)?;
+            let (client, kid) = management
+                .add_client_key(&caller, &org, &id, registration)
+                .await?;
+            Output::view(
+                &ClientView::of(&client),
+                format!("added key {kid} to client {id}"),
+            )
+        }
+        ClientCommand::RemoveKey { client_id, kid } => {
+            let (org, id) = owned(management, &caller, &client_id).await?;
+            let client = management
+                .remove_client_key(&caller, &org, &id, &kid)
+                .await?;
+            Output::view(
+                &ClientView::of(&client),
+                format!("removed key {kid} from client {id}"),
+            )
+        }
         ClientCommand::Delete { client_id } => {
             let (org, id) = owned(management, &caller, &client_id).await?;
             management.delete_client(&caller, &org, &id).await?;
@@ -79,6 +106,12 @@ async fn create(
         ip_allowlist: args.ip_allowlist,
         resource_server: args.resource_server,
         client_secret: args.secret_stdin.then(read_secret_from_stdin).transpose()?,
+        token_endpoint_auth_method: args.auth_method,
+        public_keys: args
+            .public_keys
+            .iter()
+            .map(|path| key_file(path, None))
+            .collect::<anyhow::Result<_>>()?,
     };
     let created = management.create_client(caller, &org, new).await?;
     Ok(with_secret(
@@ -110,9 +143,35 @@ async fn update(
         },
         ip_allowlist: args.ip_allowlist,
         resource_server: args.resource_server,
+        token_endpoint_auth_method: if args.any_auth_method {
+            Some(None)
+        } else {
+            args.auth_method.map(Some)
+        },
     };
     let client = management.update_client(caller, &org, &id, changes).await?;
     Ok(Output::view(&ClientView::of(&client), line(&client)))
+}
+
+/// A public key from a file: a JWK when it holds a JSON object, else PEM.
+fn key_file(path: &std::path::Path, kid: Option<String>) -> anyhow::Result<KeyRegistration> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--file {}: {e}", path.display()))?;
+    Ok(if text.trim_start().starts_with('{') {
+        let jwk = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("--file {}: not JSON: {e}", path.display()))?;
+        KeyRegistration {
+            jwk: Some(jwk),
+            pem: None,
+            kid,
+        }
+    } else {
+        KeyRegistration {
+            jwk: None,
+            pem: Some(text),
+            kid,
+        }
+    })
 }
 
 async fn set_status(

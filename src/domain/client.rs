@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::audience::Audience;
+use super::client_keys::{AuthMethod, ClientKeys};
 use super::ip_allowlist::IpAllowlist;
 use super::organisation::{Name, OrgId, Plan};
 use super::scope::ScopeSet;
@@ -80,6 +81,12 @@ pub struct Client {
     /// Usage, as of the last write-behind flush.
     pub last_used_at: Option<i64>,
     pub request_count: i64,
+    /// The one way it may authenticate; `None` allows whatever it holds.
+    pub auth_method: Option<AuthMethod>,
+    /// The keys its `private_key_jwt` assertions are signed with.
+    pub public_keys: ClientKeys,
+    /// Where it publishes further keys, fetched when a kid is unknown.
+    pub jwks_uri: Option<String>,
 }
 
 impl Client {

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bounds;
 pub mod change;
 pub mod client;
+pub mod client_keys;
 pub mod idempotency_key;
 mod ids;
 pub mod imported_secret;
@@ -13,6 +14,7 @@ pub mod ip_allowlist;
 pub mod management_scope;
 pub mod organisation;
 pub mod outbound_address;
+pub mod public_jwk;
 pub mod scope;
 pub mod scope_policy;
 pub mod trusted_proxies;
@@ -27,6 +29,7 @@ pub use client::{
     Client, ClientCredentials, ClientId, ClientSecret, ClientStatus, SecretHash, SecretOrigin,
     Unusable,
 };
+pub use client_keys::{AuthMethod, ClientKeyError, ClientKeys};
 pub use idempotency_key::{IdempotencyKey, InvalidIdempotencyKey};
 pub use ids::InvalidId;
 pub use imported_secret::{ImportedSecret, WeakSecret};
@@ -34,6 +37,7 @@ pub use ip_allowlist::{InvalidAllowlist, IpAllowlist};
 pub use organisation::{
     InvalidName, Name, OrgId, Organisation, Plan, PlanLimit, PlanLimits, UnknownPlan,
 };
+pub use public_jwk::{JwkError, JwsAlgorithm, PublicJwk};
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use scope_policy::ScopePolicy;
 pub use trusted_proxies::{client_ip, TrustedProxies};

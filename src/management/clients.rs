@@ -34,6 +34,20 @@ pub struct NewClient {
     pub resource_server: bool,
     /// A secret brought from another server; else one is generated.
     pub client_secret: Option<SecretString>,
+    /// `private_key_jwt` to refuse the secret; unset allows either.
+    pub token_endpoint_auth_method: Option<String>,
+    #[serde(default)]
+    pub public_keys: Vec<KeyRegistration>,
+}
+
+/// A public key to register: a JWK, or a PEM `PUBLIC KEY` with an
+/// optional kid (the key's thumbprint when absent).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRegistration {
+    pub jwk: Option<serde_json::Value>,
+    pub pem: Option<String>,
+    pub kid: Option<String>,
 }
 
 /// What an update may change; `null` removes an expiry or a rate limit.
@@ -49,6 +63,9 @@ pub struct ClientChanges {
     pub rate_limit_per_minute: Option<Option<u32>>,
     pub ip_allowlist: Option<Vec<String>>,
     pub resource_server: Option<bool>,
+    /// `null` lets the client use whatever it holds again.
+    #[serde(default, deserialize_with = "super::fields::present")]
+    pub token_endpoint_auth_method: Option<Option<String>>,
 }
 
 /// A secret rotation: the new secret when it is imported rather than
@@ -105,6 +122,9 @@ impl Management {
                 .transpose()?,
             last_used_at: None,
             request_count: 0,
+            auth_method: fields::auth_method(new.token_endpoint_auth_method.as_deref())?,
+            public_keys: fields::client_keys(&new.public_keys)?,
+            jwks_uri: None,
         };
         let imported = fields::imported_secret(new.client_secret.as_ref())?;
         caller.actor.require_covers(&client.scopes)?;
@@ -190,12 +210,70 @@ impl Management {
             caller.actor.require_operator()?;
             client.resource_server = resource_server;
         }
+        if let Some(method) = &changes.token_endpoint_auth_method {
+            client.auth_method = fields::auth_method(method.as_deref())?;
+        }
+        self.store_change(caller, client, before, "client.updated", now)
+            .await
+    }
+
+    /// Registers a public key the client signs `private_key_jwt`
+    /// assertions with.
+    pub async fn add_client_key(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        id: &ClientId,
+        registration: KeyRegistration,
+    ) -> Result<(Client, String), ManagementError> {
+        caller.actor.require(org, CLIENTS_WRITE)?;
+        let key = fields::public_key(&registration)?;
+        let kid = key.kid().to_owned();
+        let mut client = self.store.get_client(org, id).await?;
+        let before = views::json(&ClientView::of(&client));
+        client
+            .public_keys
+            .add(key)
+            .map_err(|e| ManagementError::invalid("public_key", e))?;
+        let client = self
+            .store_change(caller, client, before, "client.key_added", self.now())
+            .await?;
+        Ok((client, kid))
+    }
+
+    /// Removes a client's key: assertions signed with it fail at once.
+    pub async fn remove_client_key(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        id: &ClientId,
+        kid: &str,
+    ) -> Result<Client, ManagementError> {
+        caller.actor.require(org, CLIENTS_WRITE)?;
+        let mut client = self.store.get_client(org, id).await?;
+        let before = views::json(&ClientView::of(&client));
+        if !client.public_keys.remove(kid) {
+            return Err(ManagementError::NotFound);
+        }
+        self.store_change(caller, client, before, "client.key_removed", self.now())
+            .await
+    }
+
+    /// Stores a changed client, forgets it in the caches and records the
+    /// change against the view it had `before`.
+    async fn store_change(
+        &self,
+        caller: &Caller,
+        mut client: Client,
+        before: Value,
+        action: &'static str,
+        now: i64,
+    ) -> Result<Client, ManagementError> {
         client.updated_at = now;
         self.store.update_client(&client).await?;
         self.forget(Change::Client(client.id.clone()));
         let changes = audit_trail::diff(&before, &views::json(&ClientView::of(&client)));
-        self.record(caller, "client.updated", target(&client), changes)
-            .await;
+        self.record(caller, action, target(&client), changes).await;
         Ok(client)
     }
 

@@ -4,10 +4,13 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 
+use super::clients::KeyRegistration;
 use super::ManagementError;
 use crate::domain::api_key::{DEFAULT_KEY_RATE_LIMIT, MAX_METADATA_BYTES};
 use crate::domain::bounds;
-use crate::domain::{Audience, ImportedSecret, IpAllowlist, Name, Plan, ScopeSet};
+use crate::domain::{
+    Audience, AuthMethod, ClientKeys, ImportedSecret, IpAllowlist, Name, Plan, PublicJwk, ScopeSet,
+};
 
 type Parsed<T> = Result<T, ManagementError>;
 
@@ -83,6 +86,48 @@ pub fn metadata(map: Option<Map<String, Value>>) -> Parsed<Map<String, Value>> {
 }
 
 /// A `client_secret` brought from another server, if one was given.
+pub fn auth_method(raw: Option<&str>) -> Parsed<Option<AuthMethod>> {
+    raw.map(|raw| {
+        AuthMethod::parse(raw).ok_or_else(|| {
+            ManagementError::invalid(
+                "token_endpoint_auth_method",
+                "must be client_secret_basic, client_secret_post or private_key_jwt",
+            )
+        })
+    })
+    .transpose()
+}
+
+/// One public key: a JWK, or a PEM `PUBLIC KEY` with an optional kid.
+pub fn public_key(registration: &KeyRegistration) -> Parsed<PublicJwk> {
+    let invalid = |e: crate::domain::JwkError| ManagementError::invalid("public_key", e);
+    match (&registration.jwk, &registration.pem) {
+        (Some(jwk), None) => {
+            if registration.kid.is_some() {
+                return Err(ManagementError::invalid(
+                    "kid",
+                    "a JWK names its kid inside; kid goes with pem",
+                ));
+            }
+            PublicJwk::from_json(jwk).map_err(invalid)
+        }
+        (None, Some(pem)) => PublicJwk::from_pem(pem, registration.kid.clone()).map_err(invalid),
+        _ => Err(ManagementError::invalid(
+            "public_key",
+            "give exactly one of jwk and pem",
+        )),
+    }
+}
+
+pub fn client_keys(list: &[KeyRegistration]) -> Parsed<ClientKeys> {
+    let mut keys = ClientKeys::default();
+    for registration in list {
+        keys.add(public_key(registration)?)
+            .map_err(|e| ManagementError::invalid("public_keys", e))?;
+    }
+    Ok(keys)
+}
+
 pub fn imported_secret(raw: Option<&SecretString>) -> Parsed<Option<ImportedSecret>> {
     raw.map(|secret| ImportedSecret::parse(secret.expose_secret()))
         .transpose()

@@ -24,7 +24,9 @@ pub use api_keys::{
     ApiKeyChanges, ApiKeyList, NewApiKey, RolledKey, UsageItem, UsageQuery, UsageSeries,
 };
 pub use audit_trail::{change as audit_change, event as audit_event, Target as AuditSubject};
-pub use clients::{ClientChanges, CreatedClient, NewClient, RotatedSecret, SecretRotation};
+pub use clients::{
+    ClientChanges, CreatedClient, KeyRegistration, NewClient, RotatedSecret, SecretRotation,
+};
 pub use error::ManagementError;
 pub use organisations::{NewOrganisation, OrganisationChanges, UpdatedOrganisation};
 pub use people::{password_link, Invitation, NewMember, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};

@@ -45,6 +45,17 @@ pub struct ClientView {
     pub rate_limit_per_minute: Option<u32>,
     pub last_used_at: Option<String>,
     pub request_count: i64,
+    /// `null`: a secret (either method) or a registered key.
+    pub token_endpoint_auth_method: Option<&'static str>,
+    pub public_keys: Vec<ClientKeyView>,
+}
+
+/// A registered public key: its JWK and RFC 7638 thumbprint.
+#[derive(Debug, Serialize)]
+pub struct ClientKeyView {
+    pub kid: String,
+    pub thumbprint: String,
+    pub jwk: Value,
 }
 
 impl ClientView {
@@ -72,6 +83,16 @@ impl ClientView {
             rate_limit_per_minute: client.rate_limit_per_minute,
             last_used_at: client.last_used_at.map(rfc3339),
             request_count: client.request_count,
+            token_endpoint_auth_method: client.auth_method.map(|m| m.as_str()),
+            public_keys: client
+                .public_keys
+                .iter()
+                .map(|key| ClientKeyView {
+                    kid: key.kid().to_owned(),
+                    thumbprint: key.thumbprint().to_owned(),
+                    jwk: key.to_json(),
+                })
+                .collect(),
         }
     }
 }

@@ -2,23 +2,26 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use crate::domain::Scope;
+use crate::domain::{JwsAlgorithm, Scope};
 
 /// The metadata document, built once at start.
 pub struct MetadataDocument(pub web::Bytes);
 
 /// The RFC 8414 document; it changes only with the configuration.
 pub fn build_metadata(issuer: &str, scopes_supported: Option<&[Scope]>) -> web::Bytes {
+    let assertion_algs: Vec<&str> = JwsAlgorithm::ALL.iter().map(|a| a.as_str()).collect();
     let mut doc = json!({
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth/token"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "response_types_supported": [],
     });
     if let Some(scopes) = scopes_supported {

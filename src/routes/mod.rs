@@ -93,6 +93,13 @@ route_table! {
     "/admin/v1/orgs/{org_id}/clients/{client_id}/rotate-secret" {
         post => admin::clients::rotate_secret,
     },
+    "/admin/v1/orgs/{org_id}/clients/{client_id}/keys" {
+        get => admin::client_keys::list,
+        post => admin::client_keys::add,
+    },
+    "/admin/v1/orgs/{org_id}/clients/{client_id}/keys/{kid}" {
+        delete => admin::client_keys::remove,
+    },
     "/admin/v1/orgs/{org_id}/clients/{client_id}/deactivate" { post => admin::clients::deactivate },
     "/admin/v1/orgs/{org_id}/clients/{client_id}/activate" { post => admin::clients::activate },
     "/admin/v1/orgs/{org_id}/api-keys" {

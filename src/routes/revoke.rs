@@ -1,17 +1,17 @@
 //! `POST /oauth/revoke` (RFC 7009): a client revokes one of its own tokens
 //! or, holding `keyward:keys:write`, an API key of its organisation. The
-//! client authenticates as at the token endpoint: secret, allowlist,
-//! status, expiry and plan.
+//! client authenticates as at the token endpoint (a secret or a
+//! `private_key_jwt` assertion), then passes the same allowlist, status,
+//! expiry and plan checks.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::admin::audit;
-use super::client_credentials::{presented_credentials, single_authorization};
+use super::client_credentials::{presented_proof, single_authorization, BodyCredentials};
 use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
 use super::token::{auth_error, storage_error, token_error};
-use crate::domain::ClientSecret;
 use crate::domain::TrustedProxies;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::management::{audit_change as change, Actor, AuditSubject};
@@ -37,16 +37,20 @@ pub async fn revoke(
     clock: web::Data<dyn Clock>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = OAuthForm::read(&req, payload).await?;
-    let (id, secret) = presented_credentials(
+    let proof = presented_proof(
         single_authorization(&req)?,
-        form.get("client_id"),
-        form.get("client_secret"),
+        BodyCredentials {
+            client_id: form.get("client_id"),
+            client_secret: form.get("client_secret"),
+            assertion_type: form.get("client_assertion_type"),
+            assertion: form.get("client_assertion"),
+        },
     )?;
     let at = clock.now();
     let now = at.timestamp();
     let client_ip = request_client_ip(&req, &proxies);
     let client = authenticator
-        .authenticate(&id, &ClientSecret::new(secret), client_ip, now)
+        .authenticate_proof(proof.as_proof(), client_ip, now)
         .await
         .map_err(auth_error)?;
     issuer.admit(&client, client_ip, now).map_err(token_error)?;

@@ -45,12 +45,7 @@ pub async fn issue_token(
     let now = clock.unix();
     let client_ip = request_client_ip(&req, &proxies);
     let client = authenticator
-        .authenticate(
-            &presented.client_id,
-            &presented.client_secret,
-            client_ip,
-            now,
-        )
+        .authenticate_proof(presented.proof.as_proof(), client_ip, now)
         .await
         .map_err(auth_error)?;
     let client_id = client.credentials.client.id.as_str();
@@ -106,6 +101,9 @@ pub(super) fn auth_error(err: ClientAuthError) -> OAuthError {
             );
             error.retry_after = Some(retry_after);
             error
+        }
+        ClientAuthError::BadAssertion(_) | ClientAuthError::MethodNotAllowed { .. } => {
+            OAuthError::invalid_client(err.to_string())
         }
         ClientAuthError::Storage(e) => storage_error(&e),
     }

@@ -3,9 +3,9 @@
 
 use serde::Deserialize;
 
-use super::client_credentials::presented_credentials;
+use super::client_credentials::{presented_proof, BodyCredentials, PresentedProof};
 use super::form::parse_pairs;
-use crate::domain::{Audience, ClientSecret, ScopeSet};
+use crate::domain::{Audience, ScopeSet};
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::services::TokenRequest;
 
@@ -14,8 +14,7 @@ pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 /// A token request as presented: who claims to call, and what they ask for.
 #[derive(Debug)]
 pub struct PresentedTokenRequest {
-    pub client_id: String,
-    pub client_secret: ClientSecret,
+    pub proof: PresentedProof,
     pub request: TokenRequest,
 }
 
@@ -25,6 +24,8 @@ struct BodyParams {
     grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
     scope: Option<String>,
     #[serde(default, deserialize_with = "crate::crypto::jwt::one_or_many")]
     resource: Vec<String>,
@@ -62,10 +63,14 @@ pub fn parse_token_request(
             ))
         }
     }
-    let (client_id, client_secret) = presented_credentials(
+    let proof = presented_proof(
         authorization,
-        params.client_id.as_deref(),
-        params.client_secret.as_deref(),
+        BodyCredentials {
+            client_id: params.client_id.as_deref(),
+            client_secret: params.client_secret.as_deref(),
+            assertion_type: params.client_assertion_type.as_deref(),
+            assertion: params.client_assertion.as_deref(),
+        },
     )?;
     let scope = params
         .scope
@@ -74,8 +79,7 @@ pub fn parse_token_request(
         .transpose()
         .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e.to_string()))?;
     Ok(PresentedTokenRequest {
-        client_id,
-        client_secret: ClientSecret::new(client_secret),
+        proof,
         request: TokenRequest {
             scope,
             audiences: audiences(&params)?,
@@ -109,6 +113,8 @@ fn form_params(body: &[u8]) -> Result<BodyParams, OAuthError> {
             "grant_type" => &mut params.grant_type,
             "client_id" => &mut params.client_id,
             "client_secret" => &mut params.client_secret,
+            "client_assertion_type" => &mut params.client_assertion_type,
+            "client_assertion" => &mut params.client_assertion,
             "scope" => &mut params.scope,
             "audience" => &mut params.audience,
             _ => continue,
@@ -163,7 +169,7 @@ mod tests {
     fn post_credentials_and_scope() {
         let body = b"grant_type=client_credentials&client_id=a&client_secret=b&scope=x:read+y";
         let parsed = parse_token_request(FORM, None, body).unwrap();
-        assert_eq!(parsed.client_id, "a");
+        assert!(matches!(parsed.proof, PresentedProof::Secret { ref id, .. } if id == "a"));
         assert_eq!(parsed.request.scope.unwrap().to_string(), "x:read y");
     }
 

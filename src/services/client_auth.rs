@@ -11,13 +11,19 @@ use std::time::Duration;
 use moka::sync::Cache;
 
 use super::batch_loader::BatchLoader;
+use super::client_assertion::{AssertionClaims, AssertionRefusal, AssertionRules};
 use super::credential_reads::CredentialReads;
 use super::failure_gate::FailureGate;
+use super::one_time_values::OneTimeValues;
 use super::record_cache::{Freshness, RecordCache};
 use crate::crypto::credential_digest::DigestTag;
+use crate::crypto::foreign_jws::ForeignJws;
 use crate::crypto::secret_hasher::Stored;
 use crate::crypto::{CredentialDigest, SecretHasher};
-use crate::domain::{ClientCredentials, ClientId, ClientSecret, ScopePolicy, ScopeSet, SecretHash};
+use crate::domain::{
+    AuthMethod, ClientCredentials, ClientId, ClientSecret, PublicJwk, ScopePolicy, ScopeSet,
+    SecretHash,
+};
 use crate::metrics::Counters;
 use crate::storage::{StorageError, Store};
 use crate::time::Clock;
@@ -36,6 +42,16 @@ pub enum ClientAuthError {
     BadCredentials,
     #[error("too many failed attempts; retry after {retry_after} s")]
     TooManyFailures { retry_after: u64 },
+    /// A client assertion signed by the client's key that is refused, or
+    /// one not even well-formed; the text says why.
+    #[error("{0}")]
+    BadAssertion(String),
+    /// The right credential, presented by a method the client may not use.
+    #[error("this client may not authenticate with {used}; it is registered for {registered}")]
+    MethodNotAllowed {
+        used: AuthMethod,
+        registered: AuthMethod,
+    },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -59,7 +75,23 @@ pub struct ClientAuthenticator {
     reads: CredentialReads<ClientId, ClientCredentials>,
     verified: Cache<String, Arc<Vec<VerifiedSecret>>>,
     failures: FailureGate,
+    assertions: AssertionRules,
+    one_time: Arc<OneTimeValues>,
     counters: Arc<Counters>,
+}
+
+/// How a client proves who it is.
+pub enum ClientProof<'a> {
+    Secret {
+        id: &'a str,
+        secret: &'a ClientSecret,
+        method: AuthMethod,
+    },
+    /// A `private_key_jwt` assertion, with the `client_id` sent beside it.
+    Assertion {
+        id: Option<&'a str>,
+        assertion: &'a str,
+    },
 }
 
 const CACHE_CAPACITY: u64 = 100_000;
@@ -73,6 +105,8 @@ impl ClientAuthenticator {
         policy: Arc<ScopePolicy>,
         counters: Arc<Counters>,
         freshness: &Freshness,
+        assertions: AssertionRules,
+        one_time: Arc<OneTimeValues>,
     ) -> Self {
         Self {
             reads: read_together(store.clone(), freshness.clock.clone()),
@@ -86,8 +120,79 @@ impl ClientAuthenticator {
                 .time_to_live(VERIFIED_TTL)
                 .build(),
             failures: FailureGate::new(freshness.clock.clone()),
+            assertions,
+            one_time,
             counters,
         }
+    }
+
+    /// Checks a client's proof presented from `source`.
+    pub async fn authenticate_proof(
+        &self,
+        proof: ClientProof<'_>,
+        source: Option<IpAddr>,
+        now: i64,
+    ) -> Result<Arc<AuthenticatedClient>, ClientAuthError> {
+        match proof {
+            ClientProof::Secret { id, secret, method } => {
+                let client = self.authenticate(id, secret, source, now).await?;
+                allowed(client, method)
+            }
+            ClientProof::Assertion { id, assertion } => {
+                let client = self.authenticate_assertion(id, assertion, now).await?;
+                allowed(client, AuthMethod::PrivateKeyJwt)
+            }
+        }
+    }
+
+    /// Checks a `private_key_jwt` assertion (RFC 7523 §2.2): signed by a
+    /// key registered for the client it names, then its claims, then its
+    /// `jti` once. Before the signature verifies, every refusal reads the
+    /// same; an unknown client costs one read and no signature check.
+    async fn authenticate_assertion(
+        &self,
+        id: Option<&str>,
+        assertion: &str,
+        now: i64,
+    ) -> Result<Arc<AuthenticatedClient>, ClientAuthError> {
+        let bad = |why: &dyn std::fmt::Display| ClientAuthError::BadAssertion(why.to_string());
+        let jws = ForeignJws::parse(assertion)
+            .map_err(|e| bad(&format_args!("the client assertion is refused: {e}")))?;
+        let claims: AssertionClaims = jws
+            .claims()
+            .map_err(|e| bad(&format_args!("the client assertion is refused: {e}")))?;
+        let Some(subject) = claims.sub.clone() else {
+            return Err(bad(&AssertionRefusal::IssuerNotSubject));
+        };
+        if id.is_some_and(|id| id != subject) {
+            return Err(bad(&"client_id must be the client assertion's sub"));
+        }
+        let Ok(client_id) = ClientId::parse(&subject) else {
+            return Err(ClientAuthError::BadCredentials);
+        };
+        let Some(client) = self.client(&client_id).await? else {
+            return Err(ClientAuthError::BadCredentials);
+        };
+        let keys = &client.credentials.client.public_keys;
+        let signed_by_client = match jws.header.kid.as_deref() {
+            Some(kid) => keys.get(kid).is_some_and(|key| jws.verify(key)),
+            None => keys.iter().any(|key: &PublicJwk| jws.verify(key)),
+        };
+        if !signed_by_client {
+            return Err(ClientAuthError::BadCredentials);
+        }
+        let once = self
+            .assertions
+            .check(claims, client_id.as_str(), now)
+            .map_err(|refusal| bad(&refusal))?;
+        if !self
+            .one_time
+            .first_use(client_id.as_str(), &once.jti, once.expires_at)
+            .await?
+        {
+            return Err(bad(&AssertionRefusal::Replayed));
+        }
+        Ok(client)
     }
 
     /// Checks a client id and secret presented from `source`. An unknown
@@ -237,6 +342,20 @@ impl ClientAuthenticator {
             list.push(entry);
             Arc::new(list)
         });
+    }
+}
+
+/// The client, if it may use `method`.
+fn allowed(
+    client: Arc<AuthenticatedClient>,
+    method: AuthMethod,
+) -> Result<Arc<AuthenticatedClient>, ClientAuthError> {
+    match client.credentials.client.auth_method {
+        Some(registered) if registered != method => Err(ClientAuthError::MethodNotAllowed {
+            used: method,
+            registered,
+        }),
+        _ => Ok(client),
     }
 }
 

@@ -14,7 +14,7 @@ pub(super) fn clients(count: usize) -> String {
         "SELECT c.id, c.org_id, c.name, c.scopes, c.audiences, c.status, \
          c.resource_server, c.created_at, c.updated_at, c.expires_at, \
          c.ip_allowlist, c.rate_limit_per_minute, c.last_used_at, c.request_count, \
-         o.plan, s.hash, s.origin, s.expires_at AS secret_expires_at \
+         c.token_endpoint_auth_method, c.public_keys, c.jwks_uri, o.plan, s.hash, s.origin, s.expires_at AS secret_expires_at \
          FROM oauth_clients c JOIN organisations o ON o.id = c.org_id \
          LEFT JOIN client_secrets s ON s.client_id = c.id \
          AND s.client_id IN ({ids}) AND (s.expires_at IS NULL OR s.expires_at > $1) \

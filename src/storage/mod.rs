@@ -12,6 +12,7 @@ mod sql_changes;
 mod sql_clients;
 mod sql_idempotency;
 mod sql_notifications;
+mod sql_one_time_values;
 mod sql_people;
 mod sql_secret_hashes;
 mod sql_usage;
@@ -455,7 +456,8 @@ pub trait RevocationStore {
 pub trait ChangeLogStore {
     async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<LoggedChange>, StorageError>;
     async fn latest_change_seq(&self) -> Result<i64, StorageError>;
-    /// Forgets revocations of expired tokens and log entries older than `log_before`.
+    /// Forgets revocations of expired tokens, expired one-time values and
+    /// log entries older than `log_before`.
     async fn purge(&self, now: i64, log_before: i64) -> Result<(), StorageError>;
 }
 
@@ -522,6 +524,19 @@ pub trait IdempotencyStore {
     async fn purge_idempotency_keys(&self, now: i64) -> Result<u64, StorageError>;
 }
 
+/// One-time values (assertion `jti`s) that may be used once across every
+/// replica, each remembered until it expires.
+#[async_trait]
+pub trait OneTimeValueStore {
+    /// Records each `(digest, expires_at)`; returns the digests that had
+    /// not been used. Digests in one call are distinct.
+    async fn use_once(
+        &self,
+        values: &[(String, i64)],
+        now: i64,
+    ) -> Result<Vec<String>, StorageError>;
+}
+
 #[async_trait]
 pub trait Store:
     OrganisationStore
@@ -536,6 +551,7 @@ pub trait Store:
     + AuditStore
     + NotificationStore
     + PeopleStore
+    + OneTimeValueStore
     + Send
     + Sync
 {

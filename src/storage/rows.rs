@@ -1,9 +1,10 @@
 //! Row structs shared by both backends, and their conversion to domain types.
 
 use crate::domain::{
-    ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeyStatus, Audience, AuditEvent, AuditTarget, Change,
-    Client, ClientCredentials, ClientId, ClientStatus, DeliveryState, ExpiringCredential,
-    IpAllowlist, Name, OrgId, Organisation, ScopeSet, SecretHash, SecretOrigin, WebhookDelivery,
+    ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeyStatus, Audience, AuditEvent, AuditTarget,
+    AuthMethod, Change, Client, ClientCredentials, ClientId, ClientKeys, ClientStatus,
+    DeliveryState, ExpiringCredential, IpAllowlist, Name, OrgId, Organisation, ScopeSet,
+    SecretHash, SecretOrigin, WebhookDelivery,
 };
 
 use crate::domain::{ConsoleSession, Email, Membership, Role, User, UserId};
@@ -36,6 +37,9 @@ pub(super) struct ClientRow {
     pub rate_limit_per_minute: Option<i64>,
     pub last_used_at: Option<i64>,
     pub request_count: i64,
+    pub token_endpoint_auth_method: Option<String>,
+    pub public_keys: String,
+    pub jwks_uri: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -114,6 +118,13 @@ impl TryFrom<ClientRow> for Client {
                 .map_err(|e| corrupt("client rate limit", e))?,
             last_used_at: row.last_used_at,
             request_count: row.request_count,
+            auth_method: row
+                .token_endpoint_auth_method
+                .map(|m| AuthMethod::parse(&m).ok_or_else(|| corrupt("client auth method", m)))
+                .transpose()?,
+            public_keys: ClientKeys::from_stored(&row.public_keys)
+                .map_err(|e| corrupt("client public keys", e))?,
+            jwks_uri: row.jwks_uri,
         })
     }
 }

@@ -13,8 +13,8 @@ macro_rules! impl_client_store {
                 sqlx::query(
                     "INSERT INTO oauth_clients (id, org_id, name, scopes, audiences, status, \
                      resource_server, created_at, updated_at, expires_at, ip_allowlist, \
-                     rate_limit_per_minute) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                     rate_limit_per_minute, token_endpoint_auth_method, public_keys, jwks_uri) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 )
                 .bind(client.id.as_str())
                 .bind(client.org_id.as_str())
@@ -28,6 +28,9 @@ macro_rules! impl_client_store {
                 .bind(client.expires_at)
                 .bind(client.ip_allowlist.to_string())
                 .bind(client.rate_limit_per_minute.map(i64::from))
+                .bind(client.auth_method.map(|m| m.as_str()))
+                .bind(client.public_keys.to_stored())
+                .bind(client.jwks_uri.as_deref())
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
@@ -76,7 +79,8 @@ macro_rules! impl_client_store {
                 sqlx::query_as::<_, $crate::storage::rows::ClientRow>(
                     "SELECT id, org_id, name, scopes, audiences, status, resource_server, \
                      created_at, updated_at, expires_at, ip_allowlist, rate_limit_per_minute, \
-                     last_used_at, request_count \
+                     last_used_at, request_count, token_endpoint_auth_method, public_keys, \
+                     jwks_uri \
                      FROM oauth_clients \
                      WHERE ($1 IS NULL OR org_id = $1) \
                      AND (created_at > $2 OR (created_at = $2 AND id > $3)) \
@@ -101,7 +105,8 @@ macro_rules! impl_client_store {
                 sqlx::query_as::<_, $crate::storage::rows::ClientRow>(
                     "SELECT id, org_id, name, scopes, audiences, status, resource_server, \
                      created_at, updated_at, expires_at, ip_allowlist, rate_limit_per_minute, \
-                     last_used_at, request_count \
+                     last_used_at, request_count, token_endpoint_auth_method, public_keys, \
+                     jwks_uri \
                      FROM oauth_clients WHERE id = $1 AND org_id = $2",
                 )
                 .bind(id.as_str())
@@ -119,7 +124,8 @@ macro_rules! impl_client_store {
                 let updated = sqlx::query(
                     "UPDATE oauth_clients SET name = $1, scopes = $2, audiences = $3, \
                      resource_server = $4, expires_at = $5, ip_allowlist = $6, \
-                     rate_limit_per_minute = $7, updated_at = $8 WHERE id = $9 AND org_id = $10",
+                     rate_limit_per_minute = $7, updated_at = $8, token_endpoint_auth_method = $9, \
+                     public_keys = $10, jwks_uri = $11 WHERE id = $12 AND org_id = $13",
                 )
                 .bind(client.name.as_str())
                 .bind(client.scopes.to_string())
@@ -129,6 +135,9 @@ macro_rules! impl_client_store {
                 .bind(client.ip_allowlist.to_string())
                 .bind(client.rate_limit_per_minute.map(i64::from))
                 .bind(client.updated_at)
+                .bind(client.auth_method.map(|m| m.as_str()))
+                .bind(client.public_keys.to_stored())
+                .bind(client.jwks_uri.as_deref())
                 .bind(client.id.as_str())
                 .bind(client.org_id.as_str())
                 .execute(&mut *tx)

@@ -17,7 +17,15 @@ async fn metadata_describes_the_server(backend: Backend) {
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt"
+        ])
+    );
+    assert_eq!(
+        doc["token_endpoint_auth_signing_alg_values_supported"],
+        serde_json::json!(["ES256", "EdDSA", "RS256", "PS256"])
     );
     assert_eq!(doc["response_types_supported"], serde_json::json!([]));
     assert!(doc.get("scopes_supported").is_none());

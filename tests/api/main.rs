@@ -32,6 +32,7 @@ mod log_redaction;
 mod management_parity;
 mod metrics;
 mod openapi;
+mod private_key_jwt;
 mod rate_limits;
 mod replicas;
 mod request_id;

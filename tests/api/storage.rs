@@ -51,6 +51,9 @@ fn client(org: &OrgId, expires_at: Option<i64>) -> Client {
         rate_limit_per_minute: None,
         last_used_at: None,
         request_count: 0,
+        auth_method: None,
+        public_keys: Default::default(),
+        jwks_uri: None,
     }
 }
 

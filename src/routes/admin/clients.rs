@@ -153,7 +153,7 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn client_path(path: &(String, String)) -> Result<(OrgId, ClientId), Problem> {
+pub(super) fn client_path(path: &(String, String)) -> Result<(OrgId, ClientId), Problem> {
     let id = ClientId::parse(&path.1).map_err(|_| Problem::not_found())?;
     Ok((org_id(&path.0)?, id))
 }

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod audit_events;
 pub mod auth;
+pub mod client_keys;
 pub mod clients;
 mod input;
 pub mod orgs;

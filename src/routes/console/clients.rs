@@ -199,6 +199,8 @@ pub async fn create(
             ip_allowlist: entries(&input.ip_allowlist),
             resource_server: false,
             client_secret: None,
+            token_endpoint_auth_method: None,
+            public_keys: Vec::new(),
         };
         Ok::<_, ConsoleError>(
             management
@@ -332,6 +334,7 @@ pub async fn edit(
         rate_limit_per_minute: Some(rate_limit(&input.rate_limit)?),
         ip_allowlist: Some(entries(&input.ip_allowlist)),
         resource_server: None,
+        token_endpoint_auth_method: None,
     };
     management
         .update_client(&caller, &org.org.id, &id, changes)

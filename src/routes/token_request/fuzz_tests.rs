@@ -88,7 +88,11 @@ proptest! {
             body.as_bytes(),
         )
         .unwrap();
-        prop_assert_eq!(parsed.client_id, id);
+        let PresentedProof::Secret { id: parsed_id, secret: parsed_secret, .. } = parsed.proof else {
+            panic!("a secret was presented");
+        };
+        prop_assert_eq!(parsed_id, id);
+        prop_assert_eq!(parsed_secret.expose(), secret.as_str());
         let expected_scope = ScopeSet::from_strs(scope.iter().map(String::as_str)).unwrap();
         prop_assert_eq!(parsed.request.scope.unwrap_or_default(), expected_scope);
         let mut distinct = resource.clone();

@@ -422,6 +422,9 @@ impl TestApp {
             rate_limit_per_minute: new.rate_limit_per_minute,
             last_used_at: None,
             request_count: 0,
+            auth_method: None,
+            public_keys: Default::default(),
+            jwks_uri: None,
         };
         self.store.insert_client(&client, &hash).await.unwrap();
         TestClient {

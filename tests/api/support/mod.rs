@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod cli_process;
+pub mod client_keys;
 pub mod console_client;
 pub mod helpers;
 pub mod idempotency_harness;

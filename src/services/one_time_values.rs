@@ -1,0 +1,129 @@
+//! Values that may be used once across every replica: a client assertion's
+//! `jti` (and later a DPoP proof's). This node's memory refuses a repeat
+//! at once and keeps two concurrent repeats apart; the shared record,
+//! Redis when it is configured (else the database, in batches), refuses a
+//! repeat that went to another replica. While Redis is unreachable the
+//! database takes its place, so a value first used just before an outage
+//! and repeated during it on another replica is the one repeat that can
+//! pass.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lc_rs::digest;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use moka::sync::Cache;
+
+use super::batch_loader::BatchLoader;
+use super::redis_link::RedisLink;
+use crate::storage::{StorageError, Store};
+use crate::time::Clock;
+
+const LOCAL_CAPACITY: u64 = 1_000_000;
+const KEY_PREFIX: &str = "keyward:once:";
+
+/// How long a value is remembered at most: the longest lifetime we accept,
+/// with the clock leeway on both sides.
+pub const MAX_REMEMBERED_SECONDS: u64 = 600;
+
+pub struct OneTimeValues {
+    local: Cache<String, ()>,
+    store: BatchLoader<(String, i64), ()>,
+    redis: Option<RedisLink>,
+    clock: Arc<dyn Clock>,
+}
+
+impl OneTimeValues {
+    pub fn new(
+        store: Arc<dyn Store>,
+        redis_url: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, redis::RedisError> {
+        let now = clock.clone();
+        let batched = BatchLoader::spawn(move |values: Vec<(String, i64)>| {
+            let (store, now) = (store.clone(), now.unix());
+            async move {
+                let fresh = store.use_once(&values, now).await?;
+                let expiry: HashMap<String, i64> = values.into_iter().collect();
+                Ok(fresh
+                    .into_iter()
+                    .map(|digest| {
+                        let expires_at = expiry.get(&digest).copied().unwrap_or_default();
+                        ((digest, expires_at), ())
+                    })
+                    .collect())
+            }
+        });
+        Ok(Self {
+            local: Cache::builder()
+                .max_capacity(LOCAL_CAPACITY)
+                .time_to_live(Duration::from_secs(MAX_REMEMBERED_SECONDS))
+                .build(),
+            store: batched,
+            redis: redis_url
+                .map(|url| RedisLink::new(url, "one-time values are recorded in the database"))
+                .transpose()?,
+            clock,
+        })
+    }
+
+    /// Whether this is the first use of `value` in `scope` (such as the
+    /// client that signed it); it is remembered until `expires_at`.
+    pub async fn first_use(
+        &self,
+        scope: &str,
+        value: &str,
+        expires_at: i64,
+    ) -> Result<bool, StorageError> {
+        let digest = value_digest(scope, value);
+        let entry = self.local.entry(digest.clone()).or_insert(());
+        if !entry.is_fresh() {
+            return Ok(false);
+        }
+        let shared = self.shared_first_use(&digest, expires_at).await;
+        if shared.is_err() {
+            // Not recorded anywhere: a retry of the same value may pass.
+            self.local.invalidate(&digest);
+        }
+        shared
+    }
+
+    async fn shared_first_use(&self, digest: &str, expires_at: i64) -> Result<bool, StorageError> {
+        if let Some(redis) = &self.redis {
+            if let Some(first) = self.redis_first_use(redis, digest, expires_at).await {
+                return Ok(first);
+            }
+        }
+        let found = self.store.load((digest.to_owned(), expires_at)).await?;
+        Ok(found.is_some())
+    }
+
+    async fn redis_first_use(
+        &self,
+        redis: &RedisLink,
+        digest: &str,
+        expires_at: i64,
+    ) -> Option<bool> {
+        let mut connection = redis.connection().await?;
+        let ttl = (expires_at - self.clock.unix()).max(1);
+        let mut command = redis::cmd("SET");
+        command
+            .arg(format!("{KEY_PREFIX}{digest}"))
+            .arg(1)
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl);
+        let set = command.query_async::<Option<String>>(&mut connection);
+        redis.run(set).await.map(|answer| answer.is_some())
+    }
+}
+
+fn value_digest(scope: &str, value: &str) -> String {
+    let mut context = digest::Context::new(&digest::SHA256);
+    context.update(scope.as_bytes());
+    context.update(&[0]);
+    context.update(value.as_bytes());
+    URL_SAFE_NO_PAD.encode(context.finish())
+}

@@ -1,0 +1,519 @@
+//! `private_key_jwt` (RFC 7523 §2.2): a client registers public keys and
+//! signs its own assertions; each check of the assertion refuses what it
+//! should, a replay fails on any replica, and a client can be held to the
+//! method.
+
+use jsonwebtoken::Algorithm;
+use keyward::domain::Plan;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::on_both_backends;
+use crate::shared_limits::redis_turn;
+use crate::support::client_keys::{assertion_claims, ClientKeyPair};
+use crate::support::helpers::{
+    spawn_app, spawn_app_with, status_and_json, Backend, TestApp, TestClient, ROOT_TOKEN,
+};
+use crate::support::jwt_verify::verify;
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+fn keys_path(client: &TestClient) -> String {
+    format!(
+        "/admin/v1/orgs/{}/clients/{}/keys",
+        client.org_id, client.id
+    )
+}
+
+async fn register(app: &TestApp, client: &TestClient, body: Value) -> (u16, Value) {
+    app.admin(Method::POST, &keys_path(client), ROOT_TOKEN, Some(body))
+        .await
+}
+
+/// A client with `key` registered through the management API.
+async fn client_with_key(app: &TestApp, key: &ClientKeyPair) -> TestClient {
+    let client = app.create_client(&["payouts:read"], &[]).await;
+    let (status, body) = register(app, &client, key.registration()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["kid"], key.kid.as_str());
+    client
+}
+
+async fn token_with_assertion(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url("/oauth/token"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    status_and_json(response).await
+}
+
+async fn token_with(app: &TestApp, assertion: &str) -> (u16, Value) {
+    token_with_assertion(
+        app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion),
+        ],
+    )
+    .await
+}
+
+fn token_endpoint(app: &TestApp) -> String {
+    app.url("/oauth/token")
+}
+
+async fn every_allowed_algorithm_gets_a_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let keys = [
+        ClientKeyPair::es256("es"),
+        ClientKeyPair::ed25519("ed"),
+        ClientKeyPair::rsa("rs", Algorithm::RS256),
+        ClientKeyPair::rsa("ps", Algorithm::PS256),
+    ];
+    for key in &keys {
+        let client = client_with_key(&app, key).await;
+        // The token endpoint's URL and the issuer are both our audience.
+        for audience in [token_endpoint(&app), app.address.clone()] {
+            let (status, body) = token_with(&app, &key.assertion(&client.id, &audience)).await;
+            assert_eq!(status, 200, "{} to {audience}: {body}", key.kid);
+            let token = body["access_token"].as_str().unwrap();
+            let verified = verify(&app, token, &app.address).await.unwrap();
+            assert_eq!(verified.claims["client_id"], client.id.as_str());
+        }
+    }
+    // client_id beside the assertion is fine when it names the same client.
+    let key = &keys[0];
+    let client = client_with_key(&app, key).await;
+    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client.id.as_str()),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", assertion.as_str()),
+    ];
+    assert_eq!(token_with_assertion(&app, &form).await.0, 200);
+}
+
+async fn each_assertion_check_refuses(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let key = ClientKeyPair::es256("k1");
+    let client = client_with_key(&app, &key).await;
+    let other = client_with_key(&app, &ClientKeyPair::es256("k1")).await;
+    let audience = token_endpoint(&app);
+    let now = chrono::Utc::now().timestamp();
+    let good = assertion_claims(&client.id, &audience);
+    let with = |change: &dyn Fn(&mut Value)| {
+        let mut claims = good.clone();
+        claims["jti"] = json!(uuid::Uuid::new_v4().to_string());
+        change(&mut claims);
+        key.sign(&claims)
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("iss", with(&|c| c["iss"] = json!(other.id)), "iss and sub"),
+        (
+            "sub",
+            with(&|c| c["sub"] = json!(other.id)),
+            "client authentication failed",
+        ),
+        (
+            "no sub",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("sub");
+            }),
+            "iss and sub",
+        ),
+        (
+            "aud",
+            with(&|c| c["aud"] = json!("https://elsewhere.test")),
+            "aud must be",
+        ),
+        (
+            "expired",
+            with(&|c| c["exp"] = json!(now - 120)),
+            "has expired",
+        ),
+        (
+            "no exp",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            }),
+            "needs exp",
+        ),
+        (
+            "long-lived",
+            with(&|c| c["exp"] = json!(now + 3600)),
+            "at most 300 s",
+        ),
+        (
+            "iat ahead",
+            with(&|c| c["iat"] = json!(now + 600)),
+            "not valid yet",
+        ),
+        (
+            "nbf ahead",
+            with(&|c| c["nbf"] = json!(now + 600)),
+            "not valid yet",
+        ),
+        (
+            "no jti",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("jti");
+            }),
+            "needs a jti",
+        ),
+        (
+            "other key",
+            ClientKeyPair::es256("k1").assertion(&client.id, &audience),
+            "client authentication failed",
+        ),
+        (
+            "unknown kid",
+            ClientKeyPair::es256("k9").assertion(&client.id, &audience),
+            "client authentication failed",
+        ),
+        ("not a JWS", "not.a.jws".into(), "not a compact JWS"),
+    ];
+    for (what, assertion, description) in cases {
+        let (status, body) = token_with(&app, &assertion).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{what}: {body}"
+        );
+        let text = body["error_description"].as_str().unwrap();
+        assert!(text.contains(description), "{what}: {text}");
+    }
+
+    // alg none and HMAC are refused before any key is looked at.
+    let b64 = |v: &Value| base64_url(v.to_string().as_bytes());
+    let unsigned = format!("{}.{}.", b64(&json!({"alg": "none"})), b64(&good));
+    let hmac = format!(
+        "{}.{}.c2ln",
+        b64(&json!({"alg": "HS256", "kid": "k1"})),
+        b64(&good)
+    );
+    for forged in [unsigned, hmac] {
+        let (status, body) = token_with(&app, &forged).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("is not accepted"),
+            "{body}"
+        );
+    }
+
+    // A good assertion works once; the same assertion again is a replay.
+    let once = key.sign(&good);
+    assert_eq!(token_with(&app, &once).await.0, 200);
+    let (status, body) = token_with(&app, &once).await;
+    assert_eq!(status, 401);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("used before"),
+        "{body}"
+    );
+
+    // Unknown clients, a mismatched client_id, and mixed methods.
+    let stranger = key.assertion("cl_00000000000000000000000000000000", &audience);
+    assert_eq!(token_with(&app, &stranger).await.0, 401);
+    let fresh = key.assertion(&client.id, &audience);
+    let mismatched = [
+        ("grant_type", "client_credentials"),
+        ("client_id", other.id.as_str()),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", fresh.as_str()),
+    ];
+    let (status, body) = token_with_assertion(&app, &mismatched).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    let with_secret = [
+        ("grant_type", "client_credentials"),
+        ("client_secret", client.secret.as_str()),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", fresh.as_str()),
+    ];
+    let (status, body) = token_with_assertion(&app, &with_secret).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+    let wrong_type = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", "urn:example:saml"),
+        ("client_assertion", fresh.as_str()),
+    ];
+    let (status, body) = token_with_assertion(&app, &wrong_type).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    // After all these refusals, the client's good assertion still works.
+    assert_eq!(token_with(&app, &fresh).await.0, 200);
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+async fn a_replay_on_another_replica_is_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let replica = app.replica().await;
+    let key = ClientKeyPair::es256("k1");
+    let client = client_with_key(&app, &key).await;
+    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    assert_eq!(token_with(&app, &assertion).await.0, 200);
+    let (status, body) = token_with(&replica, &assertion).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("used before"));
+    // And the other way round, with a new assertion.
+    let second = key.assertion(&client.id, &token_endpoint(&app));
+    assert_eq!(token_with(&replica, &second).await.0, 200);
+    assert_eq!(token_with(&app, &second).await.0, 401);
+}
+
+async fn a_replay_through_redis_is_refused(backend: Backend) {
+    let _redis = redis_turn().await;
+    let url =
+        std::env::var("KEYWARD_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let with_redis = |s: &mut keyward::configuration::Settings| s.redis_url = Some(url.clone());
+    let app = spawn_app_with(backend, with_redis).await;
+    let replica = app.replica().await;
+    let key = ClientKeyPair::es256("k1");
+    let client = client_with_key(&app, &key).await;
+    let claims = assertion_claims(&client.id, &token_endpoint(&app));
+    let assertion = key.sign(&claims);
+    assert_eq!(token_with(&replica, &assertion).await.0, 200);
+    assert_eq!(token_with(&app, &assertion).await.0, 401);
+    // The value went to Redis, not to the database: a node without Redis
+    // has no record of it.
+    let without_redis = app.replica_with(|s| s.redis_url = None).await;
+    assert_eq!(token_with(&without_redis, &assertion).await.0, 200);
+}
+
+async fn a_client_can_be_held_to_private_key_jwt(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let key = ClientKeyPair::es256("k1");
+    let client = client_with_key(&app, &key).await;
+    let path = format!("/admin/v1/orgs/{}/clients/{}", client.org_id, client.id);
+    let hold = json!({"token_endpoint_auth_method": "private_key_jwt"});
+    let (status, view) = app
+        .admin(Method::PATCH, &path, ROOT_TOKEN, Some(hold))
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["token_endpoint_auth_method"], "private_key_jwt");
+    // The right secret is refused now, and says why.
+    let (status, body) = status_and_json(
+        app.post_token(&client, &[("grant_type", "client_credentials")])
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("registered for private_key_jwt"));
+    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    assert_eq!(token_with(&app, &assertion).await.0, 200);
+
+    // Held to client_secret_basic: the assertion and a posted secret fail.
+    let basic = json!({"token_endpoint_auth_method": "client_secret_basic"});
+    assert_eq!(
+        app.admin(Method::PATCH, &path, ROOT_TOKEN, Some(basic))
+            .await
+            .0,
+        200
+    );
+    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    assert_eq!(token_with(&app, &assertion).await.0, 401);
+    let posted = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client.id.as_str()),
+        ("client_secret", client.secret.as_str()),
+    ];
+    assert_eq!(token_with_assertion(&app, &posted).await.0, 401);
+    assert_eq!(
+        app.oauth2_token(&client.id, &client.secret)
+            .await
+            .map(|_| ()),
+        Ok(())
+    );
+
+    // null frees it again.
+    let any = json!({"token_endpoint_auth_method": null});
+    assert_eq!(
+        app.admin(Method::PATCH, &path, ROOT_TOKEN, Some(any))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(token_with_assertion(&app, &posted).await.0, 200);
+    let bad = json!({"token_endpoint_auth_method": "none"});
+    let (status, problem) = app.admin(Method::PATCH, &path, ROOT_TOKEN, Some(bad)).await;
+    assert_eq!(status, 400, "{problem}");
+}
+
+async fn keys_are_registered_listed_and_removed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let key = ClientKeyPair::es256("k1");
+    let client = client_with_key(&app, &key).await;
+
+    // A PEM public key, named by its thumbprint when no kid is given.
+    let ed = ClientKeyPair::ed25519("unused");
+    let spki = public_pem(&ed);
+    let (status, added) = register(&app, &client, json!({"pem": spki})).await;
+    assert_eq!(status, 201, "{added}");
+    assert_eq!(added["kid"], added["thumbprint"]);
+    assert_eq!(added["jwk"]["x"], ed.jwk["x"]);
+
+    let (status, list) = app
+        .admin(Method::GET, &keys_path(&client), ROOT_TOKEN, None)
+        .await;
+    assert_eq!(status, 200);
+    let kids: Vec<&str> = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, ["k1", added["kid"].as_str().unwrap()]);
+
+    // Refusals, each with the field and the reason.
+    let mut private = key.jwk.clone();
+    private["d"] = json!("c2VjcmV0");
+    let refusals = [
+        (private, "private key"),
+        (json!({"kty": "oct", "k": "c2VjcmV0"}), "symmetric"),
+        (key.jwk.clone(), "already has this key"),
+        (ClientKeyPair::es256("k1").jwk, "kid k1"),
+    ];
+    for (jwk, why) in refusals {
+        let (status, problem) = register(&app, &client, json!({"jwk": jwk})).await;
+        assert_eq!(status, 400, "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap_or_default().contains(why)
+                || problem.to_string().contains(why),
+            "{why}: {problem}"
+        );
+    }
+    let both = json!({"jwk": key.jwk, "pem": spki});
+    assert_eq!(register(&app, &client, both).await.0, 400);
+    for n in 2..5 {
+        let extra = ClientKeyPair::es256(&format!("extra{n}"));
+        assert_eq!(register(&app, &client, extra.registration()).await.0, 201);
+    }
+    let (status, problem) =
+        register(&app, &client, ClientKeyPair::es256("sixth").registration()).await;
+    assert_eq!(status, 400, "{problem}");
+
+    // Removing a key stops its assertions at once.
+    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    let path = format!("{}/k1", keys_path(&client));
+    assert_eq!(
+        app.admin(Method::DELETE, &path, ROOT_TOKEN, None).await.0,
+        204
+    );
+    assert_eq!(token_with(&app, &assertion).await.0, 401);
+    assert_eq!(
+        app.admin(Method::DELETE, &path, ROOT_TOKEN, None).await.0,
+        404
+    );
+
+    // Another organisation's admin reaches none of it.
+    let stranger_org = app.create_org(Plan::Enterprise).await;
+    let stranger = app
+        .admin_token(&stranger_org, &["keyward:clients:write"])
+        .await;
+    let (status, _) = app
+        .admin(Method::GET, &keys_path(&client), &stranger, None)
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            &keys_path(&client),
+            &stranger,
+            Some(ClientKeyPair::es256("x").registration()),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Every change is in the audit trail.
+    let events = format!(
+        "/admin/v1/orgs/{}/audit-events?target_id={}",
+        client.org_id, client.id
+    );
+    let (_, trail) = app.admin(Method::GET, &events, ROOT_TOKEN, None).await;
+    let actions: Vec<&str> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"client.key_added") && actions.contains(&"client.key_removed"),
+        "{actions:?}"
+    );
+}
+
+fn public_pem(key: &ClientKeyPair) -> String {
+    let der = pem::parse(&key.private_pem).unwrap();
+    let pair = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8(der.contents()).unwrap();
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair;
+    let spki = pair.public_key().as_der().unwrap();
+    pem::encode(&pem::Pem::new("PUBLIC KEY", spki.as_ref().to_vec()))
+}
+
+async fn revocation_takes_an_assertion_too(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let key = ClientKeyPair::es256("k1");
+    let client = client_with_key(&app, &key).await;
+    let (_, body) = token_with(&app, &key.assertion(&client.id, &token_endpoint(&app))).await;
+    let token = body["access_token"].as_str().unwrap();
+    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    let response = app
+        .http
+        .post(app.url("/oauth/revoke"))
+        .form(&[
+            ("token", token),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let checker = app.create_resource_server(&[&app.address]).await;
+    let (_, introspected) = app.introspect(&checker, token, &[]).await;
+    assert_eq!(introspected["active"], false);
+}
+
+on_both_backends!(
+    every_allowed_algorithm_gets_a_token,
+    each_assertion_check_refuses,
+    a_replay_on_another_replica_is_refused,
+    a_replay_through_redis_is_refused,
+    a_client_can_be_held_to_private_key_jwt,
+    keys_are_registered_listed_and_removed,
+    revocation_takes_an_assertion_too,
+);

@@ -1,0 +1,85 @@
+//! A client's own signing keys for `private_key_jwt`, and the assertions it
+//! signs with them: signed by the `jsonwebtoken` crate, an implementation
+//! independent of the server's checks.
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use keyward::crypto::signing_key::{generate_pkcs8, SigningAlgorithm, SigningKey};
+use serde_json::{json, Value};
+
+pub struct ClientKeyPair {
+    /// The public JWK, with its kid: what the client registers.
+    pub jwk: Value,
+    pub kid: String,
+    /// The PKCS#8 private key as PEM, for clients that read one.
+    pub private_pem: String,
+    encoding: EncodingKey,
+    alg: Algorithm,
+}
+
+impl ClientKeyPair {
+    pub fn es256(kid: &str) -> Self {
+        Self::generate(SigningAlgorithm::ES256, Algorithm::ES256, kid)
+    }
+
+    pub fn ed25519(kid: &str) -> Self {
+        Self::generate(SigningAlgorithm::EdDSA, Algorithm::EdDSA, kid)
+    }
+
+    /// An RSA key signing with `alg` (RS256 or PS256).
+    pub fn rsa(kid: &str, alg: Algorithm) -> Self {
+        Self::generate(SigningAlgorithm::RS256, alg, kid)
+    }
+
+    fn generate(kind: SigningAlgorithm, alg: Algorithm, kid: &str) -> Self {
+        let der = generate_pkcs8(kind).unwrap();
+        let mut jwk = SigningKey::from_pkcs8(kid, &der)
+            .unwrap()
+            .public_jwk()
+            .clone();
+        jwk["alg"] = json!(format!("{alg:?}"));
+        let private_pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der));
+        let encoding = match kind {
+            SigningAlgorithm::ES256 => EncodingKey::from_ec_pem(private_pem.as_bytes()),
+            SigningAlgorithm::EdDSA => EncodingKey::from_ed_pem(private_pem.as_bytes()),
+            SigningAlgorithm::RS256 => EncodingKey::from_rsa_pem(private_pem.as_bytes()),
+        }
+        .unwrap();
+        Self {
+            jwk,
+            kid: kid.to_owned(),
+            private_pem,
+            encoding,
+            alg,
+        }
+    }
+
+    /// The registration body of the management API.
+    pub fn registration(&self) -> Value {
+        json!({ "jwk": self.jwk })
+    }
+
+    /// `claims` signed with this key, its kid in the header.
+    pub fn sign(&self, claims: &Value) -> String {
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+
+    /// A fresh assertion of `client_id` for `audience`, valid for a minute.
+    pub fn assertion(&self, client_id: &str, audience: &str) -> String {
+        self.sign(&assertion_claims(client_id, audience))
+    }
+}
+
+/// The claims of a good assertion: iss = sub = the client, a new jti.
+pub fn assertion_claims(client_id: &str, audience: &str) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "iat": now,
+        "exp": now + 60,
+        "jti": uuid::Uuid::new_v4().to_string(),
+    })
+}
