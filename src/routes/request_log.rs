@@ -12,6 +12,7 @@ use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
 
 use super::request_id::RequestId;
+use crate::telemetry::REQUEST_TARGET;
 
 pub struct RequestSpan;
 
@@ -48,7 +49,7 @@ pub async fn log_request(
             tracing::error!(request_id = id.as_ref().map(RequestId::as_str), %method, path, status, error = ?error, "request failed")
         }
         _ => {
-            tracing::info!(request_id = id.as_ref().map(RequestId::as_str), %method, path, status, "request finished")
+            tracing::info!(target: REQUEST_TARGET, request_id = id.as_ref().map(RequestId::as_str), %method, path, status, "request finished")
         }
     }
     outcome
