@@ -16,7 +16,7 @@ pub const MAX_JWS_LEN: usize = 8 * 1024;
 pub enum JwsError {
     #[error("not a compact JWS")]
     Malformed,
-    #[error("alg {0} is not accepted (accepted: ES256, EdDSA, RS256, PS256)")]
+    #[error("alg {0} is not accepted (accepted: ES256, EdDSA or Ed25519, RS256, PS256)")]
     AlgorithmNotAllowed(String),
     #[error("the header marks extensions critical (crit), and we understand none")]
     Critical,

@@ -33,9 +33,17 @@ impl JwsAlgorithm {
         }
     }
 
+    /// Also takes `Ed25519`, RFC 9864's fully specified name for EdDSA on
+    /// Ed25519 (the only EdDSA curve we take), which newer clients send.
     pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.as_str() == raw)
+        match raw {
+            "Ed25519" => Some(Self::EdDSA),
+            _ => Self::ALL.into_iter().find(|a| a.as_str() == raw),
+        }
     }
+
+    /// The names a signer may use, for the metadata document.
+    pub const NAMES: [&'static str; 5] = ["ES256", "EdDSA", "Ed25519", "RS256", "PS256"];
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,7 +9,7 @@ pub struct MetadataDocument(pub web::Bytes);
 
 /// The RFC 8414 document; it changes only with the configuration.
 pub fn build_metadata(issuer: &str, scopes_supported: Option<&[Scope]>) -> web::Bytes {
-    let assertion_algs: Vec<&str> = JwsAlgorithm::ALL.iter().map(|a| a.as_str()).collect();
+    let assertion_algs = JwsAlgorithm::NAMES;
     let mut doc = json!({
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth/token"),

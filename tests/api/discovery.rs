@@ -25,7 +25,7 @@ async fn metadata_describes_the_server(backend: Backend) {
     );
     assert_eq!(
         doc["token_endpoint_auth_signing_alg_values_supported"],
-        serde_json::json!(["ES256", "EdDSA", "RS256", "PS256"])
+        serde_json::json!(["ES256", "EdDSA", "Ed25519", "RS256", "PS256"])
     );
     assert_eq!(doc["response_types_supported"], serde_json::json!([]));
     assert!(doc.get("scopes_supported").is_none());

@@ -34,6 +34,7 @@ mod metrics;
 mod openapi;
 mod private_key_jwt;
 mod rate_limits;
+mod real_clients;
 mod replicas;
 mod request_id;
 mod revocation_bounds;

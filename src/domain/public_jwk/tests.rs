@@ -79,6 +79,15 @@ fn ed25519_and_rsa_keys_verify_their_algorithms() {
 }
 
 #[test]
+fn ed25519_is_eddsa_by_its_rfc_9864_name() {
+    assert_eq!(JwsAlgorithm::parse("Ed25519"), Some(JwsAlgorithm::EdDSA));
+    assert_eq!(JwsAlgorithm::parse("EdDSA"), Some(JwsAlgorithm::EdDSA));
+    assert_eq!(JwsAlgorithm::parse("Ed448"), None);
+    assert_eq!(JwsAlgorithm::parse("HS256"), None);
+    assert_eq!(JwsAlgorithm::parse("none"), None);
+}
+
+#[test]
 fn a_declared_alg_is_the_only_one_it_verifies() {
     let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
     let c = RsaPublicKeyComponents::<Vec<u8>>::from(rsa.public_key());

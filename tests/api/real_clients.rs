@@ -1,0 +1,234 @@
+//! `private_key_jwt` from real clients, unchanged and only configured:
+//! Python authlib's `PrivateKeyJWT` and Node openid-client's `PrivateKeyJwt`,
+//! at the versions `tests/clients/` pins, run as child processes. They get a
+//! token that a resource server accepts, and a wrong `kid` gets them none.
+//! `tests/clients/install.sh` installs them; the tests run it when they do
+//! not find them, and fail if it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use jsonwebtoken::Algorithm;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::on_both_backends;
+use crate::support::client_keys::ClientKeyPair;
+use crate::support::helpers::{spawn_app, Backend, TestApp, TestClient, ROOT_TOKEN};
+use crate::support::jwt_verify::verify;
+
+const INSTALL: &str = "tests/clients/install.sh";
+
+#[derive(Clone, Copy, Debug)]
+enum RealClient {
+    Authlib,
+    OpenidClient,
+}
+
+impl RealClient {
+    /// The interpreter and the script; panics, naming the install command,
+    /// unless the client is installed at the versions pinned now.
+    fn program(self) -> (PathBuf, PathBuf) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let clients = root.join("tests/clients");
+        // install.sh copies the pins it installed beside the installation.
+        let (interpreter, script, pins, installed) = match self {
+            Self::Authlib => {
+                let target = std::env::var_os("CARGO_TARGET_DIR")
+                    .map_or_else(|| root.join("target"), PathBuf::from);
+                let venv = target.join("clients-venv");
+                (
+                    venv.join("bin/python"),
+                    clients.join("python/private_key_jwt.py"),
+                    clients.join("python/requirements.txt"),
+                    venv.join(".requirements"),
+                )
+            }
+            Self::OpenidClient => (
+                PathBuf::from("node"),
+                clients.join("node/private_key_jwt.mjs"),
+                clients.join("node/package-lock.json"),
+                clients.join("node/node_modules/.keyward-package-lock.json"),
+            ),
+        };
+        let pinned = std::fs::read(&pins).unwrap();
+        let current = || std::fs::read(&installed).is_ok_and(|stamp| stamp == pinned);
+        if !current() {
+            install(root);
+        }
+        assert!(
+            current(),
+            "{self:?} is not installed at the versions of {}: run {INSTALL}",
+            pins.display()
+        );
+        (interpreter, script)
+    }
+
+    /// Runs the client for `client` with the private key of `key` under
+    /// `kid`: its token response, or why it failed (its standard error).
+    async fn token(
+        self,
+        app: &TestApp,
+        client: &TestClient,
+        key: &ClientKeyPair,
+        alg: &str,
+        kid: &str,
+    ) -> Result<Value, String> {
+        let (interpreter, script) = self.program();
+        let pem = app.dir.path().join(format!("{}.pem", key.kid));
+        std::fs::write(&pem, openssl_pem(key)).unwrap();
+        let mut command = Command::new(&interpreter);
+        command
+            .arg(&script)
+            .env("ISSUER", &app.address)
+            .env("TOKEN_URL", app.url("/oauth/token"))
+            .env("CLIENT_ID", &client.id)
+            .env("PRIVATE_KEY_PEM_FILE", &pem)
+            .env("KEY_ID", kid)
+            .env("ALG", alg)
+            .env("SCOPE", "payouts:read")
+            // A proxy of the environment must not stand between it and us.
+            .env("NO_PROXY", "127.0.0.1")
+            .stdin(Stdio::null());
+        // Blocking: the server runs on this test's runtime.
+        let output = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{self:?}: cannot run {}: {e}", interpreter.display()));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() {
+            return Err(format!("{}: {stderr}{stdout}", output.status));
+        }
+        serde_json::from_str(&stdout).map_err(|e| format!("stdout is not JSON ({e}): {stdout}"))
+    }
+}
+
+/// Runs the install script once per test run (it does nothing when the
+/// pins are installed), so that `cargo test` alone runs these tests.
+fn install(root: &Path) {
+    static INSTALLED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut done = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+    if !*done {
+        let status = Command::new(root.join(INSTALL)).status();
+        assert!(
+            status.as_ref().is_ok_and(|s| s.success()),
+            "{INSTALL} failed ({status:?}): it needs python3 with venv, Node and npm, and PyPI and the npm registry"
+        );
+        *done = true;
+    }
+}
+
+/// The private key as `openssl genpkey` writes it. ring writes Ed25519
+/// keys as PKCS#8 v2 (RFC 5958: the seed and the public key), which the
+/// OpenSSL 3.0 under Node and pyca/cryptography do not read; v1 is the seed.
+fn openssl_pem(key: &ClientKeyPair) -> String {
+    const V2_ED25519: [u8; 16] =
+        *b"\x30\x51\x02\x01\x01\x30\x05\x06\x03\x2b\x65\x70\x04\x22\x04\x20";
+    const V1_ED25519: [u8; 16] =
+        *b"\x30\x2e\x02\x01\x00\x30\x05\x06\x03\x2b\x65\x70\x04\x22\x04\x20";
+    let der = pem::parse(&key.private_pem).unwrap().into_contents();
+    match der.strip_prefix(&V2_ED25519) {
+        Some(rest) => {
+            let v1 = [&V1_ED25519[..], &rest[..32]].concat();
+            pem::encode(&pem::Pem::new("PRIVATE KEY", v1))
+        }
+        None => key.private_pem.clone(),
+    }
+}
+
+/// A new key pair for the JWS algorithm `alg`.
+fn key_for(alg: &str) -> ClientKeyPair {
+    let kid = alg.to_lowercase();
+    match alg {
+        "ES256" => ClientKeyPair::es256(&kid),
+        "EdDSA" => ClientKeyPair::ed25519(&kid),
+        "RS256" => ClientKeyPair::rsa(&kid, Algorithm::RS256),
+        "PS256" => ClientKeyPair::rsa(&kid, Algorithm::PS256),
+        _ => unreachable!("{alg}"),
+    }
+}
+
+async fn client_with_key(app: &TestApp, key: &ClientKeyPair) -> TestClient {
+    let client = app.create_client(&["payouts:read"], &[]).await;
+    let path = format!(
+        "/admin/v1/orgs/{}/clients/{}/keys",
+        client.org_id, client.id
+    );
+    let (status, body) = app
+        .admin(Method::POST, &path, ROOT_TOKEN, Some(key.registration()))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    client
+}
+
+/// With a key of each of `algs`, `real` gets a token that a resource server
+/// accepts as the client's. Every algorithm is tried before failing.
+async fn gets_tokens(real: RealClient, backend: Backend, algs: &[&str]) {
+    let app = spawn_app(backend).await;
+    let mut failures = Vec::new();
+    for alg in algs {
+        let key = key_for(alg);
+        let client = client_with_key(&app, &key).await;
+        let response = match real.token(&app, &client, &key, alg, &key.kid).await {
+            Ok(response) => response,
+            Err(error) => {
+                failures.push(format!("{alg}: {error}"));
+                continue;
+            }
+        };
+        // Case-insensitive (RFC 6749 §5.1); openid-client lowercases it.
+        let token_type = response["token_type"].as_str().unwrap_or_default();
+        assert!(
+            token_type.eq_ignore_ascii_case("bearer"),
+            "{alg}: {response}"
+        );
+        assert_eq!(response["scope"], "payouts:read", "{alg}: {response}");
+        let token = response["access_token"].as_str().unwrap();
+        let verified = verify(&app, token, &app.address)
+            .await
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(verified.claims["client_id"], client.id.as_str(), "{alg}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{real:?} got no token:\n{}",
+        failures.join("\n")
+    );
+}
+
+async fn authlib_gets_a_token(backend: Backend) {
+    gets_tokens(
+        RealClient::Authlib,
+        backend,
+        &["ES256", "EdDSA", "RS256", "PS256"],
+    )
+    .await;
+}
+
+/// openid-client signs with an Ed25519 key as `Ed25519` (RFC 9864), not
+/// `EdDSA`; the server takes both names.
+async fn openid_client_gets_a_token(backend: Backend) {
+    gets_tokens(
+        RealClient::OpenidClient,
+        backend,
+        &["ES256", "EdDSA", "RS256", "PS256"],
+    )
+    .await;
+}
+
+on_both_backends!(authlib_gets_a_token, openid_client_gets_a_token);
+
+/// The harness sees a refusal: told a kid the client never registered,
+/// each real client fails, and says why.
+#[tokio::test]
+async fn a_kid_never_registered_gets_no_token() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let key = ClientKeyPair::es256("registered");
+    let client = client_with_key(&app, &key).await;
+    for real in [RealClient::Authlib, RealClient::OpenidClient] {
+        let refused = real.token(&app, &client, &key, "ES256", "unknown").await;
+        let error = refused.expect_err("a kid the client never registered");
+        assert!(error.contains("invalid_client"), "{real:?}: {error}");
+    }
+}
