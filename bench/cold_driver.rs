@@ -55,6 +55,10 @@ struct Setup {
     clients: usize,
     #[arg(long)]
     keys: usize,
+    /// Clients that authenticate with private_key_jwt: each gets an ES256
+    /// key of its own, registered through the management API.
+    #[arg(long, default_value_t = 0)]
+    key_clients: usize,
     #[arg(long)]
     audience: String,
     /// The keys' rate limit: high enough never to refuse a check.
@@ -102,14 +106,38 @@ enum Scenario {
     Token,
     #[value(name = "verify_key")]
     VerifyKey,
+    /// Tokens with private_key_jwt: every request carries a new assertion,
+    /// signed before the clock starts.
+    Assertion,
 }
 
 /// One line of the credentials file.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Credential {
-    Client { id: String, secret: String },
-    Key { key: String },
+    Client {
+        id: String,
+        secret: String,
+    },
+    Key {
+        key: String,
+    },
+    /// A client with its private key (PKCS#8, base64).
+    KeyClient {
+        id: String,
+        kid: String,
+        pkcs8: String,
+    },
+}
+
+impl Credential {
+    fn scenario(&self) -> Scenario {
+        match self {
+            Credential::Client { .. } => Scenario::Token,
+            Credential::Key { .. } => Scenario::VerifyKey,
+            Credential::KeyClient { .. } => Scenario::Assertion,
+        }
+    }
 }
 
 /// Load goes to this machine only.
@@ -203,17 +231,21 @@ impl Admin {
     }
 
     fn progress(&self) {
-        let total = self.setup.clients + self.setup.keys;
+        let total = self.setup.clients + self.setup.keys + self.setup.key_clients;
         let done = self.created.fetch_add(1, Ordering::Relaxed) + 1;
         if done.is_multiple_of((total / 5).max(1)) {
             println!("cold setup: {done}/{total} created");
         }
     }
 
-    /// The i-th credential: clients first, then keys.
+    /// The i-th credential: clients first, then keys, then clients with
+    /// keys of their own.
     async fn credential(&self, i: usize) -> anyhow::Result<Credential> {
         let s = &self.setup;
         let name = format!("cold {i}");
+        if i >= s.clients + s.keys {
+            return self.key_client(name).await;
+        }
         if i < s.clients {
             let body = json!({"name": name, "scopes": ["payouts:read"], "audiences": [s.audience]});
             let created = self.create("clients", body).await?;
@@ -232,6 +264,26 @@ impl Admin {
     }
 }
 
+impl Admin {
+    async fn key_client(&self, name: String) -> anyhow::Result<Credential> {
+        use base64::Engine;
+        use keyward::crypto::signing_key::{generate_pkcs8, SigningAlgorithm, SigningKey};
+        let pkcs8 = generate_pkcs8(SigningAlgorithm::ES256)?;
+        let kid = "bench".to_owned();
+        let jwk = SigningKey::from_pkcs8(&kid, &pkcs8)?.public_jwk().clone();
+        let body = json!({"name": name, "scopes": ["payouts:read"],
+                          "audiences": [self.setup.audience],
+                          "token_endpoint_auth_method": "private_key_jwt",
+                          "public_keys": [{"jwk": jwk}]});
+        let created = self.create("clients", body).await?;
+        Ok(Credential::KeyClient {
+            id: field(&created, "client_id")?,
+            kid,
+            pkcs8: base64::engine::general_purpose::STANDARD.encode(pkcs8),
+        })
+    }
+}
+
 fn field(value: &Value, name: &str) -> anyhow::Result<String> {
     value[name]
         .as_str()
@@ -240,7 +292,7 @@ fn field(value: &Value, name: &str) -> anyhow::Result<String> {
 }
 
 async fn setup(setup: Setup) -> anyhow::Result<()> {
-    let total = setup.clients + setup.keys;
+    let total = setup.clients + setup.keys + setup.key_clients;
     let (workers, out) = (setup.concurrency, setup.out.clone());
     let admin = Arc::new(Admin {
         http: http_client(workers),
@@ -278,7 +330,7 @@ fn load(file: &Path, scenario: Scenario) -> anyhow::Result<Vec<Credential>> {
     let mut wanted = Vec::new();
     for line in text.lines() {
         let credential: Credential = serde_json::from_str(line)?;
-        if matches!(credential, Credential::Client { .. }) == (scenario == Scenario::Token) {
+        if credential.scenario() == scenario {
             wanted.push(credential);
         }
     }
@@ -301,7 +353,7 @@ struct Sample {
 /// One request, encoded before the clock starts, as wrk encodes its own:
 /// the measured loop only sends it.
 struct Prepared {
-    authorization: HeaderValue,
+    authorization: Option<HeaderValue>,
     body: Bytes,
 }
 
@@ -311,19 +363,49 @@ fn basic(id: &str, secret: &str) -> anyhow::Result<HeaderValue> {
     Ok(HeaderValue::try_from(format!("Basic {encoded}"))?)
 }
 
+fn token_form(run: &Run) -> url::form_urlencoded::Serializer<'static, String> {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.append_pair("grant_type", "client_credentials")
+        .append_pair("scope", &run.scope)
+        .append_pair("resource", &run.audience);
+    form
+}
+
+/// A new assertion of `id`, for the token endpoint of `base`.
+fn assertion(key: &keyward::crypto::SigningKey, id: &str, audience: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let claims = json!({"iss": id, "sub": id, "aud": audience, "iat": now, "exp": now + 240,
+                        "jti": uuid::Uuid::new_v4().to_string()});
+    key.sign_compact(claims.to_string().as_bytes())
+}
+
 fn prepare(run: &Run, credential: &Credential, rs: &(String, String)) -> anyhow::Result<Prepared> {
     Ok(match credential {
+        Credential::KeyClient { id, kid, pkcs8 } => {
+            use base64::Engine;
+            let der = base64::engine::general_purpose::STANDARD.decode(pkcs8)?;
+            let key = keyward::crypto::SigningKey::from_pkcs8(kid, &der)?;
+            let audience = format!("{}/oauth/token", loopback(&run.base)?);
+            Prepared {
+                authorization: None,
+                body: token_form(run)
+                    .append_pair(
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    )
+                    .append_pair("client_assertion", &assertion(&key, id, &audience))
+                    .finish()
+                    .into(),
+            }
+        }
         Credential::Client { id, secret } => Prepared {
-            authorization: basic(id, secret)?,
-            body: url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("grant_type", "client_credentials")
-                .append_pair("scope", &run.scope)
-                .append_pair("resource", &run.audience)
-                .finish()
-                .into(),
+            authorization: Some(basic(id, secret)?),
+            body: token_form(run).finish().into(),
         },
         Credential::Key { key } => Prepared {
-            authorization: basic(&rs.0, &rs.1)?,
+            authorization: Some(basic(&rs.0, &rs.1)?),
             body: serde_json::to_vec(&json!({"key": key, "required_scope": run.scope}))?.into(),
         },
     })
@@ -359,10 +441,13 @@ impl Load {
         start: Instant,
     ) -> Sample {
         let prepared = &self.requests[i % self.requests.len()];
-        let request = Request::post(self.path.as_str())
+        let mut request = Request::post(self.path.as_str())
             .header(HOST, self.host.clone())
-            .header(AUTHORIZATION, prepared.authorization.clone())
-            .header(CONTENT_TYPE, self.content_type.clone())
+            .header(CONTENT_TYPE, self.content_type.clone());
+        if let Some(authorization) = &prepared.authorization {
+            request = request.header(AUTHORIZATION, authorization.clone());
+        }
+        let request = request
             .body(Full::new(prepared.body.clone()))
             .expect("a valid request");
         let sent = Instant::now();
@@ -449,7 +534,7 @@ fn result_line(
 
 async fn run(run: Run) -> anyhow::Result<bool> {
     let (path, content_type, expect) = match run.scenario {
-        Scenario::Token => (
+        Scenario::Token | Scenario::Assertion => (
             "/oauth/token",
             "application/x-www-form-urlencoded",
             &br#""access_token""#[..],
@@ -461,7 +546,7 @@ async fn run(run: Run) -> anyhow::Result<bool> {
         ),
     };
     let rs = match (run.scenario, &run.rs_id, &run.rs_secret) {
-        (Scenario::Token, ..) => Default::default(),
+        (Scenario::Token | Scenario::Assertion, ..) => Default::default(),
         (_, Some(id), Some(secret)) => (id.clone(), secret.clone()),
         _ => bail!("verify_key needs --rs-id and COLD_RS_SECRET"),
     };
@@ -472,8 +557,11 @@ async fn run(run: Run) -> anyhow::Result<bool> {
         base.port_or_known_default().context("--base has no port")?
     );
     let credentials = load(&run.file, run.scenario)?;
-    let requests = credentials
-        .iter()
+    // An assertion is good once: each pass gets new ones.
+    let fresh_each_pass = run.scenario == Scenario::Assertion;
+    let rounds = if fresh_each_pass { run.passes } else { 1 };
+    let requests = (0..rounds)
+        .flat_map(|_| credentials.iter())
         .map(|c| prepare(&run, c, &rs))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let load = Rc::new(Load {
@@ -487,7 +575,7 @@ async fn run(run: Run) -> anyhow::Result<bool> {
     for _ in 0..run.connections.max(1) {
         senders.push(load.connect(&address).await?);
     }
-    let count = load.requests.len() * run.passes;
+    let count = load.requests.len() * (run.passes / rounds);
     let next = Rc::new(Cell::new(0usize));
     let start = Instant::now();
     let workers: Vec<_> = senders

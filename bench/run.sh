@@ -30,6 +30,9 @@
 #   warm_token        the same again, WARM_PASSES passes over the clients
 #   cold_verify_key   one POST /v1/keys/verify of each key
 #   warm_verify_key   the same again, WARM_PASSES passes over the keys
+#   private_key_jwt_token  KEY_CLIENTS clients with an ES256 key each, every
+#                     token request with a new assertion, WARM_PASSES passes
+#                     (after one unmeasured pass, private_key_jwt_first)
 # labelled like the `on` mode. The summary sets each cold rate against the
 # warm one and the peer's token rate, with the targets: on SQLite cold at
 # least 50% of warm and 4x the peer's token rate, on PostgreSQL 35% of warm;
@@ -46,7 +49,7 @@
 #
 # Env: ALGS="ES256 EdDSA" BACKENDS="sqlite postgres" MODES="on" PORT=18080 PEER=1
 #      REPEAT=1 KEYS_ONLY=0
-#      COLD=1 COLD_N=10000 COLD_CONNS=32 WARM_PASSES=3
+#      COLD=1 COLD_N=10000 COLD_CONNS=32 WARM_PASSES=3 KEY_CLIENTS=1000
 #      CONSOLE=1 CONSOLE_KEYS=1000 CONSOLE_CONNS=4
 #      REDIS_URL=redis://127.0.0.1:6379
 #      PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres
@@ -64,6 +67,7 @@ KEYS_ONLY=${KEYS_ONLY:-0}
 COLD=${COLD:-1}
 COLD_N=${COLD_N:-10000}
 COLD_CONNS=${COLD_CONNS:-32}
+KEY_CLIENTS=${KEY_CLIENTS:-1000}
 WARM_PASSES=${WARM_PASSES:-3}
 CONSOLE=${CONSOLE:-1}
 CONSOLE_KEYS=${CONSOLE_KEYS:-1000}
@@ -188,6 +192,7 @@ cold_keyward() {  # alg backend
   # minute per caller) would refuse most of the creations.
   start_server "$dir/setup.log" KEYWARD_ADMIN_RATE_LIMIT_PER_MINUTE=100000
   "$COLD_BIN" setup --base "$base" --org "$org" --clients "$COLD_N" --keys "$COLD_N" \
+    --key-clients "$KEY_CLIENTS" \
     --audience "$API" --key-rate-limit "$KEY_RATE" --out "$credentials"
   stop_server
   start_server "$dir/server.log"
@@ -195,6 +200,12 @@ cold_keyward() {  # alg backend
     --connections "$COLD_CONNS" --audience "$API" --out "$OUT")
   "${run[@]}" --scenario token --name cold_token
   "${run[@]}" --scenario token --name warm_token --passes "$WARM_PASSES"
+  # private_key_jwt: a first pass reads the clients, then the measured
+  # passes, each request with a new assertion.
+  if (( KEY_CLIENTS > 0 )); then
+    "${run[@]}" --scenario assertion --name private_key_jwt_first
+    "${run[@]}" --scenario assertion --name private_key_jwt_token --passes "$WARM_PASSES"
+  fi
   # The resource server's secret goes in the environment, out of `ps`.
   local -x COLD_RS_ID COLD_RS_SECRET
   COLD_RS_ID=$(jq -r .client_id <<<"$rs") COLD_RS_SECRET=$(jq -r .client_secret <<<"$rs")
@@ -281,7 +292,9 @@ if [[ "$PEER" == 1 ]]; then
 fi
 
 echo
-"$PEERS/summarize.sh" "$OUT"
+# The shared table; it fails on some mixes of lines (a median of a field
+# that only wrk's lines carry), which must not cost the verdicts below.
+"$PEERS/summarize.sh" "$OUT" || echo "(the shared summary failed; the verdicts below stand)"
 echo
 # The medians over REPEAT of each label's scenarios, for the summaries below.
 DEFS='
@@ -347,7 +360,9 @@ jq -rs --argjson n "$COLD_N" "$DEFS"'
     "  \(verdict($ct and $wt and $ct >= $need * $wt)) cold token at least \(100 * $need | round)% of warm (\(ratio($ct; $wt)))",
     "  \(verdict(if $ck and $wk then $ck >= $need * $wk else false end)) cold verify_key at least \(100 * $need | round)% of warm (\(ratio($ck; $wk)))",
     (select($need == 0.5) | "  \(verdict(if $peer then $ct >= 4 * $peer else null end)) cold token at least 4x the peer token rate (\(if $peer then times($ct; $peer) else "peer not measured" end))"),
-    "  \(verdict($tp99 and $kp99 and $tp99 < 50 and $kp99 < 50)) cold p99 in the first minute under 50 ms (cold_token \($tp99) ms, cold_verify_key \($kp99) ms)"
+    "  \(verdict($tp99 and $kp99 and $tp99 < 50 and $kp99 < 50)) cold p99 in the first minute under 50 ms (cold_token \($tp99) ms, cold_verify_key \($kp99) ms)",
+    (($all | rps($l; "private_key_jwt_token")) as $pk | select($pk)
+     | "  \(verdict($wt and $pk >= 0.4 * $wt)) private_key_jwt issuance \($pk | round) req/s = \(ratio($pk; $wt)) of secret-based warm_token (target: at least 40%)")
 ' "$OUT"
 # The console's page with 1000 keys: p99 under 20 ms.
 jq -rs "$DEFS"'

@@ -291,6 +291,12 @@ pub struct ClientUpdate {
     /// The client may authenticate with whatever it holds again.
     #[arg(long)]
     pub any_auth_method: bool,
+    /// Where the client publishes its public keys (a JWK Set).
+    #[arg(long, conflicts_with = "no_jwks_uri")]
+    pub jwks_uri: Option<String>,
+    /// The client no longer publishes keys at a URL.
+    #[arg(long)]
+    pub no_jwks_uri: bool,
 }
 
 #[derive(Debug, Args)]
@@ -356,6 +362,10 @@ pub struct ClientCreate {
     /// for several.
     #[arg(long = "public-key")]
     pub public_keys: Vec<std::path::PathBuf>,
+    /// Where the client publishes its public keys (a JWK Set), fetched
+    /// when an assertion names a kid not registered.
+    #[arg(long)]
+    pub jwks_uri: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -35,9 +35,11 @@ use crate::services::metering::Metering;
 use crate::services::one_time_values::OneTimeValues;
 use crate::services::rate_limit::RateLimits;
 use crate::services::record_cache::Freshness;
+use crate::services::remote_jwks::RemoteJwks;
 use crate::services::root_token::RootToken;
 use crate::services::usage::UsageRecorder;
 use crate::services::webhooks::WebhookDispatcher;
+use crate::services::AssertionChecks;
 use crate::services::{
     AccessTokenVerifier, ApiKeyVerifier, ClientAuthenticator, Introspector, RevocationList,
     Revoker, TokenIssuer,
@@ -48,6 +50,8 @@ use crate::time::{Clock, SystemClock};
 pub use crate::parts::CLOCK_LEEWAY_SECONDS;
 use crate::parts::{check_digest_keys, keyring, open_store, secret_hasher, server_secret};
 const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
+/// How long fetching a client's key set (`jwks_uri`) may take.
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn backstop(settings: &Settings) -> Backstop {
     Backstop {
@@ -243,8 +247,14 @@ impl Core {
             policy.clone(),
             counters.clone(),
             &freshness,
-            AssertionRules::new(issuer),
-            Arc::new(one_time),
+            AssertionChecks {
+                rules: AssertionRules::new(issuer),
+                one_time: Arc::new(one_time),
+                remote_keys: Arc::new(RemoteJwks::new(
+                    settings.webhook_allow_private_networks,
+                    JWKS_FETCH_TIMEOUT,
+                )?),
+            },
         ));
         let api_keys = Arc::new(ApiKeyVerifier::new(
             store.clone(),

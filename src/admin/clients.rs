@@ -112,6 +112,7 @@ async fn create(
             .iter()
             .map(|path| key_file(path, None))
             .collect::<anyhow::Result<_>>()?,
+        jwks_uri: args.jwks_uri,
     };
     let created = management.create_client(caller, &org, new).await?;
     Ok(with_secret(
@@ -147,6 +148,11 @@ async fn update(
             Some(None)
         } else {
             args.auth_method.map(Some)
+        },
+        jwks_uri: if args.no_jwks_uri {
+            Some(None)
+        } else {
+            args.jwks_uri.map(Some)
         },
     };
     let client = management.update_client(caller, &org, &id, changes).await?;

@@ -38,6 +38,8 @@ pub struct NewClient {
     pub token_endpoint_auth_method: Option<String>,
     #[serde(default)]
     pub public_keys: Vec<KeyRegistration>,
+    /// Where the client publishes its keys (a JWK Set), fetched as needed.
+    pub jwks_uri: Option<String>,
 }
 
 /// A public key to register: a JWK, or a PEM `PUBLIC KEY` with an
@@ -66,6 +68,9 @@ pub struct ClientChanges {
     /// `null` lets the client use whatever it holds again.
     #[serde(default, deserialize_with = "super::fields::present")]
     pub token_endpoint_auth_method: Option<Option<String>>,
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "super::fields::present")]
+    pub jwks_uri: Option<Option<String>>,
 }
 
 /// A secret rotation: the new secret when it is imported rather than
@@ -124,7 +129,7 @@ impl Management {
             request_count: 0,
             auth_method: fields::auth_method(new.token_endpoint_auth_method.as_deref())?,
             public_keys: fields::client_keys(&new.public_keys)?,
-            jwks_uri: None,
+            jwks_uri: self.jwks_uri(new.jwks_uri.as_deref())?,
         };
         let imported = fields::imported_secret(new.client_secret.as_ref())?;
         caller.actor.require_covers(&client.scopes)?;
@@ -212,6 +217,9 @@ impl Management {
         }
         if let Some(method) = &changes.token_endpoint_auth_method {
             client.auth_method = fields::auth_method(method.as_deref())?;
+        }
+        if let Some(uri) = &changes.jwks_uri {
+            client.jwks_uri = self.jwks_uri(uri.as_deref())?;
         }
         self.store_change(caller, client, before, "client.updated", now)
             .await
@@ -364,6 +372,15 @@ impl Management {
         )
         .await;
         Ok(())
+    }
+
+    /// A key set URL: where webhooks may go may be fetched from, under
+    /// the same rules (https, public addresses, unless the operator allows
+    /// otherwise).
+    fn jwks_uri(&self, raw: Option<&str>) -> Result<Option<String>, ManagementError> {
+        raw.map(|raw| self.webhook_urls.parse(raw))
+            .transpose()
+            .map_err(|e| ManagementError::invalid("jwks_uri", e))
     }
 
     /// Refuses a client for an organisation whose plan has no API access.

@@ -48,6 +48,7 @@ pub struct ClientView {
     /// `null`: a secret (either method) or a registered key.
     pub token_endpoint_auth_method: Option<&'static str>,
     pub public_keys: Vec<ClientKeyView>,
+    pub jwks_uri: Option<String>,
 }
 
 /// A registered public key: its JWK and RFC 7638 thumbprint.
@@ -93,6 +94,7 @@ impl ClientView {
                     jwk: key.to_json(),
                 })
                 .collect(),
+            jwks_uri: client.jwks_uri.clone(),
         }
     }
 }

@@ -16,6 +16,7 @@ use super::credential_reads::CredentialReads;
 use super::failure_gate::FailureGate;
 use super::one_time_values::OneTimeValues;
 use super::record_cache::{Freshness, RecordCache};
+use super::remote_jwks::RemoteJwks;
 use crate::crypto::credential_digest::DigestTag;
 use crate::crypto::foreign_jws::ForeignJws;
 use crate::crypto::secret_hasher::Stored;
@@ -77,7 +78,16 @@ pub struct ClientAuthenticator {
     failures: FailureGate,
     assertions: AssertionRules,
     one_time: Arc<OneTimeValues>,
+    remote_keys: Arc<RemoteJwks>,
     counters: Arc<Counters>,
+}
+
+/// What checks a client's assertions: the rules of their claims, the
+/// record of used `jti`s, and the key sets clients publish.
+pub struct AssertionChecks {
+    pub rules: AssertionRules,
+    pub one_time: Arc<OneTimeValues>,
+    pub remote_keys: Arc<RemoteJwks>,
 }
 
 /// How a client proves who it is.
@@ -105,8 +115,7 @@ impl ClientAuthenticator {
         policy: Arc<ScopePolicy>,
         counters: Arc<Counters>,
         freshness: &Freshness,
-        assertions: AssertionRules,
-        one_time: Arc<OneTimeValues>,
+        assertions: AssertionChecks,
     ) -> Self {
         Self {
             reads: read_together(store.clone(), freshness.clock.clone()),
@@ -120,8 +129,9 @@ impl ClientAuthenticator {
                 .time_to_live(VERIFIED_TTL)
                 .build(),
             failures: FailureGate::new(freshness.clock.clone()),
-            assertions,
-            one_time,
+            assertions: assertions.rules,
+            one_time: assertions.one_time,
+            remote_keys: assertions.remote_keys,
             counters,
         }
     }
@@ -173,12 +183,7 @@ impl ClientAuthenticator {
         let Some(client) = self.client(&client_id).await? else {
             return Err(ClientAuthError::BadCredentials);
         };
-        let keys = &client.credentials.client.public_keys;
-        let signed_by_client = match jws.header.kid.as_deref() {
-            Some(kid) => keys.get(kid).is_some_and(|key| jws.verify(key)),
-            None => keys.iter().any(|key: &PublicJwk| jws.verify(key)),
-        };
-        if !signed_by_client {
+        if !self.signed_by(&client, &jws, now).await {
             return Err(ClientAuthError::BadCredentials);
         }
         let once = self
@@ -250,6 +255,29 @@ impl ClientAuthenticator {
         self.rewrite(&client_id, live[matched.index], matched.rewrite)
             .await;
         Ok(client)
+    }
+
+    /// Whether a key of the client made the assertion's signature: one it
+    /// registered, else one of the set it publishes at its `jwks_uri`. The
+    /// `kid` header picks the key; without one, each key is tried.
+    async fn signed_by(
+        &self,
+        client: &AuthenticatedClient,
+        jws: &ForeignJws<'_>,
+        now: i64,
+    ) -> bool {
+        let record = &client.credentials.client;
+        let kid = jws.header.kid.as_deref();
+        if verified_by(record.public_keys.iter(), kid, jws) {
+            return true;
+        }
+        let Some(uri) = &record.jwks_uri else {
+            return false;
+        };
+        match self.remote_keys.keys(uri, kid, now).await {
+            Some(keys) => verified_by(keys.iter(), kid, jws),
+            None => false,
+        }
     }
 
     /// Stores a matched hash that is not in the current scheme as a digest.
@@ -343,6 +371,15 @@ impl ClientAuthenticator {
             Arc::new(list)
         });
     }
+}
+
+fn verified_by<'a>(
+    keys: impl Iterator<Item = &'a PublicJwk>,
+    kid: Option<&str>,
+    jws: &ForeignJws<'_>,
+) -> bool {
+    keys.filter(|key| kid.is_none_or(|kid| key.kid() == kid))
+        .any(|key| jws.verify(key))
 }
 
 /// The client, if it may use `method`.

@@ -18,6 +18,7 @@ pub mod outbound_http;
 pub mod rate_limit;
 pub mod record_cache;
 pub mod redis_link;
+pub mod remote_jwks;
 pub mod revocation;
 pub mod revocation_list;
 pub mod root_token;
@@ -27,7 +28,9 @@ pub mod webhooks;
 
 pub use access_tokens::AccessTokenVerifier;
 pub use api_keys::{ApiKeyVerifier, CheckedKey, KeyRejection, KeyVerdict};
-pub use client_auth::{AuthenticatedClient, ClientAuthError, ClientAuthenticator, ClientProof};
+pub use client_auth::{
+    AssertionChecks, AuthenticatedClient, ClientAuthError, ClientAuthenticator, ClientProof,
+};
 pub use introspection::{Caller, Introspection, Introspector};
 pub use revocation::Revoker;
 pub use revocation_list::RevocationList;

@@ -1,4 +1,5 @@
-//! The HTTP client webhooks go out through. Unless the operator allows
+//! The HTTP client that webhooks and client key sets (`jwks_uri`) go out
+//! through. Unless the operator allows
 //! private networks, every address it connects to passes
 //! domain::outbound_address. Names are resolved here and only an all-public
 //! answer reaches the connector, so the address checked is the address
@@ -35,7 +36,7 @@ impl OutboundHttp {
         let mut builder = crate::tls::client_builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Keyward-Webhooks/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("Keyward/", env!("CARGO_PKG_VERSION")));
         if !allow_private_networks {
             builder = builder.dns_resolver(Arc::new(PublicOnly)).no_proxy();
         }
@@ -48,6 +49,19 @@ impl OutboundHttp {
     /// A POST to `url`, unless the URL's host is a literal address that
     /// may not be reached.
     pub fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, Unsendable> {
+        self.request(reqwest::Method::POST, url)
+    }
+
+    /// A GET of `url`, under the same rule.
+    pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, Unsendable> {
+        self.request(reqwest::Method::GET, url)
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<reqwest::RequestBuilder, Unsendable> {
         let url = reqwest::Url::parse(url)?;
         if self.public_only {
             let literal: Option<IpAddr> = match url.host() {
@@ -59,7 +73,7 @@ impl OutboundHttp {
                 outbound_address::check_ip(ip)?;
             }
         }
-        Ok(self.client.post(url))
+        Ok(self.client.request(method, url))
     }
 }
 

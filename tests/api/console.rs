@@ -33,6 +33,7 @@ on_both_backends!(
     the_operator_creates_an_organisation_and_its_first_owner,
     key_lists_come_in_pages_of_fifty,
     another_organisation_cannot_take_over_an_invited_user,
+    a_key_added_in_the_console_signs_assertions_until_removed,
 );
 
 async fn org(app: &TestApp, plan: Plan) -> String {
@@ -1093,4 +1094,103 @@ async fn another_organisation_cannot_take_over_an_invited_user(backend: Backend)
     );
     let home = carol.get("/console").await;
     assert_eq!(home.status, 200, "a member of both: {}", home.body);
+}
+
+async fn a_key_added_in_the_console_signs_assertions_until_removed(backend: Backend) {
+    use crate::support::client_keys::ClientKeyPair;
+    let app = spawn_app_with(backend, |_| {}).await;
+    let org = org(&app, Plan::Starter).await;
+    let client = app
+        .create_client_in(
+            &keyward::domain::OrgId::parse(&org).unwrap(),
+            &["payouts:read"],
+            &[],
+            None,
+        )
+        .await;
+    let (browser, _) = signed_in(&app, &org, "admin").await;
+    let page = format!("/console/orgs/{org}/clients/{}", client.id);
+    let shown = browser.get(&page).await;
+    assert!(shown.body.contains("No keys registered."), "{}", shown.body);
+    let csrf = shown.csrf();
+
+    let key = ClientKeyPair::es256("console-key");
+    let added = browser
+        .post(
+            &format!("{page}/keys"),
+            &[("csrf", &csrf), ("key", &key.jwk.to_string()), ("kid", "")],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    assert!(browser.get(&page).await.body.contains("console-key"));
+    let refused = browser
+        .post(
+            &format!("{page}/keys"),
+            &[("csrf", &csrf), ("key", "not a key"), ("kid", "")],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("PEM"), "{}", refused.body);
+
+    let assertion = key.assertion(&client.id, &app.url("/oauth/token"));
+    let form = [
+        ("grant_type", "client_credentials"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion.as_str()),
+    ];
+    let token = |form: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            app.http
+                .post(app.url("/oauth/token"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let owned = |f: &[(&'static str, &str)]| {
+        f.iter()
+            .map(|(k, v)| (*k, v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(token(owned(&form)).await, 200);
+
+    // Held to private_key_jwt from the console, the secret stops working.
+    let held = browser
+        .post(
+            &format!("{page}/auth-method"),
+            &[("csrf", &csrf), ("method", "private_key_jwt")],
+        )
+        .await;
+    assert_eq!(held.status, 303, "{}", held.body);
+    assert!(app.oauth2_token(&client.id, &client.secret).await.is_err());
+    assert!(browser
+        .get(&page)
+        .await
+        .body
+        .contains("<strong>private_key_jwt</strong>"));
+
+    let removed = browser
+        .post(
+            &format!("{page}/keys/remove"),
+            &[("csrf", &csrf), ("kid", "console-key")],
+        )
+        .await;
+    assert_eq!(removed.status, 303);
+    let again = key.assertion(&client.id, &app.url("/oauth/token"));
+    let form = [
+        ("grant_type", "client_credentials"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", again.as_str()),
+    ];
+    assert_eq!(token(owned(&form)).await, 401);
 }

@@ -517,3 +517,163 @@ on_both_backends!(
     keys_are_registered_listed_and_removed,
     revocation_takes_an_assertion_too,
 );
+
+/// A client's own server publishing its key set, counting the fetches.
+struct KeySetServer {
+    url: String,
+    set: std::sync::Arc<std::sync::Mutex<Value>>,
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl KeySetServer {
+    fn start(keys: &[&ClientKeyPair]) -> Self {
+        use actix_web::{web, App, HttpResponse, HttpServer};
+        let set = std::sync::Arc::new(std::sync::Mutex::new(Value::Null));
+        let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (served, counted) = (set.clone(), fetches.clone());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+        let server = HttpServer::new(move || {
+            let (served, counted) = (served.clone(), counted.clone());
+            App::new().route(
+                "/jwks.json",
+                web::get().to(move || {
+                    let (served, counted) = (served.clone(), counted.clone());
+                    async move {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let body = served.lock().unwrap().clone();
+                        HttpResponse::Ok().json(body)
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        let server = Self { url, set, fetches };
+        server.publish(keys);
+        server
+    }
+
+    fn publish(&self, keys: &[&ClientKeyPair]) {
+        let keys: Vec<Value> = keys.iter().map(|k| k.jwk.clone()).collect();
+        *self.set.lock().unwrap() = json!({ "keys": keys });
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+async fn a_published_key_set_is_cached_and_fetched_again_for_a_new_kid(backend: Backend) {
+    let clock = keyward::time::ManualClock::starting_now();
+    let internal = |s: &mut keyward::configuration::Settings| {
+        s.webhook_allow_http = true;
+        s.webhook_allow_private_networks = true;
+    };
+    let app = crate::support::helpers::spawn_app_on(backend, internal, clock.clone()).await;
+    let (first, second) = (
+        ClientKeyPair::es256("first"),
+        ClientKeyPair::ed25519("second"),
+    );
+    let published = KeySetServer::start(&[&first]);
+    let client = app.create_client(&["payouts:read"], &[]).await;
+    let path = format!("/admin/v1/orgs/{}/clients/{}", client.org_id, client.id);
+    let set_uri = json!({ "jwks_uri": published.url });
+    let (status, view) = app
+        .admin(Method::PATCH, &path, ROOT_TOKEN, Some(set_uri))
+        .await;
+    assert_eq!(
+        (status, view["jwks_uri"].as_str()),
+        (200, Some(published.url.as_str())),
+        "{view}"
+    );
+    let audience = token_endpoint(&app);
+
+    assert_eq!(
+        token_with(&app, &first.assertion(&client.id, &audience))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        token_with(&app, &first.assertion(&client.id, &audience))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        published.fetches(),
+        1,
+        "the second assertion used the cached set"
+    );
+
+    // The client rotates its key. Within 30 s of the last fetch an unknown
+    // kid fetches nothing, however often it is sent.
+    published.publish(&[&second]);
+    for _ in 0..5 {
+        assert_eq!(
+            token_with(&app, &second.assertion(&client.id, &audience))
+                .await
+                .0,
+            401
+        );
+    }
+    assert_eq!(published.fetches(), 1);
+    clock.advance(std::time::Duration::from_secs(31));
+    assert_eq!(
+        token_with(&app, &second.assertion(&client.id, &audience))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(published.fetches(), 2, "the new kid fetched the set again");
+    // The key the client took out of its set no longer signs.
+    assert_eq!(
+        token_with(&app, &first.assertion(&client.id, &audience))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(published.fetches(), 2);
+}
+
+async fn a_key_set_url_must_be_public_and_https(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.create_client(&["payouts:read"], &[]).await;
+    let path = format!("/admin/v1/orgs/{}/clients/{}", client.org_id, client.id);
+    for uri in [
+        "http://keys.example.test/jwks.json",
+        "https://127.0.0.1/jwks.json",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/jwks.json",
+        "https://10.1.2.3/jwks.json",
+        "https://localhost/jwks.json",
+        "not a url",
+    ] {
+        let (status, problem) = app
+            .admin(
+                Method::PATCH,
+                &path,
+                ROOT_TOKEN,
+                Some(json!({ "jwks_uri": uri })),
+            )
+            .await;
+        assert_eq!(status, 400, "{uri}: {problem}");
+        assert!(problem.to_string().contains("jwks_uri"), "{uri}: {problem}");
+    }
+    let public = json!({ "jwks_uri": "https://keys.example.test/jwks.json" });
+    assert_eq!(
+        app.admin(Method::PATCH, &path, ROOT_TOKEN, Some(public))
+            .await
+            .0,
+        200
+    );
+}
+
+on_both_backends!(
+    a_published_key_set_is_cached_and_fetched_again_for_a_new_kid,
+    a_key_set_url_must_be_public_and_https,
+);

@@ -1,6 +1,7 @@
 //! An organisation's OAuth clients: the list, create (the secret shown
-//! once, beside the client id), the client's page with edit, deactivate or
-//! activate, secret rotation with an overlap, and delete.
+//! once, beside the client id), the client's page with edit, its keys
+//! (`client_keys`), deactivate or activate, secret rotation with an
+//! overlap, and delete.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
@@ -59,7 +60,7 @@ async fn open<'a>(
 }
 
 /// The organisation's page and the id of the path `(org_id, id)`.
-async fn open_client<'a>(
+pub(super) async fn open_client<'a>(
     signed_in: &'a SignedIn,
     management: &Management,
     path: &(String, String),
@@ -201,6 +202,7 @@ pub async fn create(
             client_secret: None,
             token_endpoint_auth_method: None,
             public_keys: Vec::new(),
+            jwks_uri: None,
         };
         Ok::<_, ConsoleError>(
             management
@@ -286,6 +288,9 @@ fn client_page(org: &OrgPage<'_>, client: &Client, now: i64, secret: Option<&str
                 dt { "Requests" } dd { (client.request_count) }
             }
         }
+        @if !org.can(CLIENTS_WRITE) {
+            (super::client_keys::section(org, client))
+        }
         @if org.can(CLIENTS_WRITE) {
             h2 { "Edit" }
             form.card method="post" action={ (here) "/edit" } {
@@ -293,6 +298,7 @@ fn client_page(org: &OrgPage<'_>, client: &Client, now: i64, secret: Option<&str
                 (client_fields(&values))
                 div.actions { button type="submit" { "Save changes" } }
             }
+            (super::client_keys::section(org, client))
             h2 { "Rotate the secret" }
             form.card method="post" action={ (here) "/rotate" } {
                 (csrf_field(csrf))
@@ -335,6 +341,7 @@ pub async fn edit(
         ip_allowlist: Some(entries(&input.ip_allowlist)),
         resource_server: None,
         token_endpoint_auth_method: None,
+        jwks_uri: None,
     };
     management
         .update_client(&caller, &org.org.id, &id, changes)

@@ -6,6 +6,7 @@
 mod api_keys;
 mod assets;
 mod audit;
+mod client_keys;
 mod clients;
 mod error;
 mod form_fields;
@@ -126,6 +127,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/orgs/{org_id}/clients/{client_id}/edit",
                 web::post().to(clients::edit),
+            )
+            .route(
+                "/orgs/{org_id}/clients/{client_id}/keys",
+                web::post().to(client_keys::add),
+            )
+            .route(
+                "/orgs/{org_id}/clients/{client_id}/keys/remove",
+                web::post().to(client_keys::remove),
+            )
+            .route(
+                "/orgs/{org_id}/clients/{client_id}/auth-method",
+                web::post().to(client_keys::set_method),
             )
             .route(
                 "/orgs/{org_id}/clients/{client_id}/rotate",
