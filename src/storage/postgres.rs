@@ -10,6 +10,8 @@ use crate::metrics::Counters;
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// One-time values' writes: commits that do not wait for the WAL flush.
+    one_time_pool: PgPool,
     counters: Arc<Counters>,
     /// None: every read is a round trip anyway.
     instant_reads: Option<Arc<dyn InstantCredentialReads>>,
@@ -21,10 +23,18 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        // A used jti lost to a crash of the database machine could be used
+        // once more while its assertion lives (at most 6 minutes); waiting
+        // for the flush instead would cost every assertion a disk write.
+        let one_time_pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(options.options([("synchronous_commit", "off")]));
         Ok(Self {
             pool,
+            one_time_pool,
             counters,
             instant_reads: None,
         })
@@ -34,6 +44,12 @@ impl PostgresStore {
     fn pool(&self) -> &PgPool {
         Counters::bump(&self.counters.sql_queries);
         &self.pool
+    }
+
+    /// Writes of one-time values (see `one_time_pool`).
+    fn one_time_pool(&self) -> &PgPool {
+        Counters::bump(&self.counters.sql_queries);
+        &self.one_time_pool
     }
 
     /// Background work (the change-log poller, purges): counted apart, so

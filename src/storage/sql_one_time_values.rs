@@ -27,7 +27,7 @@ macro_rules! impl_one_time_value_store {
                 for (digest, expires_at) in values {
                     query = query.bind(digest).bind(*expires_at);
                 }
-                Ok(query.fetch_all(self.pool()).await?)
+                Ok(query.fetch_all(self.one_time_pool()).await?)
             }
         }
     };

@@ -14,6 +14,9 @@ use crate::metrics::Counters;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One-time values' writes: one connection whose commits do not wait
+    /// for the disk.
+    one_time_pool: SqlitePool,
     counters: Arc<Counters>,
     instant_reads: Option<Arc<dyn InstantCredentialReads>>,
 }
@@ -40,10 +43,26 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options.clone())
             .await?;
+        // NORMAL in WAL mode: a commit is safe from a crash of the process,
+        // and one lost to a crash of the machine is a used jti that could be
+        // used once more while its assertion lives (at most 6 minutes);
+        // waiting for the disk instead would cost every assertion an fsync.
         let instant_reads = SqliteReads::of_file(options.get_filename(), counters.clone())
             .map(|reads| Arc::new(reads) as Arc<dyn InstantCredentialReads>);
+        // (A database in memory is one per connection pool: it keeps one.)
+        let one_time_pool = match instant_reads {
+            Some(_) => {
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(5))
+                    .connect_with(options.clone().synchronous(SqliteSynchronous::Normal))
+                    .await?
+            }
+            None => pool.clone(),
+        };
         Ok(Self {
             pool,
+            one_time_pool,
             counters,
             instant_reads,
         })
@@ -53,6 +72,12 @@ impl SqliteStore {
     fn pool(&self) -> &SqlitePool {
         Counters::bump(&self.counters.sql_queries);
         &self.pool
+    }
+
+    /// Writes of one-time values (see `one_time_pool`).
+    fn one_time_pool(&self) -> &SqlitePool {
+        Counters::bump(&self.counters.sql_queries);
+        &self.one_time_pool
     }
 
     /// Background work (the change-log poller, purges): counted apart, so
