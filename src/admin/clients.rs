@@ -163,21 +163,7 @@ async fn update(
 fn key_file(path: &std::path::Path, kid: Option<String>) -> anyhow::Result<KeyRegistration> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("--file {}: {e}", path.display()))?;
-    Ok(if text.trim_start().starts_with('{') {
-        let jwk = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("--file {}: not JSON: {e}", path.display()))?;
-        KeyRegistration {
-            jwk: Some(jwk),
-            pem: None,
-            kid,
-        }
-    } else {
-        KeyRegistration {
-            jwk: None,
-            pem: Some(text),
-            kid,
-        }
-    })
+    Ok(KeyRegistration::from_text(&text, kid)?)
 }
 
 async fn set_status(

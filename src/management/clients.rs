@@ -52,6 +52,28 @@ pub struct KeyRegistration {
     pub kid: Option<String>,
 }
 
+impl KeyRegistration {
+    /// A key as a person pastes or saves it: a JWK when the text is a JSON
+    /// object, else PEM.
+    pub fn from_text(text: &str, kid: Option<String>) -> Result<Self, ManagementError> {
+        let text = text.trim();
+        if !text.starts_with('{') {
+            return Ok(Self {
+                jwk: None,
+                pem: Some(text.to_owned()),
+                kid,
+            });
+        }
+        let jwk = serde_json::from_str(text)
+            .map_err(|e| ManagementError::invalid("public_key", format!("not JSON: {e}")))?;
+        Ok(Self {
+            jwk: Some(jwk),
+            pem: None,
+            kid,
+        })
+    }
+}
+
 /// What an update may change; `null` removes an expiry or a rate limit.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

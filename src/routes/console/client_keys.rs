@@ -124,23 +124,8 @@ pub async fn add(
 ) -> Result<HttpResponse, ConsoleError> {
     signed_in.check(&input.csrf)?;
     let (org, id) = open_client(&signed_in, &management, &path).await?;
-    let text = input.key.trim();
     let kid = Some(input.kid.trim().to_owned()).filter(|k| !k.is_empty());
-    let registration = if text.starts_with('{') {
-        let jwk = serde_json::from_str(text)
-            .map_err(|_| ConsoleError::Invalid("public key: not a JSON object".into()))?;
-        KeyRegistration {
-            jwk: Some(jwk),
-            pem: None,
-            kid,
-        }
-    } else {
-        KeyRegistration {
-            jwk: None,
-            pem: Some(text.to_owned()),
-            kid,
-        }
-    };
+    let registration = KeyRegistration::from_text(&input.key, kid)?;
     management
         .add_client_key(&org.caller(), &org.org.id, &id, registration)
         .await?;
