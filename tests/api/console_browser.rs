@@ -179,6 +179,13 @@ async fn an_owner_manages_api_keys_in_the_browser() {
     assert!(page_of_client.contains("/clients/cl_"), "{page_of_client}");
     let token = app.oauth2_token(&id, &secret).await;
     assert!(token.is_ok(), "the copied secret gets a token: {token:?}");
+    let key = crate::support::client_keys::ClientKeyPair::es256("ci-2027");
+    browser.fill("#key", &key.jwk.to_string()).await;
+    browser.click("form[action$='/keys'] button").await;
+    browser
+        .wait_for_text("#keys + div.card tbody td code", "ci-2027")
+        .await;
+    browser.screenshot("08-client-keys").await;
     browser.click("nav a[href$='/clients']").await;
     assert!(browser.text("tbody").await.contains("billing"));
     browser.screenshot("08-clients").await;
