@@ -5,7 +5,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::domain::{ApiKey, Audience, AuditEvent, Client, Organisation, WebhookDelivery};
+use crate::domain::{
+    ApiKey, Audience, AuditEvent, Client, Organisation, PublicJwk, WebhookDelivery,
+};
 use crate::time::rfc3339;
 
 #[derive(Debug, Serialize)]
@@ -59,6 +61,16 @@ pub struct ClientKeyView {
     pub jwk: Value,
 }
 
+impl ClientKeyView {
+    pub fn of(key: &PublicJwk) -> Self {
+        Self {
+            kid: key.kid().to_owned(),
+            thumbprint: key.thumbprint().to_owned(),
+            jwk: key.to_json(),
+        }
+    }
+}
+
 impl ClientView {
     pub fn of(client: &Client) -> Self {
         Self {
@@ -85,15 +97,7 @@ impl ClientView {
             last_used_at: client.last_used_at.map(rfc3339),
             request_count: client.request_count,
             token_endpoint_auth_method: client.auth_method.map(|m| m.as_str()),
-            public_keys: client
-                .public_keys
-                .iter()
-                .map(|key| ClientKeyView {
-                    kid: key.kid().to_owned(),
-                    thumbprint: key.thumbprint().to_owned(),
-                    jwk: key.to_json(),
-                })
-                .collect(),
+            public_keys: client.public_keys.iter().map(ClientKeyView::of).collect(),
             jwks_uri: client.jwks_uri.clone(),
         }
     }

@@ -7,7 +7,7 @@
 //! and repeated during it on another replica is the one repeat that can
 //! pass.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,14 +45,12 @@ impl OneTimeValues {
         let batched = BatchLoader::spawn(move |values: Vec<(String, i64)>| {
             let (store, now) = (store.clone(), now.unix());
             async move {
-                let fresh = store.use_once(&values, now).await?;
-                let expiry: HashMap<String, i64> = values.into_iter().collect();
-                Ok(fresh
+                let fresh: HashSet<String> =
+                    store.use_once(&values, now).await?.into_iter().collect();
+                Ok(values
                     .into_iter()
-                    .map(|digest| {
-                        let expires_at = expiry.get(&digest).copied().unwrap_or_default();
-                        ((digest, expires_at), ())
-                    })
+                    .filter(|(digest, _)| fresh.contains(digest))
+                    .map(|value| (value, ()))
                     .collect())
             }
         });

@@ -34,7 +34,6 @@ struct Fetched {
 pub struct RemoteJwks {
     http: OutboundHttp,
     sets: Cache<String, Fetched>,
-    fetches: std::sync::atomic::AtomicU64,
 }
 
 impl RemoteJwks {
@@ -45,7 +44,6 @@ impl RemoteJwks {
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
-            fetches: Default::default(),
         })
     }
 
@@ -83,14 +81,7 @@ impl RemoteJwks {
         kept
     }
 
-    /// Fetches so far, for tests and metrics.
-    pub fn fetches(&self) -> u64 {
-        self.fetches.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
     async fn fetch(&self, uri: &str) -> Option<Vec<PublicJwk>> {
-        self.fetches
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let fetched = async {
             let response = self
                 .http

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::clients::client_path;
 use super::input::read_json;
 use super::problem::Problem;
-use crate::management::views::ClientView;
+use crate::management::views::ClientKeyView;
 use crate::management::{Caller, Management};
 
 pub async fn list(
@@ -18,7 +18,8 @@ pub async fn list(
 ) -> Result<HttpResponse, Problem> {
     let (org, id) = client_path(&path)?;
     let client = management.get_client(&caller, &org, &id).await?;
-    Ok(HttpResponse::Ok().json(json!({ "keys": ClientView::of(&client).public_keys })))
+    let keys: Vec<ClientKeyView> = client.public_keys.iter().map(ClientKeyView::of).collect();
+    Ok(HttpResponse::Ok().json(json!({ "keys": keys })))
 }
 
 pub async fn add(
@@ -33,10 +34,7 @@ pub async fn add(
     let (client, kid) = management
         .add_client_key(&caller, &org, &id, registration)
         .await?;
-    let view = ClientView::of(&client)
-        .public_keys
-        .into_iter()
-        .find(|key| key.kid == kid);
+    let view = client.public_keys.get(&kid).map(ClientKeyView::of);
     let location = format!(
         "/admin/v1/orgs/{org}/clients/{id}/keys/{}",
         percent_encoding::utf8_percent_encode(&kid, percent_encoding::NON_ALPHANUMERIC)

@@ -7,12 +7,13 @@ use actix_web::{web, HttpResponse};
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::clients::open_client;
 use super::error::ConsoleError;
 use super::layout::csrf_field;
 use super::org_page::{see_other, OrgPage};
 use super::session::SignedIn;
 use crate::domain::management_scope::CLIENTS_WRITE;
-use crate::domain::{AuthMethod, Client, ClientId};
+use crate::domain::{AuthMethod, Client};
 use crate::management::{ClientChanges, KeyRegistration, Management};
 
 #[derive(Deserialize)]
@@ -106,14 +107,6 @@ pub fn section(org: &OrgPage<'_>, client: &Client) -> Markup {
             }
         }
     }
-}
-
-async fn open_client<'a>(
-    signed_in: &'a SignedIn,
-    management: &Management,
-    path: &(String, String),
-) -> Result<(OrgPage<'a>, ClientId), ConsoleError> {
-    super::clients::open_client(signed_in, management, path).await
 }
 
 pub async fn add(
