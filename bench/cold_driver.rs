@@ -109,6 +109,10 @@ enum Scenario {
     /// Tokens with private_key_jwt: every request carries a new assertion,
     /// signed before the clock starts.
     Assertion,
+    /// DPoP-bound tokens of the secret clients: every request carries a
+    /// new proof of the client's own ES256 key, signed before the clock
+    /// starts.
+    Dpop,
 }
 
 /// One line of the credentials file.
@@ -131,12 +135,13 @@ enum Credential {
 }
 
 impl Credential {
-    fn scenario(&self) -> Scenario {
-        match self {
-            Credential::Client { .. } => Scenario::Token,
-            Credential::Key { .. } => Scenario::VerifyKey,
-            Credential::KeyClient { .. } => Scenario::Assertion,
-        }
+    fn serves(&self, scenario: Scenario) -> bool {
+        matches!(
+            (self, scenario),
+            (Credential::Client { .. }, Scenario::Token | Scenario::Dpop)
+                | (Credential::Key { .. }, Scenario::VerifyKey)
+                | (Credential::KeyClient { .. }, Scenario::Assertion)
+        )
     }
 }
 
@@ -330,7 +335,7 @@ fn load(file: &Path, scenario: Scenario) -> anyhow::Result<Vec<Credential>> {
     let mut wanted = Vec::new();
     for line in text.lines() {
         let credential: Credential = serde_json::from_str(line)?;
-        if credential.scenario() == scenario {
+        if credential.serves(scenario) {
             wanted.push(credential);
         }
     }
@@ -354,6 +359,7 @@ struct Sample {
 /// the measured loop only sends it.
 struct Prepared {
     authorization: Option<HeaderValue>,
+    dpop: Option<HeaderValue>,
     body: Bytes,
 }
 
@@ -371,14 +377,44 @@ fn token_form(run: &Run) -> url::form_urlencoded::Serializer<'static, String> {
     form
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// A new assertion of `id`, for the token endpoint of `base`.
 fn assertion(key: &keyward::crypto::SigningKey, id: &str, audience: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = unix_now();
     let claims = json!({"iss": id, "sub": id, "aud": audience, "iat": now, "exp": now + 240,
                         "jti": uuid::Uuid::new_v4().to_string()});
     key.sign_compact(claims.to_string().as_bytes())
+}
+
+/// A new DPoP proof of a new ES256 key for a token request to `endpoint`.
+fn dpop_proof(endpoint: &str) -> anyhow::Result<HeaderValue> {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)?;
+    let point = pair.public_key().as_ref();
+    let jwk = json!({"kty": "EC", "crv": "P-256",
+                     "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+                     "y": URL_SAFE_NO_PAD.encode(&point[33..])});
+    let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
+    let claims = json!({"htm": "POST", "htu": endpoint, "iat": unix_now(),
+                        "jti": uuid::Uuid::new_v4().to_string()});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = pair.sign(&SystemRandom::new(), input.as_bytes())?;
+    Ok(HeaderValue::try_from(format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(signature.as_ref())
+    ))?)
 }
 
 fn prepare(run: &Run, credential: &Credential, rs: &(String, String)) -> anyhow::Result<Prepared> {
@@ -390,6 +426,7 @@ fn prepare(run: &Run, credential: &Credential, rs: &(String, String)) -> anyhow:
             let audience = format!("{}/oauth/token", loopback(&run.base)?);
             Prepared {
                 authorization: None,
+                dpop: None,
                 body: token_form(run)
                     .append_pair(
                         "client_assertion_type",
@@ -402,10 +439,18 @@ fn prepare(run: &Run, credential: &Credential, rs: &(String, String)) -> anyhow:
         }
         Credential::Client { id, secret } => Prepared {
             authorization: Some(basic(id, secret)?),
+            dpop: match run.scenario {
+                Scenario::Dpop => Some(dpop_proof(&format!(
+                    "{}/oauth/token",
+                    loopback(&run.base)?
+                ))?),
+                _ => None,
+            },
             body: token_form(run).finish().into(),
         },
         Credential::Key { key } => Prepared {
             authorization: Some(basic(&rs.0, &rs.1)?),
+            dpop: None,
             body: serde_json::to_vec(&json!({"key": key, "required_scope": run.scope}))?.into(),
         },
     })
@@ -446,6 +491,9 @@ impl Load {
             .header(CONTENT_TYPE, self.content_type.clone());
         if let Some(authorization) = &prepared.authorization {
             request = request.header(AUTHORIZATION, authorization.clone());
+        }
+        if let Some(proof) = &prepared.dpop {
+            request = request.header("DPoP", proof.clone());
         }
         let request = request
             .body(Full::new(prepared.body.clone()))
@@ -534,7 +582,7 @@ fn result_line(
 
 async fn run(run: Run) -> anyhow::Result<bool> {
     let (path, content_type, expect) = match run.scenario {
-        Scenario::Token | Scenario::Assertion => (
+        Scenario::Token | Scenario::Assertion | Scenario::Dpop => (
             "/oauth/token",
             "application/x-www-form-urlencoded",
             &br#""access_token""#[..],
@@ -546,7 +594,7 @@ async fn run(run: Run) -> anyhow::Result<bool> {
         ),
     };
     let rs = match (run.scenario, &run.rs_id, &run.rs_secret) {
-        (Scenario::Token | Scenario::Assertion, ..) => Default::default(),
+        (Scenario::Token | Scenario::Assertion | Scenario::Dpop, ..) => Default::default(),
         (_, Some(id), Some(secret)) => (id.clone(), secret.clone()),
         _ => bail!("verify_key needs --rs-id and COLD_RS_SECRET"),
     };
@@ -557,8 +605,8 @@ async fn run(run: Run) -> anyhow::Result<bool> {
         base.port_or_known_default().context("--base has no port")?
     );
     let credentials = load(&run.file, run.scenario)?;
-    // An assertion is good once: each pass gets new ones.
-    let fresh_each_pass = run.scenario == Scenario::Assertion;
+    // An assertion or a proof is good once: each pass gets new ones.
+    let fresh_each_pass = matches!(run.scenario, Scenario::Assertion | Scenario::Dpop);
     let rounds = if fresh_each_pass { run.passes } else { 1 };
     let requests = (0..rounds)
         .flat_map(|_| credentials.iter())

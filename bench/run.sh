@@ -33,6 +33,8 @@
 #   private_key_jwt_token  KEY_CLIENTS clients with an ES256 key each, every
 #                     token request with a new assertion, WARM_PASSES passes
 #                     (after one unmeasured pass, private_key_jwt_first)
+#   dpop_token        the COLD_N clients again, warm, every request with a
+#                     new DPoP proof of a new ES256 key, WARM_PASSES passes
 # labelled like the `on` mode. The summary sets each cold rate against the
 # warm one and the peer's token rate, with the targets: on SQLite cold at
 # least 50% of warm and 4x the peer's token rate, on PostgreSQL 35% of warm;
@@ -200,6 +202,8 @@ cold_keyward() {  # alg backend
     --connections "$COLD_CONNS" --audience "$API" --out "$OUT")
   "${run[@]}" --scenario token --name cold_token
   "${run[@]}" --scenario token --name warm_token --passes "$WARM_PASSES"
+  # DPoP: the same clients, warm, each request with a new proof.
+  "${run[@]}" --scenario dpop --name dpop_token --passes "$WARM_PASSES"
   # private_key_jwt: a first pass reads the clients, then the measured
   # passes, each request with a new assertion.
   if (( KEY_CLIENTS > 0 )); then
@@ -362,7 +366,9 @@ jq -rs --argjson n "$COLD_N" "$DEFS"'
     (select($need == 0.5) | "  \(verdict(if $peer then $ct >= 4 * $peer else null end)) cold token at least 4x the peer token rate (\(if $peer then times($ct; $peer) else "peer not measured" end))"),
     "  \(verdict($tp99 and $kp99 and $tp99 < 50 and $kp99 < 50)) cold p99 in the first minute under 50 ms (cold_token \($tp99) ms, cold_verify_key \($kp99) ms)",
     (($all | rps($l; "private_key_jwt_token")) as $pk | select($pk)
-     | "  \(verdict($wt and $pk >= 0.4 * $wt)) private_key_jwt issuance \($pk | round) req/s = \(ratio($pk; $wt)) of secret-based warm_token (target: at least 40%)")
+     | "  \(verdict($wt and $pk >= 0.4 * $wt)) private_key_jwt issuance \($pk | round) req/s = \(ratio($pk; $wt)) of secret-based warm_token (target: at least 40%)"),
+    (($all | rps($l; "dpop_token")) as $dp | select($dp)
+     | "  \(verdict($wt and $dp >= 0.4 * $wt)) DPoP issuance \($dp | round) req/s = \(ratio($dp; $wt)) of secret-based warm_token (target: at least 40%)")
 ' "$OUT"
 # The console's page with 1000 keys: p99 under 20 ms.
 jq -rs "$DEFS"'

@@ -297,6 +297,9 @@ pub struct ClientUpdate {
     /// The client no longer publishes keys at a URL.
     #[arg(long)]
     pub no_jwks_uri: bool,
+    /// Whether every token request must carry a DPoP proof.
+    #[arg(long)]
+    pub require_dpop: Option<bool>,
 }
 
 #[derive(Debug, Args)]
@@ -366,6 +369,10 @@ pub struct ClientCreate {
     /// when an assertion names a kid not registered.
     #[arg(long)]
     pub jwks_uri: Option<String>,
+    /// Refuse token requests without a DPoP proof, so that every token
+    /// is bound to the client's key.
+    #[arg(long)]
+    pub require_dpop: bool,
 }
 
 #[derive(Debug, Subcommand)]

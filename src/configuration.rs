@@ -55,6 +55,10 @@ pub struct Settings {
     pub argon2_concurrency: Option<usize>,
     /// A resource server sees `active: true` only for tokens of its audiences.
     pub introspection_restrict_audience: bool,
+    /// DPoP proofs at the token endpoint must carry a nonce of ours (RFC
+    /// 9449 §8), sent in `DPoP-Nonce`: the server, not the client's clock,
+    /// then bounds how long a proof made in advance is good.
+    pub dpop_nonce: bool,
     /// How long a node trusts a cached client record without hearing of a
     /// change: the backstop for a missed change notification.
     pub status_cache_ttl_seconds: u64,
@@ -130,6 +134,7 @@ impl Default for Settings {
             workers: None,
             argon2_concurrency: None,
             introspection_restrict_audience: true,
+            dpop_nonce: false,
             status_cache_ttl_seconds: 5,
             max_staleness_seconds: 60,
             change_poll_interval_ms: 250,

@@ -20,6 +20,10 @@ pub enum OAuthErrorCode {
     InvalidToken,
     /// Too many requests, or too many failed authentications (429).
     RateLimited,
+    /// RFC 9449 §5: a DPoP proof that is missing, malformed or refused.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the proof needs the nonce sent in `DPoP-Nonce`.
+    UseDpopNonce,
     ServerError,
     TemporarilyUnavailable,
 }
@@ -35,11 +39,16 @@ impl OAuthErrorCode {
             Self::InvalidTarget => "invalid_target",
             Self::InvalidToken => "invalid_token",
             Self::RateLimited => "rate_limited",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 }
+
+/// The header that carries a server's DPoP nonce (RFC 9449 §8).
+pub const DPOP_NONCE: &str = "DPoP-Nonce";
 
 /// An OAuth error response. The description is ours, never an echo of a
 /// secret the caller sent.
@@ -50,6 +59,8 @@ pub struct OAuthError {
     pub status: StatusCode,
     /// Seconds for `Retry-After`, when the caller should come back later.
     pub retry_after: Option<u64>,
+    /// A fresh nonce for `DPoP-Nonce`, when proofs must carry one.
+    pub dpop_nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -68,6 +79,7 @@ impl OAuthError {
             description: description.into(),
             status,
             retry_after: None,
+            dpop_nonce: None,
         }
     }
 
@@ -124,6 +136,9 @@ impl ResponseError for OAuthError {
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, "5"));
+        }
+        if let Some(nonce) = &self.dpop_nonce {
+            response.insert_header((DPOP_NONCE, nonce.as_str()));
         }
         response.json(serde_json::json!({
             "error": self.code.as_str(),

@@ -12,6 +12,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::configuration::Settings;
 use crate::crypto::console_tokens::ConsoleKeys;
+use crate::crypto::dpop_nonce::DpopNonces;
 use crate::crypto::keyring::KeySet;
 use crate::crypto::webhook_signing::WebhookSigner;
 use crate::crypto::{Keyring, SecretHasher, ServerSecret};
@@ -30,6 +31,7 @@ use crate::services::change_feed::{
     spawn_change_listener, Backstop, CacheInvalidator, ChangeLogPoller,
 };
 use crate::services::client_assertion::AssertionRules;
+use crate::services::dpop::DpopProofs;
 use crate::services::expiry_warnings::ExpiryWarnings;
 use crate::services::metering::Metering;
 use crate::services::one_time_values::OneTimeValues;
@@ -77,6 +79,7 @@ struct Services {
     authenticator: web::Data<ClientAuthenticator>,
     api_keys: web::Data<ApiKeyVerifier>,
     issuer: web::Data<TokenIssuer>,
+    dpop: web::Data<DpopProofs>,
     checkers: web::Data<ResourceServers>,
     revoker: web::Data<Revoker>,
     audit: web::Data<AuditWriter>,
@@ -102,6 +105,7 @@ impl Services {
             .app_data(self.authenticator.clone())
             .app_data(self.api_keys.clone())
             .app_data(self.issuer.clone())
+            .app_data(self.dpop.clone())
             .app_data(self.checkers.clone())
             .app_data(self.revoker.clone())
             .app_data(self.audit.clone())
@@ -212,6 +216,7 @@ struct Core {
     revocations: Arc<RevocationList>,
     caches: Arc<CacheInvalidator>,
     token_verifier: Arc<AccessTokenVerifier>,
+    dpop: Arc<DpopProofs>,
     root_token: RootToken,
     /// The time the caches' ages and the management core read.
     clock: Arc<dyn Clock>,
@@ -238,9 +243,15 @@ impl Core {
             max_staleness: Duration::from_secs(settings.max_staleness_seconds),
             clock: clock.clone(),
         };
-        let one_time =
+        let one_time = Arc::new(
             OneTimeValues::new(store.clone(), settings.redis_url.as_deref(), clock.clone())
-                .map_err(|e| anyhow::anyhow!("setting redis_url (KEYWARD_REDIS_URL): {e}"))?;
+                .map_err(|e| anyhow::anyhow!("setting redis_url (KEYWARD_REDIS_URL): {e}"))?,
+        );
+        let dpop = Arc::new(DpopProofs::new(
+            issuer,
+            settings.dpop_nonce.then(|| DpopNonces::new(&server_secret)),
+            one_time.clone(),
+        ));
         let authenticator = Arc::new(ClientAuthenticator::new(
             store.clone(),
             secrets.clone(),
@@ -249,7 +260,7 @@ impl Core {
             &freshness,
             AssertionChecks {
                 rules: AssertionRules::new(issuer),
-                one_time: Arc::new(one_time),
+                one_time,
                 remote_keys: Arc::new(RemoteJwks::new(
                     settings.webhook_allow_private_networks,
                     JWKS_FETCH_TIMEOUT,
@@ -297,6 +308,7 @@ impl Core {
             revocations,
             caches,
             token_verifier,
+            dpop,
             root_token,
             clock,
         })
@@ -380,6 +392,7 @@ impl Services {
                 settings.plans,
                 core.counters.clone(),
             )),
+            dpop: web::Data::from(core.dpop.clone()),
             checkers: web::Data::new(ResourceServers {
                 authenticator: core.authenticator.clone(),
                 introspector: introspector.clone(),

@@ -1,6 +1,7 @@
 //! A resource server's side of Keyward: check a Bearer token for one scope,
 //! offline against a cached JWKS or by introspection with a short cache, and
-//! answer in RFC 6750 §3 shape. Nothing here logs or echoes a token.
+//! answer in RFC 6750 §3 shape. A DPoP-bound token is good only with its
+//! proof (see `dpop`). Nothing here logs or echoes a token.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::dpop::{Expected, ProofChecker};
+
 const REALM: &str = "example";
 
 pub struct Config {
@@ -26,6 +29,9 @@ pub struct Config {
     /// Space-separated scopes every call needs.
     pub required_scope: String,
     pub mode: Mode,
+    /// The URL clients call this API at, such as `https://api.example.test`:
+    /// a DPoP proof's `htu` must be it followed by the request's path.
+    pub public_url: String,
 }
 
 pub enum Mode {
@@ -46,6 +52,8 @@ pub enum Denial {
     MissingToken,
     #[error("{0}")]
     InvalidToken(&'static str),
+    #[error("{0}")]
+    InvalidDpopProof(&'static str),
     #[error("the token lacks the required scope")]
     InsufficientScope { required: String, actual: String },
     /// Keyward could not be asked; the cause is logged where it happened.
@@ -57,6 +65,22 @@ pub struct Guard {
     required: Vec<String>,
     http: reqwest::Client,
     verifier: Verifier,
+    public_url: String,
+    proofs: ProofChecker,
+}
+
+/// What a token's check found: the key it is bound to, if any, and
+/// whether its scope is enough.
+#[derive(Clone)]
+struct Checked {
+    jkt: Option<String>,
+    scope: Result<(), Denial>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    Dpop,
 }
 
 enum Verifier {
@@ -98,20 +122,70 @@ impl Guard {
             required,
             http,
             verifier,
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            proofs: ProofChecker::default(),
         })
     }
 
     pub async fn authorize(&self, req: &HttpRequest) -> Result<(), Denial> {
-        let token = bearer_token(req).ok_or(Denial::MissingToken)?;
-        match &self.verifier {
+        let (scheme, token) = presented_token(req).ok_or(Denial::MissingToken)?;
+        let checked = match &self.verifier {
             Verifier::Jwks(jwks) => {
-                let scope = jwks.verify(&self.http, token).await?;
-                require_scope(&scope, &self.required)
+                let claims = jwks.verify(&self.http, token).await?;
+                Checked {
+                    jkt: claims.cnf.map(|cnf| cnf.jkt),
+                    scope: require_scope(&claims.scope, &self.required),
+                }
             }
             Verifier::Introspect(introspector) => {
-                introspector.check(&self.http, token, &self.required).await
+                introspector
+                    .check(&self.http, token, &self.required)
+                    .await?
             }
-        }
+        };
+        self.check_binding(req, scheme, token, checked.jkt.as_deref())?;
+        checked.scope
+    }
+
+    /// A bound token only as DPoP with its proof; an unbound one only as
+    /// Bearer.
+    fn check_binding(
+        &self,
+        req: &HttpRequest,
+        scheme: Scheme,
+        token: &str,
+        jkt: Option<&str>,
+    ) -> Result<(), Denial> {
+        let jkt = match (scheme, jkt) {
+            (Scheme::Bearer, None) => return Ok(()),
+            (Scheme::Bearer, Some(_)) => {
+                return Err(Denial::InvalidToken(
+                    "the token is DPoP-bound: send it with the DPoP scheme and a proof",
+                ))
+            }
+            (Scheme::Dpop, None) => {
+                return Err(Denial::InvalidToken(
+                    "the token is not DPoP-bound: send it as a Bearer token",
+                ))
+            }
+            (Scheme::Dpop, Some(jkt)) => jkt,
+        };
+        let mut proofs = req.headers().get_all("DPoP");
+        let proof = match (proofs.next(), proofs.next()) {
+            (Some(proof), None) => proof.to_str().unwrap_or_default(),
+            _ => return Err(Denial::InvalidDpopProof("send exactly one DPoP proof")),
+        };
+        let url = format!("{}{}", self.public_url, req.path());
+        let expected = Expected {
+            method: req.method().as_str(),
+            url: &url,
+            token,
+            jkt,
+        };
+        let now = chrono::Utc::now().timestamp();
+        self.proofs
+            .check(proof, &expected, now)
+            .map_err(Denial::InvalidDpopProof)
     }
 }
 
@@ -140,11 +214,18 @@ fn parse_scope(raw: &str) -> anyhow::Result<Vec<String>> {
     Ok(scopes)
 }
 
-fn bearer_token(req: &HttpRequest) -> Option<&str> {
+fn presented_token(req: &HttpRequest) -> Option<(Scheme, &str)> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return None;
+    };
+    (!token.is_empty()).then_some((scheme, token))
 }
 
 /// Keyward's scopes arrive expanded, so membership (or `*`) is the whole check.
@@ -179,6 +260,13 @@ struct Metadata {
 struct AccessClaims {
     #[serde(default)]
     scope: String,
+    cnf: Option<Confirmation>,
+}
+
+/// `cnf` of a DPoP-bound token (RFC 9449 §6).
+#[derive(Clone, Deserialize)]
+struct Confirmation {
+    jkt: String,
 }
 
 impl Jwks {
@@ -201,8 +289,8 @@ impl Jwks {
         })
     }
 
-    /// RFC 9068 §4: the checks of an access token; returns its `scope`.
-    async fn verify(&self, http: &reqwest::Client, token: &str) -> Result<String, Denial> {
+    /// RFC 9068 §4: the checks of an access token; returns its claims.
+    async fn verify(&self, http: &reqwest::Client, token: &str) -> Result<AccessClaims, Denial> {
         let header =
             decode_header(token).map_err(|_| Denial::InvalidToken("the token is malformed"))?;
         let typ = header
@@ -239,7 +327,7 @@ impl Jwks {
                 _ => "the token is not valid",
             })
         })?;
-        Ok(data.claims.scope)
+        Ok(data.claims)
     }
 
     async fn key(
@@ -304,7 +392,7 @@ struct Introspector {
     client_id: String,
     client_secret: SecretString,
     /// Keyed by the token's SHA-256, so no token sits in memory longer than its request.
-    cache: moka::sync::Cache<[u8; 32], Result<(), Denial>>,
+    cache: moka::sync::Cache<[u8; 32], Result<Checked, Denial>>,
 }
 
 #[derive(Deserialize)]
@@ -315,6 +403,7 @@ struct Introspection {
     scope_sufficient: Option<bool>,
     required: Option<String>,
     actual: Option<String>,
+    cnf: Option<Confirmation>,
 }
 
 impl Introspector {
@@ -323,7 +412,7 @@ impl Introspector {
         http: &reqwest::Client,
         token: &str,
         required: &[String],
-    ) -> Result<(), Denial> {
+    ) -> Result<Checked, Denial> {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
         let key: [u8; 32] = digest.as_ref().try_into().expect("SHA-256 is 32 bytes");
         if let Some(verdict) = self.cache.get(&key) {
@@ -336,7 +425,7 @@ impl Introspector {
         let verdict = if !answer.active {
             Err(Denial::InvalidToken("the token is not active"))
         } else {
-            match answer.scope_sufficient {
+            let scope = match answer.scope_sufficient {
                 Some(true) => Ok(()),
                 Some(false) => Err(Denial::InsufficientScope {
                     required: answer.required.unwrap_or_else(|| required.join(" ")),
@@ -344,7 +433,11 @@ impl Introspector {
                 }),
                 // A Keyward without the extension: membership, as offline.
                 None => require_scope(&answer.scope, required),
-            }
+            };
+            Ok(Checked {
+                jkt: answer.cnf.map(|cnf| cnf.jkt),
+                scope,
+            })
         };
         self.cache.insert(key, verdict.clone());
         verdict
@@ -378,7 +471,9 @@ impl Introspector {
 impl ResponseError for Denial {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingToken | Self::InvalidToken(_) | Self::InvalidDpopProof(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -393,6 +488,17 @@ impl ResponseError for Denial {
                 format!(r#", error="invalid_token", error_description="{description}""#),
                 Some(json!({"error": "invalid_token", "error_description": description})),
             ),
+            // RFC 9449 §7.1: the DPoP scheme's challenge, with the algorithms.
+            Self::InvalidDpopProof(_) => {
+                return HttpResponse::Unauthorized()
+                    .insert_header((
+                        header::WWW_AUTHENTICATE,
+                        format!(
+                            r#"DPoP realm="{REALM}", error="invalid_dpop_proof", error_description="{description}", algs="ES256 EdDSA RS256 PS256""#
+                        ),
+                    ))
+                    .json(json!({"error": "invalid_dpop_proof", "error_description": description}))
+            }
             Self::InsufficientScope { required, actual } => (
                 format!(r#", error="insufficient_scope", scope="{required}""#),
                 Some(json!({

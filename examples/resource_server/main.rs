@@ -7,7 +7,10 @@
 //!
 //! `RS_MODE=introspect` (with `RS_CLIENT_ID` and `RS_CLIENT_SECRET` of a
 //! `--resource-server` client) asks Keyward instead of verifying offline.
+//! `RS_PUBLIC_URL` is where clients call it (default `http://RS_LISTEN`):
+//! DPoP proofs name it.
 
+mod dpop;
 mod guard;
 
 use std::process::ExitCode;
@@ -43,13 +46,14 @@ async fn run() -> anyhow::Result<()> {
         },
         other => anyhow::bail!("RS_MODE must be jwks or introspect, not {other:?}"),
     };
+    let listen = optional("RS_LISTEN").unwrap_or_else(|| "127.0.0.1:9090".into());
     let config = Config {
         keyward_url: required("KEYWARD_URL")?,
         audience: required("RS_AUDIENCE")?,
         required_scope: required("RS_REQUIRED_SCOPE")?,
         mode,
+        public_url: optional("RS_PUBLIC_URL").unwrap_or_else(|| format!("http://{listen}")),
     };
-    let listen = optional("RS_LISTEN").unwrap_or_else(|| "127.0.0.1:9090".into());
     let guard = web::Data::new(Guard::connect(config).await?);
     let server =
         HttpServer::new(move || App::new().app_data(guard.clone()).configure(guard::routes))

@@ -113,6 +113,7 @@ async fn create(
             .map(|path| key_file(path, None))
             .collect::<anyhow::Result<_>>()?,
         jwks_uri: args.jwks_uri,
+        dpop_bound_access_tokens: args.require_dpop,
     };
     let created = management.create_client(caller, &org, new).await?;
     Ok(with_secret(
@@ -154,6 +155,7 @@ async fn update(
         } else {
             args.jwks_uri.map(Some)
         },
+        dpop_bound_access_tokens: args.require_dpop,
     };
     let client = management.update_client(caller, &org, &id, changes).await?;
     Ok(Output::view(&ClientView::of(&client), line(&client)))

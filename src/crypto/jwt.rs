@@ -30,6 +30,15 @@ pub struct AccessTokenClaims<'a> {
     pub client_id: &'a str,
     pub scope: &'a str,
     pub org_id: &'a str,
+    /// The key the token is bound to (RFC 9449 §6.1), for DPoP tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation<'a>>,
+}
+
+/// `cnf` of a DPoP-bound token: the RFC 7638 thumbprint of the client's key.
+#[derive(Debug, Serialize)]
+pub struct Confirmation<'a> {
+    pub jkt: &'a str,
 }
 
 pub fn encode_access_token(key: &SigningKey, claims: &AccessTokenClaims<'_>) -> String {
@@ -51,6 +60,13 @@ pub struct DecodedClaims {
     pub client_id: String,
     pub scope: String,
     pub org_id: String,
+    #[serde(default)]
+    pub cnf: Option<DecodedConfirmation>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct DecodedConfirmation {
+    pub jkt: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -3,6 +3,7 @@
 
 pub mod console_tokens;
 pub mod credential_digest;
+pub mod dpop_nonce;
 pub mod foreign_jws;
 pub mod jwt;
 pub mod keyring;

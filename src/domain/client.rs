@@ -87,6 +87,8 @@ pub struct Client {
     pub public_keys: ClientKeys,
     /// Where it publishes further keys, fetched when a kid is unknown.
     pub jwks_uri: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl Client {

@@ -40,6 +40,9 @@ pub struct NewClient {
     pub public_keys: Vec<KeyRegistration>,
     /// Where the client publishes its keys (a JWK Set), fetched as needed.
     pub jwks_uri: Option<String>,
+    /// Refuse its token requests without a DPoP proof.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// A public key to register: a JWK, or a PEM `PUBLIC KEY` with an
@@ -93,6 +96,7 @@ pub struct ClientChanges {
     /// `null` removes it.
     #[serde(default, deserialize_with = "super::fields::present")]
     pub jwks_uri: Option<Option<String>>,
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// A secret rotation: the new secret when it is imported rather than
@@ -152,6 +156,7 @@ impl Management {
             auth_method: fields::auth_method(new.token_endpoint_auth_method.as_deref())?,
             public_keys: fields::client_keys(&new.public_keys)?,
             jwks_uri: self.jwks_uri(new.jwks_uri.as_deref())?,
+            dpop_bound_access_tokens: new.dpop_bound_access_tokens,
         };
         let imported = fields::imported_secret(new.client_secret.as_ref())?;
         caller.actor.require_covers(&client.scopes)?;
@@ -242,6 +247,9 @@ impl Management {
         }
         if let Some(uri) = &changes.jwks_uri {
             client.jwks_uri = self.jwks_uri(uri.as_deref())?;
+        }
+        if let Some(required) = changes.dpop_bound_access_tokens {
+            client.dpop_bound_access_tokens = required;
         }
         self.store_change(caller, client, before, "client.updated", now)
             .await

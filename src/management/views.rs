@@ -51,6 +51,8 @@ pub struct ClientView {
     pub token_endpoint_auth_method: Option<&'static str>,
     pub public_keys: Vec<ClientKeyView>,
     pub jwks_uri: Option<String>,
+    /// Token requests without a DPoP proof are refused.
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// A registered public key: its JWK and RFC 7638 thumbprint.
@@ -99,6 +101,7 @@ impl ClientView {
             token_endpoint_auth_method: client.auth_method.map(|m| m.as_str()),
             public_keys: client.public_keys.iter().map(ClientKeyView::of).collect(),
             jwks_uri: client.jwks_uri.clone(),
+            dpop_bound_access_tokens: client.dpop_bound_access_tokens,
         }
     }
 }

@@ -12,7 +12,7 @@ use super::oauth_form::OAuthForm;
 use super::rate_limit_headers;
 use super::resource_server::{authenticate_caller, ResourceServers};
 use super::token::storage_error;
-use crate::crypto::jwt::{AudienceClaim, DecodedClaims};
+use crate::crypto::jwt::{AudienceClaim, DecodedClaims, DecodedConfirmation};
 use crate::domain::{ApiKey, ScopeSet, TrustedProxies};
 use crate::error::OAuthError;
 use crate::metrics::Metrics;
@@ -36,6 +36,9 @@ struct Active<'a> {
     jti: &'a str,
     token_type: &'static str,
     org_id: &'a str,
+    /// The key a DPoP token is bound to (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<&'a DecodedConfirmation>,
     #[serde(flatten)]
     scope_check: ScopeVerdict,
 }
@@ -179,8 +182,13 @@ fn active(
         iat: claims.iat,
         nbf: claims.nbf,
         jti: &claims.jti,
-        token_type: "Bearer",
+        token_type: if claims.cnf.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        },
         org_id: &claims.org_id,
+        cnf: claims.cnf.as_ref(),
         scope_check: check.into(),
     })
 }

@@ -22,6 +22,7 @@ pub fn build_metadata(issuer: &str, scopes_supported: Option<&[Scope]>) -> web::
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "dpop_signing_alg_values_supported": assertion_algs,
         "response_types_supported": [],
     });
     if let Some(scopes) = scopes_supported {

@@ -7,6 +7,7 @@ pub mod body_deadline;
 mod client_credentials;
 mod client_ip;
 mod console;
+mod dpop;
 mod form;
 mod health;
 pub mod idempotency;

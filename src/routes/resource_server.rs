@@ -71,7 +71,7 @@ async fn bearer_caller(
     };
     let claims = checkers
         .introspector
-        .live_access_token(token, now)
+        .live_bearer_token(token, now)
         .await
         .map_err(|e| storage_error(&e))?
         .ok_or_else(invalid)?;

@@ -5,12 +5,15 @@ use serde::Serialize;
 use super::body::read_body;
 use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
+use super::dpop;
 use super::rate_limit_headers;
 use super::token_request::parse_token_request;
 use crate::domain::TrustedProxies;
-use crate::error::{OAuthError, OAuthErrorCode};
+use crate::error::{OAuthError, OAuthErrorCode, DPOP_NONCE};
+use crate::services::dpop::{DpopProofs, DpopRefusal, DpopUseError};
 use crate::services::metering::Metering;
 use crate::services::rate_limit::Decision;
+use crate::services::token_issuer::Binding;
 use crate::services::{ClientAuthError, ClientAuthenticator, TokenError, TokenIssuer};
 use crate::storage::StorageError;
 use crate::time::Clock;
@@ -23,14 +26,17 @@ struct TokenResponse<'a> {
     scope: &'a str,
 }
 
-/// `POST /oauth/token`: the client-credentials grant.
+/// `POST /oauth/token`: the client-credentials grant, with a DPoP proof
+/// for a token bound to the client's key.
 #[tracing::instrument(name = "token", level = "debug", skip_all)]
+#[allow(clippy::too_many_arguments)] // each is a service the handler uses
 pub async fn issue_token(
     req: HttpRequest,
     payload: web::Payload,
     proxies: web::Data<TrustedProxies>,
     authenticator: web::Data<ClientAuthenticator>,
     issuer: web::Data<TokenIssuer>,
+    proofs: web::Data<DpopProofs>,
     metering: web::Data<Metering>,
     clock: web::Data<dyn Clock>,
 ) -> Result<HttpResponse, OAuthError> {
@@ -43,31 +49,51 @@ pub async fn issue_token(
     let presented = parse_token_request(content_type, authorization, &body)?;
 
     let now = clock.unix();
+    let dpop = dpop::checked_proof(&req, &proofs, now)?;
     let client_ip = request_client_ip(&req, &proxies);
     let client = authenticator
         .authenticate_proof(presented.proof.as_proof(), client_ip, now)
         .await
         .map_err(auth_error)?;
+    if dpop.is_none() && client.credentials.client.dpop_bound_access_tokens {
+        return Err(dpop::refused(DpopRefusal::Required, &proofs, now));
+    }
     let client_id = client.credentials.client.id.as_str();
     let per_minute = client.credentials.client.rate_limit_per_minute;
     let limited = metering.admit(client_id, per_minute, now).await;
     if let Some(decision) = limited.filter(|d| !d.allowed) {
         return Ok(rate_limited(&decision, now));
     }
+    let binding = match &dpop {
+        None => Binding::Bearer,
+        Some(proof) => {
+            proofs.use_once(proof).await.map_err(|e| match e {
+                DpopUseError::Refused(refusal) => dpop::refused(refusal, &proofs, now),
+                DpopUseError::Storage(e) => storage_error(&e),
+            })?;
+            Binding::Dpop { jkt: &proof.jkt }
+        }
+    };
     let issued = issuer
-        .issue(&client, &presented.request, client_ip, now)
+        .issue(&client, &presented.request, binding, client_ip, now)
         .map_err(token_error)?;
     metering.served(client_id, now);
     let mut response = HttpResponse::Ok();
     if let Some(decision) = &limited {
         rate_limit_headers::add(&mut response, decision, now);
     }
+    if let Some(nonce) = proofs.nonce(now) {
+        response.insert_header((DPOP_NONCE, nonce));
+    }
     Ok(response
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(TokenResponse {
             access_token: &issued.access_token,
-            token_type: "Bearer",
+            token_type: match binding {
+                Binding::Bearer => "Bearer",
+                Binding::Dpop { .. } => "DPoP",
+            },
             expires_in: issued.expires_in,
             scope: &issued.scope,
         }))

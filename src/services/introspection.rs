@@ -144,6 +144,18 @@ impl Introspector {
         Ok(usable.then_some(claims))
     }
 
+    /// A live token that its holder may present as a Bearer token, as
+    /// Keyward's own endpoints take them: a DPoP-bound token is refused
+    /// there, since they check no proof.
+    pub async fn live_bearer_token(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Option<Arc<DecodedClaims>>, StorageError> {
+        let claims = self.live_access_token(token, now).await?;
+        Ok(claims.filter(|claims| claims.cnf.is_none()))
+    }
+
     /// A granted scope set expanded by our implication rules.
     pub fn expand(&self, granted: &ScopeSet) -> ScopeSet {
         self.policy.expand(granted)

@@ -9,6 +9,7 @@ pub mod change_feed;
 pub mod client_assertion;
 pub mod client_auth;
 pub mod credential_reads;
+pub mod dpop;
 pub mod expiry_warnings;
 pub mod failure_gate;
 pub mod introspection;

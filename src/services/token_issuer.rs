@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use super::client_auth::AuthenticatedClient;
-use crate::crypto::jwt::{encode_access_token, AccessTokenClaims, AudienceClaim};
+use crate::crypto::jwt::{encode_access_token, AccessTokenClaims, AudienceClaim, Confirmation};
 use crate::crypto::keyring::KeySet;
 use crate::domain::{Audience, PlanLimits, ScopePolicy, ScopeSet, Unusable};
 use crate::metrics::Counters;
@@ -16,6 +16,14 @@ use crate::metrics::Counters;
 pub struct TokenRequest {
     pub scope: Option<ScopeSet>,
     pub audiences: Vec<Audience>,
+}
+
+/// How the token may be used: by whoever holds it, or only with a DPoP
+/// proof of the key whose thumbprint it carries.
+#[derive(Debug, Clone, Copy)]
+pub enum Binding<'a> {
+    Bearer,
+    Dpop { jkt: &'a str },
 }
 
 #[derive(Debug)]
@@ -84,6 +92,7 @@ impl TokenIssuer {
         &self,
         client: &AuthenticatedClient,
         request: &TokenRequest,
+        binding: Binding<'_>,
         client_ip: Option<IpAddr>,
         now: i64,
     ) -> Result<IssuedToken, TokenError> {
@@ -104,6 +113,10 @@ impl TokenIssuer {
             client_id: record.id.as_str(),
             scope: &scope,
             org_id: record.org_id.as_str(),
+            cnf: match binding {
+                Binding::Bearer => None,
+                Binding::Dpop { jkt } => Some(Confirmation { jkt }),
+            },
         };
         let access_token = encode_access_token(self.keys.load().signing_key(), &claims);
         Counters::bump(&self.counters.tokens_issued);

@@ -5,20 +5,19 @@
 
 use super::rows::placeholders;
 use super::sql_api_keys::api_key_columns;
+use super::sql_clients::client_columns;
 
 /// Clients with their plan and live secrets: a row per live secret, newest
 /// first. The ids are repeated on the secrets so that the index on
 /// client_id is used even before the planner has statistics.
 pub(super) fn clients(count: usize) -> String {
     format!(
-        "SELECT c.id, c.org_id, c.name, c.scopes, c.audiences, c.status, \
-         c.resource_server, c.created_at, c.updated_at, c.expires_at, \
-         c.ip_allowlist, c.rate_limit_per_minute, c.last_used_at, c.request_count, \
-         c.token_endpoint_auth_method, c.public_keys, c.jwks_uri, o.plan, s.hash, s.origin, s.expires_at AS secret_expires_at \
+        "SELECT {}, o.plan, s.hash, s.origin, s.expires_at AS secret_expires_at \
          FROM oauth_clients c JOIN organisations o ON o.id = c.org_id \
          LEFT JOIN client_secrets s ON s.client_id = c.id \
          AND s.client_id IN ({ids}) AND (s.expires_at IS NULL OR s.expires_at > $1) \
          WHERE c.id IN ({ids}) ORDER BY c.id, s.created_at DESC",
+        client_columns!(),
         ids = placeholders(2, count)
     )
 }

@@ -40,6 +40,7 @@ pub(super) struct ClientRow {
     pub token_endpoint_auth_method: Option<String>,
     pub public_keys: String,
     pub jwks_uri: Option<String>,
+    pub dpop_bound_access_tokens: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -125,6 +126,7 @@ impl TryFrom<ClientRow> for Client {
             public_keys: ClientKeys::from_stored(&row.public_keys)
                 .map_err(|e| corrupt("client public keys", e))?,
             jwks_uri: row.jwks_uri,
+            dpop_bound_access_tokens: row.dpop_bound_access_tokens,
         })
     }
 }

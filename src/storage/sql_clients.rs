@@ -1,5 +1,17 @@
 //! `ClientStore` for both backends (see sql.rs for why this is a macro).
 
+/// A client's columns (of `oauth_clients c`), in `ClientRow`'s order.
+macro_rules! client_columns {
+    () => {
+        "c.id, c.org_id, c.name, c.scopes, c.audiences, c.status, c.resource_server, \
+         c.created_at, c.updated_at, c.expires_at, c.ip_allowlist, c.rate_limit_per_minute, \
+         c.last_used_at, c.request_count, c.token_endpoint_auth_method, c.public_keys, \
+         c.jwks_uri, c.dpop_bound_access_tokens"
+    };
+}
+
+pub(super) use client_columns;
+
 macro_rules! impl_client_store {
     ($store:ty) => {
         #[async_trait::async_trait]
@@ -13,8 +25,9 @@ macro_rules! impl_client_store {
                 sqlx::query(
                     "INSERT INTO oauth_clients (id, org_id, name, scopes, audiences, status, \
                      resource_server, created_at, updated_at, expires_at, ip_allowlist, \
-                     rate_limit_per_minute, token_endpoint_auth_method, public_keys, jwks_uri) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                     rate_limit_per_minute, token_endpoint_auth_method, public_keys, jwks_uri, \
+                     dpop_bound_access_tokens) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
                 )
                 .bind(client.id.as_str())
                 .bind(client.org_id.as_str())
@@ -31,6 +44,7 @@ macro_rules! impl_client_store {
                 .bind(client.auth_method.map(|m| m.as_str()))
                 .bind(client.public_keys.to_stored())
                 .bind(client.jwks_uri.as_deref())
+                .bind(client.dpop_bound_access_tokens)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
@@ -77,14 +91,13 @@ macro_rules! impl_client_store {
             ) -> Result<Vec<$crate::domain::Client>, $crate::storage::StorageError> {
                 let (after_created, after_id) = page.after_or_start();
                 sqlx::query_as::<_, $crate::storage::rows::ClientRow>(
-                    "SELECT id, org_id, name, scopes, audiences, status, resource_server, \
-                     created_at, updated_at, expires_at, ip_allowlist, rate_limit_per_minute, \
-                     last_used_at, request_count, token_endpoint_auth_method, public_keys, \
-                     jwks_uri \
-                     FROM oauth_clients \
-                     WHERE ($1 IS NULL OR org_id = $1) \
-                     AND (created_at > $2 OR (created_at = $2 AND id > $3)) \
-                     ORDER BY created_at, id LIMIT $4",
+                    concat!(
+                        "SELECT ",
+                        $crate::storage::sql_clients::client_columns!(),
+                        " FROM oauth_clients c WHERE ($1 IS NULL OR c.org_id = $1) \
+                         AND (c.created_at > $2 OR (c.created_at = $2 AND c.id > $3)) \
+                         ORDER BY c.created_at, c.id LIMIT $4"
+                    ),
                 )
                 .bind(org.map(|o| o.as_str()))
                 .bind(after_created)
@@ -103,11 +116,11 @@ macro_rules! impl_client_store {
                 id: &$crate::domain::ClientId,
             ) -> Result<$crate::domain::Client, $crate::storage::StorageError> {
                 sqlx::query_as::<_, $crate::storage::rows::ClientRow>(
-                    "SELECT id, org_id, name, scopes, audiences, status, resource_server, \
-                     created_at, updated_at, expires_at, ip_allowlist, rate_limit_per_minute, \
-                     last_used_at, request_count, token_endpoint_auth_method, public_keys, \
-                     jwks_uri \
-                     FROM oauth_clients WHERE id = $1 AND org_id = $2",
+                    concat!(
+                        "SELECT ",
+                        $crate::storage::sql_clients::client_columns!(),
+                        " FROM oauth_clients c WHERE c.id = $1 AND c.org_id = $2"
+                    ),
                 )
                 .bind(id.as_str())
                 .bind(org.as_str())
@@ -125,7 +138,8 @@ macro_rules! impl_client_store {
                     "UPDATE oauth_clients SET name = $1, scopes = $2, audiences = $3, \
                      resource_server = $4, expires_at = $5, ip_allowlist = $6, \
                      rate_limit_per_minute = $7, updated_at = $8, token_endpoint_auth_method = $9, \
-                     public_keys = $10, jwks_uri = $11 WHERE id = $12 AND org_id = $13",
+                     public_keys = $10, jwks_uri = $11, dpop_bound_access_tokens = $12 \
+                     WHERE id = $13 AND org_id = $14",
                 )
                 .bind(client.name.as_str())
                 .bind(client.scopes.to_string())
@@ -138,6 +152,7 @@ macro_rules! impl_client_store {
                 .bind(client.auth_method.map(|m| m.as_str()))
                 .bind(client.public_keys.to_stored())
                 .bind(client.jwks_uri.as_deref())
+                .bind(client.dpop_bound_access_tokens)
                 .bind(client.id.as_str())
                 .bind(client.org_id.as_str())
                 .execute(&mut *tx)

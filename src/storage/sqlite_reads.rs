@@ -160,6 +160,7 @@ fn client_secrets_row(row: &Row) -> rusqlite::Result<ClientSecretsRow> {
                 token_endpoint_auth_method: column.next()?,
                 public_keys: column.next()?,
                 jwks_uri: column.next()?,
+                dpop_bound_access_tokens: column.next()?,
             },
             plan: column.next()?,
         },

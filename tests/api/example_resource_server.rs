@@ -1,6 +1,8 @@
 //! The runnable example in `examples/resource_server`: its app, started on
 //! port 0 against a real Keyward, in both of its modes, over real HTTP.
 
+#[path = "../../examples/resource_server/dpop.rs"]
+mod dpop;
 #[path = "../../examples/resource_server/guard.rs"]
 mod guard;
 
@@ -15,6 +17,7 @@ use base64::Engine;
 use keyward::domain::{ClientId, ClientStatus};
 use serde_json::{json, Value};
 
+use crate::support::client_keys::{access_token_hash, ClientKeyPair};
 use crate::support::helpers::{spawn_app, Backend, TestApp, API};
 use guard::{Config, Guard, Mode};
 
@@ -26,6 +29,8 @@ fn example_config(keyward: &TestApp, mode: Mode) -> Config {
         audience: API.into(),
         required_scope: "payouts:read".into(),
         mode,
+        // Set by serve_example once it knows its port.
+        public_url: String::new(),
     }
 }
 
@@ -34,10 +39,22 @@ async fn start_example(keyward: &TestApp, mode: Mode) -> String {
     serve_example(example_config(keyward, mode)).await
 }
 
+/// The example in JWKS mode, for other tests' clients to call.
+pub async fn start_jwks_example(keyward: &TestApp) -> String {
+    let mode = Mode::Jwks {
+        refetch_interval: Duration::from_secs(10),
+    };
+    start_example(keyward, mode).await
+}
+
 async fn serve_example(config: Config) -> String {
-    let guard = web::Data::new(Guard::connect(config).await.unwrap());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let config = Config {
+        public_url: format!("http://127.0.0.1:{port}"),
+        ..config
+    };
+    let guard = web::Data::new(Guard::connect(config).await.unwrap());
     let server =
         HttpServer::new(move || App::new().app_data(guard.clone()).configure(guard::routes))
             .workers(1)
@@ -322,4 +339,117 @@ async fn introspect_mode_sees_deactivation_once_its_cache_expires() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// GET `url` with `token` under the DPoP scheme and `proofs` as `DPoP`
+/// headers.
+async fn get_with_dpop(url: &str, token: &str, proofs: &[&str]) -> Answer {
+    let mut request = keyward::tls::client()
+        .get(url)
+        .header("Authorization", format!("DPoP {token}"));
+    for proof in proofs {
+        request = request.header("DPoP", *proof);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer {
+        status,
+        challenge,
+        text,
+        body,
+    }
+}
+
+/// A DPoP-bound token is good only under the DPoP scheme with a proof of
+/// its key for this request and this token, once; an unbound one only as
+/// Bearer.
+async fn checks_dpop_proofs(keyward: &TestApp, url: &str) {
+    let reader = keyward.create_client(&["payouts:read"], &[API]).await;
+    let key = ClientKeyPair::es256("k1");
+    let token = keyward
+        .dpop_token(&reader, &key, &[("resource", API)])
+        .await;
+    let proof = |htm: &str, htu: &str, token: &str| {
+        key.dpop_proof(htm, htu, json!({"ath": access_token_hash(token)}))
+    };
+    let good = proof("GET", url, &token);
+    let answer = get_with_dpop(url, &token, &[&good]).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+
+    let as_bearer = get(url, Some(&token)).await;
+    assert_eq!(as_bearer.status, 401);
+    assert_eq!(as_bearer.body["error"], "invalid_token");
+    assert!(as_bearer.text.contains("DPoP scheme"), "{}", as_bearer.text);
+
+    let other_token = keyward
+        .dpop_token(&reader, &key, &[("resource", API)])
+        .await;
+    let other_key = ClientKeyPair::es256("k2");
+    let cases = [
+        ("no proof", vec![]),
+        ("replayed", vec![good.clone()]),
+        (
+            "two proofs",
+            vec![proof("GET", url, &token), proof("GET", url, &token)],
+        ),
+        ("method", vec![proof("POST", url, &token)]),
+        ("url", vec![proof("GET", &format!("{url}/other"), &token)]),
+        ("token", vec![proof("GET", url, &other_token)]),
+        (
+            "key",
+            vec![other_key.dpop_proof("GET", url, json!({"ath": access_token_hash(&token)}))],
+        ),
+        (
+            "old",
+            vec![key.sign_with(
+                &key.dpop_header(),
+                &json!({
+                    "jti": "j-old", "htm": "GET", "htu": url,
+                    "iat": chrono::Utc::now().timestamp() - 600,
+                    "ath": access_token_hash(&token),
+                }),
+            )],
+        ),
+    ];
+    for (what, proofs) in cases {
+        let proofs: Vec<&str> = proofs.iter().map(String::as_str).collect();
+        let answer = get_with_dpop(url, &token, &proofs).await;
+        assert_eq!(answer.status, 401, "{what}: {}", answer.text);
+        assert_eq!(answer.body["error"], "invalid_dpop_proof", "{what}");
+        assert!(
+            answer.challenge.as_deref().unwrap().starts_with("DPoP "),
+            "{what}: {:?}",
+            answer.challenge
+        );
+        assert!(!answer.text.contains(&token), "{what}");
+    }
+
+    let unbound = keyward.token(&reader, &[("resource", API)]).await;
+    let answer = get_with_dpop(url, &unbound, &[&proof("GET", url, &unbound)]).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.body["error"], "invalid_token");
+}
+
+#[tokio::test]
+async fn jwks_mode_checks_dpop_proofs() {
+    let keyward = spawn_app(Backend::Sqlite).await;
+    let mode = Mode::Jwks {
+        refetch_interval: Duration::from_secs(10),
+    };
+    let url = start_example(&keyward, mode).await;
+    checks_dpop_proofs(&keyward, &url).await;
+}
+
+#[tokio::test]
+async fn introspect_mode_checks_dpop_proofs() {
+    let keyward = spawn_app(Backend::Sqlite).await;
+    let rs = keyward.create_resource_server(&[API]).await;
+    let url = start_example(&keyward, introspect_mode(&rs, Duration::from_secs(5))).await;
+    checks_dpop_proofs(&keyward, &url).await;
 }

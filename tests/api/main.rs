@@ -18,6 +18,7 @@ mod crash_safety;
 mod database_outage;
 mod deploy_config;
 mod discovery;
+mod dpop;
 mod example_resource_server;
 mod expiry_warnings;
 mod grace_period_cost;

@@ -10,11 +10,14 @@ use std::process::{Command, Stdio};
 
 use jsonwebtoken::Algorithm;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 
+use crate::example_resource_server::start_jwks_example;
 use crate::on_both_backends;
 use crate::support::client_keys::ClientKeyPair;
-use crate::support::helpers::{spawn_app, Backend, TestApp, TestClient, ROOT_TOKEN};
+use crate::support::helpers::{
+    spawn_app, spawn_app_with, Backend, TestApp, TestClient, API, ROOT_TOKEN,
+};
 use crate::support::jwt_verify::verify;
 
 const INSTALL: &str = "tests/clients/install.sh";
@@ -23,6 +26,8 @@ const INSTALL: &str = "tests/clients/install.sh";
 enum RealClient {
     Authlib,
     OpenidClient,
+    /// oauth4webapi's DPoP (node/dpop.mjs).
+    Oauth4webapi,
 }
 
 impl RealClient {
@@ -44,9 +49,12 @@ impl RealClient {
                     venv.join(".requirements"),
                 )
             }
-            Self::OpenidClient => (
+            Self::OpenidClient | Self::Oauth4webapi => (
                 PathBuf::from("node"),
-                clients.join("node/private_key_jwt.mjs"),
+                clients.join(match self {
+                    Self::OpenidClient => "node/private_key_jwt.mjs",
+                    _ => "node/dpop.mjs",
+                }),
                 clients.join("node/package-lock.json"),
                 clients.join("node/node_modules/.keyward-package-lock.json"),
             ),
@@ -74,19 +82,30 @@ impl RealClient {
         alg: &str,
         kid: &str,
     ) -> Result<Value, String> {
-        let (interpreter, script) = self.program();
         let pem = app.dir.path().join(format!("{}.pem", key.kid));
         std::fs::write(&pem, openssl_pem(key)).unwrap();
+        let pem = pem.to_str().unwrap();
+        let token_url = app.url("/oauth/token");
+        self.run(&[
+            ("ISSUER", &app.address),
+            ("TOKEN_URL", &token_url),
+            ("CLIENT_ID", &client.id),
+            ("PRIVATE_KEY_PEM_FILE", pem),
+            ("KEY_ID", kid),
+            ("ALG", alg),
+            ("SCOPE", "payouts:read"),
+        ])
+        .await
+    }
+
+    /// Runs the client with `env`: what it printed as JSON, or why it
+    /// failed (its standard error).
+    async fn run(self, env: &[(&str, &str)]) -> Result<Value, String> {
+        let (interpreter, script) = self.program();
         let mut command = Command::new(&interpreter);
         command
             .arg(&script)
-            .env("ISSUER", &app.address)
-            .env("TOKEN_URL", app.url("/oauth/token"))
-            .env("CLIENT_ID", &client.id)
-            .env("PRIVATE_KEY_PEM_FILE", &pem)
-            .env("KEY_ID", kid)
-            .env("ALG", alg)
-            .env("SCOPE", "payouts:read")
+            .envs(env.iter().copied())
             // A proxy of the environment must not stand between it and us.
             .env("NO_PROXY", "127.0.0.1")
             .stdin(Stdio::null());
@@ -232,3 +251,36 @@ async fn a_kid_never_registered_gets_no_token() {
         assert!(error.contains("invalid_client"), "{real:?}: {error}");
     }
 }
+
+/// oauth4webapi gets a DPoP-bound token from a server that asks for its
+/// nonce, for a client held to DPoP, and uses it with a fresh proof at the
+/// example resource server, which checks the proof against the token.
+async fn oauth4webapi_gets_a_dpop_token_and_uses_it(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.dpop_nonce = true).await;
+    let client = app.create_client(&["payouts:read"], &[API]).await;
+    let path = format!("/admin/v1/orgs/{}/clients/{}", client.org_id, client.id);
+    let held = json!({"dpop_bound_access_tokens": true});
+    let (status, body) = app
+        .admin(Method::PATCH, &path, ROOT_TOKEN, Some(held))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let resource_url = start_jwks_example(&app).await;
+    let output = RealClient::Oauth4webapi
+        .run(&[
+            ("ISSUER", &app.address),
+            ("CLIENT_ID", &client.id),
+            ("CLIENT_SECRET", &client.secret),
+            ("SCOPE", "payouts:read"),
+            ("RESOURCE", API),
+            ("RESOURCE_URL", &resource_url),
+        ])
+        .await
+        .unwrap_or_else(|e| panic!("oauth4webapi: {e}"));
+    // oauth4webapi lowercases the token type.
+    assert_eq!(output["token_type"], "dpop", "{output}");
+    assert_eq!(output["scope"], "payouts:read", "{output}");
+    assert_eq!(output["status"], 200, "{output}");
+    assert_eq!(output["body"]["payouts"][0]["id"], "po_1", "{output}");
+}
+
+on_both_backends!(oauth4webapi_gets_a_dpop_token_and_uses_it);

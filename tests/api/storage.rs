@@ -54,6 +54,7 @@ fn client(org: &OrgId, expires_at: Option<i64>) -> Client {
         auth_method: None,
         public_keys: Default::default(),
         jwks_uri: None,
+        dpop_bound_access_tokens: false,
     }
 }
 

@@ -191,7 +191,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Actor, Refused> {
         CredentialKind::AccessToken => {
             let claims = state
                 .introspector
-                .live_access_token(token, now)
+                .live_bearer_token(token, now)
                 .await?
                 .ok_or_else(invalid)?;
             // The management API is a resource server of its own: its

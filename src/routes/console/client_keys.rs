@@ -40,6 +40,9 @@ pub struct MethodForm {
     /// Empty: none.
     #[serde(default)]
     jwks_uri: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    require_dpop: Option<String>,
 }
 
 /// The keys section of a client's page.
@@ -82,6 +85,10 @@ pub fn section(org: &OrgPage<'_>, client: &Client) -> Markup {
             }
             p { "Authentication: " strong { (method.unwrap_or("any it holds (secret or key)")) } }
             p { "Key set URL: " @match &client.jwks_uri { Some(uri) => code { (uri) }, None => "none" } }
+            p {
+                "DPoP: "
+                strong { @if client.dpop_bound_access_tokens { "required: every token is bound to the client's key" } @else { "optional" } }
+            }
         }
         @if writable {
             form.card method="post" action={ (here) "/keys" } {
@@ -103,6 +110,10 @@ pub fn section(org: &OrgPage<'_>, client: &Client) -> Markup {
                 }
                 label for="jwks_uri" { "Key set URL (jwks_uri): where the client publishes its keys, fetched when an assertion's key is not registered here" }
                 input #jwks_uri name="jwks_uri" type="url" value=(client.jwks_uri.as_deref().unwrap_or(""));
+                label.check {
+                    input #require_dpop name="require_dpop" type="checkbox" value="on" checked[client.dpop_bound_access_tokens];
+                    " Require DPoP: refuse token requests without a proof of the client's key (RFC 9449)"
+                }
                 div.actions { button type="submit" { "Save" } }
             }
         }
@@ -152,6 +163,7 @@ pub async fn set_method(
     let changes = ClientChanges {
         token_endpoint_auth_method: Some(method),
         jwks_uri: Some(jwks_uri),
+        dpop_bound_access_tokens: Some(input.require_dpop.is_some()),
         ..ClientChanges::default()
     };
     management

@@ -203,6 +203,7 @@ pub async fn create(
             token_endpoint_auth_method: None,
             public_keys: Vec::new(),
             jwks_uri: None,
+            dpop_bound_access_tokens: false,
         };
         Ok::<_, ConsoleError>(
             management
@@ -342,6 +343,7 @@ pub async fn edit(
         resource_server: None,
         token_endpoint_auth_method: None,
         jwks_uri: None,
+        dpop_bound_access_tokens: None,
     };
     management
         .update_client(&caller, &org.org.id, &id, changes)

@@ -62,7 +62,37 @@ impl ClientKeyPair {
     pub fn sign(&self, claims: &Value) -> String {
         let mut header = Header::new(self.alg);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+        self.sign_with(&header, claims)
+    }
+
+    /// `claims` signed with this key under `header`, as it is.
+    pub fn sign_with(&self, header: &Header, claims: &Value) -> String {
+        jsonwebtoken::encode(header, claims, &self.encoding).unwrap()
+    }
+
+    /// A DPoP proof's header (RFC 9449 §4.2): its type and this public key.
+    pub fn dpop_header(&self) -> Header {
+        let mut header = Header::new(self.alg);
+        header.typ = Some("dpop+jwt".into());
+        header.jwk = Some(serde_json::from_value(self.jwk.clone()).unwrap());
+        header
+    }
+
+    /// A fresh DPoP proof of a `htm` request to `htu`, with `extra` claims
+    /// (such as `ath` or `nonce`) added.
+    pub fn dpop_proof(&self, htm: &str, htu: &str, extra: Value) -> String {
+        let mut claims = dpop_claims(htm, htu);
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        self.sign_with(&self.dpop_header(), &claims)
+    }
+
+    /// The RFC 7638 thumbprint of the public key: a bound token's `cnf.jkt`.
+    pub fn thumbprint(&self) -> String {
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(self.jwk.clone()).unwrap();
+        jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
     }
 
     /// A fresh assertion of `client_id` for `audience`, valid for a minute.
@@ -82,4 +112,21 @@ pub fn assertion_claims(client_id: &str, audience: &str) -> Value {
         "exp": now + 60,
         "jti": uuid::Uuid::new_v4().to_string(),
     })
+}
+
+/// The claims of a good DPoP proof: a new jti, issued now.
+pub fn dpop_claims(htm: &str, htu: &str) -> Value {
+    json!({
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "htm": htm,
+        "htu": htu,
+        "iat": chrono::Utc::now().timestamp(),
+    })
+}
+
+/// A DPoP proof's `ath`: the access token's SHA-256, base64url.
+pub fn access_token_hash(token: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(token))
 }

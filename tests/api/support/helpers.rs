@@ -425,6 +425,7 @@ impl TestApp {
             auth_method: None,
             public_keys: Default::default(),
             jwks_uri: None,
+            dpop_bound_access_tokens: false,
         };
         self.store.insert_client(&client, &hash).await.unwrap();
         TestClient {
@@ -447,6 +448,34 @@ impl TestApp {
         form.extend_from_slice(extra);
         let (status, body) = status_and_json(self.post_token(client, &form).await).await;
         assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A fresh DPoP-bound access token of `client`, bound to `key`.
+    pub async fn dpop_token(
+        &self,
+        client: &TestClient,
+        key: &crate::support::client_keys::ClientKeyPair,
+        extra: &[(&str, &str)],
+    ) -> String {
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend_from_slice(extra);
+        let proof = key.dpop_proof("POST", &self.url("/oauth/token"), Value::Null);
+        let response = self
+            .http
+            .post(self.url("/oauth/token"))
+            .basic_auth(&client.id, Some(&client.secret))
+            .header("DPoP", proof)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = status_and_json(response).await;
+        assert_eq!(
+            (status, body["token_type"].as_str()),
+            (200, Some("DPoP")),
+            "{body}"
+        );
         body["access_token"].as_str().unwrap().to_owned()
     }
 
