@@ -88,6 +88,37 @@ async fn admin_commands_print_one_json_object(backend: Backend) {
     );
     assert!(String::from_utf8_lossy(&text.stdout).contains("client_secret: kws_"));
 
+    // --require-dpop holds a client to DPoP; an update lets it go again.
+    let held = one_json_object(&keyward(
+        &app,
+        &[
+            "--json",
+            "client",
+            "create",
+            "--org",
+            org_id,
+            "--name",
+            "bound",
+            "--scope",
+            "a",
+            "--require-dpop",
+        ],
+    ));
+    assert_eq!(held["dpop_bound_access_tokens"], true, "{held}");
+    let held_id = held["client_id"].as_str().unwrap();
+    let released = one_json_object(&keyward(
+        &app,
+        &[
+            "--json",
+            "client",
+            "update",
+            held_id,
+            "--require-dpop",
+            "false",
+        ],
+    ));
+    assert_eq!(released["dpop_bound_access_tokens"], false, "{released}");
+
     // Changes made from the command line are in the audit trail, as `cli`.
     let deactivated = keyward(&app, &["client", "deactivate", &client.id]);
     assert!(deactivated.status.success(), "{deactivated:?}");

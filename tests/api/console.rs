@@ -1176,6 +1176,24 @@ async fn a_key_added_in_the_console_signs_assertions_until_removed(backend: Back
         .body
         .contains("<strong>private_key_jwt</strong>"));
 
+    // Requiring DPoP from the console refuses a request without a proof.
+    let required = browser
+        .post(
+            &format!("{page}/auth-method"),
+            &[("csrf", &csrf), ("method", ""), ("require_dpop", "on")],
+        )
+        .await;
+    assert_eq!(required.status, 303, "{}", required.body);
+    assert!(browser
+        .get(&page)
+        .await
+        .body
+        .contains("required: every token is bound"));
+    let refused = app.oauth2_token(&client.id, &client.secret).await;
+    assert!(refused.unwrap_err().contains("invalid_dpop_proof"));
+    app.dpop_token(&client, &ClientKeyPair::es256("dpop"), &[])
+        .await;
+
     let removed = browser
         .post(
             &format!("{page}/keys/remove"),
