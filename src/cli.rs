@@ -37,6 +37,10 @@ pub enum Command {
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage the issuers whose tokens sign workloads in (workload
+    /// identity federation).
+    #[command(subcommand)]
+    Issuer(IssuerCommand),
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
@@ -254,6 +258,51 @@ pub enum ClientCommand {
     },
     /// Remove a client's public key; assertions signed with it fail at once.
     RemoveKey { client_id: String, kid: String },
+    /// Bind the client to a workload: a platform token of a trusted issuer
+    /// for this subject, with these claims, then signs in as the client.
+    Bind {
+        client_id: String,
+        /// A trusted issuer (see `keyward issuer list`).
+        #[arg(long)]
+        issuer: String,
+        /// The token's `sub`, exactly; with `--glob`, a pattern where `*`
+        /// stands for any run of characters, matched against the whole `sub`.
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        glob: bool,
+        /// NAME=VALUE: the claim (or JSON Pointer, `/a/b`) must be this
+        /// string; repeat for several.
+        #[arg(long = "claim")]
+        claims: Vec<String>,
+    },
+    /// Remove a binding; that workload's tokens no longer sign in.
+    Unbind {
+        client_id: String,
+        subject_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IssuerCommand {
+    /// Trust an issuer's tokens. Its keys come from --jwks-uri, or from
+    /// --jwks-file (a JWK Set), or else from its OIDC discovery document.
+    Add {
+        /// The `iss` of its tokens, exactly.
+        #[arg(long)]
+        issuer: String,
+        #[arg(long, conflicts_with = "jwks_file")]
+        jwks_uri: Option<String>,
+        #[arg(long)]
+        jwks_file: Option<std::path::PathBuf>,
+        /// The `aud` its tokens must carry (default: Keyward's issuer).
+        #[arg(long)]
+        audience: Option<String>,
+    },
+    /// List the trusted issuers.
+    List,
+    /// Stop trusting an issuer.
+    Remove { issuer_id: String },
 }
 
 #[derive(Debug, Args)]

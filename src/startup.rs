@@ -33,12 +33,14 @@ use crate::services::change_feed::{
 use crate::services::client_assertion::AssertionRules;
 use crate::services::dpop::DpopProofs;
 use crate::services::expiry_warnings::ExpiryWarnings;
+use crate::services::federated_assertion::FederationRules;
 use crate::services::metering::Metering;
 use crate::services::one_time_values::OneTimeValues;
 use crate::services::rate_limit::RateLimits;
 use crate::services::record_cache::Freshness;
 use crate::services::remote_jwks::RemoteJwks;
 use crate::services::root_token::RootToken;
+use crate::services::trusted_issuers::TrustedIssuers;
 use crate::services::usage::UsageRecorder;
 use crate::services::webhooks::WebhookDispatcher;
 use crate::services::AssertionChecks;
@@ -217,6 +219,7 @@ struct Core {
     caches: Arc<CacheInvalidator>,
     token_verifier: Arc<AccessTokenVerifier>,
     dpop: Arc<DpopProofs>,
+    issuers: Arc<TrustedIssuers>,
     root_token: RootToken,
     /// The time the caches' ages and the management core read.
     clock: Arc<dyn Clock>,
@@ -252,6 +255,10 @@ impl Core {
             settings.dpop_nonce.then(|| DpopNonces::new(&server_secret)),
             one_time.clone(),
         ));
+        let issuers = TrustedIssuers::load(store.clone(), JWKS_FETCH_TIMEOUT).await?;
+        issuers.spawn_reloader(Duration::from_secs(
+            settings.status_cache_ttl_seconds.max(1),
+        ));
         let authenticator = Arc::new(ClientAuthenticator::new(
             store.clone(),
             secrets.clone(),
@@ -265,6 +272,8 @@ impl Core {
                     settings.webhook_allow_private_networks,
                     JWKS_FETCH_TIMEOUT,
                 )?),
+                issuers: issuers.clone(),
+                federation: FederationRules::new(issuer),
             },
         ));
         let api_keys = Arc::new(ApiKeyVerifier::new(
@@ -309,6 +318,7 @@ impl Core {
             caches,
             token_verifier,
             dpop,
+            issuers,
             root_token,
             clock,
         })
@@ -432,6 +442,7 @@ impl Services {
                 webhook_signer: core.webhook_signer.clone(),
                 audit: writers.audit.clone(),
                 caches: Some(core.caches.clone()),
+                issuers: Some(core.issuers.clone()),
                 clock: core.clock.clone(),
             }),
             clock: web::Data::from(core.clock.clone()),

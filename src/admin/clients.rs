@@ -5,10 +5,11 @@ use serde_json::json;
 
 use super::{read_secret_from_stdin, Output};
 use crate::cli::{ClientCommand, ClientCreate, ClientUpdate};
-use crate::domain::{Client, ClientId, ClientSecret, ClientStatus, OrgId};
+use crate::domain::{Client, ClientId, ClientSecret, ClientStatus, OrgId, SubjectMatch};
 use crate::management::views::ClientView;
 use crate::management::{
-    Caller, ClientChanges, KeyRegistration, Management, NewClient, SecretRotation,
+    Caller, ClientChanges, KeyRegistration, Management, NewClient, NewFederatedSubject,
+    SecretRotation,
 };
 use crate::storage::PageRequest;
 
@@ -78,6 +79,54 @@ pub(super) async fn run(command: ClientCommand, management: &Management) -> anyh
             Output::view(
                 &ClientView::of(&client),
                 format!("removed key {kid} from client {id}"),
+            )
+        }
+        ClientCommand::Bind {
+            client_id,
+            issuer,
+            subject,
+            glob,
+            claims,
+        } => {
+            let (org, id) = owned(management, &caller, &client_id).await?;
+            let new = NewFederatedSubject {
+                issuer,
+                subject,
+                subject_match: if glob {
+                    SubjectMatch::Glob
+                } else {
+                    SubjectMatch::Exact
+                },
+                claims: claims
+                    .iter()
+                    .map(|pair| {
+                        pair.split_once('=')
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .ok_or_else(|| anyhow::anyhow!("--claim {pair:?}: use NAME=VALUE"))
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            };
+            let (client, subject_id) = management
+                .add_federated_subject(&caller, &org, &id, new)
+                .await?;
+            let mut out = Output::view(
+                &ClientView::of(&client),
+                format!("bound client {id} to a workload: {subject_id}"),
+            );
+            out.json["subject_id"] = subject_id.into();
+            out
+        }
+        ClientCommand::Unbind {
+            client_id,
+            subject_id,
+        } => {
+            let (org, id) = owned(management, &caller, &client_id).await?;
+            let client = management
+                .remove_federated_subject(&caller, &org, &id, &subject_id)
+                .await?;
+            Output::view(
+                &ClientView::of(&client),
+                format!("removed binding {subject_id} from client {id}"),
             )
         }
         ClientCommand::Delete { client_id } => {

@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod clients;
+mod issuers;
 mod keys;
 mod orgs;
 mod records;
@@ -45,6 +46,7 @@ pub async fn run(command: Command, settings: &Settings, as_json: bool) -> anyhow
             let done = match other {
                 Command::Org(command) => orgs::run(command, &management).await,
                 Command::Client(command) => clients::run(command, &management).await,
+                Command::Issuer(command) => issuers::run(command, &management).await,
                 Command::ApiKey(command) => api_keys::run(command, &management).await,
                 Command::AuditEvents(args) => records::audit_events(args, &management).await,
                 Command::User(command) => users::run(command, &management, settings).await,
@@ -81,6 +83,7 @@ async fn management(settings: &Settings) -> anyhow::Result<Management> {
         webhook_urls: settings.webhook_url_rules(),
         webhook_signer: Arc::new(WebhookSigner::new(&server_secret(settings)?)),
         caches: None,
+        issuers: None,
         clock: Arc::new(SystemClock),
     })
 }

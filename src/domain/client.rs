@@ -5,6 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::audience::Audience;
 use super::client_keys::{AuthMethod, ClientKeys};
+use super::federation::FederatedSubjects;
 use super::ip_allowlist::IpAllowlist;
 use super::organisation::{Name, OrgId, Plan};
 use super::scope::ScopeSet;
@@ -89,6 +90,8 @@ pub struct Client {
     pub jwks_uri: Option<String>,
     /// Every token request must carry a DPoP proof (RFC 9449 §5.2).
     pub dpop_bound_access_tokens: bool,
+    /// The workloads whose platform tokens sign in as this client.
+    pub federated_subjects: FederatedSubjects,
 }
 
 impl Client {

@@ -7,6 +7,7 @@ pub mod bounds;
 pub mod change;
 pub mod client;
 pub mod client_keys;
+pub mod federation;
 pub mod idempotency_key;
 mod ids;
 pub mod imported_secret;
@@ -30,6 +31,10 @@ pub use client::{
     Unusable,
 };
 pub use client_keys::{AuthMethod, ClientKeyError, ClientKeys};
+pub use federation::{
+    FederatedSubject, FederatedSubjectError, FederatedSubjects, IssuerKeys, SubjectMatch,
+    TrustedIssuer,
+};
 pub use idempotency_key::{IdempotencyKey, InvalidIdempotencyKey};
 pub use ids::InvalidId;
 pub use imported_secret::{ImportedSecret, WeakSecret};

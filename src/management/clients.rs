@@ -157,6 +157,7 @@ impl Management {
             public_keys: fields::client_keys(&new.public_keys)?,
             jwks_uri: self.jwks_uri(new.jwks_uri.as_deref())?,
             dpop_bound_access_tokens: new.dpop_bound_access_tokens,
+            federated_subjects: Default::default(),
         };
         let imported = fields::imported_secret(new.client_secret.as_ref())?;
         caller.actor.require_covers(&client.scopes)?;
@@ -299,7 +300,7 @@ impl Management {
 
     /// Stores a changed client, forgets it in the caches and records the
     /// change against the view it had `before`.
-    async fn store_change(
+    pub(super) async fn store_change(
         &self,
         caller: &Caller,
         mut client: Client,

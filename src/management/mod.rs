@@ -11,6 +11,7 @@ mod audit_trail;
 mod clients;
 pub mod console_sessions;
 mod error;
+mod federation;
 pub(crate) mod fields;
 mod organisations;
 mod people;
@@ -28,6 +29,7 @@ pub use clients::{
     ClientChanges, CreatedClient, KeyRegistration, NewClient, RotatedSecret, SecretRotation,
 };
 pub use error::ManagementError;
+pub use federation::{NewFederatedSubject, NewTrustedIssuer};
 pub use organisations::{NewOrganisation, OrganisationChanges, UpdatedOrganisation};
 pub use people::{password_link, Invitation, NewMember, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use records::AuditFilter;
@@ -37,6 +39,7 @@ use crate::crypto::SecretHasher;
 use crate::domain::{Change, PlanLimits, WebhookUrlRules};
 use crate::services::audit_writer::AuditWriter;
 use crate::services::change_feed::CacheInvalidator;
+use crate::services::trusted_issuers::TrustedIssuers;
 use crate::storage::Store;
 use crate::time::Clock;
 
@@ -53,6 +56,8 @@ pub struct Management {
     /// This node's credential caches; other nodes hear of a change through
     /// the change log. None where nothing is cached (the CLI).
     pub caches: Option<Arc<CacheInvalidator>>,
+    /// This node's trusted issuers, reloaded after a change here.
+    pub issuers: Option<Arc<TrustedIssuers>>,
     pub clock: Arc<dyn Clock>,
 }
 

@@ -6,7 +6,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::domain::{
-    ApiKey, Audience, AuditEvent, Client, Organisation, PublicJwk, WebhookDelivery,
+    ApiKey, Audience, AuditEvent, Client, FederatedSubject, IssuerKeys, Organisation, PublicJwk,
+    TrustedIssuer, WebhookDelivery,
 };
 use crate::time::rfc3339;
 
@@ -53,6 +54,41 @@ pub struct ClientView {
     pub jwks_uri: Option<String>,
     /// Token requests without a DPoP proof are refused.
     pub dpop_bound_access_tokens: bool,
+    /// The workloads whose platform tokens sign in as this client.
+    pub federated_subjects: Vec<FederatedSubject>,
+}
+
+/// A trusted issuer as the management API shows it.
+#[derive(Debug, Serialize)]
+pub struct TrustedIssuerView {
+    pub id: String,
+    pub issuer: String,
+    /// `discovery`, `jwks_uri` or `static`.
+    pub keys_from: &'static str,
+    pub jwks_uri: Option<String>,
+    pub jwks: Option<Value>,
+    /// `null`: tokens must name Keyward's issuer.
+    pub audience: Option<String>,
+    pub created_at: String,
+}
+
+impl TrustedIssuerView {
+    pub fn of(issuer: &TrustedIssuer) -> Self {
+        let (keys_from, jwks_uri, jwks) = match &issuer.keys {
+            IssuerKeys::Discovery => ("discovery", None, None),
+            IssuerKeys::JwksUri(uri) => ("jwks_uri", Some(uri.clone()), None),
+            IssuerKeys::Static(set) => ("static", None, Some(set.clone())),
+        };
+        Self {
+            id: issuer.id.clone(),
+            issuer: issuer.issuer.clone(),
+            keys_from,
+            jwks_uri,
+            jwks,
+            audience: issuer.audience.clone(),
+            created_at: rfc3339(issuer.created_at),
+        }
+    }
 }
 
 /// A registered public key: its JWK and RFC 7638 thumbprint.
@@ -102,6 +138,7 @@ impl ClientView {
             public_keys: client.public_keys.iter().map(ClientKeyView::of).collect(),
             jwks_uri: client.jwks_uri.clone(),
             dpop_bound_access_tokens: client.dpop_bound_access_tokens,
+            federated_subjects: client.federated_subjects.iter().cloned().collect(),
         }
     }
 }

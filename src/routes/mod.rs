@@ -101,6 +101,18 @@ route_table! {
     "/admin/v1/orgs/{org_id}/clients/{client_id}/keys/{kid}" {
         delete => admin::client_keys::remove,
     },
+    "/admin/v1/orgs/{org_id}/clients/{client_id}/federated-subjects" {
+        get => admin::federation::list_subjects,
+        post => admin::federation::add_subject,
+    },
+    "/admin/v1/orgs/{org_id}/clients/{client_id}/federated-subjects/{subject_id}" {
+        delete => admin::federation::remove_subject,
+    },
+    "/admin/v1/trusted-issuers" {
+        get => admin::federation::list_issuers,
+        post => admin::federation::add_issuer,
+    },
+    "/admin/v1/trusted-issuers/{issuer_id}" { delete => admin::federation::remove_issuer },
     "/admin/v1/orgs/{org_id}/clients/{client_id}/deactivate" { post => admin::clients::deactivate },
     "/admin/v1/orgs/{org_id}/clients/{client_id}/activate" { post => admin::clients::activate },
     "/admin/v1/orgs/{org_id}/api-keys" {

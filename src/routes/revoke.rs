@@ -49,10 +49,14 @@ pub async fn revoke(
     let at = clock.now();
     let now = at.timestamp();
     let client_ip = request_client_ip(&req, &proxies);
-    let client = authenticator
+    let authenticated = authenticator
         .authenticate_proof(proof.as_proof(), client_ip, now)
         .await
         .map_err(auth_error)?;
+    let client = authenticated.client;
+    if let Some(sign_in) = &authenticated.federated {
+        audit::record_federated_sign_in(&req, &audit, &client, sign_in, at).await;
+    }
     issuer.admit(&client, client_ip, now).map_err(token_error)?;
     let token = form
         .get("token")

@@ -2,6 +2,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use super::admin::audit;
 use super::body::read_body;
 use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
@@ -10,6 +11,7 @@ use super::rate_limit_headers;
 use super::token_request::parse_token_request;
 use crate::domain::TrustedProxies;
 use crate::error::{OAuthError, OAuthErrorCode, DPOP_NONCE};
+use crate::services::audit_writer::AuditWriter;
 use crate::services::dpop::{DpopProofs, DpopRefusal, DpopUseError};
 use crate::services::metering::Metering;
 use crate::services::rate_limit::Decision;
@@ -38,6 +40,7 @@ pub async fn issue_token(
     issuer: web::Data<TokenIssuer>,
     proofs: web::Data<DpopProofs>,
     metering: web::Data<Metering>,
+    audit: web::Data<AuditWriter>,
     clock: web::Data<dyn Clock>,
 ) -> Result<HttpResponse, OAuthError> {
     let body = read_body(payload).await?;
@@ -51,10 +54,15 @@ pub async fn issue_token(
     let now = clock.unix();
     let dpop = dpop::checked_proof(&req, &proofs, now)?;
     let client_ip = request_client_ip(&req, &proxies);
-    let client = authenticator
+    let authenticated = authenticator
         .authenticate_proof(presented.proof.as_proof(), client_ip, now)
         .await
         .map_err(auth_error)?;
+    let client = authenticated.client;
+    if let Some(sign_in) = &authenticated.federated {
+        let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+        audit::record_federated_sign_in(&req, &audit, &client, sign_in, at).await;
+    }
     if dpop.is_none() && client.credentials.client.dpop_bound_access_tokens {
         return Err(dpop::refused(DpopRefusal::Required, &proofs, now));
     }

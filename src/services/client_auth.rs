@@ -14,9 +14,11 @@ use super::batch_loader::BatchLoader;
 use super::client_assertion::{AssertionClaims, AssertionRefusal, AssertionRules};
 use super::credential_reads::CredentialReads;
 use super::failure_gate::FailureGate;
+use super::federated_assertion::{FederationRefusal, FederationRules};
 use super::one_time_values::OneTimeValues;
 use super::record_cache::{Freshness, RecordCache};
 use super::remote_jwks::RemoteJwks;
+use super::trusted_issuers::{Issuer, TrustedIssuers};
 use crate::crypto::credential_digest::DigestTag;
 use crate::crypto::foreign_jws::ForeignJws;
 use crate::crypto::secret_hasher::Stored;
@@ -79,7 +81,25 @@ pub struct ClientAuthenticator {
     assertions: AssertionRules,
     one_time: Arc<OneTimeValues>,
     remote_keys: Arc<RemoteJwks>,
+    issuers: Arc<TrustedIssuers>,
+    federation: FederationRules,
     counters: Arc<Counters>,
+}
+
+/// A client that proved who it is; through a platform token, with what
+/// its sign-in is audited with.
+pub struct Authenticated {
+    pub client: Arc<AuthenticatedClient>,
+    pub federated: Option<FederatedSignIn>,
+}
+
+/// A sign-in by workload identity federation.
+#[derive(Debug, Clone)]
+pub struct FederatedSignIn {
+    pub issuer: String,
+    pub subject: String,
+    /// The id of the client's federated subject that matched.
+    pub binding: String,
 }
 
 /// What checks a client's assertions: the rules of their claims, the
@@ -88,6 +108,9 @@ pub struct AssertionChecks {
     pub rules: AssertionRules,
     pub one_time: Arc<OneTimeValues>,
     pub remote_keys: Arc<RemoteJwks>,
+    /// Platform tokens: the issuers they may come from, and their rules.
+    pub issuers: Arc<TrustedIssuers>,
+    pub federation: FederationRules,
 }
 
 /// How a client proves who it is.
@@ -132,6 +155,8 @@ impl ClientAuthenticator {
             assertions: assertions.rules,
             one_time: assertions.one_time,
             remote_keys: assertions.remote_keys,
+            issuers: assertions.issuers,
+            federation: assertions.federation,
             counters,
         }
     }
@@ -142,35 +167,73 @@ impl ClientAuthenticator {
         proof: ClientProof<'_>,
         source: Option<IpAddr>,
         now: i64,
-    ) -> Result<Arc<AuthenticatedClient>, ClientAuthError> {
-        match proof {
-            ClientProof::Secret { id, secret, method } => {
-                let client = self.authenticate(id, secret, source, now).await?;
-                allowed(client, method)
-            }
+    ) -> Result<Authenticated, ClientAuthError> {
+        let (client, federated, method) = match proof {
+            ClientProof::Secret { id, secret, method } => (
+                self.authenticate(id, secret, source, now).await?,
+                None,
+                method,
+            ),
+            // A platform token travels as a client assertion, as a
+            // private_key_jwt assertion does.
             ClientProof::Assertion { id, assertion } => {
-                let client = self.authenticate_assertion(id, assertion, now).await?;
-                allowed(client, AuthMethod::PrivateKeyJwt)
+                let (client, federated) = self.authenticate_assertion(id, assertion, now).await?;
+                (client, federated, AuthMethod::PrivateKeyJwt)
             }
-        }
+        };
+        Ok(Authenticated {
+            client: allowed(client, method)?,
+            federated,
+        })
     }
 
-    /// Checks a `private_key_jwt` assertion (RFC 7523 §2.2): signed by a
-    /// key registered for the client it names, then its claims, then its
-    /// `jti` once. Before the signature verifies, every refusal reads the
-    /// same; an unknown client costs one read and no signature check.
+    /// Checks a client assertion: a platform token when a trusted issuer
+    /// other than the client made it, else `private_key_jwt`.
     async fn authenticate_assertion(
         &self,
         id: Option<&str>,
         assertion: &str,
         now: i64,
-    ) -> Result<Arc<AuthenticatedClient>, ClientAuthError> {
+    ) -> Result<(Arc<AuthenticatedClient>, Option<FederatedSignIn>), ClientAuthError> {
         let bad = |why: &dyn std::fmt::Display| ClientAuthError::BadAssertion(why.to_string());
         let jws = ForeignJws::parse(assertion)
             .map_err(|e| bad(&format_args!("the client assertion is refused: {e}")))?;
         let claims: AssertionClaims = jws
             .claims()
             .map_err(|e| bad(&format_args!("the client assertion is refused: {e}")))?;
+        let foreign = claims
+            .iss
+            .as_deref()
+            .filter(|iss| claims.sub.as_deref() != Some(*iss));
+        if let Some(iss) = foreign {
+            let Some(issuer) = self.issuers.get(iss) else {
+                return Err(bad(&"the client assertion needs iss and sub, both the client_id, unless a trusted issuer made it (a platform token)"));
+            };
+            let (client, sign_in) = self
+                .authenticate_platform_token(id, &jws, assertion, &issuer, now)
+                .await
+                .map_err(|e| match e {
+                    PlatformError::Refused(refusal) => bad(&refusal),
+                    PlatformError::Auth(e) => e,
+                })?;
+            return Ok((client, Some(sign_in)));
+        }
+        let client = self.authenticate_key(id, &jws, claims, now).await?;
+        Ok((client, None))
+    }
+
+    /// Checks a `private_key_jwt` assertion (RFC 7523 §2.2): signed by a
+    /// key registered for the client it names, then its claims, then its
+    /// `jti` once. Before the signature verifies, every refusal reads the
+    /// same; an unknown client costs one read and no signature check.
+    async fn authenticate_key(
+        &self,
+        id: Option<&str>,
+        jws: &ForeignJws<'_>,
+        claims: AssertionClaims,
+        now: i64,
+    ) -> Result<Arc<AuthenticatedClient>, ClientAuthError> {
+        let bad = |why: &dyn std::fmt::Display| ClientAuthError::BadAssertion(why.to_string());
         let Some(subject) = claims.sub.clone() else {
             return Err(bad(&AssertionRefusal::IssuerNotSubject));
         };
@@ -183,7 +246,7 @@ impl ClientAuthenticator {
         let Some(client) = self.client(&client_id).await? else {
             return Err(ClientAuthError::BadCredentials);
         };
-        if !self.signed_by(&client, &jws, now).await {
+        if !self.signed_by(&client, jws, now).await {
             return Err(ClientAuthError::BadCredentials);
         }
         let once = self
@@ -198,6 +261,69 @@ impl ClientAuthenticator {
             return Err(bad(&AssertionRefusal::Replayed));
         }
         Ok(client)
+    }
+
+    /// Checks a platform token (workload identity federation): the client
+    /// named by `client_id`, the issuer's signature, the token's claims,
+    /// one of the client's federated subjects, then the token once. An
+    /// unknown client reads the same as a wrong secret; no refusal names
+    /// a binding.
+    async fn authenticate_platform_token(
+        &self,
+        id: Option<&str>,
+        jws: &ForeignJws<'_>,
+        token: &str,
+        issuer: &Issuer,
+        now: i64,
+    ) -> Result<(Arc<AuthenticatedClient>, FederatedSignIn), PlatformError> {
+        let id = id.ok_or(FederationRefusal::NoClientId)?;
+        let Ok(client_id) = ClientId::parse(id) else {
+            return Err(ClientAuthError::BadCredentials.into());
+        };
+        let Some(client) = self.client(&client_id).await? else {
+            return Err(ClientAuthError::BadCredentials.into());
+        };
+        let kid = jws.header.kid.as_deref();
+        let keys = self
+            .issuers
+            .keys(issuer, kid, now)
+            .await
+            .unwrap_or_default();
+        if let Some(kid) = kid.filter(|kid| !keys.iter().any(|k| k.kid() == *kid)) {
+            return Err(FederationRefusal::UnknownKey(kid.to_owned()).into());
+        }
+        if !verified_by(keys.iter(), kid, jws) {
+            return Err(FederationRefusal::BadSignature.into());
+        }
+        let claims: serde_json::Value = jws.claims().map_err(|_| {
+            ClientAuthError::BadAssertion(
+                "the platform token's claims are not a JSON object".into(),
+            )
+        })?;
+        let record = &issuer.record;
+        let checked = self.federation.check(record, token, &claims, now)?;
+        let binding = client
+            .credentials
+            .client
+            .federated_subjects
+            .matching(&record.issuer, &checked.subject, &claims)
+            .ok_or(FederationRefusal::NoMatch)?
+            .id
+            .clone();
+        let scope = format!("federated:{}", record.issuer);
+        if !self
+            .one_time
+            .first_use(&scope, &checked.once, checked.remember_until)
+            .await?
+        {
+            return Err(FederationRefusal::Replayed.into());
+        }
+        let sign_in = FederatedSignIn {
+            issuer: record.issuer.clone(),
+            subject: checked.subject,
+            binding,
+        };
+        Ok((client, sign_in))
     }
 
     /// Checks a client id and secret presented from `source`. An unknown
@@ -416,4 +542,28 @@ fn read_together(
         }
     });
     CredentialReads::new(instant, batched)
+}
+
+/// Why a platform token signs no one in.
+enum PlatformError {
+    Refused(FederationRefusal),
+    Auth(ClientAuthError),
+}
+
+impl From<FederationRefusal> for PlatformError {
+    fn from(refusal: FederationRefusal) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
+impl From<ClientAuthError> for PlatformError {
+    fn from(e: ClientAuthError) -> Self {
+        Self::Auth(e)
+    }
+}
+
+impl From<StorageError> for PlatformError {
+    fn from(e: StorageError) -> Self {
+        Self::Auth(e.into())
+    }
 }

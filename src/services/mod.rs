@@ -12,6 +12,7 @@ pub mod credential_reads;
 pub mod dpop;
 pub mod expiry_warnings;
 pub mod failure_gate;
+pub mod federated_assertion;
 pub mod introspection;
 pub mod metering;
 pub mod one_time_values;
@@ -24,13 +25,15 @@ pub mod revocation;
 pub mod revocation_list;
 pub mod root_token;
 pub mod token_issuer;
+pub mod trusted_issuers;
 pub mod usage;
 pub mod webhooks;
 
 pub use access_tokens::AccessTokenVerifier;
 pub use api_keys::{ApiKeyVerifier, CheckedKey, KeyRejection, KeyVerdict};
 pub use client_auth::{
-    AssertionChecks, AuthenticatedClient, ClientAuthError, ClientAuthenticator, ClientProof,
+    AssertionChecks, Authenticated, AuthenticatedClient, ClientAuthError, ClientAuthenticator,
+    ClientProof, FederatedSignIn,
 };
 pub use introspection::{Caller, Introspection, Introspector};
 pub use revocation::Revoker;

@@ -15,6 +15,7 @@ mod sql_notifications;
 mod sql_one_time_values;
 mod sql_people;
 mod sql_secret_hashes;
+mod sql_trusted_issuers;
 mod sql_usage;
 mod sqlite;
 mod sqlite_reads;
@@ -26,7 +27,8 @@ use async_trait::async_trait;
 use crate::domain::{
     ApiKey, ApiKeyCredentials, ApiKeyId, AuditEvent, Change, Client, ClientCredentials, ClientId,
     ClientStatus, ConsoleSession, DeliveryAttempt, DeliveryState, Email, ExpiringCredential,
-    Membership, OrgId, Organisation, PasswordLink, Role, SecretHash, User, UserId, WebhookDelivery,
+    Membership, OrgId, Organisation, PasswordLink, Role, SecretHash, TrustedIssuer, User, UserId,
+    WebhookDelivery,
 };
 use crate::metrics::Counters;
 
@@ -537,6 +539,17 @@ pub trait OneTimeValueStore {
     ) -> Result<Vec<String>, StorageError>;
 }
 
+/// The issuers whose tokens the operator trusts (workload identity
+/// federation). An issuer URL is registered once.
+#[async_trait]
+pub trait TrustedIssuerStore {
+    /// Fails with `Conflict` when the issuer is already registered.
+    async fn insert_trusted_issuer(&self, issuer: &TrustedIssuer) -> Result<(), StorageError>;
+    async fn trusted_issuers(&self) -> Result<Vec<TrustedIssuer>, StorageError>;
+    /// Whether there was one to delete.
+    async fn delete_trusted_issuer(&self, id: &str) -> Result<bool, StorageError>;
+}
+
 #[async_trait]
 pub trait Store:
     OrganisationStore
@@ -552,6 +565,7 @@ pub trait Store:
     + NotificationStore
     + PeopleStore
     + OneTimeValueStore
+    + TrustedIssuerStore
     + Send
     + Sync
 {

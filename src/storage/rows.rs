@@ -3,8 +3,8 @@
 use crate::domain::{
     ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeyStatus, Audience, AuditEvent, AuditTarget,
     AuthMethod, Change, Client, ClientCredentials, ClientId, ClientKeys, ClientStatus,
-    DeliveryState, ExpiringCredential, IpAllowlist, Name, OrgId, Organisation, ScopeSet,
-    SecretHash, SecretOrigin, WebhookDelivery,
+    DeliveryState, ExpiringCredential, FederatedSubjects, IpAllowlist, IssuerKeys, Name, OrgId,
+    Organisation, ScopeSet, SecretHash, SecretOrigin, TrustedIssuer, WebhookDelivery,
 };
 
 use crate::domain::{ConsoleSession, Email, Membership, Role, User, UserId};
@@ -41,6 +41,48 @@ pub(super) struct ClientRow {
     pub public_keys: String,
     pub jwks_uri: Option<String>,
     pub dpop_bound_access_tokens: bool,
+    pub federated_subjects: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct TrustedIssuerRow {
+    pub id: String,
+    pub issuer: String,
+    pub jwks_uri: Option<String>,
+    pub jwks: Option<String>,
+    pub audience: Option<String>,
+    pub created_at: i64,
+}
+
+/// The `jwks_uri` and `jwks` columns of an issuer's key source.
+pub(super) fn issuer_key_columns(keys: &IssuerKeys) -> (Option<&str>, Option<String>) {
+    match keys {
+        IssuerKeys::Discovery => (None, None),
+        IssuerKeys::JwksUri(uri) => (Some(uri), None),
+        IssuerKeys::Static(set) => (None, Some(set.to_string())),
+    }
+}
+
+impl TryFrom<TrustedIssuerRow> for TrustedIssuer {
+    type Error = StorageError;
+
+    fn try_from(row: TrustedIssuerRow) -> Result<Self, Self::Error> {
+        let keys = match (row.jwks_uri, row.jwks) {
+            (None, None) => IssuerKeys::Discovery,
+            (Some(uri), None) => IssuerKeys::JwksUri(uri),
+            (None, Some(set)) => IssuerKeys::Static(
+                serde_json::from_str(&set).map_err(|e| corrupt("trusted issuer jwks", e))?,
+            ),
+            (Some(_), Some(_)) => return Err(corrupt("trusted issuer", "two key sources")),
+        };
+        Ok(TrustedIssuer {
+            id: row.id,
+            issuer: row.issuer,
+            keys,
+            audience: row.audience,
+            created_at: row.created_at,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -127,6 +169,8 @@ impl TryFrom<ClientRow> for Client {
                 .map_err(|e| corrupt("client public keys", e))?,
             jwks_uri: row.jwks_uri,
             dpop_bound_access_tokens: row.dpop_bound_access_tokens,
+            federated_subjects: FederatedSubjects::from_stored(&row.federated_subjects)
+                .map_err(|e| corrupt("client federated subjects", e))?,
         })
     }
 }

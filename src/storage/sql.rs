@@ -150,6 +150,7 @@ macro_rules! impl_sql_store {
         $crate::storage::sql_notifications::impl_notification_store!($store);
         $crate::storage::sql_people::impl_people_store!($store);
         $crate::storage::sql_one_time_values::impl_one_time_value_store!($store);
+        $crate::storage::sql_trusted_issuers::impl_trusted_issuer_store!($store);
     };
 }
 

@@ -6,7 +6,7 @@ macro_rules! client_columns {
         "c.id, c.org_id, c.name, c.scopes, c.audiences, c.status, c.resource_server, \
          c.created_at, c.updated_at, c.expires_at, c.ip_allowlist, c.rate_limit_per_minute, \
          c.last_used_at, c.request_count, c.token_endpoint_auth_method, c.public_keys, \
-         c.jwks_uri, c.dpop_bound_access_tokens"
+         c.jwks_uri, c.dpop_bound_access_tokens, c.federated_subjects"
     };
 }
 
@@ -26,8 +26,9 @@ macro_rules! impl_client_store {
                     "INSERT INTO oauth_clients (id, org_id, name, scopes, audiences, status, \
                      resource_server, created_at, updated_at, expires_at, ip_allowlist, \
                      rate_limit_per_minute, token_endpoint_auth_method, public_keys, jwks_uri, \
-                     dpop_bound_access_tokens) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                     dpop_bound_access_tokens, federated_subjects) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                     $17)",
                 )
                 .bind(client.id.as_str())
                 .bind(client.org_id.as_str())
@@ -45,6 +46,7 @@ macro_rules! impl_client_store {
                 .bind(client.public_keys.to_stored())
                 .bind(client.jwks_uri.as_deref())
                 .bind(client.dpop_bound_access_tokens)
+                .bind(client.federated_subjects.to_stored())
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(
@@ -138,8 +140,8 @@ macro_rules! impl_client_store {
                     "UPDATE oauth_clients SET name = $1, scopes = $2, audiences = $3, \
                      resource_server = $4, expires_at = $5, ip_allowlist = $6, \
                      rate_limit_per_minute = $7, updated_at = $8, token_endpoint_auth_method = $9, \
-                     public_keys = $10, jwks_uri = $11, dpop_bound_access_tokens = $12 \
-                     WHERE id = $13 AND org_id = $14",
+                     public_keys = $10, jwks_uri = $11, dpop_bound_access_tokens = $12, \
+                     federated_subjects = $13 WHERE id = $14 AND org_id = $15",
                 )
                 .bind(client.name.as_str())
                 .bind(client.scopes.to_string())
@@ -153,6 +155,7 @@ macro_rules! impl_client_store {
                 .bind(client.public_keys.to_stored())
                 .bind(client.jwks_uri.as_deref())
                 .bind(client.dpop_bound_access_tokens)
+                .bind(client.federated_subjects.to_stored())
                 .bind(client.id.as_str())
                 .bind(client.org_id.as_str())
                 .execute(&mut *tx)

@@ -161,6 +161,7 @@ fn client_secrets_row(row: &Row) -> rusqlite::Result<ClientSecretsRow> {
                 public_keys: column.next()?,
                 jwks_uri: column.next()?,
                 dpop_bound_access_tokens: column.next()?,
+                federated_subjects: column.next()?,
             },
             plan: column.next()?,
         },

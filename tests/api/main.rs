@@ -21,6 +21,7 @@ mod discovery;
 mod dpop;
 mod example_resource_server;
 mod expiry_warnings;
+mod federation;
 mod grace_period_cost;
 mod graceful_stop;
 mod head_requests;

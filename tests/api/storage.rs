@@ -55,6 +55,7 @@ fn client(org: &OrgId, expires_at: Option<i64>) -> Client {
         public_keys: Default::default(),
         jwks_uri: None,
         dpop_bound_access_tokens: false,
+        federated_subjects: Default::default(),
     }
 }
 

@@ -28,6 +28,8 @@ PATH_PARAMS = {
     "key_id": os.environ["CONTRACT_KEY_ID"],
     # No key has this kid: the probes of its route find nothing to remove.
     "kid": "contract-probe",
+    "subject_id": "fs_0000000000000000",
+    "issuer_id": "ti_00000000000000000000000000000000",
 }
 HUGE = [2**31, 2**63 - 1, 2**63, -(2**63), -(2**63) - 1, 10**30, -1]
 

@@ -10,6 +10,7 @@ use crate::domain::TrustedProxies;
 use crate::management::{audit_event, Actor, AuditSubject, Caller};
 use crate::routes::RequestId;
 use crate::services::audit_writer::AuditWriter;
+use crate::services::{AuthenticatedClient, FederatedSignIn};
 
 /// The request's id (see `routes::request_id`), the one its log lines and
 /// its `X-Request-Id` response header carry.
@@ -48,4 +49,44 @@ pub async fn record(
     audit
         .append(audit_event(caller, action, target, changes, now))
         .await;
+}
+
+/// Records a sign-in by workload identity federation: the client, and the
+/// issuer, subject and binding that signed it in.
+pub async fn record_federated_sign_in(
+    req: &HttpRequest,
+    audit: &AuditWriter,
+    client: &AuthenticatedClient,
+    sign_in: &FederatedSignIn,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let record = &client.credentials.client;
+    let actor = Actor::OrgAdmin {
+        org_id: record.org_id.clone(),
+        scopes: client.grantable.clone(),
+        credential: format!("client:{}", record.id),
+    };
+    let target = AuditSubject {
+        org_id: Some(&record.org_id),
+        kind: "client",
+        id: Some(record.id.as_str()),
+    };
+    let mut changes = Map::new();
+    for (name, value) in [
+        ("issuer", &sign_in.issuer),
+        ("subject", &sign_in.subject),
+        ("binding", &sign_in.binding),
+    ] {
+        changes.insert(name.into(), serde_json::json!({ "new": value }));
+    }
+    let caller = self::caller(req, actor);
+    self::record(
+        audit,
+        &caller,
+        "client.federated_sign_in",
+        target,
+        changes,
+        now,
+    )
+    .await;
 }

@@ -9,6 +9,7 @@ pub mod audit_events;
 pub mod auth;
 pub mod client_keys;
 pub mod clients;
+pub mod federation;
 mod input;
 pub mod orgs;
 pub mod problem;

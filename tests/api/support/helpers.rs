@@ -426,6 +426,7 @@ impl TestApp {
             public_keys: Default::default(),
             jwks_uri: None,
             dpop_bound_access_tokens: false,
+            federated_subjects: Default::default(),
         };
         self.store.insert_client(&client, &hash).await.unwrap();
         TestClient {
