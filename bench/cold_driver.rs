@@ -59,6 +59,11 @@ struct Setup {
     /// key of its own, registered through the management API.
     #[arg(long, default_value_t = 0)]
     key_clients: usize,
+    /// Clients that sign in with a platform token (workload identity
+    /// federation): each bound to a subject of one trusted issuer, whose
+    /// ES256 key set is registered statically (so it is always cached).
+    #[arg(long, default_value_t = 0)]
+    federated_clients: usize,
     #[arg(long)]
     audience: String,
     /// The keys' rate limit: high enough never to refuse a check.
@@ -113,6 +118,9 @@ enum Scenario {
     /// new proof of the client's own ES256 key, signed before the clock
     /// starts.
     Dpop,
+    /// Tokens of the federated clients: every request carries a new
+    /// platform token of the trusted issuer, signed before the clock starts.
+    Federated,
 }
 
 /// One line of the credentials file.
@@ -132,7 +140,18 @@ enum Credential {
         kid: String,
         pkcs8: String,
     },
+    /// A client bound to `subject` of the bench's trusted issuer, with the
+    /// issuer's private key (PKCS#8, base64).
+    Federated {
+        id: String,
+        subject: String,
+        pkcs8: String,
+    },
 }
+
+/// The bench's trusted issuer and its key's id.
+const BENCH_ISSUER: &str = "https://bench-issuer.example";
+const BENCH_ISSUER_KID: &str = "bench-issuer";
 
 impl Credential {
     fn serves(&self, scenario: Scenario) -> bool {
@@ -141,6 +160,7 @@ impl Credential {
             (Credential::Client { .. }, Scenario::Token | Scenario::Dpop)
                 | (Credential::Key { .. }, Scenario::VerifyKey)
                 | (Credential::KeyClient { .. }, Scenario::Assertion)
+                | (Credential::Federated { .. }, Scenario::Federated)
         )
     }
 }
@@ -209,15 +229,23 @@ struct Admin {
     setup: Setup,
     base: String,
     created: AtomicUsize,
+    /// The trusted issuer's private key, for the federated clients.
+    issuer_pkcs8: Vec<u8>,
 }
 
 impl Admin {
     /// POSTs to the organisation's `what`; anything but 2xx is an error.
     async fn create(&self, what: &str, body: Value) -> anyhow::Result<Value> {
         let url = format!("{}/admin/v1/orgs/{}/{what}", self.base, self.setup.org);
+        let created = self.post(&url, body).await?;
+        self.progress();
+        Ok(created)
+    }
+
+    async fn post(&self, url: &str, body: Value) -> anyhow::Result<Value> {
         let response = self
             .http
-            .post(&url)
+            .post(url)
             .bearer_auth(&self.setup.root_token)
             .json(&body)
             .send()
@@ -231,12 +259,27 @@ impl Admin {
                 text.chars().take(300).collect::<String>()
             );
         }
-        self.progress();
         Ok(serde_json::from_str(&text)?)
     }
 
+    /// Trusts the bench's issuer, its key set given statically.
+    async fn trust_issuer(&self) -> anyhow::Result<()> {
+        use keyward::crypto::signing_key::SigningKey;
+        let jwk = SigningKey::from_pkcs8(BENCH_ISSUER_KID, &self.issuer_pkcs8)?
+            .public_jwk()
+            .clone();
+        let url = format!("{}/admin/v1/trusted-issuers", self.base);
+        self.post(
+            &url,
+            json!({"issuer": BENCH_ISSUER, "jwks": {"keys": [jwk]}}),
+        )
+        .await?;
+        Ok(())
+    }
+
     fn progress(&self) {
-        let total = self.setup.clients + self.setup.keys + self.setup.key_clients;
+        let s = &self.setup;
+        let total = s.clients + s.keys + s.key_clients + s.federated_clients;
         let done = self.created.fetch_add(1, Ordering::Relaxed) + 1;
         if done.is_multiple_of((total / 5).max(1)) {
             println!("cold setup: {done}/{total} created");
@@ -244,10 +287,13 @@ impl Admin {
     }
 
     /// The i-th credential: clients first, then keys, then clients with
-    /// keys of their own.
+    /// keys of their own, then federated clients.
     async fn credential(&self, i: usize) -> anyhow::Result<Credential> {
         let s = &self.setup;
         let name = format!("cold {i}");
+        if i >= s.clients + s.keys + s.key_clients {
+            return self.federated_client(name, i).await;
+        }
         if i >= s.clients + s.keys {
             return self.key_client(name).await;
         }
@@ -289,6 +335,25 @@ impl Admin {
     }
 }
 
+impl Admin {
+    async fn federated_client(&self, name: String, i: usize) -> anyhow::Result<Credential> {
+        use base64::Engine;
+        let body = json!({"name": name, "scopes": ["payouts:read"],
+                          "audiences": [self.setup.audience]});
+        let created = self.create("clients", body).await?;
+        let id = field(&created, "client_id")?;
+        let subject = format!("bench:{i}");
+        let binding = json!({"issuer": BENCH_ISSUER, "subject": subject});
+        self.create(&format!("clients/{id}/federated-subjects"), binding)
+            .await?;
+        Ok(Credential::Federated {
+            id,
+            subject,
+            pkcs8: base64::engine::general_purpose::STANDARD.encode(&self.issuer_pkcs8),
+        })
+    }
+}
+
 fn field(value: &Value, name: &str) -> anyhow::Result<String> {
     value[name]
         .as_str()
@@ -297,14 +362,21 @@ fn field(value: &Value, name: &str) -> anyhow::Result<String> {
 }
 
 async fn setup(setup: Setup) -> anyhow::Result<()> {
-    let total = setup.clients + setup.keys + setup.key_clients;
+    let total = setup.clients + setup.keys + setup.key_clients + setup.federated_clients;
     let (workers, out) = (setup.concurrency, setup.out.clone());
+    let federated = setup.federated_clients > 0;
     let admin = Arc::new(Admin {
         http: http_client(workers),
         base: loopback(&setup.base)?,
         setup,
         created: AtomicUsize::new(0),
+        issuer_pkcs8: keyward::crypto::signing_key::generate_pkcs8(
+            keyward::crypto::SigningAlgorithm::ES256,
+        )?,
     });
+    if federated {
+        admin.trust_issuer().await?;
+    }
     let started = Instant::now();
     let credentials = in_parallel(total, workers, move |i| {
         let admin = admin.clone();
@@ -433,6 +505,31 @@ fn prepare(run: &Run, credential: &Credential, rs: &(String, String)) -> anyhow:
                         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                     )
                     .append_pair("client_assertion", &assertion(&key, id, &audience))
+                    .finish()
+                    .into(),
+            }
+        }
+        Credential::Federated { id, subject, pkcs8 } => {
+            use base64::Engine;
+            let der = base64::engine::general_purpose::STANDARD.decode(pkcs8)?;
+            let key = keyward::crypto::SigningKey::from_pkcs8(BENCH_ISSUER_KID, &der)?;
+            let now = unix_now();
+            let claims = json!({"iss": BENCH_ISSUER, "sub": subject, "aud": loopback(&run.base)?,
+                                "iat": now, "exp": now + 240,
+                                "jti": uuid::Uuid::new_v4().to_string()});
+            Prepared {
+                authorization: None,
+                dpop: None,
+                body: token_form(run)
+                    .append_pair("client_id", id)
+                    .append_pair(
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    )
+                    .append_pair(
+                        "client_assertion",
+                        &key.sign_compact(claims.to_string().as_bytes()),
+                    )
                     .finish()
                     .into(),
             }
@@ -582,7 +679,7 @@ fn result_line(
 
 async fn run(run: Run) -> anyhow::Result<bool> {
     let (path, content_type, expect) = match run.scenario {
-        Scenario::Token | Scenario::Assertion | Scenario::Dpop => (
+        Scenario::Token | Scenario::Assertion | Scenario::Dpop | Scenario::Federated => (
             "/oauth/token",
             "application/x-www-form-urlencoded",
             &br#""access_token""#[..],
@@ -594,7 +691,9 @@ async fn run(run: Run) -> anyhow::Result<bool> {
         ),
     };
     let rs = match (run.scenario, &run.rs_id, &run.rs_secret) {
-        (Scenario::Token | Scenario::Assertion | Scenario::Dpop, ..) => Default::default(),
+        (Scenario::Token | Scenario::Assertion | Scenario::Dpop | Scenario::Federated, ..) => {
+            Default::default()
+        }
         (_, Some(id), Some(secret)) => (id.clone(), secret.clone()),
         _ => bail!("verify_key needs --rs-id and COLD_RS_SECRET"),
     };
@@ -606,7 +705,10 @@ async fn run(run: Run) -> anyhow::Result<bool> {
     );
     let credentials = load(&run.file, run.scenario)?;
     // An assertion or a proof is good once: each pass gets new ones.
-    let fresh_each_pass = matches!(run.scenario, Scenario::Assertion | Scenario::Dpop);
+    let fresh_each_pass = matches!(
+        run.scenario,
+        Scenario::Assertion | Scenario::Dpop | Scenario::Federated
+    );
     let rounds = if fresh_each_pass { run.passes } else { 1 };
     let requests = (0..rounds)
         .flat_map(|_| credentials.iter())

@@ -33,6 +33,11 @@
 #   private_key_jwt_token  KEY_CLIENTS clients with an ES256 key each, every
 #                     token request with a new assertion, WARM_PASSES passes
 #                     (after one unmeasured pass, private_key_jwt_first)
+#   federated_token   KEY_CLIENTS clients bound to subjects of a trusted
+#                     issuer (its key set registered statically, so always
+#                     cached), every request with a new platform token,
+#                     WARM_PASSES passes (after one unmeasured pass,
+#                     federated_first)
 #   dpop_token        the COLD_N clients again, warm, every request with a
 #                     new DPoP proof of a new ES256 key, WARM_PASSES passes
 # labelled like the `on` mode. The summary sets each cold rate against the
@@ -194,7 +199,7 @@ cold_keyward() {  # alg backend
   # minute per caller) would refuse most of the creations.
   start_server "$dir/setup.log" KEYWARD_ADMIN_RATE_LIMIT_PER_MINUTE=100000
   "$COLD_BIN" setup --base "$base" --org "$org" --clients "$COLD_N" --keys "$COLD_N" \
-    --key-clients "$KEY_CLIENTS" \
+    --key-clients "$KEY_CLIENTS" --federated-clients "$KEY_CLIENTS" \
     --audience "$API" --key-rate-limit "$KEY_RATE" --out "$credentials"
   stop_server
   start_server "$dir/server.log"
@@ -209,6 +214,8 @@ cold_keyward() {  # alg backend
   if (( KEY_CLIENTS > 0 )); then
     "${run[@]}" --scenario assertion --name private_key_jwt_first
     "${run[@]}" --scenario assertion --name private_key_jwt_token --passes "$WARM_PASSES"
+    "${run[@]}" --scenario federated --name federated_first
+    "${run[@]}" --scenario federated --name federated_token --passes "$WARM_PASSES"
   fi
   # The resource server's secret goes in the environment, out of `ps`.
   local -x COLD_RS_ID COLD_RS_SECRET
@@ -367,6 +374,8 @@ jq -rs --argjson n "$COLD_N" "$DEFS"'
     "  \(verdict($tp99 and $kp99 and $tp99 < 50 and $kp99 < 50)) cold p99 in the first minute under 50 ms (cold_token \($tp99) ms, cold_verify_key \($kp99) ms)",
     (($all | rps($l; "private_key_jwt_token")) as $pk | select($pk)
      | "  \(verdict($wt and $pk >= 0.4 * $wt)) private_key_jwt issuance \($pk | round) req/s = \(ratio($pk; $wt)) of secret-based warm_token (target: at least 40%)"),
+    (($all | rps($l; "federated_token")) as $fd | select($fd)
+     | "  \(verdict($wt and $fd >= 0.4 * $wt)) federated issuance \($fd | round) req/s = \(ratio($fd; $wt)) of secret-based warm_token (target: at least 40%)"),
     (($all | rps($l; "dpop_token")) as $dp | select($dp)
      | "  \(verdict($wt and $dp >= 0.4 * $wt)) DPoP issuance \($dp | round) req/s = \(ratio($dp; $wt)) of secret-based warm_token (target: at least 40%)")
 ' "$OUT"
