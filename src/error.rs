@@ -14,6 +14,8 @@ pub enum OAuthErrorCode {
     InvalidClient,
     UnauthorizedClient,
     UnsupportedGrantType,
+    /// RFC 6749 §5.2: the grant (a JWT-bearer assertion) is refused.
+    InvalidGrant,
     InvalidScope,
     InvalidTarget,
     /// RFC 6750 §3.1: a Bearer credential that is not a valid token.
@@ -35,6 +37,7 @@ impl OAuthErrorCode {
             Self::InvalidClient => "invalid_client",
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidGrant => "invalid_grant",
             Self::InvalidScope => "invalid_scope",
             Self::InvalidTarget => "invalid_target",
             Self::InvalidToken => "invalid_token",

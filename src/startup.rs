@@ -199,6 +199,7 @@ impl Application {
         let served = self.server.await;
         self.usage.flush().await;
         self.auth_failures.write_all(&self.audit).await;
+        self.audit.write_behind().await;
         served
     }
 }

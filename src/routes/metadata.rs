@@ -14,7 +14,7 @@ pub fn build_metadata(issuer: &str, scopes_supported: Option<&[Scope]>) -> web::
         "issuer": issuer,
         "token_endpoint": format!("{issuer}/oauth/token"),
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),

@@ -57,11 +57,21 @@ pub async fn issue_token(
     let authenticated = authenticator
         .authenticate_proof(presented.proof.as_proof(), client_ip, now)
         .await
-        .map_err(auth_error)?;
+        .map_err(auth_error)
+        .and_then(|authenticated| match presented.jwt_bearer {
+            true if authenticated.federated.is_none() => Err(OAuthError::invalid_client(
+                "the jwt-bearer grant takes a platform token of a trusted issuer",
+            )),
+            _ => Ok(authenticated),
+        })
+        .map_err(|error| match presented.jwt_bearer {
+            true => as_invalid_grant(error),
+            false => error,
+        })?;
     let client = authenticated.client;
     if let Some(sign_in) = &authenticated.federated {
         let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
-        audit::record_federated_sign_in(&req, &audit, &client, sign_in, at).await;
+        audit::record_federated_sign_in(&req, &audit, &client, sign_in, at);
     }
     if dpop.is_none() && client.credentials.client.dpop_bound_access_tokens {
         return Err(dpop::refused(DpopRefusal::Required, &proofs, now));
@@ -105,6 +115,18 @@ pub async fn issue_token(
             expires_in: issued.expires_in,
             scope: &issued.scope,
         }))
+}
+
+/// A refused JWT-bearer grant (RFC 7523 §3.1): `invalid_grant`, 400,
+/// with the same description; a failure that is not the assertion's keeps
+/// its code.
+fn as_invalid_grant(error: OAuthError) -> OAuthError {
+    match error.code {
+        OAuthErrorCode::InvalidClient => {
+            OAuthError::new(OAuthErrorCode::InvalidGrant, error.description)
+        }
+        _ => error,
+    }
 }
 
 /// 429 in RFC 6749 §5.2 shape, with the rate-limit headers.

@@ -10,12 +10,17 @@ use crate::error::{OAuthError, OAuthErrorCode};
 use crate::services::TokenRequest;
 
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+/// RFC 7523 §2.1: a JWT as the authorization grant.
+pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// A token request as presented: who claims to call, and what they ask for.
 #[derive(Debug)]
 pub struct PresentedTokenRequest {
     pub proof: PresentedProof,
     pub request: TokenRequest,
+    /// Through the JWT-bearer grant: the proof is a platform token, and
+    /// its refusals are `invalid_grant`.
+    pub jwt_bearer: bool,
 }
 
 /// The body parameters we understand; others are ignored (RFC 6749 §3.2).
@@ -26,6 +31,7 @@ struct BodyParams {
     client_secret: Option<String>,
     client_assertion_type: Option<String>,
     client_assertion: Option<String>,
+    assertion: Option<String>,
     scope: Option<String>,
     #[serde(default, deserialize_with = "crate::crypto::jwt::one_or_many")]
     resource: Vec<String>,
@@ -53,25 +59,30 @@ pub fn parse_token_request(
         ..params
     };
 
-    match params.grant_type.as_deref() {
+    let jwt_bearer = match params.grant_type.as_deref() {
         None | Some("") => return Err(OAuthError::invalid_request("grant_type is required")),
-        Some(GRANT_CLIENT_CREDENTIALS) => {}
+        Some(GRANT_CLIENT_CREDENTIALS) => false,
+        Some(GRANT_JWT_BEARER) => true,
         Some(_) => {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,
-                "only the client_credentials grant is supported",
+                "the grants supported are client_credentials and urn:ietf:params:oauth:grant-type:jwt-bearer",
             ))
         }
-    }
-    let proof = presented_proof(
-        authorization,
-        BodyCredentials {
-            client_id: params.client_id.as_deref(),
-            client_secret: params.client_secret.as_deref(),
-            assertion_type: params.client_assertion_type.as_deref(),
-            assertion: params.client_assertion.as_deref(),
-        },
-    )?;
+    };
+    let proof = if jwt_bearer {
+        jwt_bearer_proof(authorization, &params)?
+    } else {
+        presented_proof(
+            authorization,
+            BodyCredentials {
+                client_id: params.client_id.as_deref(),
+                client_secret: params.client_secret.as_deref(),
+                assertion_type: params.client_assertion_type.as_deref(),
+                assertion: params.client_assertion.as_deref(),
+            },
+        )?
+    };
     let scope = params
         .scope
         .as_deref()
@@ -84,6 +95,33 @@ pub fn parse_token_request(
             scope,
             audiences: audiences(&params)?,
         },
+        jwt_bearer,
+    })
+}
+
+/// The JWT-bearer grant (RFC 7523 §2.1): a platform token as `assertion`
+/// and the `client_id` it is to sign in as, with no other credential.
+fn jwt_bearer_proof(
+    authorization: Option<&[u8]>,
+    params: &BodyParams,
+) -> Result<PresentedProof, OAuthError> {
+    let others = authorization.is_some()
+        || params.client_secret.is_some()
+        || params.client_assertion.is_some()
+        || params.client_assertion_type.is_some();
+    if others {
+        return Err(OAuthError::invalid_request(
+            "the jwt-bearer grant takes the assertion and client_id, and no other client credential",
+        ));
+    }
+    let (Some(assertion), Some(id)) = (&params.assertion, &params.client_id) else {
+        return Err(OAuthError::invalid_request(
+            "the jwt-bearer grant needs assertion and client_id",
+        ));
+    };
+    Ok(PresentedProof::Assertion {
+        id: Some(id.clone()),
+        assertion: assertion.clone(),
     })
 }
 
@@ -115,6 +153,7 @@ fn form_params(body: &[u8]) -> Result<BodyParams, OAuthError> {
             "client_secret" => &mut params.client_secret,
             "client_assertion_type" => &mut params.client_assertion_type,
             "client_assertion" => &mut params.client_assertion,
+            "assertion" => &mut params.assertion,
             "scope" => &mut params.scope,
             "audience" => &mut params.audience,
             _ => continue,

@@ -235,6 +235,8 @@ pub struct AuditQuery {
 #[async_trait]
 pub trait AuditStore {
     async fn append_audit_event(&self, event: &AuditEvent) -> Result<(), StorageError>;
+    /// Appends `events` in one transaction.
+    async fn append_audit_events(&self, events: &[AuditEvent]) -> Result<(), StorageError>;
     async fn list_audit_events(
         &self,
         org: &OrgId,

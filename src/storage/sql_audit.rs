@@ -12,6 +12,18 @@ macro_rules! impl_audit_store {
                 Ok(())
             }
 
+            async fn append_audit_events(
+                &self,
+                events: &[$crate::domain::AuditEvent],
+            ) -> Result<(), $crate::storage::StorageError> {
+                let mut tx = self.pool().begin().await?;
+                for event in events {
+                    $crate::storage::sql_audit::insert_audit_event!(&mut *tx, event)?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn list_audit_events(
                 &self,
                 org: &$crate::domain::OrgId,

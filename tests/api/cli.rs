@@ -119,6 +119,83 @@ async fn admin_commands_print_one_json_object(backend: Backend) {
     ));
     assert_eq!(released["dpop_bound_access_tokens"], false, "{released}");
 
+    // The operator trusts an issuer; a client is bound to one of its
+    // workloads and unbound again; the issuer is removed.
+    let jwks = app.dir.path().join("issuer-jwks.json");
+    let issuer_key = crate::support::client_keys::ClientKeyPair::es256("ci");
+    std::fs::write(
+        &jwks,
+        serde_json::json!({"keys": [issuer_key.jwk]}).to_string(),
+    )
+    .unwrap();
+    let issuer = one_json_object(&keyward(
+        &app,
+        &[
+            "--json",
+            "issuer",
+            "add",
+            "--issuer",
+            "https://ci.example",
+            "--jwks-file",
+            jwks.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(issuer["keys_from"], "static", "{issuer}");
+    let listed = one_json_object(&keyward(&app, &["--json", "issuer", "list"]));
+    assert_eq!(listed["trusted_issuers"][0]["issuer"], "https://ci.example");
+    let bound = one_json_object(&keyward(
+        &app,
+        &[
+            "--json",
+            "client",
+            "bind",
+            &client.id,
+            "--issuer",
+            "https://ci.example",
+            "--subject",
+            "repo:octo/*",
+            "--glob",
+            "--claim",
+            "ref=refs/heads/main",
+        ],
+    ));
+    let binding = bound["federated_subjects"][0].clone();
+    assert_eq!(binding["subject_match"], "glob", "{bound}");
+    assert_eq!(
+        binding["claims"],
+        serde_json::json!({"ref": "refs/heads/main"})
+    );
+    assert_eq!(bound["subject_id"], binding["id"]);
+    let unbound = one_json_object(&keyward(
+        &app,
+        &[
+            "--json",
+            "client",
+            "unbind",
+            &client.id,
+            binding["id"].as_str().unwrap(),
+        ],
+    ));
+    assert_eq!(unbound["federated_subjects"], serde_json::json!([]));
+    let bad_claim = keyward(
+        &app,
+        &[
+            "client",
+            "bind",
+            &client.id,
+            "--issuer",
+            "https://ci.example",
+            "--subject",
+            "s",
+            "--claim",
+            "no-equals-sign",
+        ],
+    );
+    assert!(!bad_claim.status.success());
+    assert!(String::from_utf8_lossy(&bad_claim.stderr).contains("NAME=VALUE"));
+    let removed = keyward(&app, &["issuer", "remove", issuer["id"].as_str().unwrap()]);
+    assert!(removed.status.success(), "{removed:?}");
+
     // Changes made from the command line are in the audit trail, as `cli`.
     let deactivated = keyward(&app, &["client", "deactivate", &client.id]);
     assert!(deactivated.status.success(), "{deactivated:?}");

@@ -13,7 +13,10 @@ async fn metadata_describes_the_server(backend: Backend) {
     assert_eq!(doc["jwks_uri"], app.url("/.well-known/jwks.json").as_str());
     assert_eq!(
         doc["grant_types_supported"],
-        serde_json::json!(["client_credentials"])
+        serde_json::json!([
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        ])
     );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],

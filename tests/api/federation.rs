@@ -511,7 +511,82 @@ async fn a_static_key_set_and_an_own_audience(backend: Backend) {
     );
 }
 
+/// The JWT-bearer grant (RFC 7523 §2.1) takes the same platform token as
+/// `assertion`; its refusals are `invalid_grant`.
+async fn the_jwt_bearer_grant_takes_a_platform_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let key = ClientKeyPair::es256("k1");
+    let platform = LocalIssuer::start(&[&key]);
+    trust(&app, json!({"issuer": platform.url})).await;
+    let client = app.create_client(&["payouts:read"], &[]).await;
+    bind(
+        &app,
+        &client,
+        json!({"issuer": platform.url, "subject": SUBJECT}),
+    )
+    .await;
+    let grant = |assertion: &str| {
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("client_id", client.id.as_str()),
+            ("assertion", assertion),
+        ];
+        app.http.post(app.url("/oauth/token")).form(&form).send()
+    };
+    let token = key.sign(&platform.claims(&app, SUBJECT));
+    let (status, body) = status_and_json(grant(&token).await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = status_and_json(grant(&token).await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("used before"));
+    // A private_key_jwt assertion is not a grant.
+    let own = ClientKeyPair::es256("own");
+    let path = format!(
+        "/admin/v1/orgs/{}/clients/{}/keys",
+        client.org_id, client.id
+    );
+    let (status, _) = app
+        .admin(Method::POST, &path, ROOT_TOKEN, Some(own.registration()))
+        .await;
+    assert_eq!(status, 201);
+    let assertion = own.assertion(&client.id, &app.url("/oauth/token"));
+    let (status, body) = status_and_json(grant(&assertion).await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    // No other credential beside it.
+    let form = [
+        ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+        ("client_id", client.id.as_str()),
+        ("client_secret", client.secret.as_str()),
+        ("assertion", token.as_str()),
+    ];
+    let response = app
+        .http
+        .post(app.url("/oauth/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(response).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request")),
+        "{body}"
+    );
+}
+
 on_both_backends!(
+    the_jwt_bearer_grant_takes_a_platform_token,
     a_bound_workload_signs_in_and_is_audited,
     each_mismatch_is_refused,
     a_platform_token_signs_in_once_on_every_replica,

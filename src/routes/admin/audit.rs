@@ -52,8 +52,9 @@ pub async fn record(
 }
 
 /// Records a sign-in by workload identity federation: the client, and the
-/// issuer, subject and binding that signed it in.
-pub async fn record_federated_sign_in(
+/// issuer, subject and binding that signed it in; written behind, as it
+/// comes with every such token request.
+pub fn record_federated_sign_in(
     req: &HttpRequest,
     audit: &AuditWriter,
     client: &AuthenticatedClient,
@@ -80,13 +81,11 @@ pub async fn record_federated_sign_in(
         changes.insert(name.into(), serde_json::json!({ "new": value }));
     }
     let caller = self::caller(req, actor);
-    self::record(
-        audit,
+    audit.append_behind(audit_event(
         &caller,
         "client.federated_sign_in",
         target,
         changes,
         now,
-    )
-    .await;
+    ));
 }
