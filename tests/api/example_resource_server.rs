@@ -85,7 +85,10 @@ async fn get(url: &str, token: Option<&str>) -> Answer {
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    let response = request.send().await.unwrap();
+    answer(request.send().await.unwrap()).await
+}
+
+async fn answer(response: reqwest::Response) -> Answer {
     let status = response.status().as_u16();
     let challenge = response
         .headers()
@@ -350,20 +353,7 @@ async fn get_with_dpop(url: &str, token: &str, proofs: &[&str]) -> Answer {
     for proof in proofs {
         request = request.header("DPoP", *proof);
     }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer {
-        status,
-        challenge,
-        text,
-        body,
-    }
+    answer(request.send().await.unwrap()).await
 }
 
 /// A DPoP-bound token is good only under the DPoP scheme with a proof of

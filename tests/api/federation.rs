@@ -119,6 +119,21 @@ async fn bind(app: &TestApp, client: &TestClient, body: Value) -> String {
     view["id"].as_str().unwrap().to_owned()
 }
 
+/// A local issuer publishing `key`, trusted, and a client bound to its
+/// workload `SUBJECT`.
+async fn bound_client(app: &TestApp, key: &ClientKeyPair) -> (LocalIssuer, TestClient) {
+    let platform = LocalIssuer::start(&[key]);
+    trust(app, json!({"issuer": platform.url})).await;
+    let client = app.create_client(&["payouts:read"], &[]).await;
+    bind(
+        app,
+        &client,
+        json!({"issuer": platform.url, "subject": SUBJECT}),
+    )
+    .await;
+    (platform, client)
+}
+
 /// POST /oauth/token with `token` as the client assertion of `client_id`.
 async fn sign_in(app: &TestApp, client_id: Option<&str>, token: &str) -> (u16, Value) {
     let mut form = vec![
@@ -129,10 +144,14 @@ async fn sign_in(app: &TestApp, client_id: Option<&str>, token: &str) -> (u16, V
     if let Some(id) = client_id {
         form.push(("client_id", id));
     }
+    post_token(app, &form).await
+}
+
+async fn post_token(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
     let response = app
         .http
         .post(app.url("/oauth/token"))
-        .form(&form)
+        .form(form)
         .send()
         .await
         .unwrap();
@@ -361,15 +380,7 @@ async fn each_mismatch_is_refused(backend: Backend) {
 async fn a_platform_token_signs_in_once_on_every_replica(backend: Backend) {
     let app = spawn_app(backend).await;
     let key = ClientKeyPair::ed25519("k1");
-    let platform = LocalIssuer::start(&[&key]);
-    trust(&app, json!({"issuer": platform.url})).await;
-    let client = app.create_client(&["payouts:read"], &[]).await;
-    bind(
-        &app,
-        &client,
-        json!({"issuer": platform.url, "subject": SUBJECT}),
-    )
-    .await;
+    let (platform, client) = bound_client(&app, &key).await;
     // Started after the issuer was registered, it knows it from the start.
     let replica = app.replica().await;
     let token = key.sign(&platform.claims(&app, SUBJECT));
@@ -516,27 +527,22 @@ async fn a_static_key_set_and_an_own_audience(backend: Backend) {
 async fn the_jwt_bearer_grant_takes_a_platform_token(backend: Backend) {
     let app = spawn_app(backend).await;
     let key = ClientKeyPair::es256("k1");
-    let platform = LocalIssuer::start(&[&key]);
-    trust(&app, json!({"issuer": platform.url})).await;
-    let client = app.create_client(&["payouts:read"], &[]).await;
-    bind(
-        &app,
-        &client,
-        json!({"issuer": platform.url, "subject": SUBJECT}),
-    )
-    .await;
-    let grant = |assertion: &str| {
-        let form = [
-            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-            ("client_id", client.id.as_str()),
-            ("assertion", assertion),
-        ];
-        app.http.post(app.url("/oauth/token")).form(&form).send()
+    let (platform, client) = bound_client(&app, &key).await;
+    let grant = |assertion: String| {
+        let (app, id) = (&app, client.id.clone());
+        async move {
+            let form = [
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("client_id", id.as_str()),
+                ("assertion", assertion.as_str()),
+            ];
+            post_token(app, &form).await
+        }
     };
     let token = key.sign(&platform.claims(&app, SUBJECT));
-    let (status, body) = status_and_json(grant(&token).await.unwrap()).await;
+    let (status, body) = grant(token.clone()).await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = status_and_json(grant(&token).await.unwrap()).await;
+    let (status, body) = grant(token.clone()).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
@@ -557,7 +563,7 @@ async fn the_jwt_bearer_grant_takes_a_platform_token(backend: Backend) {
         .await;
     assert_eq!(status, 201);
     let assertion = own.assertion(&client.id, &app.url("/oauth/token"));
-    let (status, body) = status_and_json(grant(&assertion).await.unwrap()).await;
+    let (status, body) = grant(assertion).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
@@ -570,14 +576,7 @@ async fn the_jwt_bearer_grant_takes_a_platform_token(backend: Backend) {
         ("client_secret", client.secret.as_str()),
         ("assertion", token.as_str()),
     ];
-    let response = app
-        .http
-        .post(app.url("/oauth/token"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = status_and_json(response).await;
+    let (status, body) = post_token(&app, &form).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_request")),
