@@ -77,6 +77,19 @@ impl OutboundHttp {
     }
 }
 
+/// The body of `response`, read a chunk at a time and refused once past
+/// `max` bytes, so an answer cannot grow without bound in memory.
+pub async fn read_bounded(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+        body.extend_from_slice(&chunk);
+        if body.len() > max {
+            return Err(format!("answered more than {max} bytes"));
+        }
+    }
+    Ok(body)
+}
+
 /// Resolves with the system resolver and lets through only public answers.
 struct PublicOnly;
 

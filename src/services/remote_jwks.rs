@@ -12,7 +12,7 @@ use std::time::Duration;
 use moka::sync::Cache;
 use serde_json::Value;
 
-use super::outbound_http::OutboundHttp;
+use super::outbound_http::{read_bounded, OutboundHttp};
 use crate::domain::PublicJwk;
 
 /// How long a fetched set is used before it is fetched again.
@@ -97,14 +97,7 @@ impl RemoteJwks {
             if !response.status().is_success() {
                 return Err(format!("answered {}", response.status()));
             }
-            let mut response = response;
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
-                body.extend_from_slice(&chunk);
-                if body.len() > MAX_BODY_BYTES {
-                    return Err(format!("answered more than {MAX_BODY_BYTES} bytes"));
-                }
-            }
+            let body = read_bounded(response, MAX_BODY_BYTES).await?;
             parse_set(&body).ok_or_else(|| "answered no JSON Web Key Set".to_owned())
         };
         match fetched.await {

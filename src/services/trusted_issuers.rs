@@ -15,7 +15,7 @@ use moka::sync::Cache;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::outbound_http::OutboundHttp;
+use super::outbound_http::{read_bounded, OutboundHttp};
 use super::remote_jwks::RemoteJwks;
 use crate::domain::{IssuerKeys, PublicJwk, TrustedIssuer};
 use crate::storage::Store;
@@ -160,12 +160,9 @@ impl TrustedIssuers {
         if !response.status().is_success() {
             return Err(format!("{url} answered {}", response.status()));
         }
-        let body = response.bytes().await.map_err(|e| e.to_string())?;
-        if body.len() > MAX_DISCOVERY_BYTES {
-            return Err(format!(
-                "{url} answered more than {MAX_DISCOVERY_BYTES} bytes"
-            ));
-        }
+        let body = read_bounded(response, MAX_DISCOVERY_BYTES)
+            .await
+            .map_err(|why| format!("{url} {why}"))?;
         let document: Discovery = serde_json::from_slice(&body)
             .map_err(|e| format!("{url} is not a discovery document: {e}"))?;
         // OpenID Connect Discovery §4.3: the document is the issuer's own.
