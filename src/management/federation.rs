@@ -59,18 +59,18 @@ impl Management {
             (None, Some(set)) => IssuerKeys::Static(static_key_set(set)?),
             (None, None) => IssuerKeys::Discovery,
         };
-        let audience = new
+        if new
             .audience
-            .map(|a| match a.is_empty() || a.len() > MAX_URL_LEN {
-                true => Err(ManagementError::invalid("audience", "1 to 2048 characters")),
-                false => Ok(a),
-            })
-            .transpose()?;
+            .as_ref()
+            .is_some_and(|a| a.is_empty() || a.len() > MAX_URL_LEN)
+        {
+            return Err(ManagementError::invalid("audience", "1 to 2048 characters"));
+        }
         let trusted = TrustedIssuer {
             id: TrustedIssuer::new_id(),
             issuer,
             keys,
-            audience,
+            audience: new.audience,
             created_at: self.now(),
         };
         self.store.insert_trusted_issuer(&trusted).await?;

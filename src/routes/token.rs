@@ -12,11 +12,13 @@ use super::token_request::parse_token_request;
 use crate::domain::TrustedProxies;
 use crate::error::{OAuthError, OAuthErrorCode, DPOP_NONCE};
 use crate::services::audit_writer::AuditWriter;
-use crate::services::dpop::{DpopProofs, DpopRefusal, DpopUseError};
+use crate::services::dpop::{DpopProofs, DpopRefusal};
 use crate::services::metering::Metering;
 use crate::services::rate_limit::Decision;
 use crate::services::token_issuer::Binding;
-use crate::services::{ClientAuthError, ClientAuthenticator, TokenError, TokenIssuer};
+use crate::services::{
+    Authenticated, ClientAuthError, ClientAuthenticator, TokenError, TokenIssuer,
+};
 use crate::storage::StorageError;
 use crate::time::Clock;
 
@@ -57,21 +59,14 @@ pub async fn issue_token(
     let authenticated = authenticator
         .authenticate_proof(presented.proof.as_proof(), client_ip, now)
         .await
-        .map_err(auth_error)
-        .and_then(|authenticated| match presented.jwt_bearer {
-            true if authenticated.federated.is_none() => Err(OAuthError::invalid_client(
-                "the jwt-bearer grant takes a platform token of a trusted issuer",
-            )),
-            _ => Ok(authenticated),
-        })
-        .map_err(|error| match presented.jwt_bearer {
-            true => as_invalid_grant(error),
-            false => error,
-        })?;
+        .map_err(auth_error);
+    let authenticated = match presented.jwt_bearer {
+        true => as_grant(authenticated)?,
+        false => authenticated?,
+    };
     let client = authenticated.client;
     if let Some(sign_in) = &authenticated.federated {
-        let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
-        audit::record_federated_sign_in(&req, &audit, &client, sign_in, at);
+        audit::record_federated_sign_in(&req, &audit, &client, sign_in, clock.now());
     }
     if dpop.is_none() && client.credentials.client.dpop_bound_access_tokens {
         return Err(dpop::refused(DpopRefusal::Required, &proofs, now));
@@ -85,10 +80,13 @@ pub async fn issue_token(
     let binding = match &dpop {
         None => Binding::Bearer,
         Some(proof) => {
-            proofs.use_once(proof).await.map_err(|e| match e {
-                DpopUseError::Refused(refusal) => dpop::refused(refusal, &proofs, now),
-                DpopUseError::Storage(e) => storage_error(&e),
-            })?;
+            let first = proofs
+                .first_use(proof)
+                .await
+                .map_err(|e| storage_error(&e))?;
+            if !first {
+                return Err(dpop::refused(DpopRefusal::Replayed, &proofs, now));
+            }
             Binding::Dpop { jkt: &proof.jkt }
         }
     };
@@ -117,15 +115,20 @@ pub async fn issue_token(
         }))
 }
 
-/// A refused JWT-bearer grant (RFC 7523 §3.1): `invalid_grant`, 400,
-/// with the same description; a failure that is not the assertion's keeps
-/// its code.
-fn as_invalid_grant(error: OAuthError) -> OAuthError {
-    match error.code {
-        OAuthErrorCode::InvalidClient => {
-            OAuthError::new(OAuthErrorCode::InvalidGrant, error.description)
+/// The outcome of a JWT-bearer grant (RFC 7523 §2.1): it must be a
+/// platform token's sign-in; a refused assertion is `invalid_grant`, 400,
+/// with the same description (§3.1); any other failure keeps its code.
+fn as_grant(authenticated: Result<Authenticated, OAuthError>) -> Result<Authenticated, OAuthError> {
+    let grant_refused = |description| OAuthError::new(OAuthErrorCode::InvalidGrant, description);
+    match authenticated {
+        Ok(signed_in) if signed_in.federated.is_some() => Ok(signed_in),
+        Ok(_) => Err(grant_refused(
+            "the jwt-bearer grant takes a platform token of a trusted issuer".into(),
+        )),
+        Err(error) if error.code == OAuthErrorCode::InvalidClient => {
+            Err(grant_refused(error.description))
         }
-        _ => error,
+        Err(error) => Err(error),
     }
 }
 

@@ -59,6 +59,12 @@ pub enum ClientAuthError {
     Storage(#[from] StorageError),
 }
 
+impl From<FederationRefusal> for ClientAuthError {
+    fn from(refusal: FederationRefusal) -> Self {
+        Self::BadAssertion(refusal.to_string())
+    }
+}
+
 /// An argon2-checked secret remembered as a digest under a per-process key,
 /// valid while the hash it matched is still one of the client's live
 /// secrets, and until that secret's own expiry.
@@ -211,11 +217,7 @@ impl ClientAuthenticator {
             };
             let (client, sign_in) = self
                 .authenticate_platform_token(id, &jws, assertion, &issuer, now)
-                .await
-                .map_err(|e| match e {
-                    PlatformError::Refused(refusal) => bad(&refusal),
-                    PlatformError::Auth(e) => e,
-                })?;
+                .await?;
             return Ok((client, Some(sign_in)));
         }
         let client = self.authenticate_key(id, &jws, claims, now).await?;
@@ -275,13 +277,13 @@ impl ClientAuthenticator {
         token: &str,
         issuer: &Issuer,
         now: i64,
-    ) -> Result<(Arc<AuthenticatedClient>, FederatedSignIn), PlatformError> {
+    ) -> Result<(Arc<AuthenticatedClient>, FederatedSignIn), ClientAuthError> {
         let id = id.ok_or(FederationRefusal::NoClientId)?;
         let Ok(client_id) = ClientId::parse(id) else {
-            return Err(ClientAuthError::BadCredentials.into());
+            return Err(ClientAuthError::BadCredentials);
         };
         let Some(client) = self.client(&client_id).await? else {
-            return Err(ClientAuthError::BadCredentials.into());
+            return Err(ClientAuthError::BadCredentials);
         };
         let kid = jws.header.kid.as_deref();
         let keys = self
@@ -542,28 +544,4 @@ fn read_together(
         }
     });
     CredentialReads::new(instant, batched)
-}
-
-/// Why a platform token signs no one in.
-enum PlatformError {
-    Refused(FederationRefusal),
-    Auth(ClientAuthError),
-}
-
-impl From<FederationRefusal> for PlatformError {
-    fn from(refusal: FederationRefusal) -> Self {
-        Self::Refused(refusal)
-    }
-}
-
-impl From<ClientAuthError> for PlatformError {
-    fn from(e: ClientAuthError) -> Self {
-        Self::Auth(e)
-    }
-}
-
-impl From<StorageError> for PlatformError {
-    fn from(e: StorageError) -> Self {
-        Self::Auth(e.into())
-    }
 }

@@ -143,19 +143,13 @@ impl DpopProofs {
         })
     }
 
-    /// Records the proof's `jti` for its key, on every replica; a second
-    /// use anywhere is refused.
-    pub async fn use_once(&self, proof: &CheckedProof) -> Result<(), DpopUseError> {
+    /// Records the proof's `jti` for its key, on every replica: whether
+    /// this is its first use anywhere.
+    pub async fn first_use(&self, proof: &CheckedProof) -> Result<bool, StorageError> {
         let scope = format!("dpop:{}", proof.jkt);
-        match self
-            .one_time
+        self.one_time
             .first_use(&scope, &proof.jti, proof.remember_until)
             .await
-        {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(DpopUseError::Refused(DpopRefusal::Replayed)),
-            Err(e) => Err(DpopUseError::Storage(e)),
-        }
     }
 
     /// `htu` without its query and fragment (RFC 9449 §4.3), compared as
@@ -167,12 +161,4 @@ impl DpopProofs {
             url == self.token_endpoint
         })
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum DpopUseError {
-    #[error(transparent)]
-    Refused(DpopRefusal),
-    #[error(transparent)]
-    Storage(StorageError),
 }

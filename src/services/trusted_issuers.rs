@@ -37,8 +37,8 @@ pub struct TrustedIssuers {
     known: ArcSwap<HashMap<String, Arc<Issuer>>>,
     remote: RemoteJwks,
     http: OutboundHttp,
-    /// Issuer to its discovered `jwks_uri` (`None`: discovery failed).
-    discovered: Cache<String, Option<String>>,
+    /// Issuer to its discovered `jwks_uri`.
+    discovered: Cache<String, String>,
     failed_discovery: Cache<String, ()>,
 }
 
@@ -123,14 +123,14 @@ impl TrustedIssuers {
 
     async fn discovered_jwks_uri(&self, issuer: &str) -> Option<String> {
         if let Some(found) = self.discovered.get(issuer) {
-            return found;
+            return Some(found);
         }
         if self.failed_discovery.contains_key(issuer) {
             return None;
         }
         match self.discover(issuer).await {
             Ok(uri) => {
-                self.discovered.insert(issuer.to_owned(), Some(uri.clone()));
+                self.discovered.insert(issuer.to_owned(), uri.clone());
                 Some(uri)
             }
             Err(why) => {
