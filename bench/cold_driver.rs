@@ -35,6 +35,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
+use keyward::crypto::signing_key::{generate_pkcs8, SigningKey};
+use keyward::crypto::SigningAlgorithm;
+
 #[derive(Parser)]
 enum Cli {
     /// Create the clients and API keys, and write their secrets to --out.
@@ -59,9 +62,14 @@ struct Setup {
     /// key of its own, registered through the management API.
     #[arg(long, default_value_t = 0)]
     key_clients: usize,
+    /// As many clients again with RS256 keys (one key pair for all of
+    /// them: an RSA key takes long to generate).
+    #[arg(long)]
+    rsa_key_clients: bool,
     /// Clients that sign in with a platform token (workload identity
     /// federation): each bound to a subject of one trusted issuer, whose
-    /// ES256 key set is registered statically (so it is always cached).
+    /// key set is registered statically (so it is always cached). The
+    /// issuer signs RS256, as GitHub Actions and Kubernetes sign theirs.
     #[arg(long, default_value_t = 0)]
     federated_clients: usize,
     #[arg(long)]
@@ -73,6 +81,13 @@ struct Setup {
     concurrency: usize,
     #[arg(long)]
     out: PathBuf,
+}
+
+impl Setup {
+    fn total(&self) -> usize {
+        let key_clients = self.key_clients * (1 + usize::from(self.rsa_key_clients));
+        self.clients + self.keys + key_clients + self.federated_clients
+    }
 }
 
 #[derive(clap::Args)]
@@ -111,9 +126,12 @@ enum Scenario {
     Token,
     #[value(name = "verify_key")]
     VerifyKey,
-    /// Tokens with private_key_jwt: every request carries a new assertion,
-    /// signed before the clock starts.
+    /// Tokens with private_key_jwt: every request carries a new assertion
+    /// of the client's ES256 key, signed before the clock starts.
     Assertion,
+    /// The same with the clients' RS256 keys.
+    #[value(name = "assertion_rs256")]
+    AssertionRs256,
     /// DPoP-bound tokens of the secret clients: every request carries a
     /// new proof of the client's own ES256 key, signed before the clock
     /// starts.
@@ -138,6 +156,7 @@ enum Credential {
     KeyClient {
         id: String,
         kid: String,
+        alg: keyward::crypto::SigningAlgorithm,
         pkcs8: String,
     },
     /// A client bound to `subject` of the bench's trusted issuer, with the
@@ -159,7 +178,20 @@ impl Credential {
             (self, scenario),
             (Credential::Client { .. }, Scenario::Token | Scenario::Dpop)
                 | (Credential::Key { .. }, Scenario::VerifyKey)
-                | (Credential::KeyClient { .. }, Scenario::Assertion)
+                | (
+                    Credential::KeyClient {
+                        alg: SigningAlgorithm::ES256,
+                        ..
+                    },
+                    Scenario::Assertion
+                )
+                | (
+                    Credential::KeyClient {
+                        alg: SigningAlgorithm::RS256,
+                        ..
+                    },
+                    Scenario::AssertionRs256
+                )
                 | (Credential::Federated { .. }, Scenario::Federated)
         )
     }
@@ -231,6 +263,8 @@ struct Admin {
     created: AtomicUsize,
     /// The trusted issuer's private key, for the federated clients.
     issuer_pkcs8: Vec<u8>,
+    /// The RS256 key clients' private key.
+    rsa_client_pkcs8: Vec<u8>,
 }
 
 impl Admin {
@@ -264,7 +298,6 @@ impl Admin {
 
     /// Trusts the bench's issuer, its key set given statically.
     async fn trust_issuer(&self) -> anyhow::Result<()> {
-        use keyward::crypto::signing_key::SigningKey;
         let jwk = SigningKey::from_pkcs8(BENCH_ISSUER_KID, &self.issuer_pkcs8)?
             .public_jwk()
             .clone();
@@ -278,8 +311,7 @@ impl Admin {
     }
 
     fn progress(&self) {
-        let s = &self.setup;
-        let total = s.clients + s.keys + s.key_clients + s.federated_clients;
+        let total = self.setup.total();
         let done = self.created.fetch_add(1, Ordering::Relaxed) + 1;
         if done.is_multiple_of((total / 5).max(1)) {
             println!("cold setup: {done}/{total} created");
@@ -287,15 +319,22 @@ impl Admin {
     }
 
     /// The i-th credential: clients first, then keys, then clients with
-    /// keys of their own, then federated clients.
+    /// keys of their own (ES256, then RS256), then federated clients.
     async fn credential(&self, i: usize) -> anyhow::Result<Credential> {
         let s = &self.setup;
         let name = format!("cold {i}");
-        if i >= s.clients + s.keys + s.key_clients {
+        if i >= s.total() - s.federated_clients {
             return self.federated_client(name, i).await;
         }
+        if i >= s.clients + s.keys + s.key_clients {
+            let rsa = (self.rsa_client_pkcs8.as_slice(), "bench-rs256");
+            return self.key_client(name, SigningAlgorithm::RS256, rsa).await;
+        }
         if i >= s.clients + s.keys {
-            return self.key_client(name).await;
+            let own = generate_pkcs8(SigningAlgorithm::ES256)?;
+            return self
+                .key_client(name, SigningAlgorithm::ES256, (&own, "bench"))
+                .await;
         }
         if i < s.clients {
             let body = json!({"name": name, "scopes": ["payouts:read"], "audiences": [s.audience]});
@@ -316,12 +355,14 @@ impl Admin {
 }
 
 impl Admin {
-    async fn key_client(&self, name: String) -> anyhow::Result<Credential> {
+    async fn key_client(
+        &self,
+        name: String,
+        alg: SigningAlgorithm,
+        (pkcs8, kid): (&[u8], &str),
+    ) -> anyhow::Result<Credential> {
         use base64::Engine;
-        use keyward::crypto::signing_key::{generate_pkcs8, SigningAlgorithm, SigningKey};
-        let pkcs8 = generate_pkcs8(SigningAlgorithm::ES256)?;
-        let kid = "bench".to_owned();
-        let jwk = SigningKey::from_pkcs8(&kid, &pkcs8)?.public_jwk().clone();
+        let jwk = SigningKey::from_pkcs8(kid, pkcs8)?.public_jwk().clone();
         let body = json!({"name": name, "scopes": ["payouts:read"],
                           "audiences": [self.setup.audience],
                           "token_endpoint_auth_method": "private_key_jwt",
@@ -329,7 +370,8 @@ impl Admin {
         let created = self.create("clients", body).await?;
         Ok(Credential::KeyClient {
             id: field(&created, "client_id")?,
-            kid,
+            kid: kid.to_owned(),
+            alg,
             pkcs8: base64::engine::general_purpose::STANDARD.encode(pkcs8),
         })
     }
@@ -362,7 +404,7 @@ fn field(value: &Value, name: &str) -> anyhow::Result<String> {
 }
 
 async fn setup(setup: Setup) -> anyhow::Result<()> {
-    let total = setup.clients + setup.keys + setup.key_clients + setup.federated_clients;
+    let total = setup.total();
     let (workers, out) = (setup.concurrency, setup.out.clone());
     let federated = setup.federated_clients > 0;
     let admin = Arc::new(Admin {
@@ -370,9 +412,8 @@ async fn setup(setup: Setup) -> anyhow::Result<()> {
         base: loopback(&setup.base)?,
         setup,
         created: AtomicUsize::new(0),
-        issuer_pkcs8: keyward::crypto::signing_key::generate_pkcs8(
-            keyward::crypto::SigningAlgorithm::ES256,
-        )?,
+        issuer_pkcs8: generate_pkcs8(SigningAlgorithm::RS256)?,
+        rsa_client_pkcs8: generate_pkcs8(SigningAlgorithm::RS256)?,
     });
     if federated {
         admin.trust_issuer().await?;
@@ -456,7 +497,7 @@ fn unix_now() -> u64 {
 }
 
 /// A new assertion of `id`, for the token endpoint of `base`.
-fn assertion(key: &keyward::crypto::SigningKey, id: &str, audience: &str) -> String {
+fn assertion(key: &SigningKey, id: &str, audience: &str) -> String {
     let now = unix_now();
     let claims = json!({"iss": id, "sub": id, "aud": audience, "iat": now, "exp": now + 240,
                         "jti": uuid::Uuid::new_v4().to_string()});
@@ -491,10 +532,10 @@ fn dpop_proof(endpoint: &str) -> anyhow::Result<HeaderValue> {
 
 fn prepare(run: &Run, credential: &Credential, rs: &(String, String)) -> anyhow::Result<Prepared> {
     Ok(match credential {
-        Credential::KeyClient { id, kid, pkcs8 } => {
+        Credential::KeyClient { id, kid, pkcs8, .. } => {
             use base64::Engine;
             let der = base64::engine::general_purpose::STANDARD.decode(pkcs8)?;
-            let key = keyward::crypto::SigningKey::from_pkcs8(kid, &der)?;
+            let key = SigningKey::from_pkcs8(kid, &der)?;
             let audience = format!("{}/oauth/token", loopback(&run.base)?);
             Prepared {
                 authorization: None,
@@ -512,7 +553,7 @@ fn prepare(run: &Run, credential: &Credential, rs: &(String, String)) -> anyhow:
         Credential::Federated { id, subject, pkcs8 } => {
             use base64::Engine;
             let der = base64::engine::general_purpose::STANDARD.decode(pkcs8)?;
-            let key = keyward::crypto::SigningKey::from_pkcs8(BENCH_ISSUER_KID, &der)?;
+            let key = SigningKey::from_pkcs8(BENCH_ISSUER_KID, &der)?;
             let now = unix_now();
             let claims = json!({"iss": BENCH_ISSUER, "sub": subject, "aud": loopback(&run.base)?,
                                 "iat": now, "exp": now + 240,
@@ -679,7 +720,11 @@ fn result_line(
 
 async fn run(run: Run) -> anyhow::Result<bool> {
     let (path, content_type, expect) = match run.scenario {
-        Scenario::Token | Scenario::Assertion | Scenario::Dpop | Scenario::Federated => (
+        Scenario::Token
+        | Scenario::Assertion
+        | Scenario::AssertionRs256
+        | Scenario::Dpop
+        | Scenario::Federated => (
             "/oauth/token",
             "application/x-www-form-urlencoded",
             &br#""access_token""#[..],
@@ -691,9 +736,14 @@ async fn run(run: Run) -> anyhow::Result<bool> {
         ),
     };
     let rs = match (run.scenario, &run.rs_id, &run.rs_secret) {
-        (Scenario::Token | Scenario::Assertion | Scenario::Dpop | Scenario::Federated, ..) => {
-            Default::default()
-        }
+        (
+            Scenario::Token
+            | Scenario::Assertion
+            | Scenario::AssertionRs256
+            | Scenario::Dpop
+            | Scenario::Federated,
+            ..,
+        ) => Default::default(),
         (_, Some(id), Some(secret)) => (id.clone(), secret.clone()),
         _ => bail!("verify_key needs --rs-id and COLD_RS_SECRET"),
     };
@@ -707,7 +757,7 @@ async fn run(run: Run) -> anyhow::Result<bool> {
     // An assertion or a proof is good once: each pass gets new ones.
     let fresh_each_pass = matches!(
         run.scenario,
-        Scenario::Assertion | Scenario::Dpop | Scenario::Federated
+        Scenario::Assertion | Scenario::AssertionRs256 | Scenario::Dpop | Scenario::Federated
     );
     let rounds = if fresh_each_pass { run.passes } else { 1 };
     let requests = (0..rounds)

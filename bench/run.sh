@@ -31,12 +31,15 @@
 #   cold_verify_key   one POST /v1/keys/verify of each key
 #   warm_verify_key   the same again, WARM_PASSES passes over the keys
 #   private_key_jwt_token  KEY_CLIENTS clients with an ES256 key each, every
-#                     token request with a new assertion, WARM_PASSES passes
+#                     token request with a new assertion, KEY_PASSES passes
 #                     (after one unmeasured pass, private_key_jwt_first)
+#   private_key_jwt_rs256_token  the same with KEY_CLIENTS clients of RS256
+#                     keys (one key pair shared by them)
 #   federated_token   KEY_CLIENTS clients bound to subjects of a trusted
-#                     issuer (its key set registered statically, so always
-#                     cached), every request with a new platform token,
-#                     WARM_PASSES passes (after one unmeasured pass,
+#                     issuer that signs RS256, as GitHub Actions and
+#                     Kubernetes do (its key set registered statically, so
+#                     always cached), every request with a new platform
+#                     token, KEY_PASSES passes (after one unmeasured pass,
 #                     federated_first)
 #   dpop_token        the COLD_N clients again, warm, every request with a
 #                     new DPoP proof of a new ES256 key, WARM_PASSES passes
@@ -56,7 +59,7 @@
 #
 # Env: ALGS="ES256 EdDSA" BACKENDS="sqlite postgres" MODES="on" PORT=18080 PEER=1
 #      REPEAT=1 KEYS_ONLY=0
-#      COLD=1 COLD_N=10000 COLD_CONNS=32 WARM_PASSES=3 KEY_CLIENTS=1000
+#      COLD=1 COLD_N=10000 COLD_CONNS=32 WARM_PASSES=3 KEY_CLIENTS=1000 KEY_PASSES=10
 #      CONSOLE=1 CONSOLE_KEYS=1000 CONSOLE_CONNS=4
 #      REDIS_URL=redis://127.0.0.1:6379
 #      PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres
@@ -76,6 +79,7 @@ COLD_N=${COLD_N:-10000}
 COLD_CONNS=${COLD_CONNS:-32}
 KEY_CLIENTS=${KEY_CLIENTS:-1000}
 WARM_PASSES=${WARM_PASSES:-3}
+KEY_PASSES=${KEY_PASSES:-10}
 CONSOLE=${CONSOLE:-1}
 CONSOLE_KEYS=${CONSOLE_KEYS:-1000}
 CONSOLE_CONNS=${CONSOLE_CONNS:-4}
@@ -199,7 +203,7 @@ cold_keyward() {  # alg backend
   # minute per caller) would refuse most of the creations.
   start_server "$dir/setup.log" KEYWARD_ADMIN_RATE_LIMIT_PER_MINUTE=100000
   "$COLD_BIN" setup --base "$base" --org "$org" --clients "$COLD_N" --keys "$COLD_N" \
-    --key-clients "$KEY_CLIENTS" --federated-clients "$KEY_CLIENTS" \
+    --key-clients "$KEY_CLIENTS" --rsa-key-clients --federated-clients "$KEY_CLIENTS" \
     --audience "$API" --key-rate-limit "$KEY_RATE" --out "$credentials"
   stop_server
   start_server "$dir/server.log"
@@ -213,9 +217,11 @@ cold_keyward() {  # alg backend
   # passes, each request with a new assertion.
   if (( KEY_CLIENTS > 0 )); then
     "${run[@]}" --scenario assertion --name private_key_jwt_first
-    "${run[@]}" --scenario assertion --name private_key_jwt_token --passes "$WARM_PASSES"
+    "${run[@]}" --scenario assertion --name private_key_jwt_token --passes "$KEY_PASSES"
+    "${run[@]}" --scenario assertion_rs256 --name private_key_jwt_rs256_first
+    "${run[@]}" --scenario assertion_rs256 --name private_key_jwt_rs256_token --passes "$KEY_PASSES"
     "${run[@]}" --scenario federated --name federated_first
-    "${run[@]}" --scenario federated --name federated_token --passes "$WARM_PASSES"
+    "${run[@]}" --scenario federated --name federated_token --passes "$KEY_PASSES"
   fi
   # The resource server's secret goes in the environment, out of `ps`.
   local -x COLD_RS_ID COLD_RS_SECRET
@@ -373,9 +379,11 @@ jq -rs --argjson n "$COLD_N" "$DEFS"'
     (select($need == 0.5) | "  \(verdict(if $peer then $ct >= 4 * $peer else null end)) cold token at least 4x the peer token rate (\(if $peer then times($ct; $peer) else "peer not measured" end))"),
     "  \(verdict($tp99 and $kp99 and $tp99 < 50 and $kp99 < 50)) cold p99 in the first minute under 50 ms (cold_token \($tp99) ms, cold_verify_key \($kp99) ms)",
     (($all | rps($l; "private_key_jwt_token")) as $pk | select($pk)
-     | "  \(verdict($wt and $pk >= 0.4 * $wt)) private_key_jwt issuance \($pk | round) req/s = \(ratio($pk; $wt)) of secret-based warm_token (target: at least 40%)"),
+     | "  \(verdict($wt and $pk >= 0.4 * $wt)) private_key_jwt issuance (ES256 keys) \($pk | round) req/s = \(ratio($pk; $wt)) of secret-based warm_token (target: at least 40%)"),
+    (($all | rps($l; "private_key_jwt_rs256_token")) as $pr | select($pr)
+     | "  \(verdict($wt and $pr >= 0.4 * $wt)) private_key_jwt issuance (RS256 keys) \($pr | round) req/s = \(ratio($pr; $wt)) of secret-based warm_token (target: at least 40%)"),
     (($all | rps($l; "federated_token")) as $fd | select($fd)
-     | "  \(verdict($wt and $fd >= 0.4 * $wt)) federated issuance \($fd | round) req/s = \(ratio($fd; $wt)) of secret-based warm_token (target: at least 40%)"),
+     | "  \(verdict($wt and $fd >= 0.4 * $wt)) federated issuance (RS256 platform tokens) \($fd | round) req/s = \(ratio($fd; $wt)) of secret-based warm_token (target: at least 40%)"),
     (($all | rps($l; "dpop_token")) as $dp | select($dp)
      | "  \(verdict($wt and $dp >= 0.4 * $wt)) DPoP issuance \($dp | round) req/s = \(ratio($dp; $wt)) of secret-based warm_token (target: at least 40%)")
 ' "$OUT"

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::batch_loader::BatchLoader;
+use super::batch_loader::{BatchLoader, Batching};
 use super::credential_reads::CredentialReads;
 use super::record_cache::{Freshness, RecordCache};
 use crate::crypto::secret_hasher::Stored;
@@ -219,7 +219,7 @@ fn read_together(store: Arc<dyn Store>) -> CredentialReads<ApiKeyId, ApiKeyCrede
     let instant = store
         .instant_reads()
         .map(|reads| Box::new(move |id: &ApiKeyId| reads.api_key_credentials(id)) as _);
-    let batched = BatchLoader::spawn(move |ids: Vec<ApiKeyId>| {
+    let batched = BatchLoader::spawn(Batching::READS, move |ids: Vec<ApiKeyId>| {
         let store = store.clone();
         async move {
             let found = store.api_keys_credentials(&ids).await?;

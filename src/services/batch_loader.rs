@@ -7,18 +7,45 @@
 //! delay; a burst costs a few queries instead of one each (a round trip on
 //! PostgreSQL; SQLite answers these reads at once, see `credential_reads`,
 //! and comes here only when that way cannot answer).
+//!
+//! Writes that must be committed before their requests are answered (a
+//! one-time value) batch as a group commit instead: one write at a time,
+//! and each waits a moment for others to join it, since a commit costs
+//! far more than a row.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::storage::StorageError;
 
 pub const MAX_BATCH: usize = 64;
-const MAX_IN_FLIGHT: usize = 4;
+
+/// How a loader forms its batches.
+#[derive(Debug, Clone, Copy)]
+pub struct Batching {
+    /// Batches run at once.
+    in_flight: usize,
+    /// How long a batch waits for more after its first entry.
+    gather: Duration,
+}
+
+impl Batching {
+    /// Reads: up to four at once, each going as soon as it may.
+    pub const READS: Self = Self {
+        in_flight: 4,
+        gather: Duration::ZERO,
+    };
+    /// Group commits: one at a time, each gathering for a millisecond.
+    pub const GROUP_COMMIT: Self = Self {
+        in_flight: 1,
+        gather: Duration::from_millis(1),
+    };
+}
 
 type Answer<V> = oneshot::Sender<Result<Option<V>, StorageError>>;
 
@@ -33,19 +60,22 @@ where
 {
     /// Starts the loader on the current runtime; `read` answers a batch of
     /// ids with the records that exist.
-    pub fn spawn<F, Fut>(read: F) -> Self
+    pub fn spawn<F, Fut>(batching: Batching, read: F) -> Self
     where
         F: Fn(Vec<K>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<HashMap<K, V>, StorageError>> + Send + 'static,
     {
         let (requests, mut waiting) = mpsc::unbounded_channel::<(K, Answer<V>)>();
         let read = Arc::new(read);
-        let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        let slots = Arc::new(Semaphore::new(batching.in_flight));
         tokio::spawn(async move {
             while let Some(first) = waiting.recv().await {
                 let Ok(slot) = slots.clone().acquire_owned().await else {
                     return;
                 };
+                if !batching.gather.is_zero() {
+                    tokio::time::sleep(batching.gather).await;
+                }
                 // Whatever arrived while every slot was busy goes along.
                 let mut batch = vec![first];
                 while batch.len() < MAX_BATCH {
@@ -102,13 +132,12 @@ fn stopped() -> StorageError {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
 
     #[tokio::test]
     async fn a_burst_shares_queries_and_each_gets_its_own_record() {
         let queries = Arc::new(AtomicUsize::new(0));
         let counted = queries.clone();
-        let loader = BatchLoader::spawn(move |ids: Vec<u32>| {
+        let loader = BatchLoader::spawn(Batching::READS, move |ids: Vec<u32>| {
             counted.fetch_add(1, Ordering::SeqCst);
             async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -133,8 +162,42 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_group_commit_runs_one_write_at_a_time_for_many_requests() {
+        let (running, most, writes) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let counters = (running.clone(), most.clone(), writes.clone());
+        let loader = BatchLoader::spawn(Batching::GROUP_COMMIT, move |ids: Vec<u32>| {
+            let (running, most, writes) = counters.clone();
+            async move {
+                writes.fetch_add(1, Ordering::SeqCst);
+                most.fetch_max(running.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+                Ok(ids.into_iter().map(|id| (id, ())).collect())
+            }
+        });
+        let loader = Arc::new(loader);
+        let asks = (0..300u32).map(|id| {
+            let loader = loader.clone();
+            tokio::spawn(async move { loader.load(id).await.unwrap() })
+        });
+        for answered in futures_util::future::join_all(asks).await {
+            assert_eq!(answered.unwrap(), Some(()));
+        }
+        assert_eq!(most.load(Ordering::SeqCst), 1);
+        let writes = writes.load(Ordering::SeqCst);
+        assert!(
+            writes <= 300 / MAX_BATCH + 2,
+            "{writes} writes for 300 values"
+        );
+    }
+
+    #[tokio::test]
     async fn a_failed_read_fails_every_request_of_its_batch_alike() {
-        let loader = BatchLoader::spawn(|_: Vec<u32>| async {
+        let loader = BatchLoader::spawn(Batching::READS, |_: Vec<u32>| async {
             Err::<HashMap<u32, u32>, _>(StorageError::Unavailable(sqlx::Error::PoolTimedOut))
         });
         assert!(matches!(

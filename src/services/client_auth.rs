@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
-use super::batch_loader::BatchLoader;
+use super::batch_loader::{BatchLoader, Batching};
 use super::client_assertion::{AssertionClaims, AssertionRefusal, AssertionRules};
 use super::credential_reads::CredentialReads;
 use super::failure_gate::FailureGate;
@@ -533,7 +533,7 @@ fn read_together(
         let clock = clock.clone();
         Box::new(move |id: &ClientId| reads.client_credentials(id, clock.unix())) as _
     });
-    let batched = BatchLoader::spawn(move |ids: Vec<ClientId>| {
+    let batched = BatchLoader::spawn(Batching::READS, move |ids: Vec<ClientId>| {
         let (store, now) = (store.clone(), clock.unix());
         async move {
             let found = store.clients_credentials(&ids, now).await?;

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use moka::sync::Cache;
 
-use super::batch_loader::BatchLoader;
+use super::batch_loader::{BatchLoader, Batching};
 use super::redis_link::RedisLink;
 use crate::storage::{StorageError, Store};
 use crate::time::Clock;
@@ -42,18 +42,19 @@ impl OneTimeValues {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, redis::RedisError> {
         let now = clock.clone();
-        let batched = BatchLoader::spawn(move |values: Vec<(String, i64)>| {
-            let (store, now) = (store.clone(), now.unix());
-            async move {
-                let fresh: HashSet<String> =
-                    store.use_once(&values, now).await?.into_iter().collect();
-                Ok(values
-                    .into_iter()
-                    .filter(|(digest, _)| fresh.contains(digest))
-                    .map(|value| (value, ()))
-                    .collect())
-            }
-        });
+        let batched =
+            BatchLoader::spawn(Batching::GROUP_COMMIT, move |values: Vec<(String, i64)>| {
+                let (store, now) = (store.clone(), now.unix());
+                async move {
+                    let fresh: HashSet<String> =
+                        store.use_once(&values, now).await?.into_iter().collect();
+                    Ok(values
+                        .into_iter()
+                        .filter(|(digest, _)| fresh.contains(digest))
+                        .map(|value| (value, ()))
+                        .collect())
+                }
+            });
         Ok(Self {
             local: Cache::builder()
                 .max_capacity(LOCAL_CAPACITY)
