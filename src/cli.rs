@@ -147,8 +147,12 @@ pub struct ApiKeyUpdate {
     /// The key no longer expires.
     #[arg(long)]
     pub no_expiry: bool,
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_rate_limit")]
     pub rate_limit_per_minute: Option<u32>,
+    /// The key has no limit of its own any more: its scopes' tier
+    /// (scope_rate_limits) applies, else the default of 60.
+    #[arg(long)]
+    pub no_rate_limit: bool,
     /// The CIDRs the key may be used from, replacing the old ones.
     #[arg(long = "ip-allow")]
     pub ip_allowlist: Option<Vec<String>>,
@@ -169,8 +173,8 @@ pub struct ApiKeyCreate {
     /// When the key stops working (RFC 3339).
     #[arg(long)]
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
-    /// Checks per minute (1 to the max_rate_limit_per_minute setting;
-    /// default 10000).
+    /// Checks per minute (1 to the max_rate_limit_per_minute setting);
+    /// unset, its scopes' tier (scope_rate_limits) applies, else 60.
     #[arg(long)]
     pub rate_limit_per_minute: Option<u32>,
     /// A CIDR the key may be used from; repeat for several.
@@ -324,7 +328,8 @@ pub struct ClientUpdate {
     pub no_expiry: bool,
     #[arg(long, conflicts_with = "no_rate_limit")]
     pub rate_limit_per_minute: Option<u32>,
-    /// Token requests are no longer limited.
+    /// The client has no limit of its own any more: its scopes' tier
+    /// (scope_rate_limits) applies, else token requests are not limited.
     #[arg(long)]
     pub no_rate_limit: bool,
     /// The CIDRs token requests may come from, replacing the old ones.
@@ -398,7 +403,8 @@ pub struct ClientCreate {
     /// A CIDR token requests may come from; repeat for several (default: any).
     #[arg(long = "ip-allow")]
     pub ip_allowlist: Vec<String>,
-    /// Token requests per minute (1 to max_rate_limit_per_minute); unlimited when unset.
+    /// Token requests per minute (1 to max_rate_limit_per_minute); unset,
+    /// its scopes' tier (scope_rate_limits) applies, else no limit.
     #[arg(long)]
     pub rate_limit_per_minute: Option<u32>,
     /// Read the client's secret from standard input instead of generating

@@ -10,7 +10,8 @@ use figment::Figment;
 use serde::Deserialize;
 
 use crate::crypto::{ServerSecret, SigningAlgorithm};
-use crate::domain::{Audience, PlanLimits, Scope, ScopePolicy, TrustedProxies};
+use crate::domain::TrustedProxies;
+use crate::domain::{Audience, PlanLimits, RateTiers, Scope, ScopePolicy, ScopeRateLimits};
 use crate::telemetry::LogFormat;
 
 pub const ENV_PREFIX: &str = "KEYWARD_";
@@ -40,6 +41,9 @@ pub struct Settings {
     pub default_audience: Option<Audience>,
     /// Tier implications, such as `admin = ["deployment"]`.
     pub scope_implications: ScopePolicy,
+    /// Per-minute limits by scope, such as `free = 10`: a key or client
+    /// without its own limit gets the highest among its expanded scopes.
+    pub scope_rate_limits: ScopeRateLimits,
     /// Advertised as `scopes_supported` in the metadata document when set.
     pub scopes_supported: Option<Vec<Scope>>,
     /// CIDRs of the proxies whose `X-Forwarded-For` names the client's
@@ -128,6 +132,7 @@ impl Default for Settings {
             token_ttl_seconds: 900,
             default_audience: None,
             scope_implications: ScopePolicy::default(),
+            scope_rate_limits: ScopeRateLimits::default(),
             scopes_supported: None,
             trusted_proxies: TrustedProxies::default(),
             client_request_timeout_ms: 10_000,
@@ -247,6 +252,14 @@ impl Settings {
             allow_http: self.webhook_allow_http,
             allow_private_networks: self.webhook_allow_private_networks,
         }
+    }
+
+    /// The tier rules of credentials' rate limits.
+    pub fn rate_tiers(&self) -> RateTiers {
+        RateTiers::new(
+            std::sync::Arc::new(self.scope_implications.clone()),
+            self.scope_rate_limits.clone(),
+        )
     }
 
     /// Reads the layered settings; `config` names the TOML file (default
@@ -404,6 +417,15 @@ impl Settings {
                     format!("must be between {} and {}", range.start(), range.end()),
                 ));
             }
+        }
+        let max = self.max_rate_limit_per_minute;
+        if let Some((scope, limit)) = self.scope_rate_limits.out_of_range(max) {
+            return Err(invalid(
+                "scope_rate_limits",
+                format!(
+                    "{scope} = {limit}: each limit must be between 1 and {max} (max_rate_limit_per_minute)"
+                ),
+            ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| invalid("log", e))?;
         Ok(())

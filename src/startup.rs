@@ -214,6 +214,7 @@ struct Core {
     webhook_signer: Arc<WebhookSigner>,
     keys: Arc<ArcSwap<KeySet>>,
     policy: Arc<crate::domain::ScopePolicy>,
+    tiers: Arc<crate::domain::RateTiers>,
     authenticator: Arc<ClientAuthenticator>,
     api_keys: Arc<ApiKeyVerifier>,
     revocations: Arc<RevocationList>,
@@ -242,6 +243,10 @@ impl Core {
         spawn_key_reloader(keyring, keys.clone());
 
         let policy = Arc::new(settings.scope_implications.clone());
+        let tiers = Arc::new(crate::domain::RateTiers::new(
+            policy.clone(),
+            settings.scope_rate_limits.clone(),
+        ));
         let freshness = Freshness {
             fresh_for: Duration::from_secs(settings.status_cache_ttl_seconds),
             max_staleness: Duration::from_secs(settings.max_staleness_seconds),
@@ -264,6 +269,7 @@ impl Core {
             store.clone(),
             secrets.clone(),
             policy.clone(),
+            tiers.clone(),
             counters.clone(),
             &freshness,
             AssertionChecks {
@@ -281,6 +287,7 @@ impl Core {
             store.clone(),
             secrets.clone(),
             policy.clone(),
+            tiers.clone(),
             settings.plans,
             counters.clone(),
             &freshness,
@@ -313,6 +320,7 @@ impl Core {
             secrets,
             keys,
             policy,
+            tiers,
             authenticator,
             api_keys,
             revocations,
@@ -439,6 +447,7 @@ impl Services {
                 secrets: core.secrets.clone(),
                 plans: settings.plans,
                 max_rate_limit_per_minute: settings.max_rate_limit_per_minute,
+                rate_tiers: core.tiers.clone(),
                 webhook_urls: settings.webhook_url_rules(),
                 webhook_signer: core.webhook_signer.clone(),
                 audit: writers.audit.clone(),

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::Output;
 use crate::cli::{ApiKeyCommand, ApiKeyCreate, ApiKeyRef, ApiKeyUpdate};
-use crate::domain::{ApiKey, ApiKeyId, ApiKeySecret, ApiKeyStatus, OrgId};
+use crate::domain::{ApiKey, ApiKeyId, ApiKeySecret, ApiKeyStatus, OrgId, RateTiers};
 use crate::management::views::ApiKeyView;
 use crate::management::{ApiKeyChanges, ApiKeyList, Caller, Management, NewApiKey, UsageQuery};
 use crate::storage::PageRequest;
@@ -31,14 +31,17 @@ pub(super) async fn run(command: ApiKeyCommand, management: &Management) -> anyh
             Output::list(
                 "api_keys",
                 &keys,
-                |k| ApiKeyView::at(k, now),
+                |k| ApiKeyView::at(k, now, &management.rate_tiers),
                 |k| line(k, now),
             )
         }
         ApiKeyCommand::Get(key) => {
             let (org, id) = named(&key)?;
             let key = management.get_api_key(&caller, &org, &id).await?;
-            Output::view(&ApiKeyView::at(&key, now), line(&key, now))
+            Output::view(
+                &ApiKeyView::at(&key, now, &management.rate_tiers),
+                line(&key, now),
+            )
         }
         ApiKeyCommand::Update(args) => update(args, management, &caller).await?,
         ApiKeyCommand::Roll {
@@ -49,8 +52,15 @@ pub(super) async fn run(command: ApiKeyCommand, management: &Management) -> anyh
             let rolled = management
                 .roll_api_key(&caller, &org, &id, grace_period_seconds)
                 .await?;
-            let mut out = with_key(&rolled.new, &rolled.secret, "new API key", now);
-            out.json["previous"] = serde_json::to_value(ApiKeyView::at(&rolled.old, now))?;
+            let mut out = with_key(
+                &rolled.new,
+                &rolled.secret,
+                "new API key",
+                now,
+                &management.rate_tiers,
+            );
+            out.json["previous"] =
+                serde_json::to_value(ApiKeyView::at(&rolled.old, now, &management.rate_tiers))?;
             out
         }
         ApiKeyCommand::Deactivate(key) => {
@@ -111,6 +121,7 @@ async fn create(
         &secret,
         "created API key",
         management.clock.unix(),
+        &management.rate_tiers,
     ))
 }
 
@@ -128,7 +139,11 @@ async fn update(
         } else {
             args.expires_at.map(Some)
         },
-        rate_limit_per_minute: args.rate_limit_per_minute,
+        rate_limit_per_minute: if args.no_rate_limit {
+            Some(None)
+        } else {
+            args.rate_limit_per_minute.map(Some)
+        },
         ip_allowlist: args.ip_allowlist,
         metadata: args.metadata.as_deref().map(metadata).transpose()?,
     };
@@ -136,7 +151,10 @@ async fn update(
         .update_api_key(caller, &org, &id, changes)
         .await?;
     let now = management.clock.unix();
-    Ok(Output::view(&ApiKeyView::at(&key, now), line(&key, now)))
+    Ok(Output::view(
+        &ApiKeyView::at(&key, now, &management.rate_tiers),
+        line(&key, now),
+    ))
 }
 
 async fn set_status(
@@ -150,13 +168,22 @@ async fn set_status(
         .set_api_key_status(caller, &org, &id, status)
         .await?;
     let now = management.clock.unix();
-    Ok(Output::view(&ApiKeyView::at(&key, now), line(&key, now)))
+    Ok(Output::view(
+        &ApiKeyView::at(&key, now, &management.rate_tiers),
+        line(&key, now),
+    ))
 }
 
 /// The key's view with the key itself, printed this once.
-fn with_key(key: &ApiKey, secret: &ApiKeySecret, what: &str, now: i64) -> Output {
+fn with_key(
+    key: &ApiKey,
+    secret: &ApiKeySecret,
+    what: &str,
+    now: i64,
+    tiers: &RateTiers,
+) -> Output {
     let mut out = Output::view(
-        &ApiKeyView::at(key, now),
+        &ApiKeyView::at(key, now, tiers),
         format!(
             "{what} {}\nkey: {}\n(the key is shown only now; store it safely)",
             key.id,

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{read_secret_from_stdin, Output};
 use crate::cli::{ClientCommand, ClientCreate, ClientUpdate};
-use crate::domain::{Client, ClientId, ClientSecret, ClientStatus, OrgId, SubjectMatch};
+use crate::domain::{Client, ClientId, ClientSecret, ClientStatus, OrgId, RateTiers, SubjectMatch};
 use crate::management::views::ClientView;
 use crate::management::{
     Caller, ClientChanges, KeyRegistration, Management, NewClient, NewFederatedSubject,
@@ -23,12 +23,20 @@ pub(super) async fn run(command: ClientCommand, management: &Management) -> anyh
             let clients = management
                 .list_clients(&caller, org.as_ref(), &everything)
                 .await?;
-            Output::list("clients", &clients, ClientView::of, line)
+            Output::list(
+                "clients",
+                &clients,
+                |c| ClientView::of(c, &management.rate_tiers),
+                line,
+            )
         }
         ClientCommand::Get { client_id } => {
             let (org, id) = owned(management, &caller, &client_id).await?;
             let client = management.get_client(&caller, &org, &id).await?;
-            Output::view(&ClientView::of(&client), line(&client))
+            Output::view(
+                &ClientView::of(&client, &management.rate_tiers),
+                line(&client),
+            )
         }
         ClientCommand::Update(args) => update(args, management, &caller).await?,
         ClientCommand::RotateSecret {
@@ -45,7 +53,12 @@ pub(super) async fn run(command: ClientCommand, management: &Management) -> anyh
                 .rotate_client_secret(&caller, &org, &id, rotation)
                 .await?;
             let ends = crate::time::rfc3339(rotated.previous_secret_expires_at);
-            let mut out = with_secret(&rotated.client, rotated.secret.as_ref(), "new secret");
+            let mut out = with_secret(
+                &rotated.client,
+                rotated.secret.as_ref(),
+                "new secret",
+                &management.rate_tiers,
+            );
             out.json["previous_secret_expires_at"] = ends.clone().into();
             out.text += &format!("\nthe previous secrets work until {ends}");
             out
@@ -67,7 +80,7 @@ pub(super) async fn run(command: ClientCommand, management: &Management) -> anyh
                 .add_client_key(&caller, &org, &id, registration)
                 .await?;
             Output::view(
-                &ClientView::of(&client),
+                &ClientView::of(&client, &management.rate_tiers),
                 format!("added key {kid} to client {id}"),
             )
         }
@@ -77,7 +90,7 @@ pub(super) async fn run(command: ClientCommand, management: &Management) -> anyh
                 .remove_client_key(&caller, &org, &id, &kid)
                 .await?;
             Output::view(
-                &ClientView::of(&client),
+                &ClientView::of(&client, &management.rate_tiers),
                 format!("removed key {kid} from client {id}"),
             )
         }
@@ -110,7 +123,7 @@ pub(super) async fn run(command: ClientCommand, management: &Management) -> anyh
                 .add_federated_subject(&caller, &org, &id, new)
                 .await?;
             let mut out = Output::view(
-                &ClientView::of(&client),
+                &ClientView::of(&client, &management.rate_tiers),
                 format!("bound client {id} to a workload: {subject_id}"),
             );
             out.json["subject_id"] = subject_id.into();
@@ -125,7 +138,7 @@ pub(super) async fn run(command: ClientCommand, management: &Management) -> anyh
                 .remove_federated_subject(&caller, &org, &id, &subject_id)
                 .await?;
             Output::view(
-                &ClientView::of(&client),
+                &ClientView::of(&client, &management.rate_tiers),
                 format!("removed binding {subject_id} from client {id}"),
             )
         }
@@ -169,6 +182,7 @@ async fn create(
         &created.client,
         created.secret.as_ref(),
         "created client",
+        &management.rate_tiers,
     ))
 }
 
@@ -207,7 +221,10 @@ async fn update(
         dpop_bound_access_tokens: args.require_dpop,
     };
     let client = management.update_client(caller, &org, &id, changes).await?;
-    Ok(Output::view(&ClientView::of(&client), line(&client)))
+    Ok(Output::view(
+        &ClientView::of(&client, &management.rate_tiers),
+        line(&client),
+    ))
 }
 
 /// A public key from a file: a JWK when it holds a JSON object, else PEM.
@@ -227,13 +244,21 @@ async fn set_status(
     let client = management
         .set_client_status(caller, &org, &id, status)
         .await?;
-    Ok(Output::view(&ClientView::of(&client), line(&client)))
+    Ok(Output::view(
+        &ClientView::of(&client, &management.rate_tiers),
+        line(&client),
+    ))
 }
 
 /// The client's view with its new secret, printed this once; an imported
 /// secret is not printed back.
-fn with_secret(client: &Client, secret: Option<&ClientSecret>, what: &str) -> Output {
-    let mut out = Output::view(&ClientView::of(client), String::new());
+fn with_secret(
+    client: &Client,
+    secret: Option<&ClientSecret>,
+    what: &str,
+    tiers: &RateTiers,
+) -> Output {
+    let mut out = Output::view(&ClientView::of(client, tiers), String::new());
     out.text = match secret {
         Some(secret) => {
             out.json["client_secret"] = secret.expose().into();

@@ -80,6 +80,7 @@ async fn management(settings: &Settings) -> anyhow::Result<Management> {
         secrets,
         plans: settings.plans,
         max_rate_limit_per_minute: settings.max_rate_limit_per_minute,
+        rate_tiers: Arc::new(settings.rate_tiers()),
         webhook_urls: settings.webhook_url_rules(),
         webhook_signer: Arc::new(WebhookSigner::new(&server_secret(settings)?)),
         caches: None,

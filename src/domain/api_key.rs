@@ -171,7 +171,8 @@ pub struct ApiKey {
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: Option<i64>,
-    pub rate_limit_per_minute: u32,
+    /// Its own limit; `None` follows its scopes' tier, else the default.
+    pub rate_limit_per_minute: Option<u32>,
     pub ip_allowlist: IpAllowlist,
     /// A JSON object of at most `MAX_METADATA_BYTES`.
     pub metadata: serde_json::Map<String, serde_json::Value>,

@@ -77,7 +77,7 @@ pub struct Client {
     pub expires_at: Option<i64>,
     /// Where token requests may come from; empty allows every address.
     pub ip_allowlist: IpAllowlist,
-    /// Carried for the rate limiter; `None` means the default.
+    /// Its own limit; `None` follows its scopes' tier, else none.
     pub rate_limit_per_minute: Option<u32>,
     /// Usage, as of the last write-behind flush.
     pub last_used_at: Option<i64>,

@@ -16,6 +16,7 @@ pub mod management_scope;
 pub mod organisation;
 pub mod outbound_address;
 pub mod public_jwk;
+pub mod rate_tiers;
 pub mod scope;
 pub mod scope_policy;
 pub mod trusted_proxies;
@@ -43,6 +44,7 @@ pub use organisation::{
     InvalidName, Name, OrgId, Organisation, Plan, PlanLimit, PlanLimits, UnknownPlan,
 };
 pub use public_jwk::{JwkError, JwsAlgorithm, PublicJwk};
+pub use rate_tiers::{EffectiveRateLimit, RateLimitSource, RateTiers, ScopeRateLimits};
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use scope_policy::ScopePolicy;
 pub use trusted_proxies::{client_ip, TrustedProxies};

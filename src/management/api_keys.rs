@@ -24,7 +24,7 @@ pub struct NewApiKey {
     pub metadata: Option<Map<String, Value>>,
 }
 
-/// What an update may change; `expires_at: null` removes the expiry.
+/// What an update may change; `null` removes the expiry or the own rate limit.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyChanges {
@@ -32,7 +32,9 @@ pub struct ApiKeyChanges {
     pub scopes: Option<Vec<String>>,
     #[serde(default, deserialize_with = "super::fields::present")]
     pub expires_at: Option<Option<chrono::DateTime<chrono::Utc>>>,
-    pub rate_limit_per_minute: Option<u32>,
+    /// `null` removes the key's own limit: it follows its tier again.
+    #[serde(default, deserialize_with = "super::fields::present")]
+    pub rate_limit_per_minute: Option<Option<u32>>,
     pub ip_allowlist: Option<Vec<String>>,
     pub metadata: Option<Map<String, Value>>,
 }
@@ -96,10 +98,10 @@ impl Management {
             created_at: now,
             updated_at: now,
             expires_at: fields::expiry(new.expires_at, now)?,
-            rate_limit_per_minute: fields::rate_limit(
-                new.rate_limit_per_minute,
-                self.max_rate_limit_per_minute,
-            )?,
+            rate_limit_per_minute: new
+                .rate_limit_per_minute
+                .map(|n| fields::rate_limit(n, self.max_rate_limit_per_minute))
+                .transpose()?,
             ip_allowlist: fields::allowlist(new.ip_allowlist.as_deref().unwrap_or_default())?,
             metadata: fields::metadata(new.metadata)?,
             last_used_at: None,
@@ -114,7 +116,8 @@ impl Management {
         self.store
             .insert_api_key(&key, &digest, limit.max_api_keys)
             .await?;
-        let changes = audit_trail::initial(&views::json(&ApiKeyView::at(&key, now)));
+        let changes =
+            audit_trail::initial(&views::json(&ApiKeyView::at(&key, now, &self.rate_tiers)));
         self.record(caller, "api_key.created", target(&key), changes)
             .await;
         Ok((key, secret))
@@ -173,7 +176,7 @@ impl Management {
         caller.actor.require(org, KEYS_WRITE)?;
         let now = self.now();
         let mut key = self.store.get_api_key(org, id).await?;
-        let before = views::json(&ApiKeyView::at(&key, now));
+        let before = views::json(&ApiKeyView::at(&key, now, &self.rate_tiers));
         if let Some(name) = &changes.name {
             key.name = fields::name(name)?;
         }
@@ -193,11 +196,10 @@ impl Management {
             }
             key.expires_at = expires_at;
         }
-        if changes.rate_limit_per_minute.is_some() {
-            key.rate_limit_per_minute = fields::rate_limit(
-                changes.rate_limit_per_minute,
-                self.max_rate_limit_per_minute,
-            )?;
+        if let Some(limit) = changes.rate_limit_per_minute {
+            key.rate_limit_per_minute = limit
+                .map(|n| fields::rate_limit(n, self.max_rate_limit_per_minute))
+                .transpose()?;
         }
         if let Some(list) = &changes.ip_allowlist {
             key.ip_allowlist = fields::allowlist(list)?;
@@ -208,7 +210,10 @@ impl Management {
         key.updated_at = now;
         self.store.update_api_key(&key, room_under).await?;
         self.forget(Change::ApiKey(key.id.clone()));
-        let changes = audit_trail::diff(&before, &views::json(&ApiKeyView::at(&key, now)));
+        let changes = audit_trail::diff(
+            &before,
+            &views::json(&ApiKeyView::at(&key, now, &self.rate_tiers)),
+        );
         self.record(caller, "api_key.updated", target(&key), changes)
             .await;
         Ok(key)
@@ -258,7 +263,7 @@ impl Management {
         let old = self.store.get_api_key(org, id).await?;
         caller.actor.require_covers(&old.scopes)?;
         let now = self.now();
-        let before = views::json(&ApiKeyView::at(&old, now));
+        let before = views::json(&ApiKeyView::at(&old, now, &self.rate_tiers));
         if old.status == ApiKeyStatus::Deactivated {
             return Err(ManagementError::KeyDeactivated);
         }
@@ -296,7 +301,10 @@ impl Management {
             .roll_api_key(&old, &new, &digest, room_under)
             .await?;
         self.forget(Change::ApiKey(old.id.clone()));
-        let mut changes = audit_trail::diff(&before, &views::json(&ApiKeyView::at(&old, now)));
+        let mut changes = audit_trail::diff(
+            &before,
+            &views::json(&ApiKeyView::at(&old, now, &self.rate_tiers)),
+        );
         changes.extend(audit_trail::change(
             "rolled_to",
             Value::Null,

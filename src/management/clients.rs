@@ -149,7 +149,7 @@ impl Management {
             ip_allowlist: fields::allowlist(&new.ip_allowlist)?,
             rate_limit_per_minute: new
                 .rate_limit_per_minute
-                .map(|n| fields::rate_limit(Some(n), self.max_rate_limit_per_minute))
+                .map(|n| fields::rate_limit(n, self.max_rate_limit_per_minute))
                 .transpose()?,
             last_used_at: None,
             request_count: 0,
@@ -163,7 +163,8 @@ impl Management {
         caller.actor.require_covers(&client.scopes)?;
         let (hash, secret) = self.new_secret(imported, None).await;
         self.store.insert_client(&client, &hash).await?;
-        let changes = audit_trail::initial(&views::json(&ClientView::of(&client)));
+        let changes =
+            audit_trail::initial(&views::json(&ClientView::of(&client, &self.rate_tiers)));
         self.record(caller, "client.created", target(&client), changes)
             .await;
         Ok(CreatedClient { client, secret })
@@ -217,7 +218,7 @@ impl Management {
         caller.actor.require(org, CLIENTS_WRITE)?;
         let mut client = self.store.get_client(org, id).await?;
         let now = self.now();
-        let before = views::json(&ClientView::of(&client));
+        let before = views::json(&ClientView::of(&client, &self.rate_tiers));
         if let Some(name) = &changes.name {
             client.name = fields::name(name)?;
         }
@@ -233,7 +234,7 @@ impl Management {
         }
         if let Some(limit) = changes.rate_limit_per_minute {
             client.rate_limit_per_minute = limit
-                .map(|n| fields::rate_limit(Some(n), self.max_rate_limit_per_minute))
+                .map(|n| fields::rate_limit(n, self.max_rate_limit_per_minute))
                 .transpose()?;
         }
         if let Some(list) = &changes.ip_allowlist {
@@ -269,7 +270,7 @@ impl Management {
         let key = fields::public_key(&registration)?;
         let kid = key.kid().to_owned();
         let mut client = self.store.get_client(org, id).await?;
-        let before = views::json(&ClientView::of(&client));
+        let before = views::json(&ClientView::of(&client, &self.rate_tiers));
         client
             .public_keys
             .add(key)
@@ -290,7 +291,7 @@ impl Management {
     ) -> Result<Client, ManagementError> {
         caller.actor.require(org, CLIENTS_WRITE)?;
         let mut client = self.store.get_client(org, id).await?;
-        let before = views::json(&ClientView::of(&client));
+        let before = views::json(&ClientView::of(&client, &self.rate_tiers));
         if !client.public_keys.remove(kid) {
             return Err(ManagementError::NotFound);
         }
@@ -311,7 +312,10 @@ impl Management {
         client.updated_at = now;
         self.store.update_client(&client).await?;
         self.forget(Change::Client(client.id.clone()));
-        let changes = audit_trail::diff(&before, &views::json(&ClientView::of(&client)));
+        let changes = audit_trail::diff(
+            &before,
+            &views::json(&ClientView::of(&client, &self.rate_tiers)),
+        );
         self.record(caller, action, target(&client), changes).await;
         Ok(client)
     }

@@ -136,7 +136,7 @@ impl Management {
             .map_err(|e| ManagementError::invalid("subject", e))?;
         let subject_id = subject.id.clone();
         let mut client = self.store.get_client(org, id).await?;
-        let before = views::json(&ClientView::of(&client));
+        let before = views::json(&ClientView::of(&client, &self.rate_tiers));
         client
             .federated_subjects
             .add(subject)
@@ -156,7 +156,7 @@ impl Management {
     ) -> Result<Client, ManagementError> {
         caller.actor.require(org, CLIENTS_WRITE)?;
         let mut client = self.store.get_client(org, id).await?;
-        let before = views::json(&ClientView::of(&client));
+        let before = views::json(&ClientView::of(&client, &self.rate_tiers));
         if !client.federated_subjects.remove(subject_id) {
             return Err(ManagementError::NotFound);
         }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::clients::KeyRegistration;
 use super::ManagementError;
-use crate::domain::api_key::{DEFAULT_KEY_RATE_LIMIT, MAX_METADATA_BYTES};
+use crate::domain::api_key::MAX_METADATA_BYTES;
 use crate::domain::bounds;
 use crate::domain::{
     Audience, AuthMethod, ClientKeys, ImportedSecret, IpAllowlist, Name, Plan, PublicJwk, ScopeSet,
@@ -55,10 +55,9 @@ pub fn expiry(at: Option<chrono::DateTime<chrono::Utc>>, now: i64) -> Parsed<Opt
         .map_err(|e| ManagementError::invalid("expires_at", e))
 }
 
-/// A credential's rate, between 1 and `max` (the
-/// `max_rate_limit_per_minute` setting); an API key's default when unset.
-pub fn rate_limit(value: Option<u32>, max: u32) -> Parsed<u32> {
-    let value = value.unwrap_or(DEFAULT_KEY_RATE_LIMIT);
+/// A credential's own rate, between 1 and `max` (the
+/// `max_rate_limit_per_minute` setting).
+pub fn rate_limit(value: u32, max: u32) -> Parsed<u32> {
     if !(1..=max).contains(&value) {
         return Err(ManagementError::invalid(
             "rate_limit_per_minute",

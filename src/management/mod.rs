@@ -36,7 +36,7 @@ pub use records::AuditFilter;
 
 use crate::crypto::webhook_signing::WebhookSigner;
 use crate::crypto::SecretHasher;
-use crate::domain::{Change, PlanLimits, WebhookUrlRules};
+use crate::domain::{Change, PlanLimits, RateTiers, WebhookUrlRules};
 use crate::services::audit_writer::AuditWriter;
 use crate::services::change_feed::CacheInvalidator;
 use crate::services::trusted_issuers::TrustedIssuers;
@@ -50,6 +50,8 @@ pub struct Management {
     pub plans: PlanLimits,
     /// The highest `rate_limit_per_minute` a credential may get.
     pub max_rate_limit_per_minute: u32,
+    /// The tier limits of credentials without their own, for the views.
+    pub rate_tiers: Arc<RateTiers>,
     pub webhook_urls: WebhookUrlRules,
     pub webhook_signer: Arc<WebhookSigner>,
     pub audit: Arc<AuditWriter>,

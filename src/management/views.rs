@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::domain::{
-    ApiKey, Audience, AuditEvent, Client, FederatedSubject, IssuerKeys, Organisation, PublicJwk,
-    TrustedIssuer, WebhookDelivery,
+    ApiKey, Audience, AuditEvent, Client, EffectiveRateLimit, FederatedSubject, IssuerKeys,
+    Organisation, PublicJwk, RateLimitSource, RateTiers, TrustedIssuer, WebhookDelivery,
 };
 use crate::time::rfc3339;
 
@@ -45,7 +45,9 @@ pub struct ClientView {
     pub updated_at: String,
     pub expires_at: Option<String>,
     pub ip_allowlist: Vec<String>,
+    /// Its own limit; `null` when it has none.
     pub rate_limit_per_minute: Option<u32>,
+    pub effective_rate_limit: EffectiveRateLimitView,
     pub last_used_at: Option<String>,
     pub request_count: i64,
     /// `null`: a secret (either method) or a registered key.
@@ -109,8 +111,32 @@ impl ClientKeyView {
     }
 }
 
+/// The limit the rate limiter applies and where it comes from: the
+/// credential's own (`credential`), the highest tier among its scopes
+/// (`scope`, naming it), or the default of its kind (`default`: 60 a minute
+/// for a key, none for a client). `per_minute: null` is no limit.
+#[derive(Debug, Serialize)]
+pub struct EffectiveRateLimitView {
+    pub per_minute: Option<u32>,
+    pub source: &'static str,
+    pub scope: Option<String>,
+}
+
+impl EffectiveRateLimitView {
+    pub fn of(limit: &EffectiveRateLimit) -> Self {
+        Self {
+            per_minute: limit.per_minute,
+            source: limit.source.as_str(),
+            scope: match &limit.source {
+                RateLimitSource::Scope(scope) => Some(scope.as_str().to_owned()),
+                _ => None,
+            },
+        }
+    }
+}
+
 impl ClientView {
-    pub fn of(client: &Client) -> Self {
+    pub fn of(client: &Client, tiers: &RateTiers) -> Self {
         Self {
             client_id: client.id.as_str().to_owned(),
             org_id: client.org_id.as_str().to_owned(),
@@ -132,6 +158,7 @@ impl ClientView {
             expires_at: client.expires_at.map(rfc3339),
             ip_allowlist: client.ip_allowlist.entries().collect(),
             rate_limit_per_minute: client.rate_limit_per_minute,
+            effective_rate_limit: EffectiveRateLimitView::of(&tiers.of_client(client)),
             last_used_at: client.last_used_at.map(rfc3339),
             request_count: client.request_count,
             token_endpoint_auth_method: client.auth_method.map(|m| m.as_str()),
@@ -158,13 +185,15 @@ pub struct ApiKeyView {
     pub expires_at: Option<String>,
     pub last_used_at: Option<String>,
     pub request_count: i64,
-    pub rate_limit_per_minute: u32,
+    /// Its own limit; `null` when it has none.
+    pub rate_limit_per_minute: Option<u32>,
+    pub effective_rate_limit: EffectiveRateLimitView,
     pub ip_allowlist: Vec<String>,
     pub metadata: Map<String, Value>,
 }
 
 impl ApiKeyView {
-    pub fn at(key: &ApiKey, now: i64) -> Self {
+    pub fn at(key: &ApiKey, now: i64, tiers: &RateTiers) -> Self {
         Self {
             id: key.id.as_str().to_owned(),
             org_id: key.org_id.as_str().to_owned(),
@@ -178,6 +207,7 @@ impl ApiKeyView {
             last_used_at: key.last_used_at.map(rfc3339),
             request_count: key.request_count,
             rate_limit_per_minute: key.rate_limit_per_minute,
+            effective_rate_limit: EffectiveRateLimitView::of(&tiers.of_key(key)),
             ip_allowlist: key.ip_allowlist.entries().collect(),
             metadata: key.metadata.clone(),
         }

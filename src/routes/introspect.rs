@@ -146,7 +146,7 @@ pub async fn introspect(
             let record = &key.credentials.key;
             let scope = record.scopes.to_string();
             let check = required.map(|r| check_granted(&key.granted, &scope, &r));
-            let decision = metering.count_key_check(record, now).await;
+            let decision = metering.count_key_check(&key, now).await;
             let mut response = response;
             if let Some(decision) = &decision {
                 rate_limit_headers::add(&mut response, decision, now);

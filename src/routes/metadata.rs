@@ -7,7 +7,9 @@ use crate::domain::{JwsAlgorithm, Scope};
 /// The metadata document, built once at start.
 pub struct MetadataDocument(pub web::Bytes);
 
-/// The RFC 8414 document; it changes only with the configuration.
+/// The RFC 8414 document; it changes only with the configuration. It names
+/// only what Keyward does: no authorization endpoint, so no response types,
+/// and no ID tokens, so none of OpenID Connect Discovery's ID token fields.
 pub fn build_metadata(issuer: &str, scopes_supported: Option<&[Scope]>) -> web::Bytes {
     let assertion_algs = JwsAlgorithm::NAMES;
     let mut doc = json!({
@@ -31,7 +33,9 @@ pub fn build_metadata(issuer: &str, scopes_supported: Option<&[Scope]>) -> web::
     web::Bytes::from(doc.to_string())
 }
 
-/// `GET /.well-known/oauth-authorization-server`.
+/// `GET /.well-known/oauth-authorization-server`, and the same document at
+/// `/.well-known/openid-configuration` (RFC 8414 §5), where OpenID Connect
+/// libraries that resource servers use look for the issuer's `jwks_uri`.
 pub async fn metadata(document: web::Data<MetadataDocument>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))

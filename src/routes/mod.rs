@@ -77,6 +77,7 @@ route_table! {
     "/v1/keys/verify" { post => verify_key::verify_key },
     "/.well-known/jwks.json" { get => jwks::jwks },
     "/.well-known/oauth-authorization-server" { get => metadata::metadata },
+    "/.well-known/openid-configuration" { get => metadata::metadata },
     "/healthz" { get => health::healthz },
     "/readyz" { get => health::readyz },
     "/metrics" { get => metrics::metrics },

@@ -72,7 +72,7 @@ pub async fn issue_token(
         return Err(dpop::refused(DpopRefusal::Required, &proofs, now));
     }
     let client_id = client.credentials.client.id.as_str();
-    let per_minute = client.credentials.client.rate_limit_per_minute;
+    let per_minute = client.rate_limit.per_minute;
     let limited = metering.admit(client_id, per_minute, now).await;
     if let Some(decision) = limited.filter(|d| !d.allowed) {
         return Ok(rate_limited(&decision, now));

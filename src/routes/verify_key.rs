@@ -126,7 +126,7 @@ pub async fn verify_key(
     let check = required.map(|r| check_granted(&key.granted, &scope, &r));
     let rejection = api_keys.rejection(&key, request.client_ip, now);
     let limited = match rejection {
-        None => metering.count_key_check(record, now).await,
+        None => metering.count_key_check(&key, now).await,
         Some(_) => None,
     };
     let verdict = match (rejection, &check, limited) {

@@ -13,7 +13,7 @@ use crate::crypto::secret_hasher::Stored;
 use crate::crypto::SecretHasher;
 use crate::domain::SecretOrigin;
 use crate::domain::{ApiKeyCredentials, ApiKeyId, ApiKeySecret, ApiKeyStatus, PlanLimits};
-use crate::domain::{ScopePolicy, ScopeSet};
+use crate::domain::{EffectiveRateLimit, RateTiers, ScopePolicy, ScopeSet};
 use crate::metrics::Counters;
 use crate::storage::{StorageError, Store};
 
@@ -52,17 +52,20 @@ impl KeyVerdict {
     }
 }
 
-/// A key that checked out: its record, plan, and expanded scope.
+/// A key that checked out: its record, plan, expanded scope, and the rate
+/// limit these give it (worked out once, when the record is read).
 #[derive(Debug)]
 pub struct CheckedKey {
     pub credentials: ApiKeyCredentials,
     pub granted: ScopeSet,
+    pub rate_limit: EffectiveRateLimit,
 }
 
 pub struct ApiKeyVerifier {
     store: Arc<dyn Store>,
     secrets: SecretHasher,
     policy: Arc<ScopePolicy>,
+    tiers: Arc<RateTiers>,
     plans: PlanLimits,
     keys: RecordCache<ApiKeyId, Arc<CheckedKey>>,
     reads: CredentialReads<ApiKeyId, ApiKeyCredentials>,
@@ -74,6 +77,7 @@ impl ApiKeyVerifier {
         store: Arc<dyn Store>,
         secrets: SecretHasher,
         policy: Arc<ScopePolicy>,
+        tiers: Arc<RateTiers>,
         plans: PlanLimits,
         counters: Arc<Counters>,
         freshness: &Freshness,
@@ -83,6 +87,7 @@ impl ApiKeyVerifier {
             store,
             secrets,
             policy,
+            tiers,
             plans,
             keys: RecordCache::new(freshness),
             counters,
@@ -198,7 +203,9 @@ impl ApiKeyVerifier {
             let credentials = self.reads.load(id.clone()).await?;
             Ok(credentials.map(|credentials| {
                 let granted = self.policy.expand(&credentials.key.scopes);
+                let own = credentials.key.rate_limit_per_minute;
                 Arc::new(CheckedKey {
+                    rate_limit: self.tiers.for_key(own, &granted),
                     credentials,
                     granted,
                 })

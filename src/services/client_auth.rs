@@ -24,19 +24,20 @@ use crate::crypto::foreign_jws::ForeignJws;
 use crate::crypto::secret_hasher::Stored;
 use crate::crypto::{CredentialDigest, SecretHasher};
 use crate::domain::{
-    AuthMethod, ClientCredentials, ClientId, ClientSecret, PublicJwk, ScopePolicy, ScopeSet,
-    SecretHash,
+    AuthMethod, ClientCredentials, ClientId, ClientSecret, EffectiveRateLimit, PublicJwk,
+    RateTiers, ScopePolicy, ScopeSet, SecretHash,
 };
 use crate::metrics::Counters;
 use crate::storage::{StorageError, Store};
 use crate::time::Clock;
 
 /// A client as the token endpoint sees it: its record plus the expanded set
-/// of scopes it may be granted.
+/// of scopes it may be granted, and the rate limit these give it.
 #[derive(Debug)]
 pub struct AuthenticatedClient {
     pub credentials: ClientCredentials,
     pub grantable: ScopeSet,
+    pub rate_limit: EffectiveRateLimit,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +81,7 @@ pub struct ClientAuthenticator {
     secrets: SecretHasher,
     digest: CredentialDigest,
     policy: Arc<ScopePolicy>,
+    tiers: Arc<RateTiers>,
     clients: RecordCache<String, Arc<AuthenticatedClient>>,
     reads: CredentialReads<ClientId, ClientCredentials>,
     verified: Cache<String, Arc<Vec<VerifiedSecret>>>,
@@ -142,6 +144,7 @@ impl ClientAuthenticator {
         store: Arc<dyn Store>,
         secrets: SecretHasher,
         policy: Arc<ScopePolicy>,
+        tiers: Arc<RateTiers>,
         counters: Arc<Counters>,
         freshness: &Freshness,
         assertions: AssertionChecks,
@@ -152,6 +155,7 @@ impl ClientAuthenticator {
             secrets,
             digest: CredentialDigest::new(),
             policy,
+            tiers,
             clients: RecordCache::new(freshness),
             verified: Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
@@ -453,7 +457,9 @@ impl ClientAuthenticator {
             let credentials = self.reads.load(id.clone()).await?;
             Ok(credentials.map(|credentials| {
                 let grantable = self.policy.expand(&credentials.client.scopes);
+                let own = credentials.client.rate_limit_per_minute;
                 Arc::new(AuthenticatedClient {
+                    rate_limit: self.tiers.for_client(own, &grantable),
                     credentials,
                     grantable,
                 })

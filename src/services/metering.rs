@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use super::api_keys::CheckedKey;
 use super::rate_limit::{Decision, RateLimits};
 use super::usage::UsageRecorder;
-use crate::domain::ApiKey;
 
 pub struct Metering {
     on: bool,
@@ -45,11 +45,11 @@ impl Metering {
     }
 
     /// `admit` and, when admitted, `served`, for a check of a usable API
-    /// key: the check is its own answer.
-    pub async fn count_key_check(&self, key: &ApiKey, now: i64) -> Option<Decision> {
-        let credential = key.id.as_str();
+    /// key at its effective limit: the check is its own answer.
+    pub async fn count_key_check(&self, key: &CheckedKey, now: i64) -> Option<Decision> {
+        let credential = key.credentials.key.id.as_str();
         let decision = self
-            .admit(credential, Some(key.rate_limit_per_minute), now)
+            .admit(credential, key.rate_limit.per_minute, now)
             .await?;
         if decision.allowed {
             self.served(credential, now);

@@ -255,7 +255,7 @@ pub(super) struct ApiKeyRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub expires_at: Option<i64>,
-    pub rate_limit_per_minute: i64,
+    pub rate_limit_per_minute: Option<i64>,
     pub ip_allowlist: String,
     pub metadata: String,
     pub last_used_at: Option<i64>,
@@ -288,7 +288,10 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             created_at: row.created_at,
             updated_at: row.updated_at,
             expires_at: row.expires_at,
-            rate_limit_per_minute: u32::try_from(row.rate_limit_per_minute)
+            rate_limit_per_minute: row
+                .rate_limit_per_minute
+                .map(u32::try_from)
+                .transpose()
                 .map_err(|e| corrupt("API key rate limit", e))?,
             ip_allowlist: IpAllowlist::parse(row.ip_allowlist.split_whitespace())
                 .map_err(|e| corrupt("API key IP allowlist", e))?,

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::on_both_backends;
-use crate::support::cli_process::{keyward, one_json_object, run, Child};
+use crate::support::cli_process::{keyward, keyward_with_env, one_json_object, run, Child};
 use crate::support::helpers::{spawn_app, status_and_json, Backend, TestClient};
 
 async fn admin_commands_print_one_json_object(backend: Backend) {
@@ -325,10 +325,54 @@ async fn api_key_create_prints_the_key_once(backend: Backend) {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--rate-limit-per-minute"));
 }
 
+/// `scope_rate_limits` and `scope_implications` in their environment form:
+/// the CLI shows the tier limit a new key gets, and drops an own limit.
+async fn tier_limits_are_read_from_the_environment(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(keyward::domain::Plan::Starter).await;
+    let settings = [
+        ("KEYWARD_SCOPE_RATE_LIMITS", "{free = 10, deployment = 100}"),
+        ("KEYWARD_SCOPE_IMPLICATIONS", r#"{ops = ["deployment"]}"#),
+    ];
+    let create = [
+        "--json",
+        "api-key",
+        "create",
+        "--org",
+        org.as_str(),
+        "--name",
+        "ops",
+        "--scope",
+        "ops",
+        "--scope",
+        "free",
+        "--rate-limit-per-minute",
+        "7",
+    ];
+    let created = one_json_object(&keyward_with_env(&app, &settings, &create));
+    let own = serde_json::json!({"per_minute": 7, "source": "credential", "scope": null});
+    assert_eq!(created["effective_rate_limit"], own);
+    let id = created["id"].as_str().unwrap();
+    let update = [
+        "--json",
+        "api-key",
+        "update",
+        "--org",
+        org.as_str(),
+        id,
+        "--no-rate-limit",
+    ];
+    let updated = one_json_object(&keyward_with_env(&app, &settings, &update));
+    assert_eq!(updated["rate_limit_per_minute"], serde_json::Value::Null);
+    let tier = serde_json::json!({"per_minute": 100, "source": "scope", "scope": "deployment"});
+    assert_eq!(updated["effective_rate_limit"], tier);
+}
+
 on_both_backends!(
     admin_commands_print_one_json_object,
     admin_commands_reject_bad_input,
     api_key_create_prints_the_key_once,
+    tier_limits_are_read_from_the_environment,
 );
 
 #[test]
@@ -367,6 +411,26 @@ fn a_bad_setting_stops_startup_naming_the_setting() {
             "KEYWARD_SCOPE_IMPLICATIONS",
             r#"{admin = ["dep loyment"]}"#,
             "KEYWARD_SCOPE_IMPLICATIONS",
+        ),
+        (
+            "KEYWARD_SCOPE_RATE_LIMITS",
+            "{free = 0}",
+            "KEYWARD_SCOPE_RATE_LIMITS",
+        ),
+        (
+            "KEYWARD_SCOPE_RATE_LIMITS",
+            "{admin = 10001}",
+            "KEYWARD_SCOPE_RATE_LIMITS",
+        ),
+        (
+            "KEYWARD_SCOPE_RATE_LIMITS",
+            r#"{"fr ee" = 10}"#,
+            "KEYWARD_SCOPE_RATE_LIMITS",
+        ),
+        (
+            "KEYWARD_SCOPE_RATE_LIMITS",
+            "{free = -1}",
+            "KEYWARD_SCOPE_RATE_LIMITS",
         ),
         (
             "KEYWARD_AUDIT_RETENTION_DAYS",

@@ -34,6 +34,7 @@ on_both_backends!(
     key_lists_come_in_pages_of_fifty,
     another_organisation_cannot_take_over_an_invited_user,
     a_key_added_in_the_console_signs_assertions_until_removed,
+    key_and_client_pages_show_the_effective_rate_limit,
 );
 
 async fn org(app: &TestApp, plan: Plan) -> String {
@@ -1211,4 +1212,82 @@ async fn a_key_added_in_the_console_signs_assertions_until_removed(backend: Back
         ("client_assertion", again.as_str()),
     ];
     assert_eq!(token(owned(&form)).await, 401);
+}
+
+/// The key and client pages show the limit that applies and where it comes
+/// from; a blank rate limit in the edit form drops the key's own.
+async fn key_and_client_pages_show_the_effective_rate_limit(backend: Backend) {
+    let app = spawn_app_with(backend, crate::tier_limits::tiers).await;
+    let org = org(&app, Plan::Starter).await;
+    let (browser, _) = signed_in(&app, &org, "admin").await;
+    let created = create_key(&browser, &org, &[("name", "free tier"), ("scopes", "free")]).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let page = created.location().to_owned();
+    let shown = browser.get(&page).await;
+    assert_eq!(
+        shown.text_of("rate-limit").as_deref(),
+        Some("10 per minute")
+    );
+    assert!(
+        shown.body.contains("the tier of scope <code>free</code>"),
+        "{}",
+        shown.body
+    );
+    let list = browser.get(&format!("/console/orgs/{org}/api-keys")).await;
+    assert!(
+        list.body.contains("<td class=\"optional\">10</td>"),
+        "{}",
+        list.body
+    );
+
+    let edit = |rate: &'static str| {
+        let (browser, page, csrf) = (&browser, &page, shown.csrf());
+        async move {
+            let fields = [
+                ("csrf", csrf.as_str()),
+                ("name", "free tier"),
+                ("scopes", "free"),
+                ("expires_at", ""),
+                ("rate_limit", rate),
+                ("ip_allowlist", ""),
+            ];
+            let edited = browser.post(&format!("{page}/edit"), &fields).await;
+            assert_eq!(edited.status, 303, "{}", edited.body);
+            browser.get(page).await
+        }
+    };
+    let own = edit("25").await;
+    assert_eq!(own.text_of("rate-limit").as_deref(), Some("25 per minute"));
+    assert!(own.body.contains("(its own)"));
+    let field = |value: &str| format!(r#"name="rate_limit" min="1" max="10000" value="{value}""#);
+    assert!(own.body.contains(&field("25")), "the form shows its own");
+    let back = edit("").await;
+    assert_eq!(back.text_of("rate-limit").as_deref(), Some("10 per minute"));
+    assert!(back.body.contains(&field("")), "and blank once dropped");
+
+    for (scopes, limit, source) in [
+        (
+            "ops",
+            "100 per minute",
+            "the tier of scope <code>deployment</code>",
+        ),
+        ("payouts:read", "no limit", "the default"),
+    ] {
+        let form = browser
+            .get(&format!("/console/orgs/{org}/clients/new"))
+            .await;
+        let fields = [
+            ("csrf", form.csrf()),
+            ("name", "c".into()),
+            ("scopes", scopes.into()),
+        ];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let made = browser
+            .post(&format!("/console/orgs/{org}/clients"), &fields)
+            .await;
+        assert_eq!(made.status, 303, "{}", made.body);
+        let client = browser.get(made.location()).await;
+        assert_eq!(client.text_of("rate-limit").as_deref(), Some(limit));
+        assert!(client.body.contains(source), "{}", client.body);
+    }
 }

@@ -122,7 +122,9 @@ async fn an_owner_manages_api_keys_in_the_browser() {
 
     browser.fill("#rate_limit", "250").await;
     browser.click("form[action$='/edit'] button").await;
-    browser.wait_for_text("#rate-limit", "250 per minute").await;
+    browser
+        .wait_for_text("#rate-limit", "250 per minute (its own)")
+        .await;
     let body = verify_becomes(&app, &rs, &key, "VALID").await;
     assert_eq!(body["ratelimit"]["limit"], 250);
     app.usage_written().await;

@@ -136,7 +136,9 @@ async fn a_node_rides_out_a_postgres_outage_and_recovers_without_a_restart() {
         .create_client_in(&org, &["payouts:read"], &[API], None)
         .await;
     let key = app
-        .create_api_key(&org, &["payouts:read"], |k| k.rate_limit_per_minute = 1000)
+        .create_api_key(&org, &["payouts:read"], |k| {
+            k.rate_limit_per_minute = Some(1000)
+        })
         .await
         .unwrap();
     let auditor = app.admin_token(&org, &["keyward:audit:read"]).await;

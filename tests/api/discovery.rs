@@ -1,4 +1,5 @@
-//! Metadata (RFC 8414), JWKS (RFC 7517) and health endpoints.
+//! Metadata (RFC 8414, also at the OpenID Connect discovery path), JWKS
+//! (RFC 7517) and health endpoints.
 
 use crate::on_both_backends;
 use crate::support::helpers::{spawn_app, spawn_app_with, Backend};
@@ -49,6 +50,53 @@ async fn metadata_describes_the_server(backend: Backend) {
     assert_eq!(doc["scopes_supported"], serde_json::json!(["payouts:read"]));
 }
 
+/// The metadata at `/.well-known/openid-configuration` too (RFC 8414 §5),
+/// where OpenID Connect libraries look: the same bytes and headers, the
+/// issuer configured, HEAD answered, and nothing Keyward does not do.
+async fn openid_configuration_is_the_same_document(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.issuer = Some("https://auth.example.test/".into());
+    })
+    .await;
+    let fetch =
+        |method: reqwest::Method, path: &str| app.http.request(method, app.url(path)).send();
+    let mut answers = Vec::new();
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let response = fetch(reqwest::Method::GET, path).await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers().clone();
+        assert_eq!(headers["cache-control"], "public, max-age=3600", "{path}");
+        assert_eq!(headers["content-type"], "application/json", "{path}");
+        let body = response.bytes().await.unwrap();
+
+        let head = fetch(reqwest::Method::HEAD, path).await.unwrap();
+        assert_eq!(head.status(), 200, "HEAD {path}");
+        assert_eq!(head.headers()["cache-control"], "public, max-age=3600");
+        assert!(head.bytes().await.unwrap().is_empty(), "HEAD {path}");
+        answers.push(body);
+    }
+    assert_eq!(answers[0], answers[1], "one document at both paths");
+
+    let doc: serde_json::Value = serde_json::from_slice(&answers[1]).unwrap();
+    assert_eq!(doc["issuer"], "https://auth.example.test");
+    assert_eq!(
+        doc["jwks_uri"],
+        "https://auth.example.test/.well-known/jwks.json"
+    );
+    assert_eq!(doc["response_types_supported"], serde_json::json!([]));
+    for absent in [
+        "authorization_endpoint",
+        "userinfo_endpoint",
+        "subject_types_supported",
+        "id_token_signing_alg_values_supported",
+    ] {
+        assert!(doc.get(absent).is_none(), "{absent} is not Keyward's");
+    }
+}
+
 async fn jwks_publishes_only_public_parts(backend: Backend) {
     for alg in ["ES256", "EdDSA", "RS256"] {
         let app = spawn_app_with(backend, |s| s.signing_alg = alg.parse().unwrap()).await;
@@ -87,6 +135,7 @@ async fn health_and_readiness(backend: Backend) {
 
 on_both_backends!(
     metadata_describes_the_server,
+    openid_configuration_is_the_same_document,
     jwks_publishes_only_public_parts,
     health_and_readiness,
 );

@@ -46,6 +46,7 @@ mod shared_limits;
 mod slow_requests;
 mod storage;
 mod support;
+mod tier_limits;
 mod token;
 mod token_errors;
 mod usage;

@@ -152,7 +152,9 @@ async fn traffic_moves_the_metrics(backend: Backend) {
 
 async fn rate_limits_changes_and_the_usage_queue_are_published(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (rs, org, key) = app.key_to_check(|k| k.rate_limit_per_minute = 1).await;
+    let (rs, org, key) = app
+        .key_to_check(|k| k.rate_limit_per_minute = Some(1))
+        .await;
     let before = Scrape::of(&app).await;
     for _ in 0..2 {
         app.verify_key(&rs, json!({ "key": key.key })).await;

@@ -200,7 +200,9 @@ async fn the_operator_sets_the_ceiling_and_may_turn_metering_off(backend: Backen
 
     let rs = app.create_resource_server(&[API]).await;
     let key = app
-        .create_api_key(&org, &["payouts:read"], |k| k.rate_limit_per_minute = 1)
+        .create_api_key(&org, &["payouts:read"], |k| {
+            k.rate_limit_per_minute = Some(1)
+        })
         .await
         .unwrap();
     for _ in 0..5 {

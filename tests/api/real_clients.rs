@@ -1,5 +1,6 @@
 //! `private_key_jwt` from real clients, unchanged and only configured:
-//! Python authlib's `PrivateKeyJWT` and Node openid-client's `PrivateKeyJwt`,
+//! Python authlib's `PrivateKeyJWT` and Node openid-client's `PrivateKeyJwt`
+//! (and openid-client's OpenID Connect discovery, oauth4webapi's DPoP),
 //! at the versions `tests/clients/` pins, run as child processes. They get a
 //! token that a resource server accepts, and a wrong `kid` gets them none.
 //! `tests/clients/install.sh` installs them; the tests run it when they do
@@ -26,6 +27,8 @@ const INSTALL: &str = "tests/clients/install.sh";
 enum RealClient {
     Authlib,
     OpenidClient,
+    /// openid-client's OpenID Connect discovery (node/discovery.mjs).
+    OpenidClientDiscovery,
     /// oauth4webapi's DPoP (node/dpop.mjs).
     Oauth4webapi,
 }
@@ -49,10 +52,11 @@ impl RealClient {
                     venv.join(".requirements"),
                 )
             }
-            Self::OpenidClient | Self::Oauth4webapi => (
+            Self::OpenidClient | Self::OpenidClientDiscovery | Self::Oauth4webapi => (
                 PathBuf::from("node"),
                 clients.join(match self {
                     Self::OpenidClient => "node/private_key_jwt.mjs",
+                    Self::OpenidClientDiscovery => "node/discovery.mjs",
                     _ => "node/dpop.mjs",
                 }),
                 clients.join("node/package-lock.json"),
@@ -284,3 +288,35 @@ async fn oauth4webapi_gets_a_dpop_token_and_uses_it(backend: Backend) {
 }
 
 on_both_backends!(oauth4webapi_gets_a_dpop_token_and_uses_it);
+
+/// openid-client's default discovery reads `/.well-known/openid-configuration`:
+/// it takes the document as it is (no ID token fields) and gets a token
+/// there that verifies against the discovered key set.
+async fn openid_client_discovers_the_issuer_the_oidc_way(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let client = app.create_client(&["payouts:read"], &[API]).await;
+    let output = RealClient::OpenidClientDiscovery
+        .run(&[
+            ("ISSUER", &app.address),
+            ("CLIENT_ID", &client.id),
+            ("CLIENT_SECRET", &client.secret),
+            ("SCOPE", "payouts:read"),
+        ])
+        .await
+        .unwrap_or_else(|e| panic!("openid-client discovery: {e}"));
+    let metadata = &output["metadata"];
+    assert_eq!(metadata["issuer"], app.address.as_str(), "{output}");
+    assert_eq!(
+        metadata["jwks_uri"],
+        app.url("/.well-known/jwks.json").as_str()
+    );
+    assert!(metadata
+        .get("id_token_signing_alg_values_supported")
+        .is_none());
+    assert_eq!(output["token"]["scope"], "payouts:read", "{output}");
+    let token = output["token"]["access_token"].as_str().unwrap();
+    let verified = verify(&app, token, API).await.unwrap();
+    assert_eq!(verified.claims["client_id"], client.id.as_str());
+}
+
+on_both_backends!(openid_client_discovers_the_issuer_the_oidc_way);

@@ -72,7 +72,9 @@ async fn two_replicas_share_one_budget(backend: Backend) {
     let _redis = redis_turn().await;
     let a = spawn_app_with(backend, |s| s.redis_url = Some(redis_url())).await;
     let b = a.replica().await;
-    let (rs, _, key) = a.key_to_check(|k| k.rate_limit_per_minute = 100).await;
+    let (rs, _, key) = a
+        .key_to_check(|k| k.rate_limit_per_minute = Some(100))
+        .await;
 
     // One check on each node first, so the burst finds both warm.
     let started = Instant::now();
@@ -111,7 +113,7 @@ async fn rates_beyond_one_a_millisecond_are_shared_too() {
     let org = app.create_org(Plan::Enterprise).await;
     let key = app
         .create_api_key(&org, &["payouts:read"], |k| {
-            k.rate_limit_per_minute = 100_000_000
+            k.rate_limit_per_minute = Some(100_000_000)
         })
         .await
         .unwrap();
@@ -170,7 +172,9 @@ impl Drop for RestartRedis {
 async fn checks_ride_out_a_redis_outage_on_local_budgets() {
     let _redis = redis_turn().await;
     let app = spawn_app_with(Backend::Sqlite, |s| s.redis_url = Some(redis_url())).await;
-    let (rs, _, key) = app.key_to_check(|k| k.rate_limit_per_minute = 5).await;
+    let (rs, _, key) = app
+        .key_to_check(|k| k.rate_limit_per_minute = Some(5))
+        .await;
     assert_eq!(code(&app, &rs, &key).await, "VALID");
     assert!(budget_exists(&key.id), "the budget lives in Redis");
 

@@ -425,24 +425,7 @@ async fn instant_reads_answer_as_the_store_does(backend: Backend) {
         .insert_client(&lapsed, &hash(Some(1_700_000_001)))
         .await
         .unwrap();
-    let key = ApiKey {
-        id: ApiKeySecret::generate().id().clone(),
-        org_id: acme.id.clone(),
-        name: Name::parse("deploys").unwrap(),
-        scopes: ScopeSet::parse("deployment").unwrap(),
-        status: ApiKeyStatus::Deactivated,
-        created_at: 1_700_000_200,
-        updated_at: 1_700_000_300,
-        expires_at: Some(1_950_000_000),
-        rate_limit_per_minute: 250,
-        ip_allowlist: IpAllowlist::parse(["10.0.0.0/8"]).unwrap(),
-        metadata: serde_json::json!({"team": "infra"})
-            .as_object()
-            .unwrap()
-            .clone(),
-        last_used_at: None,
-        request_count: 0,
-    };
+    let key = api_key(&acme.id, Some(250));
     store
         .insert_api_key(&key, "$hmac-sha256$k=AAAAAAAA$key", None)
         .await
@@ -474,6 +457,53 @@ async fn instant_reads_answer_as_the_store_does(backend: Backend) {
     assert_eq!(format!("{read:?}"), format!("{expected:?}"));
     let unknown = ApiKeySecret::generate();
     assert!(instant.api_key_credentials(unknown.id()).unwrap().is_none());
+}
+
+fn api_key(org: &OrgId, rate_limit_per_minute: Option<u32>) -> ApiKey {
+    ApiKey {
+        id: ApiKeySecret::generate().id().clone(),
+        org_id: org.clone(),
+        name: Name::parse("deploys").unwrap(),
+        scopes: ScopeSet::parse("deployment").unwrap(),
+        status: ApiKeyStatus::Deactivated,
+        created_at: 1_700_000_200,
+        updated_at: 1_700_000_300,
+        expires_at: Some(1_950_000_000),
+        rate_limit_per_minute,
+        ip_allowlist: IpAllowlist::parse(["10.0.0.0/8"]).unwrap(),
+        metadata: serde_json::json!({"team": "infra"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        last_used_at: None,
+        request_count: 0,
+    }
+}
+
+/// A key's own rate limit may be absent (it follows its tier), set, and
+/// removed again.
+async fn api_key_own_rate_limit_is_optional(backend: Backend) {
+    let (store, _db, _dir) = open(backend).await;
+    let acme = org(Plan::Starter);
+    store.insert_organisation(&acme).await.unwrap();
+    let mut key = api_key(&acme.id, None);
+    store
+        .insert_api_key(&key, "$hmac-sha256$k=AAAAAAAA$key", None)
+        .await
+        .unwrap();
+    let limit = |k: ApiKey| k.rate_limit_per_minute;
+    let read = store.get_api_key(&acme.id, &key.id).await.unwrap();
+    assert_eq!(limit(read), None);
+    let credentials = store.api_key_credentials(&key.id).await.unwrap().unwrap();
+    assert_eq!(limit(credentials.key), None);
+    for own in [Some(5), None] {
+        key.rate_limit_per_minute = own;
+        store.update_api_key(&key, None).await.unwrap();
+        assert_eq!(
+            limit(store.get_api_key(&acme.id, &key.id).await.unwrap()),
+            own
+        );
+    }
 }
 
 /// A flush of usage for more credentials than one statement carries.
@@ -550,6 +580,7 @@ on_both_backends!(
     audit_events_list_newest_first_and_purge,
     organisations_round_trip,
     client_allowlist_and_rate_limit_round_trip,
+    api_key_own_rate_limit_is_optional,
     clients_round_trip_with_plan_and_live_secrets,
     expired_secret_hashes_are_not_returned,
     clients_list_by_organisation,

@@ -21,7 +21,7 @@ async fn checks_by_many_callers_are_all_counted(backend: Backend) {
     let org = app.create_org(Plan::Enterprise).await;
     let key = app
         .create_api_key(&org, &["payouts:read"], |k| {
-            k.rate_limit_per_minute = 10_000
+            k.rate_limit_per_minute = Some(10_000)
         })
         .await
         .unwrap();
@@ -93,7 +93,7 @@ async fn a_graceful_stop_loses_no_count(backend: Backend) {
     let org = app.create_org(Plan::Enterprise).await;
     let key = app
         .create_api_key(&org, &["payouts:read"], |k| {
-            k.rate_limit_per_minute = 10_000
+            k.rate_limit_per_minute = Some(10_000)
         })
         .await
         .unwrap();

@@ -50,7 +50,7 @@ pub async fn create(
     let org = org_id(&path)?;
     let body = read_json(&req, payload).await?;
     let (key, secret) = management.create_api_key(&caller, &org, body).await?;
-    let view = ApiKeyView::at(&key, management.clock.unix());
+    let view = ApiKeyView::at(&key, management.clock.unix(), &management.rate_tiers);
     Ok(created(&org, view, &secret, None))
 }
 
@@ -75,7 +75,7 @@ pub async fn list(
         &page,
         &keys,
         |k| (k.created_at, k.id.as_str()),
-        |k| ApiKeyView::at(k, now),
+        |k| ApiKeyView::at(k, now, &management.rate_tiers),
     );
     Ok(HttpResponse::Ok().json(body))
 }
@@ -87,7 +87,11 @@ pub async fn get(
 ) -> Result<HttpResponse, Problem> {
     let (org, id) = key_path(&path)?;
     let key = management.get_api_key(&caller, &org, &id).await?;
-    Ok(HttpResponse::Ok().json(ApiKeyView::at(&key, management.clock.unix())))
+    Ok(HttpResponse::Ok().json(ApiKeyView::at(
+        &key,
+        management.clock.unix(),
+        &management.rate_tiers,
+    )))
 }
 
 pub async fn update(
@@ -102,7 +106,11 @@ pub async fn update(
     let key = management
         .update_api_key(&caller, &org, &id, changes)
         .await?;
-    Ok(HttpResponse::Ok().json(ApiKeyView::at(&key, management.clock.unix())))
+    Ok(HttpResponse::Ok().json(ApiKeyView::at(
+        &key,
+        management.clock.unix(),
+        &management.rate_tiers,
+    )))
 }
 
 pub async fn deactivate(
@@ -131,7 +139,11 @@ async fn set_status(
     let key = management
         .set_api_key_status(&caller, &org, &id, status)
         .await?;
-    Ok(HttpResponse::Ok().json(ApiKeyView::at(&key, management.clock.unix())))
+    Ok(HttpResponse::Ok().json(ApiKeyView::at(
+        &key,
+        management.clock.unix(),
+        &management.rate_tiers,
+    )))
 }
 
 /// The optional body of a roll.
@@ -156,10 +168,10 @@ pub async fn roll(
         .roll_api_key(&caller, &org, &id, body.grace_period_seconds)
         .await?;
     let now = management.clock.unix();
-    let previous = Some(ApiKeyView::at(&rolled.old, now));
+    let previous = Some(ApiKeyView::at(&rolled.old, now, &management.rate_tiers));
     Ok(created(
         &org,
-        ApiKeyView::at(&rolled.new, now),
+        ApiKeyView::at(&rolled.new, now, &management.rate_tiers),
         &rolled.secret,
         previous,
     ))

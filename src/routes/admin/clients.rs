@@ -42,7 +42,7 @@ pub async fn create(
     let created = management.create_client(&caller, &org, body).await?;
     let location = format!("/admin/v1/orgs/{org}/clients/{}", created.client.id);
     let view = WithSecret {
-        client: ClientView::of(&created.client),
+        client: ClientView::of(&created.client, &management.rate_tiers),
         client_secret: exposed(created.secret.as_ref()),
         previous_secret_expires_at: None,
     };
@@ -62,7 +62,7 @@ pub async fn list(
         &page,
         &clients,
         |c| (c.created_at, c.id.as_str()),
-        ClientView::of,
+        |c| ClientView::of(c, &management.rate_tiers),
     );
     Ok(HttpResponse::Ok().json(body))
 }
@@ -74,7 +74,7 @@ pub async fn get(
 ) -> Result<HttpResponse, Problem> {
     let (org, id) = client_path(&path)?;
     let client = management.get_client(&caller, &org, &id).await?;
-    Ok(HttpResponse::Ok().json(ClientView::of(&client)))
+    Ok(HttpResponse::Ok().json(ClientView::of(&client, &management.rate_tiers)))
 }
 
 pub async fn update(
@@ -89,7 +89,7 @@ pub async fn update(
     let client = management
         .update_client(&caller, &org, &id, changes)
         .await?;
-    Ok(HttpResponse::Ok().json(ClientView::of(&client)))
+    Ok(HttpResponse::Ok().json(ClientView::of(&client, &management.rate_tiers)))
 }
 
 pub async fn rotate_secret(
@@ -105,7 +105,7 @@ pub async fn rotate_secret(
         .rotate_client_secret(&caller, &org, &id, rotation)
         .await?;
     let view = WithSecret {
-        client: ClientView::of(&rotated.client),
+        client: ClientView::of(&rotated.client, &management.rate_tiers),
         client_secret: exposed(rotated.secret.as_ref()),
         previous_secret_expires_at: Some(crate::time::rfc3339(rotated.previous_secret_expires_at)),
     };
@@ -140,7 +140,7 @@ async fn set_status(
     let client = management
         .set_client_status(&caller, &org, &id, status)
         .await?;
-    Ok(HttpResponse::Ok().json(ClientView::of(&client)))
+    Ok(HttpResponse::Ok().json(ClientView::of(&client, &management.rate_tiers)))
 }
 
 pub async fn delete(

@@ -16,12 +16,12 @@ use super::paging;
 use super::session::SignedIn;
 use super::usage_chart::{chart, Window};
 use super::widgets::{
-    create_button, delete_form, grace_period_field, shown_once, status_badge, status_form,
+    self, create_button, delete_form, grace_period_field, shown_once, status_badge, status_form,
     when_or_never,
 };
 use crate::domain::api_key::DEFAULT_KEY_RATE_LIMIT;
 use crate::domain::management_scope::KEYS_WRITE;
-use crate::domain::{ApiKey, ApiKeyId, ApiKeyStatus};
+use crate::domain::{ApiKey, ApiKeyId, ApiKeyStatus, RateTiers};
 use crate::management::{
     ApiKeyChanges, ApiKeyList, Management, NewApiKey, UsageQuery, UsageSeries,
 };
@@ -157,7 +157,7 @@ pub async fn list(
                                 td.optional { (key.scopes.to_string()) }
                                 td { (status_badge(key.display_status(now))) }
                                 td.optional { (when_or_never(key.expires_at)) }
-                                td.optional { (key.rate_limit_per_minute) }
+                                td.optional { (per_minute(&management.rate_tiers, key)) }
                                 td.optional { (when_or_never(key.last_used_at)) }
                                 td { (key.request_count) }
                             }
@@ -201,7 +201,10 @@ fn key_fields(values: &KeyForm) -> Markup {
         input #expires_at type="datetime-local" name="expires_at" value=(values.expires_at);
         label for="rate_limit" {
             "Rate limit per minute "
-            span.hint { "(1–10,000; blank for the default " (DEFAULT_KEY_RATE_LIMIT) ")" }
+            span.hint {
+                "(1–10,000; blank for none of its own: its scopes' tier, else "
+                (DEFAULT_KEY_RATE_LIMIT) ")"
+            }
         }
         input #rate_limit type="number" name="rate_limit" min="1" max="10000" value=(values.rate_limit);
         label for="ip_allowlist" { "IP allowlist " span.hint { "(addresses or CIDR ranges, separated by spaces; blank for any)" } }
@@ -289,7 +292,11 @@ pub async fn detail(
         .await?;
     let usage = usage_section(&org, &key, &series, window, from);
     signed_in.page_revealing(&req, |secret| {
-        org.page(key.name.as_str(), key_page(&org, &key, now, secret, usage))
+        let tiers = &management.rate_tiers;
+        org.page(
+            key.name.as_str(),
+            key_page(&org, &key, now, tiers, secret, usage),
+        )
     })
 }
 
@@ -322,6 +329,7 @@ fn key_page(
     org: &OrgPage<'_>,
     key: &ApiKey,
     now: i64,
+    tiers: &RateTiers,
     secret: Option<&str>,
     usage: Markup,
 ) -> Markup {
@@ -332,7 +340,10 @@ fn key_page(
         name: key.name.as_str().to_owned(),
         scopes: key.scopes.to_string(),
         expires_at: key.expires_at.map(local_time).unwrap_or_default(),
-        rate_limit: key.rate_limit_per_minute.to_string(),
+        rate_limit: key
+            .rate_limit_per_minute
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
         ip_allowlist: key.ip_allowlist.entries().collect::<Vec<_>>().join(" "),
     };
     html! {
@@ -347,7 +358,7 @@ fn key_page(
                 dt { "Scopes" } dd { (key.scopes.to_string()) }
                 dt { "Created" } dd { (when(key.created_at)) }
                 dt { "Expires" } dd { (when_or_never(key.expires_at)) }
-                dt { "Rate limit" } dd #rate-limit { (key.rate_limit_per_minute) " per minute" }
+                dt { "Rate limit" } dd #rate-limit { (widgets::rate_limit(&tiers.of_key(key))) }
                 dt { "IP allowlist" } dd { @if key.ip_allowlist.is_empty() { "any address" } @else { (values.ip_allowlist) } }
                 dt { "Last used" } dd { (when_or_never(key.last_used_at)) }
                 dt { "Requests" } dd { (key.request_count) }
@@ -400,9 +411,7 @@ pub async fn edit(
         name: Some(input.name.clone()),
         scopes: Some(entries(&input.scopes)),
         expires_at,
-        rate_limit_per_minute: Some(
-            rate_limit(&input.rate_limit)?.unwrap_or(DEFAULT_KEY_RATE_LIMIT),
-        ),
+        rate_limit_per_minute: Some(rate_limit(&input.rate_limit)?),
         ip_allowlist: Some(entries(&input.ip_allowlist)),
         metadata: None,
     };
@@ -461,4 +470,12 @@ pub async fn delete(
         .delete_api_key(&caller, &org.org.id, &key_id)
         .await?;
     Ok(see_other(org.url("/api-keys")))
+}
+
+/// The per-minute limit applied to a key, for the list.
+fn per_minute(tiers: &RateTiers, key: &ApiKey) -> String {
+    match tiers.of_key(key).per_minute {
+        Some(n) => n.to_string(),
+        None => "none".into(),
+    }
 }

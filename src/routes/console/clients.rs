@@ -16,11 +16,11 @@ use super::org_page::{see_other, OrgPage};
 use super::paging;
 use super::session::SignedIn;
 use super::widgets::{
-    create_button, delete_form, grace_period_field, shown_once, status_badge, status_form,
+    self, create_button, delete_form, grace_period_field, shown_once, status_badge, status_form,
     when_or_never,
 };
 use crate::domain::management_scope::CLIENTS_WRITE;
-use crate::domain::{Client, ClientId, ClientStatus};
+use crate::domain::{Client, ClientId, ClientStatus, RateTiers};
 use crate::management::{ClientChanges, Management, NewClient, SecretRotation};
 
 #[derive(Deserialize)]
@@ -146,7 +146,7 @@ fn client_fields(values: &ClientForm) -> Markup {
         input #audiences type="text" name="audiences" value=(values.audiences);
         label for="expires_at" { "Expires " span.hint { "(UTC; blank for never)" } }
         input #expires_at type="datetime-local" name="expires_at" value=(values.expires_at);
-        label for="rate_limit" { "Token requests per minute " span.hint { "(1–10,000; blank for no limit of its own)" } }
+        label for="rate_limit" { "Token requests per minute " span.hint { "(1–10,000; blank for none of its own: its scopes' tier, else no limit)" } }
         input #rate_limit type="number" name="rate_limit" min="1" max="10000" value=(values.rate_limit);
         label for="ip_allowlist" { "IP allowlist " span.hint { "(addresses or CIDR ranges that may ask for tokens; blank for any)" } }
         input #ip_allowlist type="text" name="ip_allowlist" value=(values.ip_allowlist);
@@ -239,12 +239,18 @@ pub async fn detail(
     signed_in.page_revealing(&req, |secret| {
         org.page(
             client.name.as_str(),
-            client_page(&org, &client, now, secret),
+            client_page(&org, &client, now, &management.rate_tiers, secret),
         )
     })
 }
 
-fn client_page(org: &OrgPage<'_>, client: &Client, now: i64, secret: Option<&str>) -> Markup {
+fn client_page(
+    org: &OrgPage<'_>,
+    client: &Client,
+    now: i64,
+    tiers: &RateTiers,
+    secret: Option<&str>,
+) -> Markup {
     let here = org.url(&format!("/clients/{}", client.id));
     let csrf = &org.signed_in.csrf;
     let list = |items: Vec<String>| items.join(" ");
@@ -283,7 +289,7 @@ fn client_page(org: &OrgPage<'_>, client: &Client, now: i64, secret: Option<&str
                 dt { "Audiences" } dd { @if values.audiences.is_empty() { "the issuer" } @else { (values.audiences) } }
                 dt { "Created" } dd { (when(client.created_at)) }
                 dt { "Expires" } dd { (when_or_never(client.expires_at)) }
-                dt { "Rate limit" } dd { @match client.rate_limit_per_minute { Some(n) => { (n) " per minute" }, None => "none of its own" } }
+                dt { "Rate limit" } dd #rate-limit { (widgets::rate_limit(&tiers.of_client(client))) }
                 dt { "IP allowlist" } dd { @if client.ip_allowlist.is_empty() { "any address" } @else { (values.ip_allowlist) } }
                 dt { "Last used" } dd { (when_or_never(client.last_used_at)) }
                 dt { "Requests" } dd { (client.request_count) }

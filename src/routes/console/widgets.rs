@@ -3,6 +3,8 @@
 
 use maud::{html, Markup};
 
+use crate::domain::{EffectiveRateLimit, RateLimitSource};
+
 use super::layout::csrf_field;
 use super::org_page::OrgPage;
 
@@ -99,4 +101,21 @@ pub fn create_button(org: &OrgPage<'_>, scope: &str, new_page: &str, label: &str
 pub fn when_or_never(at: Option<i64>) -> String {
     at.map(super::layout::when)
         .unwrap_or_else(|| "never".into())
+}
+
+/// A credential's effective rate limit and where it comes from.
+pub fn rate_limit(limit: &EffectiveRateLimit) -> Markup {
+    html! {
+        @match limit.per_minute {
+            Some(n) => { (n) " per minute" },
+            None => "no limit",
+        }
+        span.hint {
+            @match &limit.source {
+                RateLimitSource::Credential => " (its own)",
+                RateLimitSource::Scope(scope) => { " (the tier of scope " code { (scope.as_str()) } ")" },
+                RateLimitSource::Default => " (the default: none of its own, no tier among its scopes)",
+            }
+        }
+    }
 }

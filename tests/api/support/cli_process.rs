@@ -53,6 +53,13 @@ pub fn keyward(app: &TestApp, args: &[&str]) -> Output {
     run(app.dir.path(), &app_env(app), args)
 }
 
+/// `keyward`, with further `KEYWARD_*` settings in its environment.
+pub fn keyward_with_env(app: &TestApp, settings: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut env: Vec<(&str, String)> = app_env(app);
+    env.extend(settings.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    run(app.dir.path(), &env, args)
+}
+
 /// `keyward`, with `stdin` on its standard input.
 pub fn keyward_with_stdin(app: &TestApp, args: &[&str], stdin: &str) -> Output {
     run_with_stdin(app.dir.path(), &app_env(app), args, Some(stdin))

@@ -248,7 +248,7 @@ pub struct NewApiKey {
     pub name: Name,
     pub scopes: ScopeSet,
     pub expires_at: Option<i64>,
-    pub rate_limit_per_minute: u32,
+    pub rate_limit_per_minute: Option<u32>,
     pub ip_allowlist: IpAllowlist,
     pub metadata: serde_json::Map<String, Value>,
 }
@@ -571,7 +571,7 @@ impl TestApp {
             name: Name::parse("integration key").unwrap(),
             scopes: ScopeSet::from_strs(scopes.iter().copied()).unwrap(),
             expires_at: None,
-            rate_limit_per_minute: 60,
+            rate_limit_per_minute: None,
             ip_allowlist: IpAllowlist::default(),
             metadata: serde_json::Map::new(),
         };
