@@ -113,6 +113,10 @@ pub struct Settings {
     pub smtp_password: Option<secrecy::SecretString>,
     /// The `From` of every email, such as `Keyward <keyward@example.com>`.
     pub smtp_from: Option<String>,
+    /// Emails about one organisation in an hour; past it they are not
+    /// sent (an organisation's admins choose its addresses and the
+    /// credentials' expiry dates, so they could make Keyward mail anyone).
+    pub email_max_per_org_per_hour: u32,
     /// Serve the developer console under `/console`.
     pub console_enabled: bool,
     /// How long a stop (SIGTERM or SIGINT) waits for open connections to
@@ -170,6 +174,7 @@ impl Default for Settings {
             smtp_username: None,
             smtp_password: None,
             smtp_from: None,
+            email_max_per_org_per_hour: 100,
             console_enabled: true,
             shutdown_timeout_seconds: 30,
             shutdown_drain_seconds: 0,

@@ -316,7 +316,10 @@ impl Core {
             Arc::new(EmailOutbox::new(
                 &server_secret,
                 links,
-                settings.expiry_warning_days,
+                crate::services::email::EmailPolicy {
+                    warning_days: settings.expiry_warning_days,
+                    max_per_org_per_hour: settings.email_max_per_org_per_hour,
+                },
             ))
         });
         Ok(Self {

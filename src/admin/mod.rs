@@ -26,7 +26,7 @@ use crate::management::{Management, ManagementError};
 use crate::metrics::Counters;
 use crate::parts::{check_digest_keys, open_store, secret_hasher, server_secret};
 use crate::services::audit_writer::AuditWriter;
-use crate::services::email::{EmailOutbox, Links};
+use crate::services::email::{EmailOutbox, EmailPolicy, Links};
 use crate::time::SystemClock;
 
 pub async fn run(command: Command, settings: &Settings, as_json: bool) -> anyhow::Result<()> {
@@ -100,10 +100,14 @@ fn email_outbox(settings: &Settings) -> anyhow::Result<Option<Arc<EmailOutbox>>>
         issuer: settings.issuer(),
         console: settings.console_enabled,
     };
+    let policy = EmailPolicy {
+        warning_days: settings.expiry_warning_days,
+        max_per_org_per_hour: settings.email_max_per_org_per_hour,
+    };
     Ok(Some(Arc::new(EmailOutbox::new(
         &server_secret(settings)?,
         links,
-        settings.expiry_warning_days,
+        policy,
     ))))
 }
 

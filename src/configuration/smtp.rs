@@ -10,6 +10,12 @@ impl Settings {
     /// The mail server when email is on, `None` when `smtp_host` is unset;
     /// an error names the setting at fault.
     pub fn smtp(&self) -> Result<Option<SmtpServer>, ConfigError> {
+        if !(1..=1_000_000).contains(&self.email_max_per_org_per_hour) {
+            return Err(invalid(
+                "email_max_per_org_per_hour",
+                "must be between 1 and 1000000",
+            ));
+        }
         let Some(host) = &self.smtp_host else {
             let stray = [
                 ("smtp_port", self.smtp_port.is_some()),
@@ -129,7 +135,11 @@ mod tests {
     #[test]
     fn bad_settings_name_themselves() {
         type Change = Box<dyn Fn(&mut Settings)>;
-        let cases: [(&str, Change); 6] = [
+        let cases: [(&str, Change); 7] = [
+            (
+                "email_max_per_org_per_hour",
+                Box::new(|s| s.email_max_per_org_per_hour = 0),
+            ),
             (
                 "smtp_host",
                 Box::new(|s| s.smtp_host = Some("smtp://x:25".into())),

@@ -10,8 +10,8 @@ use super::{Caller, Management, ManagementError};
 use crate::crypto::console_tokens::{random_token, token_digest};
 use crate::domain::management_scope::MEMBERS_WRITE;
 use crate::domain::{
-    Email, MailAddress, Membership, Name, OrgId, Organisation, PasswordLink, Role, User, UserId,
-    PASSWORD_LINK_SECONDS,
+    DeliveryState, Email, MailAddress, Membership, Name, OrgId, Organisation, PasswordLink, Role,
+    User, UserId, PASSWORD_LINK_SECONDS,
 };
 use crate::storage::StorageError;
 
@@ -150,9 +150,17 @@ impl Management {
         };
         let link = token.map(|token| password_link(outbox.issuer(), token));
         let content = outbox.invitation(org.name.as_str(), role, &to, link.as_deref());
-        let letters = outbox.letters(&org.id, "member.invited", &[to], &content, self.now());
-        match self.store.queue_emails(&letters).await {
-            Ok(()) => true,
+        let now = self.now();
+        let letters = outbox.letters(&org.id, "member.invited", &[to], &content, now);
+        let queued = match outbox
+            .within_budget(&*self.store, &org.id, letters, now)
+            .await
+        {
+            Ok(letters) => self.store.queue_emails(&letters).await.map(|()| letters),
+            Err(e) => Err(e),
+        };
+        match queued {
+            Ok(letters) => letters.iter().all(|l| l.state == DeliveryState::Pending),
             Err(e) => {
                 tracing::warn!(error = %crate::error::error_chain(&e), org = %org.id, "queueing an invitation email failed");
                 false

@@ -69,7 +69,9 @@ impl ExpiryWarnings {
                 Some(outbox) => {
                     let to = recipients.of(&*self.store, credential).await?;
                     let content = outbox.expiry_warning(credential);
-                    outbox.letters(&credential.org_id, &action(credential), &to, &content, at)
+                    let org = &credential.org_id;
+                    let letters = outbox.letters(org, &action(credential), &to, &content, at);
+                    outbox.within_budget(&*self.store, org, letters, at).await?
                 }
                 None => Vec::new(),
             };

@@ -325,6 +325,8 @@ pub trait EmailStore {
         id: &str,
         attempt: &DeliveryAttempt,
     ) -> Result<(), StorageError>;
+    /// How many emails about `org` were queued at or after `since`.
+    async fn count_emails_since(&self, org: &OrgId, since: i64) -> Result<i64, StorageError>;
     /// An organisation's emails in order of creation.
     async fn list_email_deliveries(
         &self,

@@ -75,6 +75,21 @@ macro_rules! impl_email_store {
                 Ok(())
             }
 
+            async fn count_emails_since(
+                &self,
+                org: &$crate::domain::OrgId,
+                since: i64,
+            ) -> Result<i64, $crate::storage::StorageError> {
+                let (count,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM email_deliveries WHERE org_id = $1 AND created_at >= $2",
+                )
+                .bind(org.as_str())
+                .bind(since)
+                .fetch_one(self.pool())
+                .await?;
+                Ok(count)
+            }
+
             async fn list_email_deliveries(
                 &self,
                 org: &$crate::domain::OrgId,
@@ -112,8 +127,8 @@ macro_rules! insert_email {
         let e: &$crate::domain::EmailDelivery = $email;
         sqlx::query(
             "INSERT INTO email_deliveries (id, org_id, event_type, recipient, subject, body, \
-             state, attempts, created_at, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             state, attempts, created_at, next_attempt_at, last_error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&e.id)
         .bind(e.org_id.as_str())
@@ -125,6 +140,7 @@ macro_rules! insert_email {
         .bind(e.attempts)
         .bind(e.created_at)
         .bind(e.next_attempt_at)
+        .bind(e.last_error.as_deref())
         .execute($tx)
         .await
     }};

@@ -25,6 +25,7 @@ on_both_backends!(
     a_failing_mail_server_is_retried_and_its_state_shown,
     a_mail_server_that_keeps_failing_is_given_up_visibly,
     console_invitations_are_emailed_with_their_link,
+    an_organisation_past_its_hourly_budget_is_not_mailed,
 );
 
 const FROM: &str = "keyward@mail.example.test";
@@ -383,6 +384,37 @@ async fn a_mail_server_that_keeps_failing_is_given_up_visibly(backend: Backend) 
         attempts,
         "no attempt after giving up"
     );
+}
+
+async fn an_organisation_past_its_hourly_budget_is_not_mailed(backend: Backend) {
+    let sink = SmtpSink::start(Answer::FailFirst(0)).await;
+    let mail = mail_via(&sink);
+    let app = spawn_app_with(backend, |settings| {
+        mail(settings);
+        settings.email_max_per_org_per_hour = 2;
+    })
+    .await;
+    let org = new_org(&app, json!({"name": "Acme", "plan": "enterprise"})).await;
+    member(&app, &org, "owner").await;
+    member(&app, &org, "admin").await;
+    for name in ["deploys", "reports"] {
+        let body = json!({"name": name, "scopes": ["payouts:read"], "expires_at": in_days(1)});
+        create(&app, &org, "api-keys", body).await;
+    }
+    sink.wait_for_accepted(2).await;
+    app.expiry_scanned().await;
+    app.emails_sent().await;
+    assert_eq!(sink.received().len(), 2, "two of four within the budget");
+    let failed = emails(&app, &org, "?state=failed").await;
+    assert_eq!(failed.len(), 2, "{:?}", emails(&app, &org, "").await);
+    for email in &failed {
+        assert_eq!(email["attempts"], 0, "{email}");
+        assert_eq!(
+            email["last_error"],
+            "not sent: this organisation reached email_max_per_org_per_hour (2)"
+        );
+    }
+    assert_eq!(emails(&app, &org, "?state=delivered").await.len(), 2);
 }
 
 /// A refusal for good (5xx) is not retried; a server that cannot be reached is.

@@ -22,16 +22,24 @@ use crate::storage::{StorageError, Store};
 pub struct EmailOutbox {
     sealer: MailSealer,
     links: Links,
+    policy: EmailPolicy,
+}
+
+/// The settings that shape what is queued.
+#[derive(Debug, Clone, Copy)]
+pub struct EmailPolicy {
     /// `expiry_warning_days`, which the warnings mention.
-    warning_days: u32,
+    pub warning_days: u32,
+    /// `email_max_per_org_per_hour`.
+    pub max_per_org_per_hour: u32,
 }
 
 impl EmailOutbox {
-    pub fn new(secret: &ServerSecret, links: Links, warning_days: u32) -> Self {
+    pub fn new(secret: &ServerSecret, links: Links, policy: EmailPolicy) -> Self {
         Self {
             sealer: MailSealer::new(secret),
             links,
-            warning_days,
+            policy,
         }
     }
 
@@ -69,6 +77,37 @@ impl EmailOutbox {
             .collect()
     }
 
+    /// `letters`, those past the organisation's hourly budget marked
+    /// failed without an attempt: they are queued all the same, so the
+    /// refusal shows in the organisation's list. An organisation's admins
+    /// choose its addresses and its credentials' expiry dates, so without
+    /// a bound they could have Keyward mail anyone, as often as they like.
+    pub async fn within_budget(
+        &self,
+        store: &dyn Store,
+        org: &OrgId,
+        mut letters: Vec<EmailDelivery>,
+        now: i64,
+    ) -> Result<Vec<EmailDelivery>, StorageError> {
+        if letters.is_empty() {
+            return Ok(letters);
+        }
+        let max = self.policy.max_per_org_per_hour;
+        let queued = store.count_emails_since(org, now - 3600).await?;
+        let room = usize::try_from(i64::from(max) - queued).unwrap_or(0);
+        if letters.len() > room {
+            tracing::warn!(org = %org, max, "an organisation's emails reached email_max_per_org_per_hour; not sending more this hour");
+        }
+        for letter in letters.iter_mut().skip(room) {
+            letter.state = DeliveryState::Failed;
+            letter.next_attempt_at = None;
+            letter.last_error = Some(format!(
+                "not sent: this organisation reached email_max_per_org_per_hour ({max})"
+            ));
+        }
+        Ok(letters)
+    }
+
     /// The content of a queued email; an error when the server secret it
     /// was sealed under is gone.
     pub fn open(&self, email: &EmailDelivery) -> Result<MailContent, MailSealError> {
@@ -77,7 +116,7 @@ impl EmailOutbox {
     }
 
     pub fn expiry_warning(&self, credential: &ExpiringCredential) -> MailContent {
-        messages::expiry_warning(credential, self.warning_days, &self.links)
+        messages::expiry_warning(credential, self.policy.warning_days, &self.links)
     }
 
     /// An invitation; `password_link` is the token's whole URL.
