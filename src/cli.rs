@@ -199,7 +199,8 @@ pub enum OrgCommand {
     List,
     /// Show an organisation.
     Get { org_id: String },
-    /// Rename an organisation, change its plan or its webhook URL.
+    /// Rename an organisation, change its plan, its webhook URL or its
+    /// notification email.
     Update {
         org_id: String,
         #[arg(long)]
@@ -213,6 +214,12 @@ pub enum OrgCommand {
         /// Stop sending webhook events.
         #[arg(long)]
         no_webhook_url: bool,
+        /// Where notification emails go instead of the owners and admins.
+        #[arg(long, conflicts_with = "no_notification_email")]
+        notification_email: Option<String>,
+        /// Send notification emails to the owners and admins again.
+        #[arg(long)]
+        no_notification_email: bool,
     },
     /// A new webhook signing secret, printed once; the old one stops signing.
     RotateWebhookSecret { org_id: String },

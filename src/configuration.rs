@@ -10,9 +10,12 @@ use figment::Figment;
 use serde::Deserialize;
 
 use crate::crypto::{ServerSecret, SigningAlgorithm};
-use crate::domain::TrustedProxies;
-use crate::domain::{Audience, PlanLimits, RateTiers, Scope, ScopePolicy, ScopeRateLimits};
+use crate::domain::{
+    Audience, PlanLimits, RateTiers, Scope, ScopePolicy, ScopeRateLimits, SmtpTls, TrustedProxies,
+};
 use crate::telemetry::LogFormat;
+
+mod smtp;
 
 pub const ENV_PREFIX: &str = "KEYWARD_";
 pub const DEFAULT_CONFIG_FILE: &str = "keyward.toml";
@@ -105,6 +108,20 @@ pub struct Settings {
     /// Let webhooks go to loopback, private, link-local and other
     /// non-public addresses; for receivers inside the operator's network.
     pub webhook_allow_private_networks: bool,
+    /// The mail server of expiry warnings and invitations (see smtp.rs);
+    /// email is off while unset.
+    pub smtp_host: Option<String>,
+    /// 587 for `starttls`, 465 for `tls`, 25 for `none` when unset.
+    pub smtp_port: Option<u16>,
+    pub smtp_tls: SmtpTls,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<secrecy::SecretString>,
+    /// The `From` of every email, such as `Keyward <keyward@example.com>`.
+    pub smtp_from: Option<String>,
+    /// Emails about one organisation in an hour; past it they are not
+    /// sent (an organisation's admins choose its addresses and the
+    /// credentials' expiry dates, so they could make Keyward mail anyone).
+    pub email_max_per_org_per_hour: u32,
     /// Serve the developer console under `/console`.
     pub console_enabled: bool,
     /// How long a stop (SIGTERM or SIGINT) waits for open connections to
@@ -157,6 +174,13 @@ impl Default for Settings {
             webhook_retry_window_seconds: 86_400,
             webhook_allow_http: false,
             webhook_allow_private_networks: false,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: SmtpTls::default(),
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: None,
+            email_max_per_org_per_hour: 100,
             console_enabled: true,
             shutdown_timeout_seconds: 30,
             shutdown_drain_seconds: 0,
@@ -428,6 +452,7 @@ impl Settings {
             ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| invalid("log", e))?;
+        self.smtp()?;
         Ok(())
     }
 

@@ -32,6 +32,7 @@ use crate::services::change_feed::{
 };
 use crate::services::client_assertion::AssertionRules;
 use crate::services::dpop::DpopProofs;
+use crate::services::email::{EmailDispatcher, EmailOutbox};
 use crate::services::expiry_warnings::ExpiryWarnings;
 use crate::services::federated_assertion::FederationRules;
 use crate::services::metering::Metering;
@@ -223,6 +224,8 @@ struct Core {
     dpop: Arc<DpopProofs>,
     issuers: Arc<TrustedIssuers>,
     root_token: RootToken,
+    /// Queues emails; present when email is on.
+    email: Option<Arc<EmailOutbox>>,
     /// The time the caches' ages and the management core read.
     clock: Arc<dyn Clock>,
 }
@@ -312,7 +315,22 @@ impl Core {
             Duration::from_secs(CLOCK_LEEWAY_SECONDS),
             counters.clone(),
         ));
+        let email = settings.smtp()?.map(|_| {
+            let links = crate::services::email::Links {
+                issuer: issuer.to_owned(),
+                console: settings.console_enabled,
+            };
+            Arc::new(EmailOutbox::new(
+                &server_secret,
+                links,
+                crate::services::email::EmailPolicy {
+                    warning_days: settings.expiry_warning_days,
+                    max_per_org_per_hour: settings.email_max_per_org_per_hour,
+                },
+            ))
+        });
         Ok(Self {
+            email,
             webhook_signer: Arc::new(WebhookSigner::new(&server_secret)),
             counters,
             store,
@@ -453,6 +471,7 @@ impl Services {
                 audit: writers.audit.clone(),
                 caches: Some(core.caches.clone()),
                 issuers: Some(core.issuers.clone()),
+                email: core.email.clone(),
                 clock: core.clock.clone(),
             }),
             clock: web::Data::from(core.clock.clone()),
@@ -568,7 +587,8 @@ fn http_server(
     .run())
 }
 
-/// Starts the expiry warnings and the webhook deliveries that carry them.
+/// Starts the expiry warnings and the webhook and email deliveries that
+/// carry them.
 fn spawn_notifications(settings: &Settings, core: &Core) -> anyhow::Result<()> {
     let store = &core.store;
     ExpiryWarnings {
@@ -577,6 +597,7 @@ fn spawn_notifications(settings: &Settings, core: &Core) -> anyhow::Result<()> {
         scan_every: Duration::from_secs(settings.expiry_scan_interval_seconds),
         counters: core.counters.clone(),
         clock: core.clock.clone(),
+        email: core.email.clone(),
     }
     .spawn();
     let retry = RetryPolicy {
@@ -592,6 +613,18 @@ fn spawn_notifications(settings: &Settings, core: &Core) -> anyhow::Result<()> {
         core.counters.clone(),
     )?
     .spawn();
+    if let (Some(smtp), Some(outbox)) = (settings.smtp()?, &core.email) {
+        tracing::info!(host = %smtp.host, port = smtp.port, tls = ?smtp.tls, "email is on");
+        EmailDispatcher::new(
+            &smtp,
+            store.clone(),
+            outbox.clone(),
+            retry,
+            core.clock.clone(),
+            core.counters.clone(),
+        )?
+        .spawn();
+    }
     Ok(())
 }
 

@@ -26,6 +26,7 @@ use crate::management::{Management, ManagementError};
 use crate::metrics::Counters;
 use crate::parts::{check_digest_keys, open_store, secret_hasher, server_secret};
 use crate::services::audit_writer::AuditWriter;
+use crate::services::email::{EmailOutbox, EmailPolicy, Links};
 use crate::time::SystemClock;
 
 pub async fn run(command: Command, settings: &Settings, as_json: bool) -> anyhow::Result<()> {
@@ -85,8 +86,30 @@ async fn management(settings: &Settings) -> anyhow::Result<Management> {
         webhook_signer: Arc::new(WebhookSigner::new(&server_secret(settings)?)),
         caches: None,
         issuers: None,
+        email: email_outbox(settings)?,
         clock: Arc::new(SystemClock),
     })
+}
+
+/// When email is on, invitations made here are queued for the servers to
+/// send, as the console's are.
+fn email_outbox(settings: &Settings) -> anyhow::Result<Option<Arc<EmailOutbox>>> {
+    if settings.smtp()?.is_none() {
+        return Ok(None);
+    }
+    let links = Links {
+        issuer: settings.issuer(),
+        console: settings.console_enabled,
+    };
+    let policy = EmailPolicy {
+        warning_days: settings.expiry_warning_days,
+        max_per_org_per_hour: settings.email_max_per_org_per_hour,
+    };
+    Ok(Some(Arc::new(EmailOutbox::new(
+        &server_secret(settings)?,
+        links,
+        policy,
+    ))))
 }
 
 struct Output {

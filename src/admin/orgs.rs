@@ -14,7 +14,14 @@ pub(super) async fn run(command: OrgCommand, management: &Management) -> anyhow:
     Ok(match command {
         OrgCommand::Create { name, plan } => {
             let org = management
-                .create_organisation(&caller, NewOrganisation { name, plan })
+                .create_organisation(
+                    &caller,
+                    NewOrganisation {
+                        name,
+                        plan,
+                        notification_email: None,
+                    },
+                )
                 .await?;
             let text = format!(
                 "created organisation {} ({}, plan {})",
@@ -39,6 +46,8 @@ pub(super) async fn run(command: OrgCommand, management: &Management) -> anyhow:
             plan,
             webhook_url,
             no_webhook_url,
+            notification_email,
+            no_notification_email,
         } => {
             let changes = OrganisationChanges {
                 name,
@@ -47,6 +56,11 @@ pub(super) async fn run(command: OrgCommand, management: &Management) -> anyhow:
                     Some(None)
                 } else {
                     webhook_url.map(Some)
+                },
+                notification_email: if no_notification_email {
+                    Some(None)
+                } else {
+                    notification_email.map(Some)
                 },
             };
             let updated = management

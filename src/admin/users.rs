@@ -42,6 +42,9 @@ pub(super) async fn run(
                     "\nset a password within 24 hours at:\n{link}\n(the link is shown only now)"
                 ));
             }
+            if invitation.emailed {
+                text.push_str("\nan invitation email is on its way to them");
+            }
             Ok(Output::new(
                 json!({
                     "user_id": invitation.user_id.as_str(),
@@ -49,6 +52,7 @@ pub(super) async fn run(
                     "email": invitation.email.as_str(),
                     "role": invitation.role.as_str(),
                     "password_link": link,
+                    "emailed": invitation.emailed,
                 }),
                 text,
             ))

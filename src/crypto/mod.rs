@@ -7,6 +7,7 @@ pub mod dpop_nonce;
 pub mod foreign_jws;
 pub mod jwt;
 pub mod keyring;
+pub mod mail_seal;
 pub mod password;
 pub mod response_seal;
 pub mod secret;

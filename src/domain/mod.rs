@@ -7,6 +7,7 @@ pub mod bounds;
 pub mod change;
 pub mod client;
 pub mod client_keys;
+pub mod email;
 pub mod federation;
 pub mod idempotency_key;
 mod ids;
@@ -32,6 +33,7 @@ pub use client::{
     Unusable,
 };
 pub use client_keys::{AuthMethod, ClientKeyError, ClientKeys};
+pub use email::{EmailDelivery, InvalidMailAddress, MailAddress, MailContent, SmtpServer, SmtpTls};
 pub use federation::{
     FederatedSubject, FederatedSubjectError, FederatedSubjects, IssuerKeys, SubjectMatch,
     TrustedIssuer,

@@ -88,6 +88,8 @@ pub struct Organisation {
     /// Derives the organisation's webhook signing secret; `None` until a
     /// webhook URL is first set.
     pub webhook_signing_nonce: Option<String>,
+    /// Where its notification emails go; its owners and admins when unset.
+    pub notification_email: Option<super::MailAddress>,
 }
 
 /// What a plan allows; the limits of every plan come from configuration.

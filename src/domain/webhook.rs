@@ -132,6 +132,13 @@ pub struct DeliveryAttempt {
     pub next_attempt_at: Option<i64>,
 }
 
+impl DeliveryAttempt {
+    /// When the delivery was delivered, if this attempt delivered it.
+    pub fn delivered_at(&self) -> Option<i64> {
+        (self.state == DeliveryState::Delivered).then_some(self.at)
+    }
+}
+
 /// Exponential backoff: the n-th retry waits `base · 2^(n-1)`, and no
 /// attempt is made later than `window` after the delivery was created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +197,9 @@ pub struct ExpiringCredential {
     pub org_id: OrgId,
     pub name: String,
     pub expires_at: i64,
+    pub org_name: String,
     pub webhook_url: Option<String>,
+    pub notification_email: Option<super::MailAddress>,
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use super::ManagementError;
 use crate::domain::api_key::MAX_METADATA_BYTES;
 use crate::domain::bounds;
 use crate::domain::{
-    Audience, AuthMethod, ClientKeys, ImportedSecret, IpAllowlist, Name, Plan, PublicJwk, ScopeSet,
+    Audience, AuthMethod, ClientKeys, ImportedSecret, IpAllowlist, MailAddress, Name, Plan,
+    PublicJwk, ScopeSet,
 };
 
 type Parsed<T> = Result<T, ManagementError>;
@@ -20,6 +21,10 @@ pub fn name(raw: &str) -> Parsed<Name> {
 
 pub fn plan(raw: &str) -> Parsed<Plan> {
     raw.parse().map_err(|e| ManagementError::invalid("plan", e))
+}
+
+pub fn notification_email(raw: &str) -> Parsed<MailAddress> {
+    MailAddress::parse(raw).map_err(|e| ManagementError::invalid("notification_email", e))
 }
 
 /// At least one scope.

@@ -39,6 +39,7 @@ use crate::crypto::SecretHasher;
 use crate::domain::{Change, PlanLimits, RateTiers, WebhookUrlRules};
 use crate::services::audit_writer::AuditWriter;
 use crate::services::change_feed::CacheInvalidator;
+use crate::services::email::EmailOutbox;
 use crate::services::trusted_issuers::TrustedIssuers;
 use crate::storage::Store;
 use crate::time::Clock;
@@ -60,6 +61,8 @@ pub struct Management {
     pub caches: Option<Arc<CacheInvalidator>>,
     /// This node's trusted issuers, reloaded after a change here.
     pub issuers: Option<Arc<TrustedIssuers>>,
+    /// Queues emails (invitations) when email is on.
+    pub email: Option<Arc<EmailOutbox>>,
     pub clock: Arc<dyn Clock>,
 }
 

@@ -1,5 +1,6 @@
 //! Organisations: only the operator creates and lists them or changes a
-//! plan; an organisation's admins rename it and set its webhook.
+//! plan; an organisation's admins rename it and set its webhook and its
+//! notification email.
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -18,6 +19,9 @@ use crate::storage::PageRequest;
 pub struct NewOrganisation {
     pub name: String,
     pub plan: String,
+    /// Where its notification emails go; its owners and admins when unset.
+    #[serde(default)]
+    pub notification_email: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -28,6 +32,9 @@ pub struct OrganisationChanges {
     /// A URL, or `null` to remove it.
     #[serde(default, deserialize_with = "super::fields::present")]
     pub webhook_url: Option<Option<String>>,
+    /// An address, or `null` to send to the owners and admins again.
+    #[serde(default, deserialize_with = "super::fields::present")]
+    pub notification_email: Option<Option<String>>,
 }
 
 pub struct UpdatedOrganisation {
@@ -51,6 +58,11 @@ impl Management {
             created_at: self.now(),
             webhook_url: None,
             webhook_signing_nonce: None,
+            notification_email: new
+                .notification_email
+                .as_deref()
+                .map(fields::notification_email)
+                .transpose()?,
         };
         self.store.insert_organisation(&org).await?;
         let changes = audit_trail::initial(&views::json(&OrganisationView::of(&org)));
@@ -99,6 +111,12 @@ impl Management {
                 .map(|raw| self.webhook_urls.parse(raw))
                 .transpose()
                 .map_err(|e| ManagementError::invalid("webhook_url", e))?;
+        }
+        if let Some(address) = changes.notification_email {
+            org.notification_email = address
+                .as_deref()
+                .map(fields::notification_email)
+                .transpose()?;
         }
         // The first webhook URL brings the signing secret.
         let webhook_secret = (org.webhook_url.is_some() && org.webhook_signing_nonce.is_none())

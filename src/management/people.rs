@@ -1,6 +1,7 @@
 //! The console's people: an owner (or the operator) invites a member by
 //! email with a role; a new user gets a single-use link that sets their
-//! password. Passwords are human-chosen, so they are argon2id.
+//! password, shown to the inviter and, when email is on, mailed to the
+//! user. Passwords are human-chosen, so they are argon2id.
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -9,7 +10,8 @@ use super::{Caller, Management, ManagementError};
 use crate::crypto::console_tokens::{random_token, token_digest};
 use crate::domain::management_scope::MEMBERS_WRITE;
 use crate::domain::{
-    Email, Membership, Name, OrgId, PasswordLink, Role, User, UserId, PASSWORD_LINK_SECONDS,
+    DeliveryState, Email, MailAddress, Membership, Name, OrgId, Organisation, PasswordLink, Role,
+    User, UserId, PASSWORD_LINK_SECONDS,
 };
 use crate::storage::StorageError;
 
@@ -39,6 +41,8 @@ pub struct Invitation {
     pub email: Email,
     pub role: Role,
     pub password_link: Option<SecretString>,
+    /// Whether an email about it was queued to the user.
+    pub emailed: bool,
 }
 
 impl Management {
@@ -56,7 +60,7 @@ impl Management {
             None => Name::parse(email.as_str().split('@').next().unwrap_or_default())
                 .map_err(|e| ManagementError::invalid("email", e))?,
         };
-        self.store.get_organisation(org).await?;
+        let organisation = self.store.get_organisation(org).await?;
         let now = self.now();
         let existing = self.store.user_by_email(&email).await?;
         let user_id = existing
@@ -116,12 +120,52 @@ impl Management {
             id: Some(user_id.as_str()),
         };
         self.record(caller, "member.invited", target, changes).await;
+        let emailed = self
+            .email_invitation(&organisation, &email, role, token.as_ref())
+            .await;
         Ok(Invitation {
             user_id,
             email,
             role,
             password_link: token,
+            emailed,
         })
+    }
+
+    /// Queues the invitation's email when email is on; whether it was. The
+    /// membership stands without it: the inviter still has the link.
+    async fn email_invitation(
+        &self,
+        org: &Organisation,
+        email: &Email,
+        role: Role,
+        token: Option<&SecretString>,
+    ) -> bool {
+        let Some(outbox) = &self.email else {
+            return false;
+        };
+        let Ok(to) = MailAddress::parse(email.as_str()) else {
+            tracing::info!(org = %org.id, "not emailing an invitation to an address mail cannot go to");
+            return false;
+        };
+        let link = token.map(|token| password_link(outbox.issuer(), token));
+        let content = outbox.invitation(org.name.as_str(), role, &to, link.as_deref());
+        let now = self.now();
+        let letters = outbox.letters(&org.id, "member.invited", &[to], &content, now);
+        let queued = match outbox
+            .within_budget(&*self.store, &org.id, letters, now)
+            .await
+        {
+            Ok(letters) => self.store.queue_emails(&letters).await.map(|()| letters),
+            Err(e) => Err(e),
+        };
+        match queued {
+            Ok(letters) => letters.iter().all(|l| l.state == DeliveryState::Pending),
+            Err(e) => {
+                tracing::warn!(error = %crate::error::error_chain(&e), org = %org.id, "queueing an invitation email failed");
+                false
+            }
+        }
     }
 
     /// An organisation's members, oldest first: for its owners.

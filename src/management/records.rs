@@ -1,9 +1,9 @@
 //! What an organisation's admins read back: its audit trail, newest
-//! first, and what was sent to its webhook URL.
+//! first, and what was sent to its webhook URL and by email.
 
 use super::{Caller, Management, ManagementError};
 use crate::domain::management_scope::AUDIT_READ;
-use crate::domain::{AuditEvent, DeliveryState, OrgId, WebhookDelivery};
+use crate::domain::{AuditEvent, DeliveryState, EmailDelivery, OrgId, WebhookDelivery};
 use crate::storage::{AuditQuery, PageRequest};
 
 /// Filters of the audit trail: an action, a target's id, and times in
@@ -61,13 +61,29 @@ impl Management {
         page: &PageRequest,
     ) -> Result<Vec<WebhookDelivery>, ManagementError> {
         caller.actor.require(org, AUDIT_READ)?;
-        let state = state
-            .map(|raw| {
-                DeliveryState::parse(raw).ok_or_else(|| {
-                    ManagementError::invalid("state", "must be pending, delivered or failed")
-                })
-            })
-            .transpose()?;
+        let state = delivery_state(state)?;
         Ok(self.store.list_webhook_deliveries(org, state, page).await?)
     }
+
+    /// Emails (one per recipient) in order of creation, in one state or all.
+    pub async fn list_email_deliveries(
+        &self,
+        caller: &Caller,
+        org: &OrgId,
+        state: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Vec<EmailDelivery>, ManagementError> {
+        caller.actor.require(org, AUDIT_READ)?;
+        let state = delivery_state(state)?;
+        Ok(self.store.list_email_deliveries(org, state, page).await?)
+    }
+}
+
+fn delivery_state(raw: Option<&str>) -> Result<Option<DeliveryState>, ManagementError> {
+    raw.map(|raw| {
+        DeliveryState::parse(raw).ok_or_else(|| {
+            ManagementError::invalid("state", "must be pending, delivered or failed")
+        })
+    })
+    .transpose()
 }

@@ -6,8 +6,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::domain::{
-    ApiKey, Audience, AuditEvent, Client, EffectiveRateLimit, FederatedSubject, IssuerKeys,
-    Organisation, PublicJwk, RateLimitSource, RateTiers, TrustedIssuer, WebhookDelivery,
+    ApiKey, Audience, AuditEvent, Client, EffectiveRateLimit, EmailDelivery, FederatedSubject,
+    IssuerKeys, Organisation, PublicJwk, RateLimitSource, RateTiers, TrustedIssuer,
+    WebhookDelivery,
 };
 use crate::time::rfc3339;
 
@@ -17,6 +18,8 @@ pub struct OrganisationView {
     pub name: String,
     pub plan: &'static str,
     pub webhook_url: Option<String>,
+    /// `null`: notification emails go to the owners and admins.
+    pub notification_email: Option<String>,
     pub created_at: String,
 }
 
@@ -27,6 +30,10 @@ impl OrganisationView {
             name: org.name.as_str().to_owned(),
             plan: org.plan.as_str(),
             webhook_url: org.webhook_url.clone(),
+            notification_email: org
+                .notification_email
+                .as_ref()
+                .map(|a| a.as_str().to_owned()),
             created_at: rfc3339(org.created_at),
         }
     }
@@ -284,6 +291,44 @@ impl WebhookDeliveryView {
             last_error: delivery.last_error.clone(),
             delivered_at: delivery.delivered_at.map(rfc3339),
             payload: serde_json::from_str(&delivery.payload).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// An email and how far its delivery got; never its body, which may carry
+/// a password link.
+#[derive(Debug, Serialize)]
+pub struct EmailDeliveryView {
+    pub id: String,
+    pub event_type: String,
+    pub recipient: String,
+    pub subject: String,
+    pub state: &'static str,
+    pub attempts: i64,
+    pub created_at: String,
+    pub next_attempt_at: Option<String>,
+    pub last_attempt_at: Option<String>,
+    /// The mail server's reply code on the last attempt, if it answered.
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<String>,
+}
+
+impl EmailDeliveryView {
+    pub fn of(email: &EmailDelivery) -> Self {
+        Self {
+            id: email.id.clone(),
+            event_type: email.event_type.clone(),
+            recipient: email.recipient.clone(),
+            subject: email.subject.clone(),
+            state: email.state.as_str(),
+            attempts: email.attempts,
+            created_at: rfc3339(email.created_at),
+            next_attempt_at: email.next_attempt_at.map(rfc3339),
+            last_attempt_at: email.last_attempt_at.map(rfc3339),
+            last_status: email.last_status,
+            last_error: email.last_error.clone(),
+            delivered_at: email.delivered_at.map(rfc3339),
         }
     }
 }

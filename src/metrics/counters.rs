@@ -27,6 +27,8 @@ pub struct Counters {
     pub expiry_scan_rounds: AtomicU64,
     /// Rounds of the webhook sender, each sending every delivery then due.
     pub webhook_dispatch_rounds: AtomicU64,
+    /// Rounds of the email sender, each sending every email then due.
+    pub email_dispatch_rounds: AtomicU64,
     /// Credential records served from cache past their freshness because
     /// the database was unavailable.
     pub stale_answers: AtomicU64,

@@ -132,6 +132,7 @@ route_table! {
     "/admin/v1/orgs/{org_id}/audit-events" { get => admin::audit_events::list },
     "/admin/v1/orgs/{org_id}/webhook-secret" { post => admin::orgs::rotate_webhook_secret },
     "/admin/v1/orgs/{org_id}/webhook-deliveries" { get => admin::webhooks::list_deliveries },
+    "/admin/v1/orgs/{org_id}/email-deliveries" { get => admin::webhooks::list_emails },
 }
 
 /// The route of a method of the table. A GET route answers HEAD as well

@@ -1,7 +1,8 @@
 //! Warns organisations about API keys and clients that expire soon: an audit
-//! event and, when the organisation has a webhook URL, a webhook. Once per
-//! credential and expiry date, however many replicas look: the database
-//! claim decides.
+//! event, a webhook when the organisation has a webhook URL, and, when
+//! email is on, an email to its notification address or else to its owners
+//! and admins. Once per credential and expiry date, however many replicas
+//! look: the database claim decides.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use serde_json::{json, Map};
 
 use crate::domain::{AuditEvent, AuditTarget, ExpiringCredential, WebhookDelivery};
 use crate::metrics::Counters;
+use crate::services::email::{EmailOutbox, Recipients};
 use crate::storage::{StorageError, Store};
 use crate::time::{rfc3339, Clock};
 
@@ -20,6 +22,8 @@ pub struct ExpiryWarnings {
     pub scan_every: Duration,
     pub counters: Arc<Counters>,
     pub clock: Arc<dyn Clock>,
+    /// Present when email is on.
+    pub email: Option<Arc<EmailOutbox>>,
 }
 
 impl ExpiryWarnings {
@@ -54,15 +58,26 @@ impl ExpiryWarnings {
             .await?;
         let scan_id = format!("expiry-scan-{}", uuid::Uuid::new_v4());
         let mut warned = 0;
+        let mut recipients = Recipients::default();
         for credential in &due {
             let event = audit_event(credential, now, &scan_id);
             let delivery = credential
                 .webhook_url
                 .as_deref()
                 .map(|url| webhook(credential, url, at));
+            let emails = match &self.email {
+                Some(outbox) => {
+                    let to = recipients.of(&*self.store, credential).await?;
+                    let content = outbox.expiry_warning(credential);
+                    let org = &credential.org_id;
+                    let letters = outbox.letters(org, &action(credential), &to, &content, at);
+                    outbox.within_budget(&*self.store, org, letters, at).await?
+                }
+                None => Vec::new(),
+            };
             if self
                 .store
-                .claim_expiry_warning(credential, at, &event, delivery.as_ref())
+                .claim_expiry_warning(credential, at, &event, delivery.as_ref(), &emails)
                 .await?
             {
                 warned += 1;

@@ -10,6 +10,7 @@ pub mod client_assertion;
 pub mod client_auth;
 pub mod credential_reads;
 pub mod dpop;
+pub mod email;
 pub mod expiry_warnings;
 pub mod failure_gate;
 pub mod federated_assertion;

@@ -10,6 +10,7 @@ mod sql_api_keys;
 mod sql_audit;
 mod sql_changes;
 mod sql_clients;
+mod sql_email;
 mod sql_idempotency;
 mod sql_notifications;
 mod sql_one_time_values;
@@ -26,9 +27,9 @@ use async_trait::async_trait;
 
 use crate::domain::{
     ApiKey, ApiKeyCredentials, ApiKeyId, AuditEvent, Change, Client, ClientCredentials, ClientId,
-    ClientStatus, ConsoleSession, DeliveryAttempt, DeliveryState, Email, ExpiringCredential,
-    Membership, OrgId, Organisation, PasswordLink, Role, SecretHash, TrustedIssuer, User, UserId,
-    WebhookDelivery,
+    ClientStatus, ConsoleSession, DeliveryAttempt, DeliveryState, Email, EmailDelivery,
+    ExpiringCredential, Membership, OrgId, Organisation, PasswordLink, Role, SecretHash,
+    TrustedIssuer, User, UserId, WebhookDelivery,
 };
 use crate::metrics::Counters;
 
@@ -42,8 +43,8 @@ pub trait OrganisationStore {
         &self,
         page: &PageRequest,
     ) -> Result<Vec<Organisation>, StorageError>;
-    /// Writes the name, plan, webhook URL and signing nonce and logs the
-    /// change, which reaches every cached credential of the organisation;
+    /// Writes the name, plan, webhook URL, signing nonce and notification
+    /// email and logs the change, which reaches every cached credential of the organisation;
     /// `NotFound` without it.
     async fn update_organisation(&self, org: &Organisation, now: i64) -> Result<(), StorageError>;
 }
@@ -258,14 +259,16 @@ pub trait NotificationStore {
         until: i64,
     ) -> Result<Vec<ExpiringCredential>, StorageError>;
     /// Claims the warning about `credential` at its expiry date and, with
-    /// the claim, appends `event` and queues `delivery`, in one transaction.
-    /// False when a warning about that date was claimed already (by any node).
+    /// the claim, appends `event` and queues `delivery` and `emails`, in one
+    /// transaction. False when a warning about that date was claimed
+    /// already (by any node).
     async fn claim_expiry_warning(
         &self,
         credential: &ExpiringCredential,
         now: i64,
         event: &AuditEvent,
         delivery: Option<&WebhookDelivery>,
+        emails: &[EmailDelivery],
     ) -> Result<bool, StorageError>;
     /// Pending deliveries whose next attempt is due and that no node holds.
     async fn due_webhook_deliveries(
@@ -294,6 +297,43 @@ pub trait NotificationStore {
         state: Option<DeliveryState>,
         page: &PageRequest,
     ) -> Result<Vec<WebhookDelivery>, StorageError>;
+}
+
+/// Queued emails and the state of their delivery, as `NotificationStore`
+/// keeps webhooks'. All but the queue and the list run in background tasks.
+#[async_trait]
+pub trait EmailStore {
+    /// Queues `emails` in one transaction.
+    async fn queue_emails(&self, emails: &[EmailDelivery]) -> Result<(), StorageError>;
+    /// Pending emails whose next attempt is due and that no node holds.
+    async fn due_email_deliveries(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<EmailDelivery>, StorageError>;
+    /// Holds a due email for this node until `until`; false when another
+    /// node holds it or it is no longer pending.
+    async fn lease_email_delivery(
+        &self,
+        id: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StorageError>;
+    /// Records an attempt and releases the lease.
+    async fn record_email_attempt(
+        &self,
+        id: &str,
+        attempt: &DeliveryAttempt,
+    ) -> Result<(), StorageError>;
+    /// How many emails about `org` were queued at or after `since`.
+    async fn count_emails_since(&self, org: &OrgId, since: i64) -> Result<i64, StorageError>;
+    /// An organisation's emails in order of creation.
+    async fn list_email_deliveries(
+        &self,
+        org: &OrgId,
+        state: Option<DeliveryState>,
+        page: &PageRequest,
+    ) -> Result<Vec<EmailDelivery>, StorageError>;
 }
 
 /// The console's users, memberships, password links and sessions.
@@ -565,6 +605,7 @@ pub trait Store:
     + UsageStore
     + AuditStore
     + NotificationStore
+    + EmailStore
     + PeopleStore
     + OneTimeValueStore
     + TrustedIssuerStore

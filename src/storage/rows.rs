@@ -3,8 +3,9 @@
 use crate::domain::{
     ApiKey, ApiKeyCredentials, ApiKeyId, ApiKeyStatus, Audience, AuditEvent, AuditTarget,
     AuthMethod, Change, Client, ClientCredentials, ClientId, ClientKeys, ClientStatus,
-    DeliveryState, ExpiringCredential, FederatedSubjects, IpAllowlist, IssuerKeys, Name, OrgId,
-    Organisation, ScopeSet, SecretHash, SecretOrigin, TrustedIssuer, WebhookDelivery,
+    DeliveryState, EmailDelivery, ExpiringCredential, FederatedSubjects, IpAllowlist, IssuerKeys,
+    MailAddress, Name, OrgId, Organisation, ScopeSet, SecretHash, SecretOrigin, TrustedIssuer,
+    WebhookDelivery,
 };
 
 use crate::domain::{ConsoleSession, Email, Membership, Role, User, UserId};
@@ -19,6 +20,7 @@ pub(super) struct OrganisationRow {
     pub created_at: i64,
     pub webhook_url: Option<String>,
     pub webhook_signing_nonce: Option<String>,
+    pub notification_email: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -114,6 +116,11 @@ fn corrupt(what: &str, err: impl std::fmt::Display) -> StorageError {
     StorageError::Corrupt(format!("{what}: {err}"))
 }
 
+fn mail_address(raw: Option<String>) -> Result<Option<MailAddress>, StorageError> {
+    raw.map(|raw| MailAddress::parse(&raw).map_err(|e| corrupt("notification email", e)))
+        .transpose()
+}
+
 impl TryFrom<OrganisationRow> for Organisation {
     type Error = StorageError;
 
@@ -125,6 +132,7 @@ impl TryFrom<OrganisationRow> for Organisation {
             created_at: row.created_at,
             webhook_url: row.webhook_url,
             webhook_signing_nonce: row.webhook_signing_nonce,
+            notification_email: mail_address(row.notification_email)?,
         })
     }
 }
@@ -386,7 +394,9 @@ pub(super) struct ExpiringCredentialRow {
     pub org_id: String,
     pub name: String,
     pub expires_at: i64,
+    pub org_name: String,
     pub webhook_url: Option<String>,
+    pub notification_email: Option<String>,
 }
 
 impl TryFrom<ExpiringCredentialRow> for ExpiringCredential {
@@ -402,7 +412,9 @@ impl TryFrom<ExpiringCredentialRow> for ExpiringCredential {
             org_id: OrgId::parse(&row.org_id).map_err(|e| corrupt("org id", e))?,
             name: row.name,
             expires_at: row.expires_at,
+            org_name: row.org_name,
             webhook_url: row.webhook_url,
+            notification_email: mail_address(row.notification_email)?,
         })
     }
 }
@@ -434,6 +446,48 @@ impl TryFrom<WebhookDeliveryRow> for WebhookDelivery {
             event_type: row.event_type,
             url: row.url,
             payload: row.payload,
+            state: DeliveryState::parse(&row.state)
+                .ok_or_else(|| corrupt("delivery state", &row.state))?,
+            attempts: row.attempts,
+            created_at: row.created_at,
+            next_attempt_at: row.next_attempt_at,
+            last_attempt_at: row.last_attempt_at,
+            last_status: row.last_status,
+            last_error: row.last_error,
+            delivered_at: row.delivered_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct EmailDeliveryRow {
+    pub id: String,
+    pub org_id: String,
+    pub event_type: String,
+    pub recipient: String,
+    pub subject: String,
+    pub body: Vec<u8>,
+    pub state: String,
+    pub attempts: i64,
+    pub created_at: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_attempt_at: Option<i64>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+}
+
+impl TryFrom<EmailDeliveryRow> for EmailDelivery {
+    type Error = StorageError;
+
+    fn try_from(row: EmailDeliveryRow) -> Result<Self, Self::Error> {
+        Ok(EmailDelivery {
+            id: row.id,
+            org_id: OrgId::parse(&row.org_id).map_err(|e| corrupt("org id", e))?,
+            event_type: row.event_type,
+            recipient: row.recipient,
+            subject: row.subject,
+            body: row.body,
             state: DeliveryState::parse(&row.state)
                 .ok_or_else(|| corrupt("delivery state", &row.state))?,
             attempts: row.attempts,

@@ -43,14 +43,15 @@ macro_rules! impl_sql_store {
                 org: &$crate::domain::Organisation,
             ) -> Result<(), $crate::storage::StorageError> {
                 sqlx::query(
-                    "INSERT INTO organisations (id, name, plan, created_at, webhook_url) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO organisations (id, name, plan, created_at, webhook_url, \
+                     notification_email) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(org.id.as_str())
                 .bind(org.name.as_str())
                 .bind(org.plan.as_str())
                 .bind(org.created_at)
                 .bind(org.webhook_url.as_deref())
+                .bind(org.notification_email.as_ref().map(|a| a.as_str()))
                 .execute(self.pool())
                 .await?;
                 Ok(())
@@ -61,7 +62,8 @@ macro_rules! impl_sql_store {
                 id: &$crate::domain::OrgId,
             ) -> Result<$crate::domain::Organisation, $crate::storage::StorageError> {
                 sqlx::query_as::<_, $crate::storage::rows::OrganisationRow>(
-                    "SELECT id, name, plan, created_at, webhook_url, webhook_signing_nonce FROM organisations WHERE id = $1",
+                    "SELECT id, name, plan, created_at, webhook_url, webhook_signing_nonce, \
+                     notification_email FROM organisations WHERE id = $1",
                 )
                 .bind(id.as_str())
                 .fetch_one(self.pool())
@@ -75,7 +77,8 @@ macro_rules! impl_sql_store {
             ) -> Result<Vec<$crate::domain::Organisation>, $crate::storage::StorageError> {
                 let (after_created, after_id) = page.after_or_start();
                 sqlx::query_as::<_, $crate::storage::rows::OrganisationRow>(
-                    "SELECT id, name, plan, created_at, webhook_url, webhook_signing_nonce FROM organisations \
+                    "SELECT id, name, plan, created_at, webhook_url, webhook_signing_nonce, \
+                     notification_email FROM organisations \
                      WHERE created_at > $1 OR (created_at = $1 AND id > $2) \
                      ORDER BY created_at, id LIMIT $3",
                 )
@@ -97,15 +100,16 @@ macro_rules! impl_sql_store {
                 let mut tx = self.pool().begin().await?;
                 let updated = sqlx::query(
                     "UPDATE organisations SET name = $1, plan = $2, webhook_url = $3, \
-                     webhook_signing_nonce = $5 WHERE id = $4",
+                     webhook_signing_nonce = $5, notification_email = $6 WHERE id = $4",
                 )
-                    .bind(org.name.as_str())
-                    .bind(org.plan.as_str())
-                    .bind(org.webhook_url.as_deref())
-                    .bind(org.id.as_str())
-                    .bind(org.webhook_signing_nonce.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
+                .bind(org.name.as_str())
+                .bind(org.plan.as_str())
+                .bind(org.webhook_url.as_deref())
+                .bind(org.id.as_str())
+                .bind(org.webhook_signing_nonce.as_deref())
+                .bind(org.notification_email.as_ref().map(|a| a.as_str()))
+                .execute(&mut *tx)
+                .await?;
                 let change = $crate::domain::Change::Organisation(org.id.clone());
                 $crate::storage::sql::finish_change!(tx, updated, &change, now)
             }
@@ -148,6 +152,7 @@ macro_rules! impl_sql_store {
         $crate::storage::sql_idempotency::impl_idempotency_store!($store);
         $crate::storage::sql_audit::impl_audit_store!($store);
         $crate::storage::sql_notifications::impl_notification_store!($store);
+        $crate::storage::sql_email::impl_email_store!($store);
         $crate::storage::sql_people::impl_people_store!($store);
         $crate::storage::sql_one_time_values::impl_one_time_value_store!($store);
         $crate::storage::sql_trusted_issuers::impl_trusted_issuer_store!($store);

@@ -11,13 +11,15 @@ macro_rules! impl_notification_store {
             ) -> Result<Vec<$crate::domain::ExpiringCredential>, $crate::storage::StorageError>
             {
                 sqlx::query_as::<_, $crate::storage::rows::ExpiringCredentialRow>(
-                    "SELECT 'api_key' AS kind, k.id, k.org_id, k.name, k.expires_at, o.webhook_url \
+                    "SELECT 'api_key' AS kind, k.id, k.org_id, k.name, k.expires_at, o.name AS org_name, \
+                     o.webhook_url, o.notification_email \
                      FROM api_keys k JOIN organisations o ON o.id = k.org_id \
                      LEFT JOIN expiry_warnings w ON w.credential_id = k.id AND w.expires_at = k.expires_at \
                      WHERE k.status = 'active' AND k.expires_at > $1 AND k.expires_at <= $2 \
                      AND w.credential_id IS NULL \
                      UNION ALL \
-                     SELECT 'client' AS kind, c.id, c.org_id, c.name, c.expires_at, o.webhook_url \
+                     SELECT 'client' AS kind, c.id, c.org_id, c.name, c.expires_at, o.name AS org_name, \
+                     o.webhook_url, o.notification_email \
                      FROM oauth_clients c JOIN organisations o ON o.id = c.org_id \
                      LEFT JOIN expiry_warnings w ON w.credential_id = c.id AND w.expires_at = c.expires_at \
                      WHERE c.status = 'active' AND c.expires_at > $1 AND c.expires_at <= $2 \
@@ -38,6 +40,7 @@ macro_rules! impl_notification_store {
                 now: i64,
                 event: &$crate::domain::AuditEvent,
                 delivery: Option<&$crate::domain::WebhookDelivery>,
+                emails: &[$crate::domain::EmailDelivery],
             ) -> Result<bool, $crate::storage::StorageError> {
                 let mut tx = self.background_pool().begin().await?;
                 // Updates only a claim on another expiry date: a changed date warns again.
@@ -74,6 +77,9 @@ macro_rules! impl_notification_store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                for email in emails {
+                    $crate::storage::sql_email::insert_email!(&mut *tx, email)?;
+                }
                 tx.commit().await?;
                 Ok(true)
             }
@@ -104,10 +110,9 @@ macro_rules! impl_notification_store {
                 now: i64,
                 until: i64,
             ) -> Result<bool, $crate::storage::StorageError> {
-                let leased = sqlx::query(
-                    "UPDATE webhook_deliveries SET leased_until = $3 \
-                     WHERE id = $1 AND state = 'pending' AND leased_until <= $2",
-                )
+                let leased = sqlx::query($crate::storage::sql_notifications::lease_sql!(
+                    "webhook_deliveries"
+                ))
                 .bind(id)
                 .bind(now)
                 .bind(until)
@@ -121,13 +126,10 @@ macro_rules! impl_notification_store {
                 id: &str,
                 attempt: &$crate::domain::DeliveryAttempt,
             ) -> Result<(), $crate::storage::StorageError> {
-                let delivered_at = (attempt.state == $crate::domain::DeliveryState::Delivered)
-                    .then_some(attempt.at);
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET attempts = attempts + 1, \
-                     last_attempt_at = $2, last_status = $3, last_error = $4, state = $5, \
-                     next_attempt_at = $6, delivered_at = $7, leased_until = 0 WHERE id = $1",
-                )
+                let delivered_at = attempt.delivered_at();
+                sqlx::query($crate::storage::sql_notifications::record_attempt_sql!(
+                    "webhook_deliveries"
+                ))
                 .bind(id)
                 .bind(attempt.at)
                 .bind(attempt.status)
@@ -170,6 +172,35 @@ macro_rules! impl_notification_store {
 }
 
 pub(super) use impl_notification_store;
+
+/// Holds a due delivery of `$table` for one node: binds id, now, until.
+macro_rules! lease_sql {
+    ($table:literal) => {
+        concat!(
+            "UPDATE ",
+            $table,
+            " SET leased_until = $3 WHERE id = $1 AND state = 'pending' AND leased_until <= $2"
+        )
+    };
+}
+
+pub(super) use lease_sql;
+
+/// Records an attempt at a delivery of `$table` and releases its lease:
+/// binds id, at, status, error, state, next attempt, delivered at.
+macro_rules! record_attempt_sql {
+    ($table:literal) => {
+        concat!(
+            "UPDATE ",
+            $table,
+            " SET attempts = attempts + 1, last_attempt_at = $2, last_status = $3, \
+             last_error = $4, state = $5, next_attempt_at = $6, delivered_at = $7, \
+             leased_until = 0 WHERE id = $1"
+        )
+    };
+}
+
+pub(super) use record_attempt_sql;
 
 pub(super) const DELIVERY_COLUMNS: &str = "id, org_id, event_type, url, payload, state, \
     attempts, created_at, next_attempt_at, last_attempt_at, last_status, last_error, delivered_at";

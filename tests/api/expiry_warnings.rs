@@ -22,7 +22,7 @@ on_both_backends!(
 );
 
 /// Scans each second and retries after 1 s, 2 s, 4 s…; the receiver is local.
-fn fast_notifications(settings: &mut Settings) {
+pub(crate) fn fast_notifications(settings: &mut Settings) {
     settings.expiry_scan_interval_seconds = 1;
     settings.webhook_retry_base_seconds = 1;
     settings.webhook_allow_http = true;
@@ -55,7 +55,7 @@ fn signature_checks(secret: &str, header: &str, body: &str) -> bool {
     expected == v1
 }
 
-fn in_days(days: i64) -> String {
+pub(crate) fn in_days(days: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::days(days))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -97,7 +97,7 @@ async fn org_with_webhook(app: &TestApp, url: &str) -> (String, String) {
     (org_id, secret)
 }
 
-async fn create(app: &TestApp, org: &str, what: &str, body: Value) -> String {
+pub(crate) async fn create(app: &TestApp, org: &str, what: &str, body: Value) -> String {
     let (status, created) = app
         .admin(
             Method::POST,

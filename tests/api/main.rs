@@ -19,6 +19,7 @@ mod database_outage;
 mod deploy_config;
 mod discovery;
 mod dpop;
+mod email;
 mod example_resource_server;
 mod expiry_warnings;
 mod federation;

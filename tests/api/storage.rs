@@ -32,6 +32,7 @@ fn org(plan: Plan) -> Organisation {
         created_at: 1_700_000_000,
         webhook_url: None,
         webhook_signing_nonce: None,
+        notification_email: None,
     }
 }
 

@@ -166,6 +166,7 @@ pub async fn create_org(
     let new = NewOrganisation {
         name: input.name.clone(),
         plan: input.plan.clone(),
+        notification_email: None,
     };
     management
         .create_organisation(&operator.caller, new)

@@ -289,6 +289,12 @@ impl TestApp {
         self.rounds(|c| &c.webhook_dispatch_rounds, 2).await;
     }
 
+    /// Returns once this node has looked for due emails twice since the
+    /// call: whatever was due then has been sent.
+    pub async fn emails_sent(&self) {
+        self.rounds(|c| &c.email_dispatch_rounds, 2).await;
+    }
+
     /// Returns once the round counter `of` has grown by `rounds`.
     async fn rounds(&self, of: impl Fn(&Counters) -> &std::sync::atomic::AtomicU64, rounds: u64) {
         let read = || of(&self.counters).load(std::sync::atomic::Ordering::Relaxed);
@@ -336,6 +342,7 @@ impl TestApp {
             created_at: chrono::Utc::now().timestamp(),
             webhook_url: None,
             webhook_signing_nonce: None,
+            notification_email: None,
         };
         self.store.insert_organisation(&org).await.unwrap();
         org.id

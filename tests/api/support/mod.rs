@@ -1,6 +1,6 @@
 //! What the tests share: test servers and clients, the resource server's
 //! own token check, the server as a process and as a command, `/metrics` parsed, the
-//! idempotency harness.
+//! idempotency harness, an SMTP sink.
 
 pub mod browser;
 pub mod cli_process;
@@ -11,3 +11,4 @@ pub mod idempotency_harness;
 pub mod jwt_verify;
 pub mod metrics_scrape;
 pub mod server_process;
+pub mod smtp_sink;

@@ -1,0 +1,345 @@
+//! Sends queued emails by SMTP, as `services::webhooks` sends webhooks: a
+//! node leases a due email before sending it, so replicas do not send the
+//! same attempt twice; a failed attempt is retried with backoff
+//! (`RetryPolicy`), except when the server refused it for good (5xx).
+//! Delivery is at least once; the `Message-ID` is the same on every attempt.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::header::{
+    ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
+};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+
+use super::{messages::one_line, EmailOutbox};
+use crate::domain::{
+    DeliveryAttempt, DeliveryState, EmailDelivery, MailContent, RetryPolicy, SmtpServer, SmtpTls,
+};
+use crate::metrics::Counters;
+use crate::storage::Store;
+use crate::time::Clock;
+
+const POLL_EVERY: Duration = Duration::from_secs(1);
+const BATCH: i64 = 50;
+/// An attempt's whole conversation with the mail server.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longer than an attempt can take, so a lease outlives its attempt.
+const LEASE_SECONDS: i64 = 120;
+
+pub struct EmailDispatcher {
+    store: Arc<dyn Store>,
+    outbox: Arc<EmailOutbox>,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    retry: RetryPolicy,
+    clock: Arc<dyn Clock>,
+    counters: Arc<Counters>,
+}
+
+/// Why an attempt failed: what the organisation is shown, what the log
+/// gets, and whether trying again may help.
+struct Failure {
+    status: Option<i64>,
+    shown: String,
+    cause: String,
+    permanent: bool,
+}
+
+impl EmailDispatcher {
+    pub fn new(
+        smtp: &SmtpServer,
+        store: Arc<dyn Store>,
+        outbox: Arc<EmailOutbox>,
+        retry: RetryPolicy,
+        clock: Arc<dyn Clock>,
+        counters: Arc<Counters>,
+    ) -> anyhow::Result<Self> {
+        let tls = || TlsParameters::builder(smtp.host.clone()).build_rustls();
+        let tls = match smtp.tls {
+            SmtpTls::Starttls => Tls::Required(tls()?),
+            SmtpTls::Tls => Tls::Wrapper(tls()?),
+            SmtpTls::None => Tls::None,
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+            .port(smtp.port)
+            .tls(tls)
+            .timeout(Some(ATTEMPT_TIMEOUT));
+        if let Some((user, password)) = &smtp.credentials {
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose_secret().to_owned(),
+            ));
+        }
+        Ok(Self {
+            store,
+            outbox,
+            transport: builder.build(),
+            from: smtp
+                .from
+                .parse()
+                .map_err(|e| anyhow::anyhow!("setting smtp_from (KEYWARD_SMTP_FROM): {e}"))?,
+            retry,
+            clock,
+            counters,
+        })
+    }
+
+    pub fn spawn(self) {
+        let dispatcher = Arc::new(self);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(POLL_EVERY);
+            loop {
+                ticker.tick().await;
+                dispatcher.send_due().await;
+                Counters::bump(&dispatcher.counters.email_dispatch_rounds);
+            }
+        });
+    }
+
+    async fn send_due(self: &Arc<Self>) {
+        let now = self.clock.unix();
+        let due = match self.store.due_email_deliveries(now, BATCH).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %crate::error::error_chain(&e), "reading due emails failed");
+                return;
+            }
+        };
+        for email in due {
+            match self
+                .store
+                .lease_email_delivery(&email.id, now, now + LEASE_SECONDS)
+                .await
+            {
+                Ok(true) => {
+                    let dispatcher = self.clone();
+                    tokio::spawn(async move { dispatcher.attempt(email).await });
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::error_chain(&e), "leasing an email failed")
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, email: EmailDelivery) {
+        let attempt = email.attempts + 1;
+        let now = || self.clock.unix();
+        let outcome = match self.send(&email).await {
+            Ok(status) => self
+                .retry
+                .outcome(email.created_at, attempt, now(), Some(status), None),
+            Err(failure) => {
+                tracing::warn!(
+                    email = %email.id,
+                    attempts = attempt,
+                    permanent = failure.permanent,
+                    cause = %failure.cause,
+                    "email attempt failed"
+                );
+                if failure.permanent {
+                    DeliveryAttempt {
+                        at: now(),
+                        status: failure.status,
+                        error: Some(failure.shown),
+                        state: DeliveryState::Failed,
+                        next_attempt_at: None,
+                    }
+                } else {
+                    let error = Some(failure.shown);
+                    self.retry
+                        .outcome(email.created_at, attempt, now(), failure.status, error)
+                }
+            }
+        };
+        if outcome.state == DeliveryState::Delivered {
+            tracing::info!(email = %email.id, event = %email.event_type, "email delivered");
+        }
+        if let Err(e) = self.store.record_email_attempt(&email.id, &outcome).await {
+            tracing::error!(error = %crate::error::error_chain(&e), email = %email.id, "recording an email attempt failed");
+        }
+    }
+
+    /// Sends the email; the server's reply code.
+    async fn send(&self, email: &EmailDelivery) -> Result<i64, Failure> {
+        let content = self.outbox.open(email).map_err(|e| Failure {
+            status: None,
+            shown: "delivery failed: the email was sealed under another server secret".into(),
+            cause: e.to_string(),
+            permanent: true,
+        })?;
+        let message = message(&self.from, email, content).map_err(|cause| Failure {
+            status: None,
+            shown: "delivery failed: not an address mail can be sent to".into(),
+            cause,
+            permanent: true,
+        })?;
+        let sent = tokio::time::timeout(ATTEMPT_TIMEOUT, self.transport.send(message)).await;
+        match sent {
+            Ok(Ok(response)) => Ok(i64::from(u16::from(response.code()))),
+            Ok(Err(e)) => Err(failure(&e)),
+            Err(_) => Err(Failure {
+                status: None,
+                shown: "delivery failed: the mail server did not answer in time".into(),
+                cause: "timed out".into(),
+                permanent: false,
+            }),
+        }
+    }
+}
+
+/// The message: multipart/alternative, plain text then HTML, its
+/// `Message-ID` the delivery's id.
+fn message(from: &Mailbox, email: &EmailDelivery, content: MailContent) -> Result<Message, String> {
+    let to: Address = email.recipient.parse().map_err(|e| format!("{e}"))?;
+    let part = |kind: ContentType, body: String| {
+        SinglePart::builder()
+            .header(kind)
+            .header(ContentTransferEncoding::QuotedPrintable)
+            .body(body)
+    };
+    Message::builder()
+        .from(from.clone())
+        .to(Mailbox::new(None, to))
+        .subject(one_line(&content.subject))
+        .message_id(Some(format!("<{}@{}>", email.id, from.email.domain())))
+        .header(AutoSubmitted)
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(part(ContentType::TEXT_PLAIN, content.text))
+                .singlepart(part(ContentType::TEXT_HTML, content.html)),
+        )
+        .map_err(|e| e.to_string())
+}
+
+/// What an SMTP error means for the delivery. The organisation sees the
+/// reply code and nothing of the server's text; the log gets all of it.
+fn failure(e: &lettre::transport::smtp::Error) -> Failure {
+    let cause = crate::error::error_chain(e);
+    match e.status() {
+        Some(code) => {
+            let permanent = e.is_permanent();
+            let status = u16::from(code);
+            let shown = if permanent {
+                format!("delivery failed: the mail server refused it (SMTP {status}); not retried")
+            } else {
+                format!("delivery failed: SMTP {status}")
+            };
+            Failure {
+                status: Some(i64::from(status)),
+                shown,
+                cause,
+                permanent,
+            }
+        }
+        None => {
+            let shown = if e.is_timeout() {
+                "delivery failed: the mail server did not answer in time"
+            } else if e.is_tls() {
+                "delivery failed: TLS with the mail server failed"
+            } else {
+                "delivery failed: could not reach the mail server"
+            };
+            Failure {
+                status: None,
+                shown: shown.into(),
+                cause,
+                permanent: false,
+            }
+        }
+    }
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834): no out-of-office replies.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{MailAddress, OrgId};
+
+    fn email(recipient: &str) -> EmailDelivery {
+        EmailDelivery {
+            id: EmailDelivery::new_id(),
+            org_id: OrgId::generate(),
+            event_type: "api_key.expiring".into(),
+            recipient: recipient.into(),
+            subject: String::new(),
+            body: Vec::new(),
+            state: DeliveryState::Pending,
+            attempts: 0,
+            created_at: 0,
+            next_attempt_at: Some(0),
+            last_attempt_at: None,
+            last_status: None,
+            last_error: None,
+            delivered_at: None,
+        }
+    }
+
+    fn content(subject: &str) -> MailContent {
+        MailContent {
+            subject: subject.into(),
+            text: "text".into(),
+            html: "<p>html</p>".into(),
+        }
+    }
+
+    #[test]
+    fn a_subject_cannot_add_a_header() {
+        let from: Mailbox = "Keyward <k@example.com>".parse().unwrap();
+        let injected = content("Key \"x\r\nBcc: spy@evil.example\r\n\r\nbody\" expires");
+        let email = email("ops@example.com");
+        let sent = message(&from, &email, injected).unwrap().formatted();
+        let sent = String::from_utf8(sent).unwrap();
+        let head = sent.split("\r\n\r\n").next().unwrap();
+        assert!(
+            !head
+                .lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("bcc")),
+            "{head}"
+        );
+        assert_eq!(
+            head.lines().filter(|l| l.starts_with("Subject:")).count(),
+            1
+        );
+        assert!(head.contains(&format!("Message-ID: <{}@example.com>", email.id)));
+        assert!(head.contains("Auto-Submitted: auto-generated"));
+        assert!(head.contains("multipart/alternative"));
+    }
+
+    #[test]
+    fn every_notification_address_is_one_lettre_sends_to() {
+        for raw in [
+            "ops@example.com",
+            "a.b+c@x-y.example.org",
+            "a!#$%&'*/=?^_`{|}~-@x.example",
+        ] {
+            let address = MailAddress::parse(raw).unwrap();
+            assert!(address.as_str().parse::<Address>().is_ok(), "{raw}");
+        }
+        let from: Mailbox = "k@example.com".parse().unwrap();
+        assert!(message(&from, &email("not an address"), content("s")).is_err());
+    }
+}
