@@ -6,7 +6,7 @@
 //! `tests/clients/install.sh` installs them; the tests run it when they do
 //! not find them, and fail if it fails.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use jsonwebtoken::Algorithm;
@@ -19,9 +19,8 @@ use crate::support::client_keys::ClientKeyPair;
 use crate::support::helpers::{
     spawn_app, spawn_app_with, Backend, TestApp, TestClient, API, ROOT_TOKEN,
 };
+use crate::support::installed_clients::{clients_dir, ensure_installed, venv_python};
 use crate::support::jwt_verify::verify;
-
-const INSTALL: &str = "tests/clients/install.sh";
 
 #[derive(Clone, Copy, Debug)]
 enum RealClient {
@@ -34,46 +33,24 @@ enum RealClient {
 }
 
 impl RealClient {
-    /// The interpreter and the script; panics, naming the install command,
-    /// unless the client is installed at the versions pinned now.
+    /// The interpreter and the script, installed at the versions pinned now.
     fn program(self) -> (PathBuf, PathBuf) {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let clients = root.join("tests/clients");
-        // install.sh copies the pins it installed beside the installation.
-        let (interpreter, script, pins, installed) = match self {
-            Self::Authlib => {
-                let target = std::env::var_os("CARGO_TARGET_DIR")
-                    .map_or_else(|| root.join("target"), PathBuf::from);
-                let venv = target.join("clients-venv");
-                (
-                    venv.join("bin/python"),
-                    clients.join("python/private_key_jwt.py"),
-                    clients.join("python/requirements.txt"),
-                    venv.join(".requirements"),
-                )
-            }
-            Self::OpenidClient | Self::OpenidClientDiscovery | Self::Oauth4webapi => (
-                PathBuf::from("node"),
-                clients.join(match self {
+        let clients = clients_dir();
+        match self {
+            Self::Authlib => (venv_python(), clients.join("python/private_key_jwt.py")),
+            Self::OpenidClient | Self::OpenidClientDiscovery | Self::Oauth4webapi => {
+                ensure_installed(
+                    &clients.join("node/package-lock.json"),
+                    &clients.join("node/node_modules/.keyward-package-lock.json"),
+                );
+                let script = match self {
                     Self::OpenidClient => "node/private_key_jwt.mjs",
                     Self::OpenidClientDiscovery => "node/discovery.mjs",
                     _ => "node/dpop.mjs",
-                }),
-                clients.join("node/package-lock.json"),
-                clients.join("node/node_modules/.keyward-package-lock.json"),
-            ),
-        };
-        let pinned = std::fs::read(&pins).unwrap();
-        let current = || std::fs::read(&installed).is_ok_and(|stamp| stamp == pinned);
-        if !current() {
-            install(root);
+                };
+                (PathBuf::from("node"), clients.join(script))
+            }
         }
-        assert!(
-            current(),
-            "{self:?} is not installed at the versions of {}: run {INSTALL}",
-            pins.display()
-        );
-        (interpreter, script)
     }
 
     /// Runs the client for `client` with the private key of `key` under
@@ -129,19 +106,6 @@ impl RealClient {
 
 /// Runs the install script once per test run (it does nothing when the
 /// pins are installed), so that `cargo test` alone runs these tests.
-fn install(root: &Path) {
-    static INSTALLED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
-    let mut done = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
-    if !*done {
-        let status = Command::new(root.join(INSTALL)).status();
-        assert!(
-            status.as_ref().is_ok_and(|s| s.success()),
-            "{INSTALL} failed ({status:?}): it needs python3 with venv, Node and npm, and PyPI and the npm registry"
-        );
-        *done = true;
-    }
-}
-
 /// The private key as `openssl genpkey` writes it. ring writes Ed25519
 /// keys as PKCS#8 v2 (RFC 5958: the seed and the public key), which the
 /// OpenSSL 3.0 under Node and pyca/cryptography do not read; v1 is the seed.

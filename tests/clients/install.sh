@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real clients of tests/api/real_clients.rs at their pinned
+# Installs the real clients of tests/api/real_clients.rs (and the SMTP server
+# of tests/api/email.rs) at their pinned
 # versions: authlib (python/requirements.txt) into a virtualenv under target/
 # (CARGO_TARGET_DIR when set), openid-client and oauth4webapi (node/package-lock.json) into
 # node/node_modules. Each is reinstalled only when its pins changed, so a

@@ -8,6 +8,7 @@ pub mod client_keys;
 pub mod console_client;
 pub mod helpers;
 pub mod idempotency_harness;
+pub mod installed_clients;
 pub mod jwt_verify;
 pub mod metrics_scrape;
 pub mod server_process;
