@@ -47,6 +47,11 @@ impl RequestId {
     pub fn of(req: &HttpRequest) -> Option<Self> {
         req.extensions().get::<Self>().cloned()
     }
+
+    /// `of` as text, empty outside the middleware.
+    pub fn text_of(req: &HttpRequest) -> String {
+        Self::of(req).map(|id| id.0).unwrap_or_default()
+    }
 }
 
 /// Middleware, outermost: assigns the id before anything logs, and answers

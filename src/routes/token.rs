@@ -8,6 +8,7 @@ use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
 use super::dpop;
 use super::rate_limit_headers;
+use super::request_id::RequestId;
 use super::token_request::parse_token_request;
 use crate::domain::TrustedProxies;
 use crate::error::{OAuthError, OAuthErrorCode, DPOP_NONCE};
@@ -15,6 +16,7 @@ use crate::services::audit_writer::AuditWriter;
 use crate::services::dpop::{DpopProofs, DpopRefusal};
 use crate::services::metering::Metering;
 use crate::services::rate_limit::Decision;
+use crate::services::request_records::{Request, RequestRecorder};
 use crate::services::token_issuer::Binding;
 use crate::services::{
     Authenticated, ClientAuthError, ClientAuthenticator, TokenError, TokenIssuer,
@@ -42,6 +44,7 @@ pub async fn issue_token(
     issuer: web::Data<TokenIssuer>,
     proofs: web::Data<DpopProofs>,
     metering: web::Data<Metering>,
+    requests: web::Data<RequestRecorder>,
     audit: web::Data<AuditWriter>,
     clock: web::Data<dyn Clock>,
 ) -> Result<HttpResponse, OAuthError> {
@@ -68,51 +71,74 @@ pub async fn issue_token(
     if let Some(sign_in) = &authenticated.federated {
         audit::record_federated_sign_in(&req, &audit, &client, sign_in, clock.now());
     }
-    if dpop.is_none() && client.credentials.client.dpop_bound_access_tokens {
-        return Err(dpop::refused(DpopRefusal::Required, &proofs, now));
-    }
-    let client_id = client.credentials.client.id.as_str();
-    let per_minute = client.rate_limit.per_minute;
-    let limited = metering.admit(client_id, per_minute, now).await;
-    if let Some(decision) = limited.filter(|d| !d.allowed) {
-        return Ok(rate_limited(&decision, now));
-    }
-    let binding = match &dpop {
-        None => Binding::Bearer,
-        Some(proof) => {
-            let first = proofs
-                .first_use(proof)
-                .await
-                .map_err(|e| storage_error(&e))?;
-            if !first {
-                return Err(dpop::refused(DpopRefusal::Replayed, &proofs, now));
-            }
-            Binding::Dpop { jkt: &proof.jkt }
+    // The client is known from here on: what becomes of its request is on record.
+    let outcome: Result<HttpResponse, OAuthError> = async {
+        if dpop.is_none() && client.credentials.client.dpop_bound_access_tokens {
+            return Err(dpop::refused(DpopRefusal::Required, &proofs, now));
         }
-    };
-    let issued = issuer
-        .issue(&client, &presented.request, binding, client_ip, now)
-        .map_err(token_error)?;
-    metering.served(client_id, now);
-    let mut response = HttpResponse::Ok();
-    if let Some(decision) = &limited {
-        rate_limit_headers::add(&mut response, decision, now);
+        let client_id = client.credentials.client.id.as_str();
+        let per_minute = client.rate_limit.per_minute;
+        let limited = metering.admit(client_id, per_minute, now).await;
+        if let Some(decision) = limited.filter(|d| !d.allowed) {
+            return Ok(rate_limited(&decision, now));
+        }
+        let binding = match &dpop {
+            None => Binding::Bearer,
+            Some(proof) => {
+                let first = proofs
+                    .first_use(proof)
+                    .await
+                    .map_err(|e| storage_error(&e))?;
+                if !first {
+                    return Err(dpop::refused(DpopRefusal::Replayed, &proofs, now));
+                }
+                Binding::Dpop { jkt: &proof.jkt }
+            }
+        };
+        let issued = issuer
+            .issue(&client, &presented.request, binding, client_ip, now)
+            .map_err(token_error)?;
+        metering.served(client_id, now);
+        let mut response = HttpResponse::Ok();
+        if let Some(decision) = &limited {
+            rate_limit_headers::add(&mut response, decision, now);
+        }
+        if let Some(nonce) = proofs.nonce(now) {
+            response.insert_header((DPOP_NONCE, nonce));
+        }
+        Ok(response
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(TokenResponse {
+                access_token: &issued.access_token,
+                token_type: match binding {
+                    Binding::Bearer => "Bearer",
+                    Binding::Dpop { .. } => "DPoP",
+                },
+                expires_in: issued.expires_in,
+                scope: &issued.scope,
+            }))
     }
-    if let Some(nonce) = proofs.nonce(now) {
-        response.insert_header((DPOP_NONCE, nonce));
+    .await;
+    requests.record(Request {
+        credential: client.credentials.client.id.as_str(),
+        org: &client.credentials.client.org_id,
+        endpoint: "token",
+        code: token_code(&outcome),
+        resource_server: None,
+        client_ip,
+        request_id: &RequestId::text_of(&req),
+    });
+    outcome
+}
+
+/// `ISSUED`, or the OAuth error of a refusal.
+fn token_code(outcome: &Result<HttpResponse, OAuthError>) -> &'static str {
+    match outcome {
+        Ok(response) if response.status().is_success() => "ISSUED",
+        Ok(_) => OAuthErrorCode::RateLimited.as_str(),
+        Err(error) => error.code.as_str(),
     }
-    Ok(response
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(TokenResponse {
-            access_token: &issued.access_token,
-            token_type: match binding {
-                Binding::Bearer => "Bearer",
-                Binding::Dpop { .. } => "DPoP",
-            },
-            expires_in: issued.expires_in,
-            scope: &issued.scope,
-        }))
 }
 
 /// The outcome of a JWT-bearer grant (RFC 7523 §2.1): it must be a
