@@ -10,6 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
+use crate::support::console_client::signed_in;
 use crate::support::helpers::{
     spawn_app, spawn_app_with, status_and_json, Backend, TestApp, TestClient, ROOT_TOKEN,
 };
@@ -239,6 +240,45 @@ async fn nothing_is_recorded_with_the_log_off(backend: Backend) {
     assert!(all_pages(&app, &path, ROOT_TOKEN, 50).await.is_empty());
 }
 
+async fn the_console_key_page_lists_the_latest_entries(backend: Backend) {
+    let app = app_with_log(backend).await;
+    let (rs, org, key) = app.key_to_check(|_| {}).await;
+    for n in 0..12 {
+        verify(&app, &rs, &format!("req-{n}"), json!({ "key": key.key })).await;
+    }
+    let path = format!("/admin/v1/orgs/{org}/api-keys/{}/requests", key.id);
+    written(&app, &path, 12).await;
+
+    let (browser, _) = signed_in(&app, org.as_str(), "viewer").await;
+    let page = browser
+        .get(&format!("/console/orgs/{org}/api-keys/{}", key.id))
+        .await;
+    assert_eq!(page.status, 200);
+    for n in 2..12 {
+        assert!(page.body.contains(&format!(">req-{n}<")), "{}", page.body);
+    }
+    assert!(!page.body.contains(">req-1<"), "only the latest ten");
+    assert!(page.body.contains(&rs.id), "the resource server");
+    assert!(!page.body.contains(&key.key), "never the key");
+    let all = format!("/console/orgs/{org}/api-keys/{}/requests", key.id);
+    assert!(
+        page.body.contains(&format!("href=\"{all}\"")),
+        "{}",
+        page.body
+    );
+
+    let everything = browser.get(&all).await;
+    assert_eq!(everything.status, 200);
+    for n in 0..12 {
+        assert!(everything.body.contains(&format!(">req-{n}<")));
+    }
+    let other = app.create_org(Plan::Enterprise).await;
+    let (stranger, _) = signed_in(&app, other.as_str(), "owner").await;
+    let theirs = format!("/console/orgs/{other}/api-keys/{}/requests", key.id);
+    assert_eq!(stranger.get(&theirs).await.status, 404);
+    assert_eq!(stranger.get(&all).await.status, 404);
+}
+
 fn record(org: &OrgId, id: &str, at: i64) -> RequestRecord {
     RequestRecord {
         id: id.into(),
@@ -294,4 +334,5 @@ on_both_backends!(
     another_orgs_admin_reaches_no_entries,
     nothing_is_recorded_with_the_log_off,
     old_entries_are_purged,
+    the_console_key_page_lists_the_latest_entries,
 );
