@@ -279,6 +279,30 @@ async fn the_console_key_page_lists_the_latest_entries(backend: Backend) {
     assert_eq!(stranger.get(&all).await.status, 404);
 }
 
+async fn a_graceful_stop_writes_what_is_queued(backend: Backend) {
+    let mut app = app_with_log(backend).await;
+    let (rs, org, key) = app.key_to_check(|_| {}).await;
+    verify(&app, &rs, "req-last", json!({ "key": key.key })).await;
+    app.server.stop(true).await;
+    app.running.take().unwrap().await.unwrap().unwrap();
+    let kept = app
+        .store
+        .list_requests(&org, &key.id, &everything())
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].request_id, "req-last");
+}
+
+fn everything() -> RequestLogQuery {
+    RequestLogQuery {
+        page: PageRequest::everything(),
+        code: None,
+        since: None,
+        until: None,
+    }
+}
+
 fn record(org: &OrgId, id: &str, at: i64) -> RequestRecord {
     RequestRecord {
         id: id.into(),
@@ -313,15 +337,9 @@ async fn old_entries_are_purged(backend: Backend) {
             .unwrap(),
         1
     );
-    let query = RequestLogQuery {
-        page: PageRequest::everything(),
-        code: None,
-        since: None,
-        until: None,
-    };
     let kept = app
         .store
-        .list_requests(&org, "ak_test", &query)
+        .list_requests(&org, "ak_test", &everything())
         .await
         .unwrap();
     assert_eq!(kept, [records[2].clone(), records[1].clone()]);
@@ -335,4 +353,5 @@ on_both_backends!(
     nothing_is_recorded_with_the_log_off,
     old_entries_are_purged,
     the_console_key_page_lists_the_latest_entries,
+    a_graceful_stop_writes_what_is_queued,
 );
