@@ -152,14 +152,16 @@ pub async fn introspect(
             let scope = record.scopes.to_string();
             let check = required.map(|r| check_granted(&key.granted, &scope, &r));
             let decision = metering.count_key_check(&key, now).await;
-            requests.record(Request {
-                credential: record.id.as_str(),
-                org: &record.org_id,
-                endpoint: "introspect",
-                code: introspection_code(decision.as_ref(), check.as_ref()),
-                resource_server: Some(caller.client_id.as_str()),
-                client_ip: client_ip.or(source),
-                request_id: &RequestId::text_of(&req),
+            RequestId::with_text(&req, |request_id| {
+                requests.record(Request {
+                    credential: record.id.as_str(),
+                    org: &record.org_id,
+                    endpoint: "introspect",
+                    code: introspection_code(decision.as_ref(), check.as_ref()),
+                    resource_server: Some(caller.client_id.as_str()),
+                    client_ip: client_ip.or(source),
+                    request_id,
+                });
             });
             let mut response = response;
             if let Some(decision) = &decision {

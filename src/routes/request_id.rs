@@ -48,9 +48,11 @@ impl RequestId {
         req.extensions().get::<Self>().cloned()
     }
 
-    /// `of` as text, empty outside the middleware.
-    pub fn text_of(req: &HttpRequest) -> String {
-        Self::of(req).map(|id| id.0).unwrap_or_default()
+    /// Calls `f` with the id of `req` as text (empty outside the
+    /// middleware), without copying it.
+    pub fn with_text<R>(req: &HttpRequest, f: impl FnOnce(&str) -> R) -> R {
+        let extensions = req.extensions();
+        f(extensions.get::<Self>().map_or("", Self::as_str))
     }
 }
 

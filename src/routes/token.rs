@@ -120,14 +120,16 @@ pub async fn issue_token(
             }))
     }
     .await;
-    requests.record(Request {
-        credential: client.credentials.client.id.as_str(),
-        org: &client.credentials.client.org_id,
-        endpoint: "token",
-        code: token_code(&outcome),
-        resource_server: None,
-        client_ip,
-        request_id: &RequestId::text_of(&req),
+    RequestId::with_text(&req, |request_id| {
+        requests.record(Request {
+            credential: client.credentials.client.id.as_str(),
+            org: &client.credentials.client.org_id,
+            endpoint: "token",
+            code: token_code(&outcome),
+            resource_server: None,
+            client_ip,
+            request_id,
+        });
     });
     outcome
 }

@@ -139,14 +139,16 @@ pub async fn verify_key(
         (None, _, _) => KeyVerdict::Valid,
     };
     metrics.key_verified(verdict.code());
-    requests.record(Request {
-        credential: record.id.as_str(),
-        org: &record.org_id,
-        endpoint: "verify",
-        code: verdict.code(),
-        resource_server: Some(caller.client_id.as_str()),
-        client_ip: request.client_ip.or(source),
-        request_id: &RequestId::text_of(&req),
+    RequestId::with_text(&req, |request_id| {
+        requests.record(Request {
+            credential: record.id.as_str(),
+            org: &record.org_id,
+            endpoint: "verify",
+            code: verdict.code(),
+            resource_server: Some(caller.client_id.as_str()),
+            client_ip: request.client_ip.or(source),
+            request_id,
+        });
     });
     let (required, actual) = match check {
         Some(c) if verdict == KeyVerdict::InsufficientScope => (Some(c.required), Some(c.actual)),
