@@ -1,3 +1,5 @@
+use std::net::IpAddr;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -13,13 +15,14 @@ use super::token_request::parse_token_request;
 use crate::domain::TrustedProxies;
 use crate::error::{OAuthError, OAuthErrorCode, DPOP_NONCE};
 use crate::services::audit_writer::AuditWriter;
-use crate::services::dpop::{DpopProofs, DpopRefusal};
+use crate::services::dpop::{CheckedProof, DpopProofs, DpopRefusal};
 use crate::services::metering::Metering;
 use crate::services::rate_limit::Decision;
 use crate::services::request_records::{Request, RequestRecorder};
 use crate::services::token_issuer::Binding;
 use crate::services::{
-    Authenticated, ClientAuthError, ClientAuthenticator, TokenError, TokenIssuer,
+    Authenticated, AuthenticatedClient, ClientAuthError, ClientAuthenticator, TokenError,
+    TokenIssuer, TokenRequest,
 };
 use crate::storage::StorageError;
 use crate::time::Clock;
@@ -72,53 +75,18 @@ pub async fn issue_token(
         audit::record_federated_sign_in(&req, &audit, &client, sign_in, clock.now());
     }
     // The client is known from here on: what becomes of its request is on record.
-    let outcome: Result<HttpResponse, OAuthError> = async {
-        if dpop.is_none() && client.credentials.client.dpop_bound_access_tokens {
-            return Err(dpop::refused(DpopRefusal::Required, &proofs, now));
-        }
-        let client_id = client.credentials.client.id.as_str();
-        let per_minute = client.rate_limit.per_minute;
-        let limited = metering.admit(client_id, per_minute, now).await;
-        if let Some(decision) = limited.filter(|d| !d.allowed) {
-            return Ok(rate_limited(&decision, now));
-        }
-        let binding = match &dpop {
-            None => Binding::Bearer,
-            Some(proof) => {
-                let first = proofs
-                    .first_use(proof)
-                    .await
-                    .map_err(|e| storage_error(&e))?;
-                if !first {
-                    return Err(dpop::refused(DpopRefusal::Replayed, &proofs, now));
-                }
-                Binding::Dpop { jkt: &proof.jkt }
-            }
-        };
-        let issued = issuer
-            .issue(&client, &presented.request, binding, client_ip, now)
-            .map_err(token_error)?;
-        metering.served(client_id, now);
-        let mut response = HttpResponse::Ok();
-        if let Some(decision) = &limited {
-            rate_limit_headers::add(&mut response, decision, now);
-        }
-        if let Some(nonce) = proofs.nonce(now) {
-            response.insert_header((DPOP_NONCE, nonce));
-        }
-        Ok(response
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::PRAGMA, "no-cache"))
-            .json(TokenResponse {
-                access_token: &issued.access_token,
-                token_type: match binding {
-                    Binding::Bearer => "Bearer",
-                    Binding::Dpop { .. } => "DPoP",
-                },
-                expires_in: issued.expires_in,
-                scope: &issued.scope,
-            }))
-    }
+    let outcome = grant(
+        Grant {
+            client: &client,
+            request: &presented.request,
+            dpop,
+            client_ip,
+            now,
+        },
+        &metering,
+        &proofs,
+        &issuer,
+    )
     .await;
     RequestId::with_text(&req, |request_id| {
         requests.record(Request {
@@ -132,6 +100,76 @@ pub async fn issue_token(
         });
     });
     outcome
+}
+
+/// A token request whose client has authenticated.
+struct Grant<'a> {
+    client: &'a AuthenticatedClient,
+    request: &'a TokenRequest,
+    dpop: Option<CheckedProof>,
+    client_ip: Option<IpAddr>,
+    now: i64,
+}
+
+/// The client's rate, its DPoP proof's first use and the token itself.
+async fn grant(
+    grant: Grant<'_>,
+    metering: &Metering,
+    proofs: &DpopProofs,
+    issuer: &TokenIssuer,
+) -> Result<HttpResponse, OAuthError> {
+    let Grant {
+        client,
+        request,
+        dpop,
+        client_ip,
+        now,
+    } = grant;
+    if dpop.is_none() && client.credentials.client.dpop_bound_access_tokens {
+        return Err(dpop::refused(DpopRefusal::Required, proofs, now));
+    }
+    let client_id = client.credentials.client.id.as_str();
+    let per_minute = client.rate_limit.per_minute;
+    let limited = metering.admit(client_id, per_minute, now).await;
+    if let Some(decision) = limited.filter(|d| !d.allowed) {
+        return Ok(rate_limited(&decision, now));
+    }
+    let binding = match &dpop {
+        None => Binding::Bearer,
+        Some(proof) => {
+            let first = proofs
+                .first_use(proof)
+                .await
+                .map_err(|e| storage_error(&e))?;
+            if !first {
+                return Err(dpop::refused(DpopRefusal::Replayed, proofs, now));
+            }
+            Binding::Dpop { jkt: &proof.jkt }
+        }
+    };
+    let issued = issuer
+        .issue(client, request, binding, client_ip, now)
+        .map_err(token_error)?;
+    metering.served(client_id, now);
+    let mut response = HttpResponse::Ok();
+    if let Some(decision) = &limited {
+        rate_limit_headers::add(&mut response, decision, now);
+    }
+    if let Some(nonce) = proofs.nonce(now) {
+        response.insert_header((DPOP_NONCE, nonce));
+    }
+    Ok(response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token: &issued.access_token,
+            token_type: match binding {
+                Binding::Bearer => "Bearer",
+                Binding::Dpop { .. } => "DPoP",
+            },
+            expires_in: issued.expires_in,
+            scope: &issued.scope,
+        }))
 }
 
 /// `ISSUED`, or the OAuth error of a refusal.
