@@ -94,6 +94,11 @@ pub struct Settings {
     pub plans: PlanLimits,
     /// How long the management API's audit events are kept (1 to 3650).
     pub audit_retention_days: u32,
+    /// Every API key check, key introspection and token request of a known
+    /// credential on record, written behind the requests.
+    pub request_log: bool,
+    /// How long request log entries are kept (1 to 3650).
+    pub request_log_retention_days: u32,
     /// Warn about API keys and clients this many days before they expire.
     pub expiry_warning_days: u32,
     /// How often a node looks for credentials to warn about.
@@ -168,6 +173,8 @@ impl Default for Settings {
             max_live_revocations_per_client: 1_000,
             plans: PlanLimits::default(),
             audit_retention_days: 90,
+            request_log: false,
+            request_log_retention_days: 30,
             expiry_warning_days: 7,
             expiry_scan_interval_seconds: 60,
             webhook_retry_base_seconds: 30,
@@ -376,11 +383,16 @@ impl Settings {
                 "must be between 10 and 5000",
             ));
         }
-        if !(1..=3650).contains(&self.audit_retention_days) {
-            return Err(invalid(
-                "audit_retention_days",
-                "must be between 1 and 3650",
-            ));
+        for (name, days) in [
+            ("audit_retention_days", self.audit_retention_days),
+            (
+                "request_log_retention_days",
+                self.request_log_retention_days,
+            ),
+        ] {
+            if !(1..=3650).contains(&days) {
+                return Err(invalid(name, "must be between 1 and 3650"));
+            }
         }
         let ranges: [(&'static str, u64, std::ops::RangeInclusive<u64>); 10] = [
             (

@@ -40,6 +40,7 @@ use crate::services::one_time_values::OneTimeValues;
 use crate::services::rate_limit::RateLimits;
 use crate::services::record_cache::Freshness;
 use crate::services::remote_jwks::RemoteJwks;
+use crate::services::request_records::RequestRecorder;
 use crate::services::root_token::RootToken;
 use crate::services::trusted_issuers::TrustedIssuers;
 use crate::services::usage::UsageRecorder;
@@ -64,6 +65,9 @@ fn backstop(settings: &Settings) -> Backstop {
         purge_every: Duration::from_secs(60),
         keep_log_for: Duration::from_secs(3600),
         keep_audit_for: Duration::from_secs(u64::from(settings.audit_retention_days) * 86_400),
+        keep_requests_for: Duration::from_secs(
+            u64::from(settings.request_log_retention_days) * 86_400,
+        ),
         console_idle: Duration::from_secs(IDLE_TIMEOUT_SECONDS as u64),
     }
 }
@@ -88,6 +92,7 @@ struct Services {
     audit: web::Data<AuditWriter>,
     admin_auth: web::Data<AdminAuth>,
     metering: web::Data<Metering>,
+    requests: web::Data<RequestRecorder>,
     metrics: web::Data<Metrics>,
     management: web::Data<Management>,
     clock: web::Data<dyn Clock>,
@@ -114,6 +119,7 @@ impl Services {
             .app_data(self.audit.clone())
             .app_data(self.admin_auth.clone())
             .app_data(self.metering.clone())
+            .app_data(self.requests.clone())
             .app_data(self.metrics.clone())
             .app_data(self.management.clone())
             .app_data(self.clock.clone())
@@ -128,6 +134,7 @@ pub struct Application {
     server: Server,
     counters: Arc<Counters>,
     usage: Arc<UsageRecorder>,
+    requests: Arc<RequestRecorder>,
     audit: Arc<AuditWriter>,
     auth_failures: Arc<AuthFailureTally>,
 }
@@ -163,7 +170,7 @@ impl Application {
             None => format!("http://{}", listener.local_addr()?),
         };
         let core = Core::open(&settings, &issuer, clock).await?;
-        let writers = Writers::start(&core);
+        let writers = Writers::start(&core, settings.request_log);
         spawn_notifications(&settings, &core)?;
         let services = Services::build(&settings, &issuer, &core, &writers, drain.clone())?;
         let idempotency =
@@ -175,6 +182,7 @@ impl Application {
             server,
             counters: core.counters,
             usage: writers.usage,
+            requests: writers.requests,
             audit: writers.audit,
             auth_failures: writers.auth_failures,
         })
@@ -199,6 +207,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         self.usage.flush().await;
+        self.requests.flush().await;
         self.auth_failures.write_all(&self.audit).await;
         self.audit.write_behind().await;
         served
@@ -353,23 +362,33 @@ impl Core {
 }
 
 /// What is written behind the requests, each by a task of its own: usage
-/// counts, audit events and the tallies of failed admin authentications.
+/// counts, the request log, audit events and the tallies of failed admin
+/// authentications.
 struct Writers {
     usage: Arc<UsageRecorder>,
+    requests: Arc<RequestRecorder>,
     audit: Arc<AuditWriter>,
     auth_failures: Arc<AuthFailureTally>,
 }
 
 impl Writers {
-    fn start(core: &Core) -> Self {
+    fn start(core: &Core, request_log: bool) -> Self {
         let usage = UsageRecorder::new(core.store.clone(), core.counters.clone());
         usage.spawn_flusher();
+        let requests = RequestRecorder::new(
+            request_log,
+            core.store.clone(),
+            core.counters.clone(),
+            core.clock.clone(),
+        );
+        requests.spawn_flusher();
         let audit = AuditWriter::new(core.store.clone(), core.counters.clone());
         audit.spawn_drainer();
         let auth_failures = Arc::new(AuthFailureTally::default());
         auth_failures.spawn_writer(audit.clone(), core.clock.clone());
         Self {
             usage,
+            requests,
             audit,
             auth_failures,
         }
@@ -456,6 +475,7 @@ impl Services {
                 limiter.clone(),
                 writers.usage.clone(),
             )),
+            requests: web::Data::from(writers.requests.clone()),
             metrics: web::Data::new(Metrics::new(Snapshot {
                 counters: core.counters.clone(),
                 gauges: gauges(&core.store, &limiter, writers),
@@ -498,9 +518,10 @@ fn gauges(
         move || i64::from(read(store.pool_usage()))
     };
     let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-    let (limiter, usage, audit) = (
+    let (limiter, usage, requests, audit) = (
         limiter.clone(),
         writers.usage.clone(),
+        writers.requests.clone(),
         writers.audit.clone(),
     );
     vec![
@@ -528,6 +549,11 @@ fn gauges(
             "usage_queue_depth",
             "Usage entries waiting to be written",
             move || count(usage.pending()),
+        ),
+        ReadAtScrape::new(
+            "request_log_queue_depth",
+            "Request log entries waiting to be written",
+            move || count(requests.waiting()),
         ),
         ReadAtScrape::new(
             "audit_queue_depth",

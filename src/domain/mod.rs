@@ -18,6 +18,7 @@ pub mod organisation;
 pub mod outbound_address;
 pub mod public_jwk;
 pub mod rate_tiers;
+pub mod request_record;
 pub mod scope;
 pub mod scope_policy;
 pub mod trusted_proxies;
@@ -47,6 +48,7 @@ pub use organisation::{
 };
 pub use public_jwk::{JwkError, JwsAlgorithm, PublicJwk};
 pub use rate_tiers::{EffectiveRateLimit, RateLimitSource, RateTiers, ScopeRateLimits};
+pub use request_record::RequestRecord;
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use scope_policy::ScopePolicy;
 pub use trusted_proxies::{client_ip, TrustedProxies};

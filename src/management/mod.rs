@@ -16,6 +16,7 @@ pub(crate) mod fields;
 mod organisations;
 mod people;
 mod records;
+mod request_log;
 pub mod views;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use federation::{NewFederatedSubject, NewTrustedIssuer};
 pub use organisations::{NewOrganisation, OrganisationChanges, UpdatedOrganisation};
 pub use people::{password_link, Invitation, NewMember, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 pub use records::AuditFilter;
+pub use request_log::RequestFilter;
 
 use crate::crypto::webhook_signing::WebhookSigner;
 use crate::crypto::SecretHasher;

@@ -32,15 +32,6 @@ impl Management {
             )),
             v => Ok(v),
         };
-        let time = |field: &'static str, value: Option<String>| {
-            value
-                .map(|raw| {
-                    chrono::DateTime::parse_from_rfc3339(&raw)
-                        .map(|t| t.timestamp())
-                        .map_err(|_| ManagementError::invalid(field, "must be an RFC 3339 time"))
-                })
-                .transpose()
-        };
         let query = AuditQuery {
             page,
             action: text("action", filter.action)?,
@@ -86,4 +77,18 @@ fn delivery_state(raw: Option<&str>) -> Result<Option<DeliveryState>, Management
         })
     })
     .transpose()
+}
+
+/// An RFC 3339 time of a filter, as Unix seconds.
+pub(super) fn time(
+    field: &'static str,
+    value: Option<String>,
+) -> Result<Option<i64>, ManagementError> {
+    value
+        .map(|raw| {
+            chrono::DateTime::parse_from_rfc3339(&raw)
+                .map(|t| t.timestamp())
+                .map_err(|_| ManagementError::invalid(field, "must be an RFC 3339 time"))
+        })
+        .transpose()
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::{
     ApiKey, Audience, AuditEvent, Client, EffectiveRateLimit, EmailDelivery, FederatedSubject,
-    IssuerKeys, Organisation, PublicJwk, RateLimitSource, RateTiers, TrustedIssuer,
+    IssuerKeys, Organisation, PublicJwk, RateLimitSource, RateTiers, RequestRecord, TrustedIssuer,
     WebhookDelivery,
 };
 use crate::time::rfc3339;
@@ -256,6 +256,36 @@ impl AuditEventView {
             source_ip: event.source_ip.clone(),
             request_id: event.request_id.clone(),
             changes: event.changes.clone(),
+        }
+    }
+}
+
+/// An entry of the request log; never a key, secret or token.
+#[derive(Debug, Serialize)]
+pub struct RequestRecordView {
+    pub id: String,
+    pub occurred_at: String,
+    pub credential_id: String,
+    pub org_id: String,
+    pub endpoint: &'static str,
+    pub code: String,
+    pub resource_server: Option<String>,
+    pub client_ip: Option<String>,
+    pub request_id: String,
+}
+
+impl RequestRecordView {
+    pub fn of(record: &RequestRecord) -> Self {
+        Self {
+            id: record.id.clone(),
+            occurred_at: rfc3339(record.occurred_at),
+            credential_id: record.credential_id.clone(),
+            org_id: record.org_id.as_str().to_owned(),
+            endpoint: record.endpoint,
+            code: record.code.clone(),
+            resource_server: record.resource_server.clone(),
+            client_ip: record.client_ip.clone(),
+            request_id: record.request_id.clone(),
         }
     }
 }

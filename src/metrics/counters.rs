@@ -37,6 +37,8 @@ pub struct Counters {
     pub audit_events_dropped: AtomicU64,
     /// Usage dropped because the tally for an unavailable database was full.
     pub usage_dropped: AtomicU64,
+    /// Request log entries dropped because the queue was full.
+    pub request_log_dropped: AtomicU64,
     /// Cached client records dropped after a change (one, or all at once).
     pub client_cache_evictions: AtomicU64,
     /// Cached API key records dropped after a change (one, or all at once).

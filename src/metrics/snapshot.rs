@@ -178,6 +178,12 @@ impl Collector for Snapshot {
         )?;
         counter(
             e,
+            "request_log_dropped",
+            "Request log entries dropped because the queue was full",
+            &c.request_log_dropped,
+        )?;
+        counter(
+            e,
             "audit_events_dropped",
             "Audit events dropped because the queue was full while the database was unavailable",
             &c.audit_events_dropped,

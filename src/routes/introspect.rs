@@ -10,6 +10,7 @@ use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
 use super::oauth_form::OAuthForm;
 use super::rate_limit_headers;
+use super::request_id::RequestId;
 use super::resource_server::{authenticate_caller, ResourceServers};
 use super::token::storage_error;
 use crate::crypto::jwt::{AudienceClaim, DecodedClaims, DecodedConfirmation};
@@ -19,7 +20,8 @@ use crate::metrics::Metrics;
 use crate::services::introspection::{check_granted, ScopeCheck};
 use crate::services::metering::Metering;
 use crate::services::rate_limit::Decision;
-use crate::services::Introspection;
+use crate::services::request_records::{Request, RequestRecorder};
+use crate::services::{Introspection, KeyVerdict};
 use crate::time::Clock;
 
 #[derive(Serialize)]
@@ -93,22 +95,25 @@ impl From<Option<ScopeCheck>> for ScopeVerdict {
 }
 
 #[tracing::instrument(name = "introspect", level = "debug", skip_all)]
+#[allow(clippy::too_many_arguments)] // each is a service the handler uses
 pub async fn introspect(
     req: HttpRequest,
     payload: web::Payload,
     checkers: web::Data<ResourceServers>,
     proxies: web::Data<TrustedProxies>,
     metering: web::Data<Metering>,
+    requests: web::Data<RequestRecorder>,
     metrics: web::Data<Metrics>,
     clock: web::Data<dyn Clock>,
 ) -> Result<HttpResponse, OAuthError> {
     let form = OAuthForm::read(&req, payload).await?;
     let now = clock.unix();
+    let source = request_client_ip(&req, &proxies);
     let caller = authenticate_caller(
         &checkers,
         single_authorization(&req)?,
         (form.get("client_id"), form.get("client_secret")),
-        request_client_ip(&req, &proxies),
+        source,
         now,
     )
     .await?;
@@ -147,6 +152,17 @@ pub async fn introspect(
             let scope = record.scopes.to_string();
             let check = required.map(|r| check_granted(&key.granted, &scope, &r));
             let decision = metering.count_key_check(&key, now).await;
+            RequestId::with_text(&req, |request_id| {
+                requests.record(Request {
+                    credential: record.id.as_str(),
+                    org: &record.org_id,
+                    endpoint: "introspect",
+                    code: introspection_code(decision.as_ref(), check.as_ref()),
+                    resource_server: Some(caller.client_id.as_str()),
+                    client_ip: client_ip.or(source),
+                    request_id,
+                });
+            });
             let mut response = response;
             if let Some(decision) = &decision {
                 rate_limit_headers::add(&mut response, decision, now);
@@ -154,6 +170,18 @@ pub async fn introspect(
             active_api_key(response, record, scope, check, decision.as_ref())
         }
     })
+}
+
+/// An active key's introspection in the key check's codes.
+fn introspection_code(decision: Option<&Decision>, check: Option<&ScopeCheck>) -> &'static str {
+    let verdict = if decision.is_some_and(|d| !d.allowed) {
+        KeyVerdict::RateLimited
+    } else if check.is_some_and(|c| !c.sufficient) {
+        KeyVerdict::InsufficientScope
+    } else {
+        KeyVerdict::Valid
+    };
+    verdict.code()
 }
 
 fn inactive(mut response: actix_web::HttpResponseBuilder) -> HttpResponse {

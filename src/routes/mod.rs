@@ -129,6 +129,8 @@ route_table! {
     "/admin/v1/orgs/{org_id}/api-keys/{key_id}/activate" { post => admin::api_keys::activate },
     "/admin/v1/orgs/{org_id}/api-keys/{key_id}/roll" { post => admin::api_keys::roll },
     "/admin/v1/orgs/{org_id}/api-keys/{key_id}/usage" { get => admin::api_keys::usage },
+    "/admin/v1/orgs/{org_id}/api-keys/{key_id}/requests" { get => admin::request_log::of_api_key },
+    "/admin/v1/orgs/{org_id}/clients/{client_id}/requests" { get => admin::request_log::of_client },
     "/admin/v1/orgs/{org_id}/audit-events" { get => admin::audit_events::list },
     "/admin/v1/orgs/{org_id}/webhook-secret" { post => admin::orgs::rotate_webhook_secret },
     "/admin/v1/orgs/{org_id}/webhook-deliveries" { get => admin::webhooks::list_deliveries },

@@ -47,6 +47,13 @@ impl RequestId {
     pub fn of(req: &HttpRequest) -> Option<Self> {
         req.extensions().get::<Self>().cloned()
     }
+
+    /// Calls `f` with the id of `req` as text (empty outside the
+    /// middleware), without copying it.
+    pub fn with_text<R>(req: &HttpRequest, f: impl FnOnce(&str) -> R) -> R {
+        let extensions = req.extensions();
+        f(extensions.get::<Self>().map_or("", Self::as_str))
+    }
 }
 
 /// Middleware, outermost: assigns the id before anything logs, and answers

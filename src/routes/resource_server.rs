@@ -53,6 +53,7 @@ pub(super) async fn authenticate_caller(
 fn resource_server(record: &Client, source: Option<IpAddr>, now: i64) -> Option<Caller> {
     let usable = record.resource_server && record.unusable(source, now).is_none();
     usable.then(|| Caller {
+        client_id: record.id.clone(),
         audiences: record.audiences.clone(),
     })
 }

@@ -1,3 +1,5 @@
+use std::net::IpAddr;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -8,16 +10,19 @@ use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
 use super::dpop;
 use super::rate_limit_headers;
+use super::request_id::RequestId;
 use super::token_request::parse_token_request;
 use crate::domain::TrustedProxies;
 use crate::error::{OAuthError, OAuthErrorCode, DPOP_NONCE};
 use crate::services::audit_writer::AuditWriter;
-use crate::services::dpop::{DpopProofs, DpopRefusal};
+use crate::services::dpop::{CheckedProof, DpopProofs, DpopRefusal};
 use crate::services::metering::Metering;
 use crate::services::rate_limit::Decision;
+use crate::services::request_records::{Request, RequestRecorder};
 use crate::services::token_issuer::Binding;
 use crate::services::{
-    Authenticated, ClientAuthError, ClientAuthenticator, TokenError, TokenIssuer,
+    Authenticated, AuthenticatedClient, ClientAuthError, ClientAuthenticator, TokenError,
+    TokenIssuer, TokenRequest,
 };
 use crate::storage::StorageError;
 use crate::time::Clock;
@@ -42,6 +47,7 @@ pub async fn issue_token(
     issuer: web::Data<TokenIssuer>,
     proofs: web::Data<DpopProofs>,
     metering: web::Data<Metering>,
+    requests: web::Data<RequestRecorder>,
     audit: web::Data<AuditWriter>,
     clock: web::Data<dyn Clock>,
 ) -> Result<HttpResponse, OAuthError> {
@@ -68,8 +74,59 @@ pub async fn issue_token(
     if let Some(sign_in) = &authenticated.federated {
         audit::record_federated_sign_in(&req, &audit, &client, sign_in, clock.now());
     }
+    // The client is known from here on: what becomes of its request is on record.
+    let outcome = grant(
+        Grant {
+            client: &client,
+            request: &presented.request,
+            dpop,
+            client_ip,
+            now,
+        },
+        &metering,
+        &proofs,
+        &issuer,
+    )
+    .await;
+    RequestId::with_text(&req, |request_id| {
+        requests.record(Request {
+            credential: client.credentials.client.id.as_str(),
+            org: &client.credentials.client.org_id,
+            endpoint: "token",
+            code: token_code(&outcome),
+            resource_server: None,
+            client_ip,
+            request_id,
+        });
+    });
+    outcome
+}
+
+/// A token request whose client has authenticated.
+struct Grant<'a> {
+    client: &'a AuthenticatedClient,
+    request: &'a TokenRequest,
+    dpop: Option<CheckedProof>,
+    client_ip: Option<IpAddr>,
+    now: i64,
+}
+
+/// The client's rate, its DPoP proof's first use and the token itself.
+async fn grant(
+    grant: Grant<'_>,
+    metering: &Metering,
+    proofs: &DpopProofs,
+    issuer: &TokenIssuer,
+) -> Result<HttpResponse, OAuthError> {
+    let Grant {
+        client,
+        request,
+        dpop,
+        client_ip,
+        now,
+    } = grant;
     if dpop.is_none() && client.credentials.client.dpop_bound_access_tokens {
-        return Err(dpop::refused(DpopRefusal::Required, &proofs, now));
+        return Err(dpop::refused(DpopRefusal::Required, proofs, now));
     }
     let client_id = client.credentials.client.id.as_str();
     let per_minute = client.rate_limit.per_minute;
@@ -85,13 +142,13 @@ pub async fn issue_token(
                 .await
                 .map_err(|e| storage_error(&e))?;
             if !first {
-                return Err(dpop::refused(DpopRefusal::Replayed, &proofs, now));
+                return Err(dpop::refused(DpopRefusal::Replayed, proofs, now));
             }
             Binding::Dpop { jkt: &proof.jkt }
         }
     };
     let issued = issuer
-        .issue(&client, &presented.request, binding, client_ip, now)
+        .issue(client, request, binding, client_ip, now)
         .map_err(token_error)?;
     metering.served(client_id, now);
     let mut response = HttpResponse::Ok();
@@ -113,6 +170,15 @@ pub async fn issue_token(
             expires_in: issued.expires_in,
             scope: &issued.scope,
         }))
+}
+
+/// `ISSUED`, or the OAuth error of a refusal.
+fn token_code(outcome: &Result<HttpResponse, OAuthError>) -> &'static str {
+    match outcome {
+        Ok(response) if response.status().is_success() => "ISSUED",
+        Ok(_) => OAuthErrorCode::RateLimited.as_str(),
+        Err(error) => error.code.as_str(),
+    }
 }
 
 /// The outcome of a JWT-bearer grant (RFC 7523 §2.1): it must be a

@@ -11,6 +11,7 @@ use super::body::read_body;
 use super::client_credentials::single_authorization;
 use super::client_ip::request_client_ip;
 use super::rate_limit_headers;
+use super::request_id::RequestId;
 use super::resource_server::{authenticate_caller, ResourceServers};
 use super::token::storage_error;
 use crate::domain::{ScopeSet, TrustedProxies};
@@ -19,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::services::api_keys::ApiKeyVerifier;
 use crate::services::introspection::check_granted;
 use crate::services::metering::Metering;
+use crate::services::request_records::{Request, RequestRecorder};
 use crate::services::{KeyRejection, KeyVerdict};
 use crate::time::Clock;
 
@@ -89,12 +91,13 @@ pub async fn verify_key(
     proxies: web::Data<TrustedProxies>,
     api_keys: web::Data<ApiKeyVerifier>,
     metering: web::Data<Metering>,
+    requests: web::Data<RequestRecorder>,
     metrics: web::Data<Metrics>,
     clock: web::Data<dyn Clock>,
 ) -> Result<HttpResponse, OAuthError> {
     let now = clock.unix();
     let source = request_client_ip(&req, &proxies);
-    authenticate_caller(
+    let caller = authenticate_caller(
         &checkers,
         single_authorization(&req)?,
         (None, None),
@@ -136,6 +139,17 @@ pub async fn verify_key(
         (None, _, _) => KeyVerdict::Valid,
     };
     metrics.key_verified(verdict.code());
+    RequestId::with_text(&req, |request_id| {
+        requests.record(Request {
+            credential: record.id.as_str(),
+            org: &record.org_id,
+            endpoint: "verify",
+            code: verdict.code(),
+            resource_server: Some(caller.client_id.as_str()),
+            client_ip: request.client_ip.or(source),
+            request_id,
+        });
+    });
     let (required, actual) = match check {
         Some(c) if verdict == KeyVerdict::InsufficientScope => (Some(c.required), Some(c.actual)),
         _ => (None, None),

@@ -124,6 +124,8 @@ pub struct Backstop {
     pub keep_log_for: Duration,
     /// The audit trail's retention (setting `audit_retention_days`).
     pub keep_audit_for: Duration,
+    /// The request log's retention (setting `request_log_retention_days`).
+    pub keep_requests_for: Duration,
     /// How long a console session may stay idle.
     pub console_idle: Duration,
 }
@@ -189,6 +191,10 @@ pub fn spawn_change_listener(
                 let keep = backstop.keep_audit_for.as_secs() as i64;
                 if let Err(e) = caches.store.purge_audit_events(now - keep).await {
                     tracing::warn!(error = %crate::error::error_chain(&e), "purging old audit events failed");
+                }
+                let keep = backstop.keep_requests_for.as_secs() as i64;
+                if let Err(e) = caches.store.purge_requests(now - keep).await {
+                    tracing::warn!(error = %crate::error::error_chain(&e), "purging old request log entries failed");
                 }
             }
         }

@@ -38,6 +38,7 @@ impl CredentialKind {
 /// Who asks: a resource server and the audiences it serves.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    pub client_id: ClientId,
     pub audiences: Vec<Audience>,
 }
 

@@ -22,6 +22,7 @@ pub mod rate_limit;
 pub mod record_cache;
 pub mod redis_link;
 pub mod remote_jwks;
+pub mod request_records;
 pub mod revocation;
 pub mod revocation_list;
 pub mod root_token;

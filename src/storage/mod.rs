@@ -15,6 +15,7 @@ mod sql_idempotency;
 mod sql_notifications;
 mod sql_one_time_values;
 mod sql_people;
+mod sql_request_log;
 mod sql_secret_hashes;
 mod sql_trusted_issuers;
 mod sql_usage;
@@ -28,8 +29,8 @@ use async_trait::async_trait;
 use crate::domain::{
     ApiKey, ApiKeyCredentials, ApiKeyId, AuditEvent, Change, Client, ClientCredentials, ClientId,
     ClientStatus, ConsoleSession, DeliveryAttempt, DeliveryState, Email, EmailDelivery,
-    ExpiringCredential, Membership, OrgId, Organisation, PasswordLink, Role, SecretHash,
-    TrustedIssuer, User, UserId, WebhookDelivery,
+    ExpiringCredential, Membership, OrgId, Organisation, PasswordLink, RequestRecord, Role,
+    SecretHash, TrustedIssuer, User, UserId, WebhookDelivery,
 };
 use crate::metrics::Counters;
 
@@ -457,6 +458,36 @@ pub trait UsageStore {
     ) -> Result<Vec<UsageBucket>, StorageError>;
 }
 
+/// Which request log entries of one credential to list, newest first.
+#[derive(Debug, Clone)]
+pub struct RequestLogQuery {
+    /// `after` is the (occurred_at, id) of the last entry of the previous
+    /// page; the next page holds older entries.
+    pub page: PageRequest,
+    pub code: Option<String>,
+    /// Entries at or after this time.
+    pub since: Option<i64>,
+    /// Entries before this time.
+    pub until: Option<i64>,
+}
+
+/// The request log: appended in batches behind the requests, purged after
+/// its retention.
+#[async_trait]
+pub trait RequestLogStore {
+    /// Appends `records` in one transaction; runs in the background.
+    async fn append_requests(&self, records: &[RequestRecord]) -> Result<(), StorageError>;
+    /// Entries of `credential` in `org`, newest first.
+    async fn list_requests(
+        &self,
+        org: &OrgId,
+        credential: &str,
+        query: &RequestLogQuery,
+    ) -> Result<Vec<RequestRecord>, StorageError>;
+    /// Deletes the entries that occurred before `before`; returns how many.
+    async fn purge_requests(&self, before: i64) -> Result<u64, StorageError>;
+}
+
 /// One entry of the change log, in the order the database gave it.
 #[derive(Debug, Clone)]
 pub struct LoggedChange {
@@ -604,6 +635,7 @@ pub trait Store:
     + IdempotencyStore
     + UsageStore
     + AuditStore
+    + RequestLogStore
     + NotificationStore
     + EmailStore
     + PeopleStore

@@ -40,6 +40,7 @@ mod rate_limits;
 mod real_clients;
 mod replicas;
 mod request_id;
+mod request_log;
 mod revocation_bounds;
 mod root_token;
 mod secret_storage;

@@ -13,4 +13,5 @@ pub mod federation;
 mod input;
 pub mod orgs;
 pub mod problem;
+pub mod request_log;
 pub mod webhooks;

@@ -10,6 +10,7 @@ use super::error::ConsoleError;
 use super::form_fields::{
     entries, expiry, local_time, rate_limit, DeleteForm, GraceForm, StatusForm,
 };
+use super::key_requests;
 use super::layout::{csrf_field, when, Section};
 use super::org_page::{see_other, OrgPage};
 use super::paging;
@@ -291,6 +292,8 @@ pub async fn detail(
         .api_key_usage(&caller, &org.org.id, &key_id, usage)
         .await?;
     let usage = usage_section(&org, &key, &series, window, from);
+    let requests = key_requests::latest(&org, &management, &key_id).await?;
+    let usage = html! { (usage) (requests) };
     signed_in.page_revealing(&req, |secret| {
         let tiers = &management.rate_tiers;
         org.page(

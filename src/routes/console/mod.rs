@@ -11,6 +11,7 @@ mod clients;
 mod error;
 mod form_fields;
 mod form_guard;
+mod key_requests;
 mod layout;
 mod members;
 mod operator;
@@ -97,6 +98,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/orgs/{org_id}/api-keys/{key_id}",
                 web::get().to(api_keys::detail),
+            )
+            .route(
+                "/orgs/{org_id}/api-keys/{key_id}/requests",
+                web::get().to(key_requests::list),
             )
             .route(
                 "/orgs/{org_id}/api-keys/{key_id}/edit",

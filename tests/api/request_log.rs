@@ -1,0 +1,357 @@
+//! The request log (`request_log = true`): every key check, key
+//! introspection and token request of a known credential on record,
+//! listed per key and per client, and nothing when the log is off.
+
+use std::time::{Duration, Instant};
+
+use keyward::domain::{OrgId, Plan, RequestRecord};
+use keyward::storage::{PageRequest, RequestLogQuery};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::on_both_backends;
+use crate::support::console_client::signed_in;
+use crate::support::helpers::{
+    spawn_app, spawn_app_with, status_and_json, Backend, TestApp, TestClient, ROOT_TOKEN,
+};
+
+async fn app_with_log(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |s| s.request_log = true).await
+}
+
+/// POST /v1/keys/verify with a request id of our own.
+async fn verify(app: &TestApp, rs: &TestClient, request_id: &str, body: Value) -> Value {
+    let response = app
+        .http
+        .post(app.url("/v1/keys/verify"))
+        .basic_auth(&rs.id, Some(&rs.secret))
+        .header("X-Request-Id", request_id)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    status_and_json(response).await.1
+}
+
+/// Every page of `path` (a request log list) with `limit` items a page.
+async fn all_pages(app: &TestApp, path: &str, bearer: &str, limit: usize) -> Vec<Value> {
+    let (mut items, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut url = format!("{path}{sep}limit={limit}");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let (status, page) = app.admin(Method::GET, &url, bearer, None).await;
+        assert_eq!(status, 200, "{page}");
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return items,
+        }
+    }
+}
+
+/// The entries of `path` once there are `count` of them (written behind).
+async fn written(app: &TestApp, path: &str, count: usize) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let items = all_pages(app, path, ROOT_TOKEN, 200).await;
+        if items.len() >= count {
+            assert_eq!(items.len(), count, "{items:#?}");
+            return items;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "not written: {items:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn key_checks_are_recorded_with_code_caller_address_and_request_id(backend: Backend) {
+    let app = app_with_log(backend).await;
+    let (rs, org, key) = app
+        .key_to_check(|k| k.rate_limit_per_minute = Some(2))
+        .await;
+    let check = |scope: Option<&str>, ip: Option<&str>| {
+        let mut body = json!({ "key": key.key });
+        if let Some(scope) = scope {
+            body["required_scope"] = json!(scope);
+        }
+        if let Some(ip) = ip {
+            body["client_ip"] = json!(ip);
+        }
+        body
+    };
+    let valid = verify(&app, &rs, "req-valid", check(None, Some("203.0.113.7"))).await;
+    assert_eq!(valid["code"], "VALID");
+    let scope = verify(&app, &rs, "req-scope", check(Some("payouts:write"), None)).await;
+    assert_eq!(scope["code"], "INSUFFICIENT_SCOPE");
+    let limited = verify(&app, &rs, "req-limited", check(None, None)).await;
+    assert_eq!(limited["code"], "RATE_LIMITED");
+    // A stranger's key has no row to grow.
+    let unknown = verify(&app, &rs, "req-unknown", json!({ "key": "kw_nope" })).await;
+    assert_ne!(unknown["valid"], true);
+
+    let path = format!("/admin/v1/orgs/{org}/api-keys/{}/requests", key.id);
+    let items = written(&app, &path, 3).await;
+    let expected = [
+        ("req-limited", "RATE_LIMITED", "127.0.0.1"),
+        ("req-scope", "INSUFFICIENT_SCOPE", "127.0.0.1"),
+        ("req-valid", "VALID", "203.0.113.7"),
+    ];
+    for (item, (request_id, code, ip)) in items.iter().zip(expected) {
+        assert_eq!(item["request_id"], request_id, "{item}");
+        assert_eq!(item["code"], code, "{item}");
+        assert_eq!(item["client_ip"], ip, "{item}");
+        assert_eq!(item["endpoint"], "verify");
+        assert_eq!(item["resource_server"], rs.id.as_str());
+        assert_eq!(item["credential_id"], key.id.as_str());
+        assert_eq!(item["org_id"], org.as_str());
+        assert!(
+            !item.to_string().contains(&key.key),
+            "the key is never stored"
+        );
+    }
+    let valid_only = all_pages(&app, &format!("{path}?code=VALID"), ROOT_TOKEN, 10).await;
+    assert_eq!(valid_only.len(), 1);
+    assert_eq!(valid_only[0]["request_id"], "req-valid");
+}
+
+async fn introspection_and_tokens_are_recorded(backend: Backend) {
+    let app = app_with_log(backend).await;
+    let (rs, org, key) = app.key_to_check(|_| {}).await;
+    let (status, body) = app.introspect(&rs, &key.key, &[]).await;
+    assert_eq!((status, &body["active"]), (200, &json!(true)));
+    let path = format!("/admin/v1/orgs/{org}/api-keys/{}/requests", key.id);
+    let items = written(&app, &path, 1).await;
+    assert_eq!(items[0]["endpoint"], "introspect");
+    assert_eq!(items[0]["code"], "VALID");
+    assert_eq!(items[0]["resource_server"], rs.id.as_str());
+
+    let client = app.create_client(&["payouts:read"], &[]).await;
+    app.token(&client, &[]).await;
+    let refused = app
+        .post_token(
+            &client,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "payouts:write"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    let path = format!(
+        "/admin/v1/orgs/{}/clients/{}/requests",
+        client.org_id, client.id
+    );
+    let items = written(&app, &path, 2).await;
+    assert_eq!(items[0]["code"], "invalid_scope");
+    assert_eq!(items[1]["code"], "ISSUED");
+    for item in &items {
+        assert_eq!(item["endpoint"], "token");
+        assert_eq!(item["resource_server"], Value::Null);
+        assert_eq!(item["client_ip"], "127.0.0.1");
+    }
+}
+
+async fn pages_hold_every_entry_once_in_order_and_filter_by_time(backend: Backend) {
+    let app = app_with_log(backend).await;
+    let (rs, org, key) = app.key_to_check(|_| {}).await;
+    for n in 0..7 {
+        verify(&app, &rs, &format!("req-{n}"), json!({ "key": key.key })).await;
+    }
+    let path = format!("/admin/v1/orgs/{org}/api-keys/{}/requests", key.id);
+    let everything = written(&app, &path, 7).await;
+    let paged = all_pages(&app, &path, ROOT_TOKEN, 2).await;
+    assert_eq!(paged, everything);
+    let ids: Vec<&str> = paged
+        .iter()
+        .map(|i| i["request_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["req-6", "req-5", "req-4", "req-3", "req-2", "req-1", "req-0"]
+    );
+
+    let future = "2100-01-01T00:00:00Z";
+    let past = "2000-01-01T00:00:00Z";
+    let since_future = all_pages(&app, &format!("{path}?since={future}"), ROOT_TOKEN, 50).await;
+    assert!(since_future.is_empty());
+    let until_past = all_pages(&app, &format!("{path}?until={past}"), ROOT_TOKEN, 50).await;
+    assert!(until_past.is_empty());
+    let between = format!("{path}?since={past}&until={future}");
+    assert_eq!(all_pages(&app, &between, ROOT_TOKEN, 50).await.len(), 7);
+
+    for bad in [
+        "?since=yesterday",
+        "?limit=0",
+        "?cursor=nonsense",
+        "?code=",
+        "?colour=red",
+    ] {
+        let (status, problem) = app
+            .admin(Method::GET, &format!("{path}{bad}"), ROOT_TOKEN, None)
+            .await;
+        assert_eq!(status, 400, "{bad}: {problem}");
+    }
+}
+
+async fn another_orgs_admin_reaches_no_entries(backend: Backend) {
+    let app = app_with_log(backend).await;
+    let (rs, org, key) = app.key_to_check(|_| {}).await;
+    verify(&app, &rs, "req-1", json!({ "key": key.key })).await;
+    let path = format!("/admin/v1/orgs/{org}/api-keys/{}/requests", key.id);
+    written(&app, &path, 1).await;
+
+    let other = app.create_org(Plan::Enterprise).await;
+    let stranger = app
+        .admin_token(&other, &["keyward:keys:read", "keyward:clients:read"])
+        .await;
+    let (status, _) = app.admin(Method::GET, &path, &stranger, None).await;
+    assert_eq!(status, 404);
+    // Their own org in the path, our key's id: still nothing.
+    let theirs = format!("/admin/v1/orgs/{other}/api-keys/{}/requests", key.id);
+    let (status, _) = app.admin(Method::GET, &theirs, &stranger, None).await;
+    assert_eq!(status, 404);
+    let client = format!("/admin/v1/orgs/{other}/clients/{}/requests", rs.id);
+    let (status, _) = app.admin(Method::GET, &client, &stranger, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = app.admin(Method::GET, &theirs, ROOT_TOKEN, None).await;
+    assert_eq!(status, 404);
+}
+
+async fn nothing_is_recorded_with_the_log_off(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (rs, org, key) = app.key_to_check(|_| {}).await;
+    verify(&app, &rs, "req-1", json!({ "key": key.key })).await;
+    app.introspect(&rs, &key.key, &[]).await;
+    let client = app.create_client(&["payouts:read"], &[]).await;
+    app.token(&client, &[]).await;
+    app.usage_written().await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let path = format!("/admin/v1/orgs/{org}/api-keys/{}/requests", key.id);
+    assert!(all_pages(&app, &path, ROOT_TOKEN, 50).await.is_empty());
+    let path = format!(
+        "/admin/v1/orgs/{}/clients/{}/requests",
+        client.org_id, client.id
+    );
+    assert!(all_pages(&app, &path, ROOT_TOKEN, 50).await.is_empty());
+}
+
+async fn the_console_key_page_lists_the_latest_entries(backend: Backend) {
+    let app = app_with_log(backend).await;
+    let (rs, org, key) = app.key_to_check(|_| {}).await;
+    for n in 0..12 {
+        verify(&app, &rs, &format!("req-{n}"), json!({ "key": key.key })).await;
+    }
+    let path = format!("/admin/v1/orgs/{org}/api-keys/{}/requests", key.id);
+    written(&app, &path, 12).await;
+
+    let (browser, _) = signed_in(&app, org.as_str(), "viewer").await;
+    let page = browser
+        .get(&format!("/console/orgs/{org}/api-keys/{}", key.id))
+        .await;
+    assert_eq!(page.status, 200);
+    for n in 2..12 {
+        assert!(page.body.contains(&format!(">req-{n}<")), "{}", page.body);
+    }
+    assert!(!page.body.contains(">req-1<"), "only the latest ten");
+    assert!(page.body.contains(&rs.id), "the resource server");
+    assert!(!page.body.contains(&key.key), "never the key");
+    let all = format!("/console/orgs/{org}/api-keys/{}/requests", key.id);
+    assert!(
+        page.body.contains(&format!("href=\"{all}\"")),
+        "{}",
+        page.body
+    );
+
+    let everything = browser.get(&all).await;
+    assert_eq!(everything.status, 200);
+    for n in 0..12 {
+        assert!(everything.body.contains(&format!(">req-{n}<")));
+    }
+    let other = app.create_org(Plan::Enterprise).await;
+    let (stranger, _) = signed_in(&app, other.as_str(), "owner").await;
+    let theirs = format!("/console/orgs/{other}/api-keys/{}/requests", key.id);
+    assert_eq!(stranger.get(&theirs).await.status, 404);
+    assert_eq!(stranger.get(&all).await.status, 404);
+}
+
+async fn a_graceful_stop_writes_what_is_queued(backend: Backend) {
+    let mut app = app_with_log(backend).await;
+    let (rs, org, key) = app.key_to_check(|_| {}).await;
+    verify(&app, &rs, "req-last", json!({ "key": key.key })).await;
+    app.server.stop(true).await;
+    app.running.take().unwrap().await.unwrap().unwrap();
+    let kept = app
+        .store
+        .list_requests(&org, &key.id, &everything())
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].request_id, "req-last");
+}
+
+fn everything() -> RequestLogQuery {
+    RequestLogQuery {
+        page: PageRequest::everything(),
+        code: None,
+        since: None,
+        until: None,
+    }
+}
+
+fn record(org: &OrgId, id: &str, at: i64) -> RequestRecord {
+    RequestRecord {
+        id: id.into(),
+        occurred_at: at,
+        credential_id: "ak_test".into(),
+        org_id: org.clone(),
+        endpoint: "verify",
+        code: "VALID".into(),
+        resource_server: None,
+        client_ip: None,
+        request_id: format!("req-{id}"),
+    }
+}
+
+async fn old_entries_are_purged(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let day = 86_400;
+    let now = chrono::Utc::now().timestamp();
+    let records = [
+        record(&org, "rq_1", now - 31 * day),
+        record(&org, "rq_2", now - 29 * day),
+        record(&org, "rq_3", now),
+    ];
+    app.store.append_requests(&records).await.unwrap();
+    let retention = i64::from(app.settings.request_log_retention_days);
+    assert_eq!(retention, 30, "the default retention");
+    assert_eq!(
+        app.store
+            .purge_requests(now - retention * day)
+            .await
+            .unwrap(),
+        1
+    );
+    let kept = app
+        .store
+        .list_requests(&org, "ak_test", &everything())
+        .await
+        .unwrap();
+    assert_eq!(kept, [records[2].clone(), records[1].clone()]);
+}
+
+on_both_backends!(
+    key_checks_are_recorded_with_code_caller_address_and_request_id,
+    introspection_and_tokens_are_recorded,
+    pages_hold_every_entry_once_in_order_and_filter_by_time,
+    another_orgs_admin_reaches_no_entries,
+    nothing_is_recorded_with_the_log_off,
+    old_entries_are_purged,
+    the_console_key_page_lists_the_latest_entries,
+    a_graceful_stop_writes_what_is_queued,
+);
