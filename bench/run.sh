@@ -19,7 +19,8 @@
 # counting. MODES measures that work and the logging: `on` (the default)
 # counts with the in-process limiter, `off` runs with metering off
 # (KEYWARD_METERING=false), `redis` counts with the Redis limiter
-# (REDIS_URL), `logwarn` logs only warnings (KEYWARD_LOG=warn); each labelled
+# (REDIS_URL), `logwarn` logs only warnings (KEYWARD_LOG=warn), `reqlog`
+# keeps the per-request log (KEYWARD_REQUEST_LOG=true); each labelled
 # keyward-<alg>-<backend>[-mode].
 #
 # COLD=1 (the default) adds, per backend with the first of ALGS, the
@@ -129,7 +130,7 @@ server_env() {  # alg backend dir
   export KEYWARD_DATABASE_URL KEYWARD_KEYS_DIR="$dir/keys" \
     KEYWARD_LISTEN="127.0.0.1:$PORT" KEYWARD_SIGNING_ALG="$alg" \
     KEYWARD_MAX_RATE_LIMIT_PER_MINUTE=$KEY_RATE KEYWARD_METERING=true
-  unset KEYWARD_REDIS_URL KEYWARD_LOG
+  unset KEYWARD_REDIS_URL KEYWARD_LOG KEYWARD_REQUEST_LOG
 }
 
 start_server() {  # log [VAR=value...]
@@ -157,6 +158,7 @@ bench_keyward() {  # alg backend mode
     off) KEYWARD_METERING=false ;;
     redis) export KEYWARD_REDIS_URL=$REDIS_URL ;;
     logwarn) export KEYWARD_LOG=warn ;;
+    reqlog) export KEYWARD_REQUEST_LOG=true ;;
   esac
   local org client rs
   org=$("$BIN" --json org create --name bench --plan enterprise | jq -r .id)
@@ -359,6 +361,18 @@ jq -rs "$DEFS"'
   | select($default and $quiet)
   | "\(verdict($default >= 0.9 * $quiet)) \($l) \($s): \($default | round) req/s with default logging,"
     + " \($quiet | round) with KEYWARD_LOG=warn: \(100 * ($default / $quiet - 1) * 10 | round / 10)% (target: within 10%)"
+' "$OUT"
+# The request log's cost: every check kept against the default (no log),
+# same run; the target is at most 10%.
+jq -rs "$DEFS"'
+  . as $all
+  | ([.[] | .label] | unique)[] | select(endswith("-reqlog")) as $logged
+  | ($logged | rtrimstr("-reqlog")) as $l
+  | ["verify_key", "introspect_api_key", "token"][] as $s
+  | ($all | rps($logged; $s)) as $with | ($all | rps($l; $s)) as $without
+  | select($with and $without)
+  | "\(verdict($with >= 0.9 * $without)) \($l) \($s): \($with | round) req/s with the request log,"
+    + " \($without | round) without: \(100 * ($with / $without - 1) * 10 | round / 10)% (target: at most 10% slower)"
 ' "$OUT"
 # Cold start against warm, same credentials, same server start, and against
 # the peer's token rate in this run.
