@@ -182,6 +182,12 @@ bench_keyward() {  # alg backend mode
     "{\"key\":\"$key\",\"required_scope\":\"payouts:read\"}" application/json '"code":"VALID"'
   bench_api_key "$label" "$rs_basic" introspect_api_key /oauth/introspect \
     "token=$key&token_type_hint=api_key" application/x-www-form-urlencoded '"active":true'
+  if [[ $mode == reqlog ]]; then
+    # A full queue drops entries (and counts them) rather than slow requests.
+    local dropped
+    dropped=$(curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^keyward_request_log_dropped_total/ {print $2}')
+    echo "== $label: request log entries dropped: ${dropped:-?}"
+  fi
   if [[ $mode == redis ]]; then
     local limiter
     limiter=$(curl -fsS "http://127.0.0.1:$PORT/readyz" | jq -r .rate_limiter)
