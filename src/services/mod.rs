@@ -18,6 +18,7 @@ pub mod introspection;
 pub mod metering;
 pub mod one_time_values;
 pub mod outbound_http;
+pub mod outbox;
 pub mod rate_limit;
 pub mod record_cache;
 pub mod redis_link;

@@ -11,11 +11,10 @@ use crate::crypto::webhook_signing::{signature, WebhookSigner, SIGNATURE_HEADER}
 use crate::domain::{DeliveryState, RetryPolicy, WebhookDelivery};
 use crate::metrics::Counters;
 use crate::services::outbound_http::OutboundHttp;
-use crate::storage::Store;
+use crate::services::outbox::{self, Outbox, BATCH};
+use crate::storage::{StorageError, Store};
 use crate::time::Clock;
 
-const POLL_EVERY: Duration = Duration::from_secs(1);
-const BATCH: i64 = 50;
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longer than an attempt can take, so a lease outlives its attempt.
 const LEASE_SECONDS: i64 = 60;
@@ -50,42 +49,31 @@ impl WebhookDispatcher {
     }
 
     pub fn spawn(self) {
-        let dispatcher = Arc::new(self);
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(POLL_EVERY);
-            loop {
-                ticker.tick().await;
-                dispatcher.send_due().await;
-                Counters::bump(&dispatcher.counters.webhook_dispatch_rounds);
-            }
-        });
+        outbox::spawn(self);
+    }
+}
+
+#[async_trait::async_trait]
+impl Outbox for WebhookDispatcher {
+    type Delivery = WebhookDelivery;
+    const NAME: &'static str = "webhooks";
+
+    fn now(&self) -> i64 {
+        self.clock.unix()
     }
 
-    async fn send_due(self: &Arc<Self>) {
-        let now = self.clock.unix();
-        let due = match self.store.due_webhook_deliveries(now, BATCH).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::warn!(error = %crate::error::error_chain(&e), "reading due webhooks failed");
-                return;
-            }
-        };
-        for delivery in due {
-            match self
-                .store
-                .lease_webhook_delivery(&delivery.id, now, now + LEASE_SECONDS)
-                .await
-            {
-                Ok(true) => {
-                    let dispatcher = self.clone();
-                    tokio::spawn(async move { dispatcher.attempt(delivery).await });
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(error = %crate::error::error_chain(&e), "leasing a webhook failed")
-                }
-            }
-        }
+    async fn due(&self, now: i64) -> Result<Vec<WebhookDelivery>, StorageError> {
+        self.store.due_webhook_deliveries(now, BATCH).await
+    }
+
+    async fn lease(&self, delivery: &WebhookDelivery, now: i64) -> Result<bool, StorageError> {
+        self.store
+            .lease_webhook_delivery(&delivery.id, now, now + LEASE_SECONDS)
+            .await
+    }
+
+    fn polled(&self) {
+        Counters::bump(&self.counters.webhook_dispatch_rounds);
     }
 
     async fn attempt(&self, delivery: WebhookDelivery) {
@@ -122,7 +110,9 @@ impl WebhookDispatcher {
             tracing::error!(error = %crate::error::error_chain(&e), delivery = %delivery.id, "recording a webhook attempt failed");
         }
     }
+}
 
+impl WebhookDispatcher {
     /// Posts the delivery, signed now with its organisation's current secret.
     async fn send(&self, delivery: &WebhookDelivery) -> Result<i64, String> {
         let org = self

@@ -21,11 +21,10 @@ use crate::domain::{
     DeliveryAttempt, DeliveryState, EmailDelivery, MailContent, RetryPolicy, SmtpServer, SmtpTls,
 };
 use crate::metrics::Counters;
-use crate::storage::Store;
+use crate::services::outbox::{self, Outbox, BATCH};
+use crate::storage::{StorageError, Store};
 use crate::time::Clock;
 
-const POLL_EVERY: Duration = Duration::from_secs(1);
-const BATCH: i64 = 50;
 /// An attempt's whole conversation with the mail server.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longer than an attempt can take, so a lease outlives its attempt.
@@ -90,42 +89,31 @@ impl EmailDispatcher {
     }
 
     pub fn spawn(self) {
-        let dispatcher = Arc::new(self);
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(POLL_EVERY);
-            loop {
-                ticker.tick().await;
-                dispatcher.send_due().await;
-                Counters::bump(&dispatcher.counters.email_dispatch_rounds);
-            }
-        });
+        outbox::spawn(self);
+    }
+}
+
+#[async_trait::async_trait]
+impl Outbox for EmailDispatcher {
+    type Delivery = EmailDelivery;
+    const NAME: &'static str = "emails";
+
+    fn now(&self) -> i64 {
+        self.clock.unix()
     }
 
-    async fn send_due(self: &Arc<Self>) {
-        let now = self.clock.unix();
-        let due = match self.store.due_email_deliveries(now, BATCH).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::warn!(error = %crate::error::error_chain(&e), "reading due emails failed");
-                return;
-            }
-        };
-        for email in due {
-            match self
-                .store
-                .lease_email_delivery(&email.id, now, now + LEASE_SECONDS)
-                .await
-            {
-                Ok(true) => {
-                    let dispatcher = self.clone();
-                    tokio::spawn(async move { dispatcher.attempt(email).await });
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(error = %crate::error::error_chain(&e), "leasing an email failed")
-                }
-            }
-        }
+    async fn due(&self, now: i64) -> Result<Vec<EmailDelivery>, StorageError> {
+        self.store.due_email_deliveries(now, BATCH).await
+    }
+
+    async fn lease(&self, email: &EmailDelivery, now: i64) -> Result<bool, StorageError> {
+        self.store
+            .lease_email_delivery(&email.id, now, now + LEASE_SECONDS)
+            .await
+    }
+
+    fn polled(&self) {
+        Counters::bump(&self.counters.email_dispatch_rounds);
     }
 
     async fn attempt(&self, email: EmailDelivery) {
@@ -165,7 +153,9 @@ impl EmailDispatcher {
             tracing::error!(error = %crate::error::error_chain(&e), email = %email.id, "recording an email attempt failed");
         }
     }
+}
 
+impl EmailDispatcher {
     /// Sends the email; the server's reply code.
     async fn send(&self, email: &EmailDelivery) -> Result<i64, Failure> {
         let content = self.outbox.open(email).map_err(|e| Failure {
