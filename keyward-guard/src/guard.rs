@@ -24,6 +24,7 @@ pub struct GuardBuilder {
     jwks_uri: Option<String>,
     leeway: Duration,
     refetch_interval: Duration,
+    max_key_age: Duration,
     realm: Option<String>,
     http: Option<reqwest::Client>,
 }
@@ -63,6 +64,7 @@ impl Guard {
             jwks_uri: None,
             leeway: Duration::from_secs(30),
             refetch_interval: Duration::from_secs(10),
+            max_key_age: Duration::from_secs(300),
             realm: None,
             http: None,
         }
@@ -118,6 +120,14 @@ impl GuardBuilder {
         self
     }
 
+    /// How long fetched keys are used before the next request refetches
+    /// them (so a key Keyward withdrew stops verifying); 5 minutes unless
+    /// set.
+    pub fn max_key_age(mut self, age: Duration) -> Self {
+        self.max_key_age = age;
+        self
+    }
+
     /// The `realm` named in every `WWW-Authenticate` challenge.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
@@ -145,12 +155,17 @@ impl GuardBuilder {
                 (metadata.issuer, metadata.jwks_uri)
             }
         };
-        let keys = KeySet::fetch(http, jwks_uri.clone(), self.refetch_interval)
-            .await
-            .map_err(|source| ConnectError::Jwks {
-                url: jwks_uri,
-                source,
-            })?;
+        let keys = KeySet::fetch(
+            http,
+            jwks_uri.clone(),
+            self.refetch_interval,
+            self.max_key_age,
+        )
+        .await
+        .map_err(|source| ConnectError::Jwks {
+            url: jwks_uri,
+            source,
+        })?;
         let verifier = Verifier {
             issuer,
             audience: self.audience,

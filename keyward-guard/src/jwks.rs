@@ -1,7 +1,7 @@
 //! The issuer's published keys, cached by `kid`. A token naming a `kid` we
-//! do not hold (after a rotation) makes us refetch, but at most once per
-//! interval, so tokens with made-up `kid`s cannot make us fetch on every
-//! request.
+//! do not hold (after a rotation), or keys past their maximum age, make us
+//! refetch, but at most once per interval, so tokens with made-up `kid`s
+//! cannot make us fetch on every request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -20,11 +20,17 @@ type Keys = HashMap<String, (Algorithm, DecodingKey)>;
 pub struct KeySet {
     http: reqwest::Client,
     jwks_uri: String,
-    keys: RwLock<Arc<Keys>>,
-    /// When the keys were last fetched; held while refetching, so that one
+    keys: RwLock<Arc<Fetched>>,
+    /// When a fetch was last tried; held while refetching, so that one
     /// request fetches and the others wait for its answer.
-    fetched_at: tokio::sync::Mutex<Instant>,
+    tried_at: tokio::sync::Mutex<Instant>,
     refetch_interval: Duration,
+    max_age: Duration,
+}
+
+struct Fetched {
+    at: Instant,
+    keys: Keys,
 }
 
 impl KeySet {
@@ -32,49 +38,67 @@ impl KeySet {
         http: reqwest::Client,
         jwks_uri: String,
         refetch_interval: Duration,
+        max_age: Duration,
     ) -> Result<Self, reqwest::Error> {
         let keys = fetch_keys(&http, &jwks_uri).await?;
+        let now = Instant::now();
         Ok(Self {
             http,
             jwks_uri,
-            keys: RwLock::new(Arc::new(keys)),
-            fetched_at: tokio::sync::Mutex::new(Instant::now()),
+            keys: RwLock::new(Arc::new(Fetched { at: now, keys })),
+            tried_at: tokio::sync::Mutex::new(now),
             refetch_interval,
+            max_age,
         })
     }
 
-    /// The key named `kid` and the one algorithm it verifies.
+    /// The key named `kid` and the one algorithm it verifies. Keys older
+    /// than the maximum age are refetched, so a key Keyward stops
+    /// publishing stops verifying here too; if Keyward cannot be reached
+    /// meanwhile, the keys held go on verifying.
     pub async fn key(&self, kid: &str) -> Result<(Algorithm, DecodingKey), Denial> {
-        if let Some(found) = self.cached(kid) {
+        if let Some(found) = self.cached(kid, true) {
             return Ok(found);
         }
-        let mut fetched_at = self.fetched_at.lock().await;
+        let mut tried_at = self.tried_at.lock().await;
         // Another request may have refetched while this one waited.
-        if let Some(found) = self.cached(kid) {
+        if let Some(found) = self.cached(kid, true) {
             return Ok(found);
         }
         let unknown = Denial::InvalidToken("the token's key is unknown");
-        if fetched_at.elapsed() < self.refetch_interval {
-            return Err(unknown);
+        if tried_at.elapsed() < self.refetch_interval {
+            return self.cached(kid, false).ok_or(unknown);
         }
-        *fetched_at = Instant::now();
-        let keys = fetch_keys(&self.http, &self.jwks_uri).await.map_err(|e| {
-            tracing::warn!(error = %e, "JWKS refetch failed");
-            Denial::Unavailable
-        })?;
-        *self
-            .keys
-            .write()
-            .expect("the key set lock is never poisoned") = Arc::new(keys);
-        self.cached(kid).ok_or(unknown)
+        *tried_at = Instant::now();
+        match fetch_keys(&self.http, &self.jwks_uri).await {
+            Ok(keys) => {
+                let fetched = Fetched {
+                    at: Instant::now(),
+                    keys,
+                };
+                *self
+                    .keys
+                    .write()
+                    .expect("the key set lock is never poisoned") = Arc::new(fetched);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "JWKS refetch failed");
+                return self.cached(kid, false).ok_or(Denial::Unavailable);
+            }
+        }
+        self.cached(kid, false).ok_or(unknown)
     }
 
-    fn cached(&self, kid: &str) -> Option<(Algorithm, DecodingKey)> {
-        let keys = self
+    /// The key named `kid`, if held (and, if `fresh`, not past its age).
+    fn cached(&self, kid: &str, fresh: bool) -> Option<(Algorithm, DecodingKey)> {
+        let fetched = self
             .keys
             .read()
             .expect("the key set lock is never poisoned");
-        keys.get(kid).cloned()
+        if fresh && fetched.at.elapsed() >= self.max_age {
+            return None;
+        }
+        fetched.keys.get(kid).cloned()
     }
 }
 

@@ -275,3 +275,63 @@ async fn authorize_checks_the_scope_and_the_credential_form() {
         key_refused
     );
 }
+
+#[tokio::test]
+async fn keys_past_their_age_are_refetched_and_a_withdrawn_key_stops_verifying() {
+    let key = TestKey::es256("k1");
+    let published = Arc::new(Published::default());
+    published.keys(&[&key]);
+    let base = issuer(published.clone());
+    let max_age = Duration::from_millis(400);
+    let guard = Guard::builder(&base, AUDIENCE)
+        .refetch_interval(Duration::from_millis(100))
+        .max_key_age(max_age)
+        .connect()
+        .await
+        .unwrap();
+    let token = key.token(&base, "payouts:read", json!({}));
+    assert!(guard.verify_token(&token).await.is_ok());
+    tokio::time::sleep(max_age).await;
+    assert!(guard.verify_token(&token).await.is_ok());
+    assert_eq!(published.fetches(), 2, "refetched once past its age");
+    assert!(guard.verify_token(&token).await.is_ok());
+    assert_eq!(published.fetches(), 2, "fresh again");
+
+    // Keyward withdraws the key.
+    published.keys(&[&TestKey::es256("k2")]);
+    tokio::time::sleep(max_age).await;
+    let refused = guard.verify_token(&token).await.unwrap_err();
+    assert_eq!(refused, invalid("the token's key is unknown"));
+    assert_eq!(published.fetches(), 3);
+}
+
+#[tokio::test]
+async fn while_the_issuer_is_down_the_keys_held_go_on_verifying() {
+    let key = TestKey::es256("k1");
+    let published = Arc::new(Published::default());
+    published.keys(&[&key]);
+    let base = issuer(published.clone());
+    let max_age = Duration::from_millis(300);
+    let guard = Guard::builder(&base, AUDIENCE)
+        .refetch_interval(max_age)
+        .max_key_age(max_age)
+        .connect()
+        .await
+        .unwrap();
+    published
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(max_age).await;
+    let token = key.token(&base, "payouts:read", json!({}));
+    assert!(guard.verify_token(&token).await.is_ok(), "stale, but held");
+    assert_eq!(published.fetches(), 2, "the refetch was tried");
+    assert!(guard.verify_token(&token).await.is_ok());
+    assert_eq!(published.fetches(), 2, "and not again within the interval");
+
+    tokio::time::sleep(max_age).await;
+    let unknown = TestKey::es256("k2").token(&base, "payouts:read", json!({}));
+    assert_eq!(
+        guard.verify_token(&unknown).await.unwrap_err(),
+        Denial::Unavailable
+    );
+}

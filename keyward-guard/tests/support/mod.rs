@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -118,6 +118,8 @@ pub fn now() -> i64 {
 pub struct Published {
     pub jwks: Mutex<Value>,
     pub fetches: AtomicUsize,
+    /// The JWKS endpoint answers 503 while set.
+    pub down: AtomicBool,
 }
 
 impl Published {
@@ -151,8 +153,11 @@ pub fn issuer(published: Arc<Published>) -> String {
                 "/jwks",
                 web::get().to(move || {
                     published.fetches.fetch_add(1, Ordering::SeqCst);
-                    let jwks = published.jwks.lock().unwrap().clone();
-                    async move { HttpResponse::Ok().json(jwks) }
+                    let answer = match published.down.load(Ordering::SeqCst) {
+                        true => HttpResponse::ServiceUnavailable().finish(),
+                        false => HttpResponse::Ok().json(published.jwks.lock().unwrap().clone()),
+                    };
+                    async move { answer }
                 }),
             )
     })
