@@ -1,18 +1,14 @@
 //! A resource server's side of Keyward: check a Bearer token for one scope,
-//! offline against a cached JWKS or by introspection with a short cache, and
+//! offline with `keyward-guard` or by introspection with a short cache, and
 //! answer in RFC 6750 §3 shape. A DPoP-bound token is good only with its
-//! proof (see `dpop`). Nothing here logs or echoes a token.
+//! proof (see `dpop`). Introspection and DPoP are the example's own until
+//! the guard crate covers them. Nothing here logs or echoes a token.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use anyhow::Context;
-use arc_swap::ArcSwap;
-use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm};
-use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use keyward_guard::{Denial as TokenDenial, RequiredScope};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
@@ -45,25 +41,18 @@ pub enum Mode {
     },
 }
 
-/// Why a request is refused; each maps to one RFC 6750 answer.
+/// Why a request is refused: a token the guard crate refused, or a DPoP
+/// proof that does not hold (RFC 9449 §7.1, the DPoP scheme's challenge).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Denial {
-    #[error("no Bearer token")]
-    MissingToken,
-    #[error("{0}")]
-    InvalidToken(&'static str),
+    #[error(transparent)]
+    Token(#[from] TokenDenial),
     #[error("{0}")]
     InvalidDpopProof(&'static str),
-    #[error("the token lacks the required scope")]
-    InsufficientScope { required: String, actual: String },
-    /// Keyward could not be asked; the cause is logged where it happened.
-    #[error("the authorization server could not be reached")]
-    Unavailable,
 }
 
 pub struct Guard {
-    required: Vec<String>,
-    http: reqwest::Client,
+    required: RequiredScope,
     verifier: Verifier,
     public_url: String,
     proofs: ProofChecker,
@@ -74,7 +63,7 @@ pub struct Guard {
 #[derive(Clone)]
 struct Checked {
     jkt: Option<String>,
-    scope: Result<(), Denial>,
+    scope: Result<(), TokenDenial>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -84,43 +73,47 @@ enum Scheme {
 }
 
 enum Verifier {
-    Jwks(Jwks),
+    Jwks(keyward_guard::Guard),
     Introspect(Introspector),
 }
 
 impl Guard {
     /// Validates the configuration and, in JWKS mode, discovers the issuer and fetches the keys.
     pub async fn connect(config: Config) -> anyhow::Result<Self> {
-        let required = parse_scope(&config.required_scope)?;
+        let required = RequiredScope::parse(&config.required_scope)?;
         let base = config.keyward_url.trim_end_matches('/').to_owned();
-        // This build of reqwest has no TLS provider of its own: it takes
-        // the process's (aws-lc-rs here; any rustls provider would do).
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()?;
         let verifier = match config.mode {
-            Mode::Jwks { refetch_interval } => {
-                let jwks = Jwks::discover(&http, &base, config.audience, refetch_interval).await?;
-                Verifier::Jwks(jwks)
-            }
+            Mode::Jwks { refetch_interval } => Verifier::Jwks(
+                keyward_guard::Guard::builder(&base, config.audience)
+                    .refetch_interval(refetch_interval)
+                    .realm(REALM)
+                    .connect()
+                    .await?,
+            ),
             Mode::Introspect {
                 client_id,
                 client_secret,
                 cache_ttl,
-            } => Verifier::Introspect(Introspector {
-                endpoint: format!("{base}/oauth/introspect"),
-                client_id,
-                client_secret,
-                cache: moka::sync::Cache::builder()
-                    .max_capacity(10_000)
-                    .time_to_live(cache_ttl)
-                    .build(),
-            }),
+            } => {
+                // This build of reqwest has no TLS provider of its own: it
+                // takes the process's (aws-lc-rs here; any rustls provider would do).
+                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+                Verifier::Introspect(Introspector {
+                    http: reqwest::Client::builder()
+                        .timeout(Duration::from_secs(5))
+                        .build()?,
+                    endpoint: format!("{base}/oauth/introspect"),
+                    client_id,
+                    client_secret,
+                    cache: moka::sync::Cache::builder()
+                        .max_capacity(10_000)
+                        .time_to_live(cache_ttl)
+                        .build(),
+                })
+            }
         };
         Ok(Self {
             required,
-            http,
             verifier,
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             proofs: ProofChecker::default(),
@@ -128,23 +121,19 @@ impl Guard {
     }
 
     pub async fn authorize(&self, req: &HttpRequest) -> Result<(), Denial> {
-        let (scheme, token) = presented_token(req).ok_or(Denial::MissingToken)?;
+        let (scheme, token) = presented_token(req).ok_or(TokenDenial::MissingCredential)?;
         let checked = match &self.verifier {
-            Verifier::Jwks(jwks) => {
-                let claims = jwks.verify(&self.http, token).await?;
+            Verifier::Jwks(guard) => {
+                let claims = guard.verify_token(token).await?;
                 Checked {
                     jkt: claims.cnf.map(|cnf| cnf.jkt),
-                    scope: require_scope(&claims.scope, &self.required),
+                    scope: self.required.check(&claims.scope),
                 }
             }
-            Verifier::Introspect(introspector) => {
-                introspector
-                    .check(&self.http, token, &self.required)
-                    .await?
-            }
+            Verifier::Introspect(introspector) => introspector.check(token, &self.required).await?,
         };
         self.check_binding(req, scheme, token, checked.jkt.as_deref())?;
-        checked.scope
+        Ok(checked.scope?)
     }
 
     /// A bound token only as DPoP with its proof; an unbound one only as
@@ -159,14 +148,16 @@ impl Guard {
         let jkt = match (scheme, jkt) {
             (Scheme::Bearer, None) => return Ok(()),
             (Scheme::Bearer, Some(_)) => {
-                return Err(Denial::InvalidToken(
+                return Err(TokenDenial::InvalidToken(
                     "the token is DPoP-bound: send it with the DPoP scheme and a proof",
-                ))
+                )
+                .into())
             }
             (Scheme::Dpop, None) => {
-                return Err(Denial::InvalidToken(
+                return Err(TokenDenial::InvalidToken(
                     "the token is not DPoP-bound: send it as a Bearer token",
-                ))
+                )
+                .into())
             }
             (Scheme::Dpop, Some(jkt)) => jkt,
         };
@@ -201,19 +192,8 @@ async fn payouts(req: HttpRequest, guard: web::Data<Guard>) -> Result<HttpRespon
     })))
 }
 
-fn parse_scope(raw: &str) -> anyhow::Result<Vec<String>> {
-    // RFC 6749 §3.3 scope-token; it also keeps the WWW-Authenticate quoting safe.
-    let valid = |c: char| matches!(c, '\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
-    let mut scopes: Vec<String> = raw.split_whitespace().map(str::to_owned).collect();
-    anyhow::ensure!(!scopes.is_empty(), "the required scope is empty");
-    if let Some(bad) = scopes.iter().find(|s| !s.chars().all(valid)) {
-        anyhow::bail!("{bad:?} is not a valid scope");
-    }
-    scopes.sort();
-    scopes.dedup();
-    Ok(scopes)
-}
-
+/// The token under the Bearer or the DPoP scheme. (`keyward_guard::Credential`
+/// reads Bearer tokens and API keys; the DPoP scheme is the example's own.)
 fn presented_token(req: &HttpRequest) -> Option<(Scheme, &str)> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -228,171 +208,19 @@ fn presented_token(req: &HttpRequest) -> Option<(Scheme, &str)> {
     (!token.is_empty()).then_some((scheme, token))
 }
 
-/// Keyward's scopes arrive expanded, so membership (or `*`) is the whole check.
-fn require_scope(granted: &str, required: &[String]) -> Result<(), Denial> {
-    let granted: Vec<&str> = granted.split_whitespace().collect();
-    if granted.contains(&"*") || required.iter().all(|r| granted.contains(&r.as_str())) {
-        return Ok(());
-    }
-    Err(Denial::InsufficientScope {
-        required: required.join(" "),
-        actual: granted.join(" "),
-    })
-}
-
-struct Jwks {
-    jwks_uri: String,
-    issuer: String,
-    audience: String,
-    keys: ArcSwap<HashMap<String, (Algorithm, DecodingKey)>>,
-    /// When the keys were last fetched; held while refetching, so one request fetches.
-    fetched_at: tokio::sync::Mutex<Instant>,
-    refetch_interval: Duration,
-}
-
-#[derive(Deserialize)]
-struct Metadata {
-    issuer: String,
-    jwks_uri: String,
-}
-
-#[derive(Deserialize)]
-struct AccessClaims {
-    #[serde(default)]
-    scope: String,
-    cnf: Option<Confirmation>,
-}
-
-/// `cnf` of a DPoP-bound token (RFC 9449 §6).
-#[derive(Clone, Deserialize)]
-struct Confirmation {
-    jkt: String,
-}
-
-impl Jwks {
-    async fn discover(
-        http: &reqwest::Client,
-        base: &str,
-        audience: String,
-        refetch_interval: Duration,
-    ) -> anyhow::Result<Self> {
-        let url = format!("{base}/.well-known/oauth-authorization-server");
-        let metadata: Metadata = get_json(http, &url).await.context("discovery")?;
-        let keys = fetch_keys(http, &metadata.jwks_uri).await?;
-        Ok(Self {
-            jwks_uri: metadata.jwks_uri,
-            issuer: metadata.issuer,
-            audience,
-            keys: ArcSwap::from_pointee(keys),
-            fetched_at: tokio::sync::Mutex::new(Instant::now()),
-            refetch_interval,
-        })
-    }
-
-    /// RFC 9068 §4: the checks of an access token; returns its claims.
-    async fn verify(&self, http: &reqwest::Client, token: &str) -> Result<AccessClaims, Denial> {
-        let header =
-            decode_header(token).map_err(|_| Denial::InvalidToken("the token is malformed"))?;
-        let typ = header
-            .typ
-            .as_deref()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if typ != "at+jwt" && typ != "application/at+jwt" {
-            return Err(Denial::InvalidToken("the token is not an access token"));
-        }
-        let kid = header
-            .kid
-            .as_deref()
-            .ok_or(Denial::InvalidToken("the token names no key"))?;
-        let (alg, key) = self.key(http, kid).await?;
-        if header.alg != alg {
-            return Err(Denial::InvalidToken(
-                "the token's algorithm is not its key's",
-            ));
-        }
-        let mut validation = Validation::new(alg);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = 30;
-        let data = decode::<AccessClaims>(token, &key, &validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            Denial::InvalidToken(match e.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::ImmatureSignature => "the token is not valid yet",
-                ErrorKind::InvalidAudience => "the token is not for this audience",
-                ErrorKind::InvalidIssuer => "the token has another issuer",
-                _ => "the token is not valid",
-            })
-        })?;
-        Ok(data.claims)
-    }
-
-    async fn key(
-        &self,
-        http: &reqwest::Client,
-        kid: &str,
-    ) -> Result<(Algorithm, DecodingKey), Denial> {
-        if let Some(found) = self.keys.load().get(kid) {
-            return Ok(found.clone());
-        }
-        let mut fetched_at = self.fetched_at.lock().await;
-        // Another request may have refetched while this one waited.
-        if let Some(found) = self.keys.load().get(kid) {
-            return Ok(found.clone());
-        }
-        let unknown = Denial::InvalidToken("the token's key is unknown");
-        if fetched_at.elapsed() < self.refetch_interval {
-            return Err(unknown);
-        }
-        *fetched_at = Instant::now();
-        let keys = fetch_keys(http, &self.jwks_uri).await.map_err(|e| {
-            tracing::warn!(error = format!("{e:#}"), "JWKS refetch failed");
-            Denial::Unavailable
-        })?;
-        let found = keys.get(kid).cloned();
-        self.keys.store(Arc::new(keys));
-        found.ok_or(unknown)
-    }
-}
-
-/// The usable keys of the JWKS: those with a `kid` and an allowed `alg`.
-async fn fetch_keys(
-    http: &reqwest::Client,
-    url: &str,
-) -> anyhow::Result<HashMap<String, (Algorithm, DecodingKey)>> {
-    let set: JwkSet = get_json(http, url).await.context("JWKS")?;
-    let mut keys = HashMap::new();
-    for jwk in &set.keys {
-        let alg = match jwk.common.key_algorithm {
-            Some(KeyAlgorithm::ES256) => Algorithm::ES256,
-            Some(KeyAlgorithm::EdDSA) => Algorithm::EdDSA,
-            Some(KeyAlgorithm::RS256) => Algorithm::RS256,
-            _ => continue,
-        };
-        if let (Some(kid), Ok(key)) = (&jwk.common.key_id, DecodingKey::from_jwk(jwk)) {
-            keys.insert(kid.clone(), (alg, key));
-        }
-    }
-    Ok(keys)
-}
-
-async fn get_json<T: serde::de::DeserializeOwned>(
-    http: &reqwest::Client,
-    url: &str,
-) -> anyhow::Result<T> {
-    let response = http.get(url).send().await?.error_for_status()?;
-    Ok(response.json().await?)
-}
-
 struct Introspector {
+    http: reqwest::Client,
     endpoint: String,
     client_id: String,
     client_secret: SecretString,
     /// Keyed by the token's SHA-256, so no token sits in memory longer than its request.
-    cache: moka::sync::Cache<[u8; 32], Result<Checked, Denial>>,
+    cache: moka::sync::Cache<[u8; 32], Result<Checked, TokenDenial>>,
+}
+
+/// `cnf` of a DPoP-bound token (RFC 9449 §6).
+#[derive(Deserialize)]
+struct Confirmation {
+    jkt: String,
 }
 
 #[derive(Deserialize)]
@@ -407,32 +235,27 @@ struct Introspection {
 }
 
 impl Introspector {
-    async fn check(
-        &self,
-        http: &reqwest::Client,
-        token: &str,
-        required: &[String],
-    ) -> Result<Checked, Denial> {
+    async fn check(&self, token: &str, required: &RequiredScope) -> Result<Checked, TokenDenial> {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
         let key: [u8; 32] = digest.as_ref().try_into().expect("SHA-256 is 32 bytes");
         if let Some(verdict) = self.cache.get(&key) {
             return verdict;
         }
-        let answer = self.ask(http, token, required).await.map_err(|e| {
+        let answer = self.ask(token, required).await.map_err(|e| {
             tracing::warn!(error = format!("{e:#}"), "introspection failed");
-            Denial::Unavailable
+            TokenDenial::Unavailable
         })?;
         let verdict = if !answer.active {
-            Err(Denial::InvalidToken("the token is not active"))
+            Err(TokenDenial::InvalidToken("the token is not active"))
         } else {
             let scope = match answer.scope_sufficient {
                 Some(true) => Ok(()),
-                Some(false) => Err(Denial::InsufficientScope {
-                    required: answer.required.unwrap_or_else(|| required.join(" ")),
+                Some(false) => Err(TokenDenial::InsufficientScope {
+                    required: answer.required.unwrap_or_else(|| required.to_string()),
                     actual: answer.actual.unwrap_or(answer.scope),
                 }),
                 // A Keyward without the extension: membership, as offline.
-                None => require_scope(&answer.scope, required),
+                None => required.check(&answer.scope),
             };
             Ok(Checked {
                 jkt: answer.cnf.map(|cnf| cnf.jkt),
@@ -443,17 +266,13 @@ impl Introspector {
         verdict
     }
 
-    async fn ask(
-        &self,
-        http: &reqwest::Client,
-        token: &str,
-        required: &[String],
-    ) -> anyhow::Result<Introspection> {
+    async fn ask(&self, token: &str, required: &RequiredScope) -> anyhow::Result<Introspection> {
         let form = form_urlencoded::Serializer::new(String::new())
             .append_pair("token", token)
-            .append_pair("required_scope", &required.join(" "))
+            .append_pair("required_scope", &required.to_string())
             .finish();
-        let response = http
+        let response = self
+            .http
             .post(&self.endpoint)
             .basic_auth(&self.client_id, Some(self.client_secret.expose_secret()))
             .header(
@@ -471,58 +290,22 @@ impl Introspector {
 impl ResponseError for Denial {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) | Self::InvalidDpopProof(_) => {
-                StatusCode::UNAUTHORIZED
-            }
-            Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Token(denial) => denial.status_code(),
+            Self::InvalidDpopProof(_) => StatusCode::UNAUTHORIZED,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let description = self.to_string();
-        let (params, body) = match self {
-            // RFC 6750 §3.1: no error code when the request carried no token.
-            Self::MissingToken => (String::new(), None),
-            Self::InvalidToken(_) => (
-                format!(r#", error="invalid_token", error_description="{description}""#),
-                Some(json!({"error": "invalid_token", "error_description": description})),
-            ),
-            // RFC 9449 §7.1: the DPoP scheme's challenge, with the algorithms.
-            Self::InvalidDpopProof(_) => {
-                return HttpResponse::Unauthorized()
-                    .insert_header((
-                        header::WWW_AUTHENTICATE,
-                        format!(
-                            r#"DPoP realm="{REALM}", error="invalid_dpop_proof", error_description="{description}", algs="ES256 EdDSA RS256 PS256""#
-                        ),
-                    ))
-                    .json(json!({"error": "invalid_dpop_proof", "error_description": description}))
-            }
-            Self::InsufficientScope { required, actual } => (
-                format!(r#", error="insufficient_scope", scope="{required}""#),
-                Some(json!({
-                    "error": "insufficient_scope",
-                    "error_description": description,
-                    "required": required,
-                    "actual": actual,
-                })),
-            ),
-            Self::Unavailable => {
-                return HttpResponse::ServiceUnavailable().json(json!({
-                    "error": "temporarily_unavailable",
-                    "error_description": description,
-                }))
-            }
-        };
-        let mut response = HttpResponse::build(self.status_code());
-        response.insert_header((
-            header::WWW_AUTHENTICATE,
-            format!(r#"Bearer realm="{REALM}"{params}"#),
-        ));
-        match body {
-            Some(body) => response.json(body),
-            None => response.finish(),
+        match self {
+            Self::Token(denial) => keyward_guard::actix::answer(denial, Some(REALM)),
+            Self::InvalidDpopProof(description) => HttpResponse::Unauthorized()
+                .insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!(
+                        r#"DPoP realm="{REALM}", error="invalid_dpop_proof", error_description="{description}", algs="ES256 EdDSA RS256 PS256""#
+                    ),
+                ))
+                .json(json!({"error": "invalid_dpop_proof", "error_description": description})),
         }
     }
 }

@@ -25,6 +25,7 @@ mod expiry_warnings;
 mod federation;
 mod grace_period_cost;
 mod graceful_stop;
+mod guard;
 mod head_requests;
 mod healthcheck;
 mod hot_path;

@@ -1,0 +1,121 @@
+//! Which credential a request presents. `Authorization: Bearer <token>`
+//! carries an access token (or an API key, recognised by Keyward's `kw_`
+//! prefix); a bare `Authorization: <key>` or `X-API-KEY: <key>` carries an
+//! API key. When a request sends both, `Authorization` wins.
+
+/// The header API keys may also come in.
+pub const X_API_KEY: &str = "x-api-key";
+
+const API_KEY_PREFIX: &str = "kw_";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Credential<'a> {
+    AccessToken(&'a str),
+    ApiKey(&'a str),
+}
+
+impl std::fmt::Debug for Credential<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::AccessToken(_) => "AccessToken(..)",
+            Self::ApiKey(_) => "ApiKey(..)",
+        })
+    }
+}
+
+impl<'a> Credential<'a> {
+    /// The credential of a request with these `Authorization` and
+    /// `X-API-KEY` header values; `None` when neither holds one (another
+    /// scheme, such as Basic, is not ours).
+    pub fn find(authorization: Option<&'a str>, x_api_key: Option<&'a str>) -> Option<Self> {
+        authorization
+            .and_then(Self::from_authorization)
+            .or_else(|| Some(Self::ApiKey(non_empty(x_api_key?)?)))
+    }
+
+    fn from_authorization(value: &'a str) -> Option<Self> {
+        let value = value.trim();
+        if value.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+                let token = non_empty(token)?;
+                Some(match token.starts_with(API_KEY_PREFIX) {
+                    true => Self::ApiKey(token),
+                    false => Self::AccessToken(token),
+                })
+            }
+            Some(_) => None,
+            None => Some(Self::ApiKey(non_empty(value)?)),
+        }
+    }
+}
+
+fn non_empty(value: &str) -> Option<&str> {
+    let value = value.trim();
+    (!value.is_empty()).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Credential::{self, AccessToken, ApiKey};
+
+    fn find(
+        authorization: Option<&'static str>,
+        x_api_key: Option<&'static str>,
+    ) -> Option<Credential<'static>> {
+        Credential::find(authorization, x_api_key)
+    }
+
+    #[test]
+    fn bearer_carries_an_access_token() {
+        assert_eq!(
+            find(Some("Bearer eyJ.a.b"), None),
+            Some(AccessToken("eyJ.a.b"))
+        );
+        assert_eq!(
+            find(Some("bearer  eyJ.a.b "), None),
+            Some(AccessToken("eyJ.a.b"))
+        );
+        assert_eq!(find(Some("Bearer kw_key"), None), Some(ApiKey("kw_key")));
+        assert_eq!(find(Some("Bearer "), None), None);
+    }
+
+    #[test]
+    fn api_keys_come_bare_or_in_x_api_key() {
+        assert_eq!(find(Some("kw_key"), None), Some(ApiKey("kw_key")));
+        assert_eq!(find(None, Some("kw_key")), Some(ApiKey("kw_key")));
+        assert_eq!(find(None, Some(" ")), None);
+        assert_eq!(find(None, None), None);
+    }
+
+    #[test]
+    fn authorization_wins_over_x_api_key() {
+        assert_eq!(
+            find(Some("Bearer eyJ.a.b"), Some("kw_other")),
+            Some(AccessToken("eyJ.a.b"))
+        );
+        assert_eq!(
+            find(Some("kw_key"), Some("kw_other")),
+            Some(ApiKey("kw_key"))
+        );
+    }
+
+    #[test]
+    fn other_schemes_are_not_ours() {
+        assert_eq!(find(Some("Basic dXNlcjpwYXNz"), None), None);
+        assert_eq!(
+            find(Some("Basic dXNlcjpwYXNz"), Some("kw_key")),
+            Some(ApiKey("kw_key"))
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        assert_eq!(
+            format!("{:?}", AccessToken("eyJ.secret")),
+            "AccessToken(..)"
+        );
+    }
+}

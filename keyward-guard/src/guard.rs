@@ -1,0 +1,204 @@
+//! The guard: where the keys come from, and the one call that checks a
+//! request's credential for a scope.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::jwks::KeySet;
+use crate::verifier::Verifier;
+use crate::{Claims, Credential, Denial, RequiredScope};
+
+/// Checks Keyward credentials. Cheap to clone: clones share the key cache.
+#[derive(Clone)]
+pub struct Guard {
+    verifier: Arc<Verifier>,
+    realm: Option<Arc<str>>,
+}
+
+/// How to reach the issuer; see [`Guard::builder`].
+pub struct GuardBuilder {
+    keyward_url: String,
+    audience: String,
+    jwks_uri: Option<String>,
+    leeway: Duration,
+    refetch_interval: Duration,
+    max_key_age: Duration,
+    realm: Option<String>,
+    http: Option<reqwest::Client>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("discovery at {url}")]
+    Discovery {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("JWKS at {url}")]
+    Jwks {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("HTTP client")]
+    Client(#[source] reqwest::Error),
+}
+
+/// RFC 8414 metadata: the two fields the guard needs.
+#[derive(Deserialize)]
+struct Metadata {
+    issuer: String,
+    jwks_uri: String,
+}
+
+impl Guard {
+    /// A guard for tokens Keyward at `keyward_url` issues for `audience`
+    /// (this API's resource identifier, which tokens must name in `aud`).
+    pub fn builder(keyward_url: impl Into<String>, audience: impl Into<String>) -> GuardBuilder {
+        GuardBuilder {
+            keyward_url: keyward_url.into().trim_end_matches('/').to_owned(),
+            audience: audience.into(),
+            jwks_uri: None,
+            leeway: Duration::from_secs(30),
+            refetch_interval: Duration::from_secs(10),
+            max_key_age: Duration::from_secs(300),
+            realm: None,
+            http: None,
+        }
+    }
+
+    /// Checks the request's credential and that it grants `required`;
+    /// returns the token's claims.
+    pub async fn authorize(
+        &self,
+        credential: Option<Credential<'_>>,
+        required: &RequiredScope,
+    ) -> Result<Claims, Denial> {
+        match credential.ok_or(Denial::MissingCredential)? {
+            Credential::AccessToken(token) => {
+                let claims = self.verify_token(token).await?;
+                required.check(&claims.scope)?;
+                Ok(claims)
+            }
+            Credential::ApiKey(_) => Err(Denial::InvalidToken("API keys are not accepted here")),
+        }
+    }
+
+    /// The offline checks of an access token, without a scope.
+    pub async fn verify_token(&self, token: &str) -> Result<Claims, Denial> {
+        self.verifier.verify(token).await
+    }
+
+    /// The `realm` of the challenges, if one was set.
+    pub fn realm(&self) -> Option<&str> {
+        self.realm.as_deref()
+    }
+}
+
+impl GuardBuilder {
+    /// Skip discovery: fetch keys from `jwks_uri` and take the Keyward URL
+    /// given to [`Guard::builder`] as the exact `iss`.
+    pub fn jwks_uri(mut self, jwks_uri: impl Into<String>) -> Self {
+        self.jwks_uri = Some(jwks_uri.into());
+        self
+    }
+
+    /// How far past `exp` (or before `nbf`) a token still passes, for
+    /// clocks that differ; 30 seconds unless set.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The least time between two fetches of the JWKS for unknown `kid`s;
+    /// 10 seconds unless set.
+    pub fn refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
+    }
+
+    /// How long fetched keys are used before the next request refetches
+    /// them (so a key Keyward withdrew stops verifying); 5 minutes unless
+    /// set.
+    pub fn max_key_age(mut self, age: Duration) -> Self {
+        self.max_key_age = age;
+        self
+    }
+
+    /// The `realm` named in every `WWW-Authenticate` challenge.
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// The client for discovery and the JWKS; by default one with a
+    /// 5-second timeout and rustls on aws-lc-rs.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Discovers the issuer (`{keyward_url}/.well-known/oauth-authorization-server`)
+    /// unless a JWKS URL was given, and fetches the keys.
+    pub async fn connect(self) -> Result<Guard, ConnectError> {
+        let http = match self.http {
+            Some(http) => http,
+            None => default_client().map_err(ConnectError::Client)?,
+        };
+        let (issuer, jwks_uri) = match self.jwks_uri {
+            Some(jwks_uri) => (self.keyward_url, jwks_uri),
+            None => {
+                let metadata = discover(&http, &self.keyward_url).await?;
+                (metadata.issuer, metadata.jwks_uri)
+            }
+        };
+        let keys = KeySet::fetch(
+            http,
+            jwks_uri.clone(),
+            self.refetch_interval,
+            self.max_key_age,
+        )
+        .await
+        .map_err(|source| ConnectError::Jwks {
+            url: jwks_uri,
+            source,
+        })?;
+        let verifier = Verifier {
+            issuer,
+            audience: self.audience,
+            leeway: self.leeway,
+            keys,
+        };
+        Ok(Guard {
+            verifier: Arc::new(verifier),
+            realm: self.realm.map(Arc::from),
+        })
+    }
+}
+
+async fn discover(http: &reqwest::Client, base: &str) -> Result<Metadata, ConnectError> {
+    let url = format!("{base}/.well-known/oauth-authorization-server");
+    let fetched = async {
+        http.get(&url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await
+    };
+    fetched
+        .await
+        .map_err(|source| ConnectError::Discovery { url, source })
+}
+
+fn default_client() -> Result<reqwest::Client, reqwest::Error> {
+    // This reqwest build brings no TLS provider of its own; take the
+    // process's, or install aws-lc-rs if it has none.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+}

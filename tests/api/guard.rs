@@ -1,0 +1,115 @@
+//! `keyward-guard`'s actix-web middleware in front of a small API, over
+//! real HTTP, with tokens from the real server under each signing
+//! algorithm.
+
+use std::net::TcpListener;
+
+use actix_web::{web, App, HttpResponse, HttpServer};
+use keyward_guard::actix::RequireScope;
+use keyward_guard::{Claims, Guard};
+use serde_json::{json, Value};
+
+use crate::support::helpers::{spawn_app_with, Backend, TestApp, API};
+
+const OTHER: &str = "https://other.example.test";
+
+async fn whoami(claims: web::ReqData<Claims>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"client_id": claims.client_id, "org_id": claims.org_id}))
+}
+
+/// `/payouts` needs `payouts:read`, `/admin/payouts` `payouts:admin`;
+/// returns the base URL.
+async fn serve_guarded(keyward: &TestApp) -> String {
+    let guard = Guard::builder(&keyward.address, API)
+        .realm("payouts")
+        .connect()
+        .await
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let server = HttpServer::new(move || {
+        App::new()
+            .service(
+                web::resource("/payouts")
+                    .wrap(RequireScope::new(&guard, "payouts:read").unwrap())
+                    .route(web::get().to(whoami)),
+            )
+            .service(
+                web::scope("/admin")
+                    .wrap(RequireScope::new(&guard, "payouts:admin").unwrap())
+                    .route("/payouts", web::get().to(whoami)),
+            )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    base
+}
+
+async fn get(url: &str, token: &str) -> (u16, Option<String>, Value) {
+    let response = keyward::tls::client()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, challenge, body)
+}
+
+#[tokio::test]
+async fn the_middleware_checks_the_servers_tokens_under_each_algorithm() {
+    for alg in ["ES256", "EdDSA", "RS256"] {
+        let keyward =
+            spawn_app_with(Backend::Sqlite, |s| s.signing_alg = alg.parse().unwrap()).await;
+        let base = serve_guarded(&keyward).await;
+        let payouts = format!("{base}/payouts");
+
+        let reader = keyward
+            .create_client(&["payouts:read"], &[API, OTHER])
+            .await;
+        let token = keyward.token(&reader, &[("resource", API)]).await;
+        let (status, _, body) = get(&payouts, &token).await;
+        assert_eq!(status, 200, "{alg}: {body}");
+        assert_eq!(body["client_id"], reader.id.as_str(), "{alg}");
+        assert!(body["org_id"].is_string(), "{alg}: {body}");
+
+        // payouts:write implies payouts:read, and the token carries both.
+        let writer = keyward.create_client(&["payouts:write"], &[API]).await;
+        let token = keyward.token(&writer, &[("resource", API)]).await;
+        assert_eq!(get(&payouts, &token).await.0, 200, "{alg}");
+
+        let (status, challenge, body) = get(&format!("{base}/admin/payouts"), &token).await;
+        assert_eq!(status, 403, "{alg}: {body}");
+        assert_eq!(
+            challenge.as_deref(),
+            Some(r#"Bearer realm="payouts", error="insufficient_scope", scope="payouts:admin""#)
+        );
+        assert_eq!(body["required"], "payouts:admin");
+        assert_eq!(body["actual"], "payouts:read payouts:write");
+
+        let everything = keyward.create_client(&["*"], &[API]).await;
+        let token = keyward.token(&everything, &[("resource", API)]).await;
+        assert_eq!(
+            get(&format!("{base}/admin/payouts"), &token).await.0,
+            200,
+            "{alg}"
+        );
+
+        let elsewhere = keyward.token(&reader, &[("resource", OTHER)]).await;
+        let (status, _, body) = get(&payouts, &elsewhere).await;
+        assert_eq!(status, 401, "{alg}");
+        assert_eq!(
+            body,
+            json!({"error": "invalid_token", "error_description": "the token is not for this audience"})
+        );
+    }
+}
