@@ -97,13 +97,12 @@ macro_rules! impl_email_store {
                 page: &$crate::storage::PageRequest,
             ) -> Result<Vec<$crate::domain::EmailDelivery>, $crate::storage::StorageError> {
                 let (after_created, after_id) = page.after_or_start();
-                sqlx::query_as::<_, $crate::storage::rows::EmailDeliveryRow>(&format!(
-                    "SELECT {} FROM email_deliveries WHERE org_id = $1 \
-                     AND ($2 = '' OR state = $2) \
-                     AND (created_at > $3 OR (created_at = $3 AND id > $4)) \
-                     ORDER BY created_at, id LIMIT $5",
-                    $crate::storage::sql_email::EMAIL_COLUMNS
-                ))
+                sqlx::query_as::<_, $crate::storage::rows::EmailDeliveryRow>(
+                    &$crate::storage::sql_notifications::org_deliveries_page(
+                        "email_deliveries",
+                        $crate::storage::sql_email::EMAIL_COLUMNS,
+                    ),
+                )
                 .bind(org.as_str())
                 .bind(state.map_or("", |s| s.as_str()))
                 .bind(after_created)

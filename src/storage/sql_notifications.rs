@@ -149,13 +149,12 @@ macro_rules! impl_notification_store {
                 page: &$crate::storage::PageRequest,
             ) -> Result<Vec<$crate::domain::WebhookDelivery>, $crate::storage::StorageError> {
                 let (after_created, after_id) = page.after_or_start();
-                sqlx::query_as::<_, $crate::storage::rows::WebhookDeliveryRow>(&format!(
-                    "SELECT {} FROM webhook_deliveries WHERE org_id = $1 \
-                     AND ($2 = '' OR state = $2) \
-                     AND (created_at > $3 OR (created_at = $3 AND id > $4)) \
-                     ORDER BY created_at, id LIMIT $5",
-                    $crate::storage::sql_notifications::DELIVERY_COLUMNS
-                ))
+                sqlx::query_as::<_, $crate::storage::rows::WebhookDeliveryRow>(
+                    &$crate::storage::sql_notifications::org_deliveries_page(
+                        "webhook_deliveries",
+                        $crate::storage::sql_notifications::DELIVERY_COLUMNS,
+                    ),
+                )
                 .bind(org.as_str())
                 .bind(state.map_or("", |s| s.as_str()))
                 .bind(after_created)
@@ -172,6 +171,18 @@ macro_rules! impl_notification_store {
 }
 
 pub(super) use impl_notification_store;
+
+/// A page of an organisation's deliveries from `table` (webhooks, emails):
+/// binds org, state (or ''), and the created_at and id to start after, then
+/// the page's size.
+pub(super) fn org_deliveries_page(table: &str, columns: &str) -> String {
+    format!(
+        "SELECT {columns} FROM {table} WHERE org_id = $1 \
+         AND ($2 = '' OR state = $2) \
+         AND (created_at > $3 OR (created_at = $3 AND id > $4)) \
+         ORDER BY created_at, id LIMIT $5"
+    )
+}
 
 /// Holds a due delivery of `$table` for one node: binds id, now, until.
 macro_rules! lease_sql {
