@@ -31,6 +31,7 @@ mod healthcheck;
 mod hot_path;
 mod idempotency;
 mod introspection;
+mod key_usage;
 mod keys;
 mod log_redaction;
 mod management_parity;
