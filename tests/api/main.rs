@@ -26,6 +26,7 @@ mod federation;
 mod grace_period_cost;
 mod graceful_stop;
 mod guard;
+mod guard_api_keys;
 mod head_requests;
 mod healthcheck;
 mod hot_path;
