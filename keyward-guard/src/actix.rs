@@ -36,6 +36,7 @@
 //! ```
 
 use std::future::{ready, Ready};
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -52,6 +53,22 @@ use crate::{Claims, Credential, Denial, Guard, RequiredScope, ScopeError, X_API_
 pub struct RequireScope {
     guard: Guard,
     required: Arc<RequiredScope>,
+    client_ip: ClientIp,
+}
+
+/// Which address an API key check tells Keyward the key came from (for
+/// keys with an IP allowlist); the operator's choice, as only they know
+/// what is in front of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientIp {
+    /// None: keys with an allowlist are refused.
+    #[default]
+    Unsent,
+    /// The TCP peer: the right one with no proxy in front.
+    PeerAddr,
+    /// actix's `realip_remote_addr`: `Forwarded` or `X-Forwarded-For`, else
+    /// the peer. Only behind a proxy that sets them, since callers can too.
+    RealIp,
 }
 
 impl RequireScope {
@@ -60,7 +77,29 @@ impl RequireScope {
         Ok(Self {
             guard: guard.clone(),
             required: Arc::new(RequiredScope::parse(required)?),
+            client_ip: ClientIp::default(),
         })
+    }
+
+    /// Sends the caller's address with API key checks; see [`ClientIp`].
+    pub fn client_ip(mut self, source: ClientIp) -> Self {
+        self.client_ip = source;
+        self
+    }
+}
+
+fn client_ip(req: &ServiceRequest, source: ClientIp) -> Option<IpAddr> {
+    match source {
+        ClientIp::Unsent => None,
+        ClientIp::PeerAddr => req.peer_addr().map(|a| a.ip()),
+        ClientIp::RealIp => {
+            let info = req.connection_info();
+            let address = info.realip_remote_addr()?;
+            address
+                .parse::<IpAddr>()
+                .or_else(|_| address.parse::<SocketAddr>().map(|a| a.ip()))
+                .ok()
+        }
     }
 }
 
@@ -101,13 +140,18 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = self.service.clone();
-        let RequireScope { guard, required } = self.config.clone();
+        let RequireScope {
+            guard,
+            required,
+            client_ip: ip_source,
+        } = self.config.clone();
         Box::pin(async move {
             let verdict = {
                 let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
                 let credential =
                     Credential::find(header(header::AUTHORIZATION.as_str()), header(X_API_KEY));
-                guard.authorize(credential, &required).await
+                let ip = client_ip(&req, ip_source);
+                guard.authorize_from(credential, &required, ip).await
             };
             match verdict {
                 Ok(claims) => {
@@ -129,6 +173,9 @@ pub fn answer(denial: &Denial, realm: Option<&str>) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     if let Some(challenge) = denial.challenge(realm) {
         response.insert_header((header::WWW_AUTHENTICATE, challenge));
+    }
+    for (name, value) in denial.headers() {
+        response.insert_header((name.as_str(), value.as_str()));
     }
     match denial.body() {
         Some(body) => response.json(body),

@@ -1,5 +1,6 @@
 //! What a verified Keyward access token says (RFC 9068 §2.2 and Keyward's
-//! own `client_id`, `org_id`, `scope` and `cnf`).
+//! own `client_id`, `org_id`, `scope` and `cnf`), or what Keyward said of
+//! an API key, in the same shape.
 
 use serde::{Deserialize, Deserializer};
 
@@ -25,6 +26,11 @@ pub struct Claims {
     pub scope: String,
     /// Present when the token is bound to a key (DPoP, RFC 9449 §6).
     pub cnf: Option<Confirmation>,
+    /// Set when the credential was an API key: its id (`ak_…`), also in
+    /// `sub`. Such claims have no `aud`, and `exp` is the key's expiry
+    /// (`i64::MAX` when it has none).
+    #[serde(skip)]
+    pub key_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -34,6 +40,30 @@ pub struct Confirmation {
 }
 
 impl Claims {
+    /// The claims of an API key Keyward found valid.
+    pub(crate) fn of_api_key(
+        key_id: String,
+        org_id: String,
+        scope: String,
+        issuer: &str,
+        expires_at: Option<i64>,
+    ) -> Self {
+        Self {
+            iss: issuer.to_owned(),
+            sub: key_id.clone(),
+            aud: Vec::new(),
+            exp: expires_at.unwrap_or(i64::MAX),
+            iat: None,
+            nbf: None,
+            jti: None,
+            client_id: None,
+            org_id: Some(org_id),
+            scope,
+            cnf: None,
+            key_id: Some(key_id),
+        }
+    }
+
     /// The granted scopes, one at a time.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.split_whitespace()

@@ -13,6 +13,10 @@ pub enum Denial {
     InvalidToken(&'static str),
     #[error("the token lacks the required scope")]
     InsufficientScope { required: String, actual: String },
+    /// The API key is over its rate limit; `headers` are Keyward's
+    /// `Retry-After` and rate-limit headers, passed on as they came.
+    #[error("the API key is over its rate limit")]
+    RateLimited { headers: Vec<(String, String)> },
     /// Keyward could not be asked (the cause is logged where it happened):
     /// not the caller's fault, so not a 401.
     #[error("the authorization server could not be reached")]
@@ -35,6 +39,7 @@ impl Denial {
         match self {
             Self::MissingCredential | Self::InvalidToken(_) => 401,
             Self::InsufficientScope { .. } => 403,
+            Self::RateLimited { .. } => 429,
             Self::Unavailable => 503,
         }
     }
@@ -46,11 +51,21 @@ impl Denial {
             Self::MissingCredential => None,
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::InsufficientScope { .. } => Some("insufficient_scope"),
+            Self::RateLimited { .. } => Some("rate_limited"),
             Self::Unavailable => Some("temporarily_unavailable"),
         }
     }
 
-    /// The `WWW-Authenticate` value; a 503 has none.
+    /// Headers the answer carries besides the challenge: a 429's
+    /// `Retry-After` and rate-limit headers.
+    pub fn headers(&self) -> &[(String, String)] {
+        match self {
+            Self::RateLimited { headers } => headers,
+            _ => &[],
+        }
+    }
+
+    /// The `WWW-Authenticate` value; a 429 or a 503 has none.
     pub fn challenge(&self, realm: Option<&str>) -> Option<String> {
         let mut params = Vec::new();
         if let Some(realm) = realm {
@@ -66,7 +81,7 @@ impl Denial {
                 params.push(r#"error="insufficient_scope""#.to_owned());
                 params.push(format!(r#"scope="{required}""#));
             }
-            Self::Unavailable => return None,
+            Self::RateLimited { .. } | Self::Unavailable => return None,
         }
         Some(match params.is_empty() {
             true => "Bearer".to_owned(),
@@ -153,5 +168,17 @@ mod tests {
             Denial::Unavailable.body().unwrap().error,
             "temporarily_unavailable"
         );
+    }
+
+    #[test]
+    fn rate_limited_is_a_429_with_keywards_headers() {
+        let headers = vec![("retry-after".to_owned(), "12".to_owned())];
+        let denial = Denial::RateLimited {
+            headers: headers.clone(),
+        };
+        assert_eq!(denial.status(), 429);
+        assert_eq!(denial.challenge(Some("x")), None);
+        assert_eq!(denial.headers(), headers.as_slice());
+        assert_eq!(denial.body().unwrap().error, "rate_limited");
     }
 }

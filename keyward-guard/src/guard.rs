@@ -1,11 +1,13 @@
 //! The guard: where the keys come from, and the one call that checks a
 //! request's credential for a scope.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::api_keys::{ApiKeys, ResourceServerCredentials};
 use crate::jwks::KeySet;
 use crate::verifier::Verifier;
 use crate::{Claims, Credential, Denial, RequiredScope};
@@ -15,6 +17,8 @@ use crate::{Claims, Credential, Denial, RequiredScope};
 pub struct Guard {
     verifier: Arc<Verifier>,
     realm: Option<Arc<str>>,
+    /// `None` without resource-server credentials: keys are refused.
+    api_keys: Option<Arc<ApiKeys>>,
 }
 
 /// How to reach the issuer; see [`Guard::builder`].
@@ -27,6 +31,8 @@ pub struct GuardBuilder {
     max_key_age: Duration,
     realm: Option<String>,
     http: Option<reqwest::Client>,
+    key_checks: Option<ResourceServerCredentials>,
+    key_cache_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,15 +73,28 @@ impl Guard {
             max_key_age: Duration::from_secs(300),
             realm: None,
             http: None,
+            key_checks: None,
+            key_cache_ttl: Duration::from_secs(2),
         }
     }
 
     /// Checks the request's credential and that it grants `required`;
-    /// returns the token's claims.
+    /// returns the token's claims (or the API key's, in the same shape).
     pub async fn authorize(
         &self,
         credential: Option<Credential<'_>>,
         required: &RequiredScope,
+    ) -> Result<Claims, Denial> {
+        self.authorize_from(credential, required, None).await
+    }
+
+    /// [`Guard::authorize`], telling Keyward where an API key came from
+    /// (for keys with an IP allowlist); tokens ignore `client_ip`.
+    pub async fn authorize_from(
+        &self,
+        credential: Option<Credential<'_>>,
+        required: &RequiredScope,
+        client_ip: Option<IpAddr>,
     ) -> Result<Claims, Denial> {
         match credential.ok_or(Denial::MissingCredential)? {
             Credential::AccessToken(token) => {
@@ -83,7 +102,19 @@ impl Guard {
                 required.check(&claims.scope)?;
                 Ok(claims)
             }
-            Credential::ApiKey(_) => Err(Denial::InvalidToken("API keys are not accepted here")),
+            Credential::ApiKey(key) => match &self.api_keys {
+                Some(api_keys) => api_keys.authorize(key, required, client_ip).await,
+                None => Err(Denial::InvalidToken("API keys are not accepted here")),
+            },
+        }
+    }
+
+    /// Reports to Keyward the API key uses served from the cache and not
+    /// reported yet (they are, within a second, while the process runs):
+    /// call it on a clean stop.
+    pub async fn flush_usage(&self) {
+        if let Some(api_keys) = &self.api_keys {
+            api_keys.flush_usage().await;
         }
     }
 
@@ -134,7 +165,27 @@ impl GuardBuilder {
         self
     }
 
-    /// The client for discovery and the JWKS; by default one with a
+    /// Check API keys with Keyward's `/v1/keys/verify`, authenticating as
+    /// this resource-server client. Without it, API keys are refused
+    /// (`invalid_token`).
+    pub fn api_keys(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.key_checks = Some(ResourceServerCredentials::new(client_id, client_secret));
+        self
+    }
+
+    /// How long a `VALID` verdict on an API key is reused: the most time
+    /// a deactivated key may still pass. 2 seconds unless set; zero asks
+    /// Keyward on every request.
+    pub fn api_key_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.key_cache_ttl = ttl;
+        self
+    }
+
+    /// The client for discovery, the JWKS and key checks; by default one with a
     /// 5-second timeout and rustls on aws-lc-rs.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
@@ -149,12 +200,21 @@ impl GuardBuilder {
             None => default_client().map_err(ConnectError::Client)?,
         };
         let (issuer, jwks_uri) = match self.jwks_uri {
-            Some(jwks_uri) => (self.keyward_url, jwks_uri),
+            Some(jwks_uri) => (self.keyward_url.clone(), jwks_uri),
             None => {
                 let metadata = discover(&http, &self.keyward_url).await?;
                 (metadata.issuer, metadata.jwks_uri)
             }
         };
+        let api_keys = self.key_checks.map(|credentials| {
+            Arc::new(ApiKeys::new(
+                http.clone(),
+                &self.keyward_url,
+                issuer.clone(),
+                credentials,
+                self.key_cache_ttl,
+            ))
+        });
         let keys = KeySet::fetch(
             http,
             jwks_uri.clone(),
@@ -175,6 +235,7 @@ impl GuardBuilder {
         Ok(Guard {
             verifier: Arc::new(verifier),
             realm: self.realm.map(Arc::from),
+            api_keys,
         })
     }
 }

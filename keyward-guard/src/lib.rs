@@ -23,11 +23,19 @@
 //! # }
 //! ```
 //!
+//! API keys (`kw_…`) are checked by asking Keyward's `/v1/keys/verify`
+//! once [`GuardBuilder::api_keys`] gives the guard a resource-server
+//! client; a `VALID` verdict is reused for a short TTL (2 s unless set by
+//! [`GuardBuilder::api_key_cache_ttl`]), which bounds how late a
+//! deactivation is followed, and the requests it serves are reported to
+//! Keyward so that each counts once in the key's usage and rate limit.
+//!
 //! With the `actix` feature, [`actix::RequireScope`] is the same check as
 //! actix-web middleware.
 
 #[cfg(feature = "actix")]
 pub mod actix;
+mod api_keys;
 mod claims;
 mod credential;
 mod denial;
@@ -36,6 +44,7 @@ mod jwks;
 mod scope;
 mod verifier;
 
+pub use api_keys::ResourceServerCredentials;
 pub use claims::{Claims, Confirmation};
 pub use credential::{Credential, X_API_KEY};
 pub use denial::{Denial, DenialBody};

@@ -13,6 +13,7 @@ mod health;
 pub mod idempotency;
 mod introspect;
 mod jwks;
+mod key_usage;
 pub mod metadata;
 mod metrics;
 mod oauth_form;
@@ -75,6 +76,7 @@ route_table! {
     "/oauth/introspect" { post => introspect::introspect },
     "/oauth/revoke" { post => revoke::revoke },
     "/v1/keys/verify" { post => verify_key::verify_key },
+    "/v1/keys/usage" { post => key_usage::report_key_usage },
     "/.well-known/jwks.json" { get => jwks::jwks },
     "/.well-known/oauth-authorization-server" { get => metadata::metadata },
     "/.well-known/openid-configuration" { get => metadata::metadata },

@@ -14,7 +14,12 @@ use crate::support::helpers::{spawn_app_with, Backend, TestApp, API};
 const OTHER: &str = "https://other.example.test";
 
 async fn whoami(claims: web::ReqData<Claims>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({"client_id": claims.client_id, "org_id": claims.org_id}))
+    HttpResponse::Ok().json(json!({
+        "client_id": claims.client_id,
+        "org_id": claims.org_id,
+        "key_id": claims.key_id,
+        "scope": claims.scope,
+    }))
 }
 
 /// `/payouts` needs `payouts:read`, `/admin/payouts` `payouts:admin`;
@@ -25,6 +30,11 @@ async fn serve_guarded(keyward: &TestApp) -> String {
         .connect()
         .await
         .unwrap();
+    serve(guard)
+}
+
+/// The routes of `serve_guarded` behind `guard`; returns the base URL.
+pub(crate) fn serve(guard: Guard) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let server = HttpServer::new(move || {
