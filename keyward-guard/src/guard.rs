@@ -6,14 +6,17 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::introspection::{Introspection, Introspector};
 use crate::jwks::KeySet;
+use crate::token_check::TokenCheck;
 use crate::verifier::Verifier;
 use crate::{Claims, Credential, Denial, RequiredScope};
 
-/// Checks Keyward credentials. Cheap to clone: clones share the key cache.
+/// Checks Keyward credentials. Cheap to clone: clones share the key cache
+/// (or the introspection cache).
 #[derive(Clone)]
 pub struct Guard {
-    verifier: Arc<Verifier>,
+    tokens: Arc<TokenCheck>,
     realm: Option<Arc<str>>,
 }
 
@@ -27,6 +30,7 @@ pub struct GuardBuilder {
     max_key_age: Duration,
     realm: Option<String>,
     http: Option<reqwest::Client>,
+    introspection: Option<Introspection>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +71,7 @@ impl Guard {
             max_key_age: Duration::from_secs(300),
             realm: None,
             http: None,
+            introspection: None,
         }
     }
 
@@ -87,9 +92,10 @@ impl Guard {
         }
     }
 
-    /// The offline checks of an access token, without a scope.
+    /// The checks of an access token (offline, or by introspection),
+    /// without a scope.
     pub async fn verify_token(&self, token: &str) -> Result<Claims, Denial> {
-        self.verifier.verify(token).await
+        self.tokens.verify(token).await
     }
 
     /// The `realm` of the challenges, if one was set.
@@ -134,7 +140,16 @@ impl GuardBuilder {
         self
     }
 
-    /// The client for discovery and the JWKS; by default one with a
+    /// Check tokens by asking Keyward (`{keyward_url}/oauth/introspect`)
+    /// instead of offline: a revoked token or a deactivated client is then
+    /// refused within the cache's time to live. `connect` then neither
+    /// discovers the issuer nor fetches keys.
+    pub fn introspection(mut self, introspection: Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
+    /// The client for discovery, the JWKS and introspection; by default one with a
     /// 5-second timeout and rustls on aws-lc-rs.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
@@ -148,6 +163,14 @@ impl GuardBuilder {
             Some(http) => http,
             None => default_client().map_err(ConnectError::Client)?,
         };
+        let realm = self.realm.map(Arc::from);
+        if let Some(options) = self.introspection {
+            let introspector = Introspector::new(http, &self.keyward_url, self.audience, options);
+            return Ok(Guard {
+                tokens: Arc::new(TokenCheck::Introspection(introspector)),
+                realm,
+            });
+        }
         let (issuer, jwks_uri) = match self.jwks_uri {
             Some(jwks_uri) => (self.keyward_url, jwks_uri),
             None => {
@@ -173,8 +196,8 @@ impl GuardBuilder {
             keys,
         };
         Ok(Guard {
-            verifier: Arc::new(verifier),
-            realm: self.realm.map(Arc::from),
+            tokens: Arc::new(TokenCheck::Offline(verifier)),
+            realm,
         })
     }
 }

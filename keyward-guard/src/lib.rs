@@ -32,13 +32,20 @@ mod claims;
 mod credential;
 mod denial;
 mod guard;
+mod introspection;
 mod jwks;
+#[cfg(any(feature = "actix", feature = "tower"))]
+mod render;
 mod scope;
+mod token_check;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod verifier;
 
 pub use claims::{Claims, Confirmation};
 pub use credential::{Credential, X_API_KEY};
 pub use denial::{Denial, DenialBody};
 pub use guard::{ConnectError, Guard, GuardBuilder};
+pub use introspection::Introspection;
 pub use jwks::ALGORITHMS;
 pub use scope::{RequiredScope, ScopeError};
