@@ -157,7 +157,8 @@ impl GuardBuilder {
     }
 
     /// Discovers the issuer (`{keyward_url}/.well-known/oauth-authorization-server`)
-    /// unless a JWKS URL was given, and fetches the keys.
+    /// unless a JWKS URL was given, and fetches the keys; in introspection
+    /// mode, neither.
     pub async fn connect(self) -> Result<Guard, ConnectError> {
         let http = match self.http {
             Some(http) => http,

@@ -4,8 +4,11 @@
 //! `typ` `at+jwt`, an algorithm Keyward signs with (ES256, EdDSA, RS256)
 //! and the key the `kid` names in the issuer's JWKS (cached; refetched for
 //! an unknown `kid` at most once per interval), `iss`, `aud`, and `exp` and
-//! `nbf` with a leeway. [`RequiredScope`] then asks for a scope, which `*`
-//! grants. A refusal is a [`Denial`], which renders as RFC 6750 §3 asks.
+//! `nbf` with a leeway. Or, in introspection mode ([`Introspection`]), it
+//! asks Keyward's `/oauth/introspect` and caches active answers briefly, so
+//! revocations and deactivations count within that time to live.
+//! [`RequiredScope`] then asks for a scope, which `*` grants. A refusal is a
+//! [`Denial`], which renders as RFC 6750 §3 asks.
 //!
 //! ```no_run
 //! use keyward_guard::{Credential, Guard, RequiredScope};
@@ -24,7 +27,8 @@
 //! ```
 //!
 //! With the `actix` feature, [`actix::RequireScope`] is the same check as
-//! actix-web middleware.
+//! actix-web middleware; with the `tower` feature,
+//! [`tower::RequireScopeLayer`] is the same as a tower layer, for axum.
 
 #[cfg(feature = "actix")]
 pub mod actix;
