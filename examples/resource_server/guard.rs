@@ -1,16 +1,15 @@
-//! A resource server's side of Keyward: check a Bearer token for one scope,
-//! offline with `keyward-guard` or by introspection with a short cache, and
-//! answer in RFC 6750 §3 shape. A DPoP-bound token is good only with its
-//! proof (see `dpop`). Introspection and DPoP are the example's own until
-//! the guard crate covers them. Nothing here logs or echoes a token.
+//! A resource server's side of Keyward: check a Bearer token for one scope
+//! with `keyward-guard`, offline or by introspection with a short cache,
+//! and answer in RFC 6750 §3 shape. A DPoP-bound token is good only with
+//! its proof (see `dpop`, the example's own until the guard crate covers
+//! it). Nothing here logs or echoes a token.
 
 use std::time::Duration;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use keyward_guard::{Denial as TokenDenial, RequiredScope};
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use keyward_guard::{Denial as TokenDenial, Introspection, RequiredScope};
+use secrecy::SecretString;
 use serde_json::json;
 
 use super::dpop::{Expected, ProofChecker};
@@ -33,7 +32,7 @@ pub struct Config {
 pub enum Mode {
     /// Verify offline; on an unknown `kid`, refetch the JWKS at most once per interval.
     Jwks { refetch_interval: Duration },
-    /// Ask Keyward as a resource-server client; remember each answer for `cache_ttl`.
+    /// Ask Keyward as a resource-server client; reuse each active answer for `cache_ttl`.
     Introspect {
         client_id: String,
         client_secret: SecretString,
@@ -53,17 +52,9 @@ pub enum Denial {
 
 pub struct Guard {
     required: RequiredScope,
-    verifier: Verifier,
+    tokens: keyward_guard::Guard,
     public_url: String,
     proofs: ProofChecker,
-}
-
-/// What a token's check found: the key it is bound to, if any, and
-/// whether its scope is enough.
-#[derive(Clone)]
-struct Checked {
-    jkt: Option<String>,
-    scope: Result<(), TokenDenial>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -72,49 +63,26 @@ enum Scheme {
     Dpop,
 }
 
-enum Verifier {
-    Jwks(keyward_guard::Guard),
-    Introspect(Introspector),
-}
-
 impl Guard {
     /// Validates the configuration and, in JWKS mode, discovers the issuer and fetches the keys.
     pub async fn connect(config: Config) -> anyhow::Result<Self> {
         let required = RequiredScope::parse(&config.required_scope)?;
         let base = config.keyward_url.trim_end_matches('/').to_owned();
-        let verifier = match config.mode {
-            Mode::Jwks { refetch_interval } => Verifier::Jwks(
-                keyward_guard::Guard::builder(&base, config.audience)
-                    .refetch_interval(refetch_interval)
-                    .realm(REALM)
-                    .connect()
-                    .await?,
-            ),
+        let builder = keyward_guard::Guard::builder(&base, config.audience).realm(REALM);
+        let tokens = match config.mode {
+            Mode::Jwks { refetch_interval } => builder.refetch_interval(refetch_interval),
             Mode::Introspect {
                 client_id,
                 client_secret,
                 cache_ttl,
-            } => {
-                // This build of reqwest has no TLS provider of its own: it
-                // takes the process's (aws-lc-rs here; any rustls provider would do).
-                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-                Verifier::Introspect(Introspector {
-                    http: reqwest::Client::builder()
-                        .timeout(Duration::from_secs(5))
-                        .build()?,
-                    endpoint: format!("{base}/oauth/introspect"),
-                    client_id,
-                    client_secret,
-                    cache: moka::sync::Cache::builder()
-                        .max_capacity(10_000)
-                        .time_to_live(cache_ttl)
-                        .build(),
-                })
-            }
-        };
+            } => builder
+                .introspection(Introspection::new(client_id, client_secret).cache_ttl(cache_ttl)),
+        }
+        .connect()
+        .await?;
         Ok(Self {
             required,
-            verifier,
+            tokens,
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             proofs: ProofChecker::default(),
         })
@@ -122,18 +90,10 @@ impl Guard {
 
     pub async fn authorize(&self, req: &HttpRequest) -> Result<(), Denial> {
         let (scheme, token) = presented_token(req).ok_or(TokenDenial::MissingCredential)?;
-        let checked = match &self.verifier {
-            Verifier::Jwks(guard) => {
-                let claims = guard.verify_token(token).await?;
-                Checked {
-                    jkt: claims.cnf.map(|cnf| cnf.jkt),
-                    scope: self.required.check(&claims.scope),
-                }
-            }
-            Verifier::Introspect(introspector) => introspector.check(token, &self.required).await?,
-        };
-        self.check_binding(req, scheme, token, checked.jkt.as_deref())?;
-        Ok(checked.scope?)
+        let claims = self.tokens.verify_token(token).await?;
+        let jkt = claims.cnf.as_ref().map(|cnf| cnf.jkt.as_str());
+        self.check_binding(req, scheme, token, jkt)?;
+        Ok(self.required.check(&claims.scope)?)
     }
 
     /// A bound token only as DPoP with its proof; an unbound one only as
@@ -206,85 +166,6 @@ fn presented_token(req: &HttpRequest) -> Option<(Scheme, &str)> {
         return None;
     };
     (!token.is_empty()).then_some((scheme, token))
-}
-
-struct Introspector {
-    http: reqwest::Client,
-    endpoint: String,
-    client_id: String,
-    client_secret: SecretString,
-    /// Keyed by the token's SHA-256, so no token sits in memory longer than its request.
-    cache: moka::sync::Cache<[u8; 32], Result<Checked, TokenDenial>>,
-}
-
-/// `cnf` of a DPoP-bound token (RFC 9449 §6).
-#[derive(Deserialize)]
-struct Confirmation {
-    jkt: String,
-}
-
-#[derive(Deserialize)]
-struct Introspection {
-    active: bool,
-    #[serde(default)]
-    scope: String,
-    scope_sufficient: Option<bool>,
-    required: Option<String>,
-    actual: Option<String>,
-    cnf: Option<Confirmation>,
-}
-
-impl Introspector {
-    async fn check(&self, token: &str, required: &RequiredScope) -> Result<Checked, TokenDenial> {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-        let key: [u8; 32] = digest.as_ref().try_into().expect("SHA-256 is 32 bytes");
-        if let Some(verdict) = self.cache.get(&key) {
-            return verdict;
-        }
-        let answer = self.ask(token, required).await.map_err(|e| {
-            tracing::warn!(error = format!("{e:#}"), "introspection failed");
-            TokenDenial::Unavailable
-        })?;
-        let verdict = if !answer.active {
-            Err(TokenDenial::InvalidToken("the token is not active"))
-        } else {
-            let scope = match answer.scope_sufficient {
-                Some(true) => Ok(()),
-                Some(false) => Err(TokenDenial::InsufficientScope {
-                    required: answer.required.unwrap_or_else(|| required.to_string()),
-                    actual: answer.actual.unwrap_or(answer.scope),
-                }),
-                // A Keyward without the extension: membership, as offline.
-                None => required.check(&answer.scope),
-            };
-            Ok(Checked {
-                jkt: answer.cnf.map(|cnf| cnf.jkt),
-                scope,
-            })
-        };
-        self.cache.insert(key, verdict.clone());
-        verdict
-    }
-
-    async fn ask(&self, token: &str, required: &RequiredScope) -> anyhow::Result<Introspection> {
-        let form = form_urlencoded::Serializer::new(String::new())
-            .append_pair("token", token)
-            .append_pair("required_scope", &required.to_string())
-            .finish();
-        let response = self
-            .http
-            .post(&self.endpoint)
-            .basic_auth(&self.client_id, Some(self.client_secret.expose_secret()))
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(form)
-            .send()
-            .await?
-            .error_for_status()?;
-        Ok(response.json().await?)
-    }
 }
 
 impl ResponseError for Denial {

@@ -46,6 +46,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use futures_util::future::LocalBoxFuture;
 
+use crate::render::render;
 use crate::{Claims, Credential, Denial, Guard, RequiredScope, ScopeError, X_API_KEY};
 
 /// Lets a request through only with a credential that grants the scope.
@@ -169,16 +170,19 @@ where
 
 /// The RFC 6750 answer to `denial`.
 pub fn answer(denial: &Denial, realm: Option<&str>) -> HttpResponse {
-    let status = StatusCode::from_u16(denial.status()).expect("a denial's status is valid");
+    let rendered = render(denial, realm);
+    let status = StatusCode::from_u16(rendered.status).expect("a denial's status is valid");
     let mut response = HttpResponse::build(status);
-    if let Some(challenge) = denial.challenge(realm) {
+    if let Some(challenge) = rendered.challenge {
         response.insert_header((header::WWW_AUTHENTICATE, challenge));
     }
-    for (name, value) in denial.headers() {
+    for (name, value) in &rendered.headers {
         response.insert_header((name.as_str(), value.as_str()));
     }
-    match denial.body() {
-        Some(body) => response.json(body),
+    match rendered.json {
+        Some(json) => response
+            .content_type(header::ContentType::json())
+            .body(json),
         None => response.finish(),
     }
 }

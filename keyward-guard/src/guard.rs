@@ -8,14 +8,16 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::api_keys::{ApiKeys, ResourceServerCredentials};
+use crate::introspection::{Introspection, Introspector};
 use crate::jwks::KeySet;
+use crate::token_check::TokenCheck;
 use crate::verifier::Verifier;
 use crate::{Claims, Credential, Denial, RequiredScope};
 
-/// Checks Keyward credentials. Cheap to clone: clones share the key cache.
+/// Checks Keyward credentials. Cheap to clone: clones share the caches.
 #[derive(Clone)]
 pub struct Guard {
-    verifier: Arc<Verifier>,
+    tokens: Arc<TokenCheck>,
     realm: Option<Arc<str>>,
     /// `None` without resource-server credentials: keys are refused.
     api_keys: Option<Arc<ApiKeys>>,
@@ -33,6 +35,7 @@ pub struct GuardBuilder {
     http: Option<reqwest::Client>,
     key_checks: Option<ResourceServerCredentials>,
     key_cache_ttl: Duration,
+    introspection: Option<Introspection>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +78,7 @@ impl Guard {
             http: None,
             key_checks: None,
             key_cache_ttl: Duration::from_secs(2),
+            introspection: None,
         }
     }
 
@@ -118,9 +122,10 @@ impl Guard {
         }
     }
 
-    /// The offline checks of an access token, without a scope.
+    /// The checks of an access token (offline, or by introspection),
+    /// without a scope.
     pub async fn verify_token(&self, token: &str) -> Result<Claims, Denial> {
-        self.verifier.verify(token).await
+        self.tokens.verify(token).await
     }
 
     /// The `realm` of the challenges, if one was set.
@@ -185,7 +190,17 @@ impl GuardBuilder {
         self
     }
 
-    /// The client for discovery, the JWKS and key checks; by default one with a
+    /// Check tokens by asking Keyward (`{keyward_url}/oauth/introspect`)
+    /// instead of offline: a revoked token or a deactivated client is then
+    /// refused within the cache's time to live. `connect` then neither
+    /// discovers the issuer nor fetches keys.
+    pub fn introspection(mut self, introspection: Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
+    /// The client for discovery, the JWKS, introspection and key checks;
+    /// by default one with a
     /// 5-second timeout and rustls on aws-lc-rs.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
@@ -199,41 +214,54 @@ impl GuardBuilder {
             Some(http) => http,
             None => default_client().map_err(ConnectError::Client)?,
         };
-        let (issuer, jwks_uri) = match self.jwks_uri {
-            Some(jwks_uri) => (self.keyward_url.clone(), jwks_uri),
+        let (tokens, issuer) = match self.introspection {
+            Some(options) => {
+                let introspector =
+                    Introspector::new(http.clone(), &self.keyward_url, self.audience, options);
+                (
+                    TokenCheck::Introspection(introspector),
+                    self.keyward_url.clone(),
+                )
+            }
             None => {
-                let metadata = discover(&http, &self.keyward_url).await?;
-                (metadata.issuer, metadata.jwks_uri)
+                let (issuer, jwks_uri) = match self.jwks_uri {
+                    Some(jwks_uri) => (self.keyward_url.clone(), jwks_uri),
+                    None => {
+                        let metadata = discover(&http, &self.keyward_url).await?;
+                        (metadata.issuer, metadata.jwks_uri)
+                    }
+                };
+                let keys = KeySet::fetch(
+                    http.clone(),
+                    jwks_uri.clone(),
+                    self.refetch_interval,
+                    self.max_key_age,
+                )
+                .await
+                .map_err(|source| ConnectError::Jwks {
+                    url: jwks_uri,
+                    source,
+                })?;
+                let verifier = Verifier {
+                    issuer: issuer.clone(),
+                    audience: self.audience,
+                    leeway: self.leeway,
+                    keys,
+                };
+                (TokenCheck::Offline(verifier), issuer)
             }
         };
         let api_keys = self.key_checks.map(|credentials| {
             Arc::new(ApiKeys::new(
-                http.clone(),
+                http,
                 &self.keyward_url,
-                issuer.clone(),
+                issuer,
                 credentials,
                 self.key_cache_ttl,
             ))
         });
-        let keys = KeySet::fetch(
-            http,
-            jwks_uri.clone(),
-            self.refetch_interval,
-            self.max_key_age,
-        )
-        .await
-        .map_err(|source| ConnectError::Jwks {
-            url: jwks_uri,
-            source,
-        })?;
-        let verifier = Verifier {
-            issuer,
-            audience: self.audience,
-            leeway: self.leeway,
-            keys,
-        };
         Ok(Guard {
-            verifier: Arc::new(verifier),
+            tokens: Arc::new(tokens),
             realm: self.realm.map(Arc::from),
             api_keys,
         })

@@ -4,8 +4,11 @@
 //! `typ` `at+jwt`, an algorithm Keyward signs with (ES256, EdDSA, RS256)
 //! and the key the `kid` names in the issuer's JWKS (cached; refetched for
 //! an unknown `kid` at most once per interval), `iss`, `aud`, and `exp` and
-//! `nbf` with a leeway. [`RequiredScope`] then asks for a scope, which `*`
-//! grants. A refusal is a [`Denial`], which renders as RFC 6750 §3 asks.
+//! `nbf` with a leeway. Or, in introspection mode ([`Introspection`]), it
+//! asks Keyward's `/oauth/introspect` and caches active answers briefly, so
+//! revocations and deactivations count within that time to live.
+//! [`RequiredScope`] then asks for a scope, which `*` grants. A refusal is a
+//! [`Denial`], which renders as RFC 6750 §3 asks.
 //!
 //! ```no_run
 //! use keyward_guard::{Credential, Guard, RequiredScope};
@@ -31,7 +34,8 @@
 //! Keyward so that each counts once in the key's usage and rate limit.
 //!
 //! With the `actix` feature, [`actix::RequireScope`] is the same check as
-//! actix-web middleware.
+//! actix-web middleware; with the `tower` feature,
+//! [`tower::RequireScopeLayer`] is the same as a tower layer, for axum.
 
 #[cfg(feature = "actix")]
 pub mod actix;
@@ -40,8 +44,14 @@ mod claims;
 mod credential;
 mod denial;
 mod guard;
+mod introspection;
 mod jwks;
+#[cfg(any(feature = "actix", feature = "tower"))]
+mod render;
 mod scope;
+mod token_check;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod verifier;
 
 pub use api_keys::ResourceServerCredentials;
@@ -49,5 +59,6 @@ pub use claims::{Claims, Confirmation};
 pub use credential::{Credential, X_API_KEY};
 pub use denial::{Denial, DenialBody};
 pub use guard::{ConnectError, Guard, GuardBuilder};
+pub use introspection::Introspection;
 pub use jwks::ALGORITHMS;
 pub use scope::{RequiredScope, ScopeError};

@@ -1,15 +1,17 @@
 //! `keyward-guard`'s actix-web middleware in front of a small API, over
 //! real HTTP, with tokens from the real server under each signing
-//! algorithm.
+//! algorithm, offline and by introspection.
 
 use std::net::TcpListener;
+use std::time::{Duration, Instant};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use keyward_guard::actix::RequireScope;
-use keyward_guard::{Claims, Guard};
+use keyward_guard::{Claims, Guard, Introspection};
+use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::helpers::{spawn_app_with, Backend, TestApp, API};
+use crate::support::helpers::{spawn_app, spawn_app_with, Backend, TestApp, API, ROOT_TOKEN};
 
 const OTHER: &str = "https://other.example.test";
 
@@ -123,3 +125,80 @@ async fn the_middleware_checks_the_servers_tokens_under_each_algorithm() {
         );
     }
 }
+
+/// How long an introspection answer is reused in the test below.
+const CACHE_TTL: Duration = Duration::from_secs(1);
+/// On top of the TTL: Keyward's change-log poll (250 ms) and the requests.
+const MARGIN: Duration = Duration::from_millis(1500);
+
+/// Asks `url` with `token` until refused as `invalid_token`; fails past
+/// the cache's TTL and a margin. Returns how long it took.
+async fn refused_within_the_bound(url: &str, token: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        let (status, _, body) = get(url, token).await;
+        if status == 401 {
+            assert_eq!(body["error"], "invalid_token", "{body}");
+            return start.elapsed();
+        }
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            start.elapsed() < CACHE_TTL + MARGIN,
+            "still accepted after {:?}",
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn introspection_mode_follows_revocation_and_deactivation(backend: Backend) {
+    let keyward = spawn_app(backend).await;
+    let rs = keyward.create_resource_server(&[API]).await;
+    let introspection = Introspection::new(&rs.id, rs.secret.clone()).cache_ttl(CACHE_TTL);
+    let guard = Guard::builder(&keyward.address, API)
+        .realm("payouts")
+        .introspection(introspection)
+        .connect()
+        .await
+        .unwrap();
+    let payouts = format!("{}/payouts", serve(guard));
+
+    let reader = keyward.create_client(&["payouts:read"], &[API]).await;
+    let token = keyward.token(&reader, &[("resource", API)]).await;
+    let (status, _, body) = get(&payouts, &token).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["client_id"], reader.id.as_str());
+
+    let (status, challenge, body) = get(&payouts, "not-a-token").await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(
+            r#"Bearer realm="payouts", error="invalid_token", error_description="the token is not active""#
+        )
+    );
+    assert_eq!(
+        body,
+        json!({"error": "invalid_token", "error_description": "the token is not active"})
+    );
+
+    assert_eq!(keyward.revoke(&reader, &token).await, 200);
+    let revoked_after = refused_within_the_bound(&payouts, &token).await;
+
+    let other = keyward.create_client(&["payouts:read"], &[API]).await;
+    let token = keyward.token(&other, &[("resource", API)]).await;
+    assert_eq!(get(&payouts, &token).await.0, 200);
+    let path = format!(
+        "/admin/v1/orgs/{}/clients/{}/deactivate",
+        other.org_id, other.id
+    );
+    let (status, body) = keyward.admin(Method::POST, &path, ROOT_TOKEN, None).await;
+    assert_eq!(status, 200, "{body}");
+    let deactivated_after = refused_within_the_bound(&payouts, &token).await;
+    eprintln!(
+        "{backend:?}: refused {revoked_after:?} after revocation, \
+         {deactivated_after:?} after deactivation (TTL {CACHE_TTL:?})"
+    );
+}
+
+crate::on_both_backends!(introspection_mode_follows_revocation_and_deactivation);
