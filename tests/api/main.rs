@@ -20,6 +20,7 @@ mod deploy_config;
 mod discovery;
 mod dpop;
 mod email;
+mod email_tls;
 mod example_resource_server;
 mod expiry_warnings;
 mod federation;
