@@ -14,6 +14,8 @@ mod cli;
 mod client_ip_allowlist;
 mod console;
 mod console_browser;
+mod console_notifications;
+mod console_notifications_browser;
 mod crash_safety;
 mod database_outage;
 mod deploy_config;
