@@ -123,6 +123,9 @@ pub struct Settings {
     pub smtp_password: Option<secrecy::SecretString>,
     /// The `From` of every email, such as `Keyward <keyward@example.com>`.
     pub smtp_from: Option<String>,
+    /// PEM certificates of a private CA that signs the mail server's
+    /// certificate, trusted besides the public roots.
+    pub smtp_ca_file: Option<PathBuf>,
     /// Emails about one organisation in an hour; past it they are not
     /// sent (an organisation's admins choose its addresses and the
     /// credentials' expiry dates, so they could make Keyward mail anyone).
@@ -187,6 +190,7 @@ impl Default for Settings {
             smtp_username: None,
             smtp_password: None,
             smtp_from: None,
+            smtp_ca_file: None,
             email_max_per_org_per_hour: 100,
             console_enabled: true,
             shutdown_timeout_seconds: 30,

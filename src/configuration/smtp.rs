@@ -22,6 +22,7 @@ impl Settings {
                 ("smtp_username", self.smtp_username.is_some()),
                 ("smtp_password", self.smtp_password.is_some()),
                 ("smtp_from", self.smtp_from.is_some()),
+                ("smtp_ca_file", self.smtp_ca_file.is_some()),
             ];
             return match stray.into_iter().find(|(_, set)| *set) {
                 Some((setting, _)) => Err(invalid(
@@ -85,7 +86,39 @@ impl Settings {
             tls: self.smtp_tls,
             credentials,
             from: from.trim().to_owned(),
+            extra_roots_pem: self.smtp_extra_roots()?,
         }))
+    }
+
+    /// The certificates of `smtp_ca_file`, read once at start so a missing
+    /// or unreadable file stops the server rather than every delivery.
+    fn smtp_extra_roots(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        let Some(path) = &self.smtp_ca_file else {
+            return Ok(None);
+        };
+        if self.smtp_tls == SmtpTls::None {
+            return Err(invalid(
+                "smtp_ca_file",
+                "is set but smtp_tls is none, so no certificate is checked",
+            ));
+        }
+        let pem = std::fs::read(path).map_err(|e| {
+            invalid(
+                "smtp_ca_file",
+                format!("cannot be read ({}): {e}", path.display()),
+            )
+        })?;
+        let certificates = lettre::transport::smtp::client::Certificate::from_pem(&pem);
+        let has_one = pem
+            .windows(b"-----BEGIN CERTIFICATE-----".len())
+            .any(|w| w == b"-----BEGIN CERTIFICATE-----");
+        if certificates.is_err() || !has_one {
+            return Err(invalid(
+                "smtp_ca_file",
+                "must hold one or more PEM certificates (-----BEGIN CERTIFICATE-----)",
+            ));
+        }
+        Ok(Some(pem))
     }
 }
 
@@ -135,7 +168,7 @@ mod tests {
     #[test]
     fn bad_settings_name_themselves() {
         type Change = Box<dyn Fn(&mut Settings)>;
-        let cases: [(&str, Change); 7] = [
+        let cases: [(&str, Change); 10] = [
             (
                 "email_max_per_org_per_hour",
                 Box::new(|s| s.email_max_per_org_per_hour = 0),
@@ -156,6 +189,21 @@ mod tests {
             (
                 "smtp_username",
                 Box::new(|s| s.smtp_password = Some("p".into())),
+            ),
+            (
+                "smtp_ca_file",
+                Box::new(|s| s.smtp_ca_file = Some("/nonexistent/ca.pem".into())),
+            ),
+            (
+                "smtp_ca_file",
+                Box::new(|s| s.smtp_ca_file = Some("Cargo.toml".into())),
+            ),
+            (
+                "smtp_ca_file",
+                Box::new(|s| {
+                    s.smtp_tls = SmtpTls::None;
+                    s.smtp_ca_file = Some("Cargo.toml".into());
+                }),
             ),
             (
                 "smtp_tls",

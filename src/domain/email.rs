@@ -43,6 +43,8 @@ pub struct SmtpServer {
     /// The `From` of every email, a mailbox such as
     /// `Keyward <keyward@example.com>`.
     pub from: String,
+    /// PEM certificates trusted besides the public roots (`smtp_ca_file`).
+    pub extra_roots_pem: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for SmtpServer {
@@ -53,6 +55,7 @@ impl fmt::Debug for SmtpServer {
             .field("tls", &self.tls)
             .field("username", &self.credentials.as_ref().map(|(user, _)| user))
             .field("from", &self.from)
+            .field("extra_roots", &self.extra_roots_pem.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -803,7 +803,10 @@ async fn owners_set_the_webhook_and_see_its_secret_once(backend: Backend) {
     let path = format!("/console/orgs/{org}/webhooks");
     let page = owner.get(&path).await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("No deliveries."));
+    assert!(
+        page.body.contains("/notifications?kind=webhook"),
+        "deliveries are listed there"
+    );
     let csrf = page.csrf();
     let refused = owner
         .post(&path, &[("csrf", &csrf), ("url", "http://127.0.0.1/hook")])

@@ -31,7 +31,7 @@ on_both_backends!(
 const FROM: &str = "keyward@mail.example.test";
 
 /// Email through `sink`, scans each second, retries after 1 s, 2 s, 4 s…
-fn mail_via(sink: &SmtpSink) -> impl Fn(&mut Settings) {
+pub(crate) fn mail_via(sink: &SmtpSink) -> impl Fn(&mut Settings) {
     let port = sink.port;
     move |settings| {
         fast_notifications(settings);
@@ -42,7 +42,7 @@ fn mail_via(sink: &SmtpSink) -> impl Fn(&mut Settings) {
     }
 }
 
-async fn new_org(app: &TestApp, body: Value) -> String {
+pub(crate) async fn new_org(app: &TestApp, body: Value) -> String {
     let (status, org) = app
         .admin(Method::POST, "/admin/v1/orgs", ROOT_TOKEN, Some(body))
         .await;
@@ -50,7 +50,7 @@ async fn new_org(app: &TestApp, body: Value) -> String {
     org["id"].as_str().unwrap().to_owned()
 }
 
-async fn emails(app: &TestApp, org: &str, query: &str) -> Vec<Value> {
+pub(crate) async fn emails(app: &TestApp, org: &str, query: &str) -> Vec<Value> {
     let path = format!("/admin/v1/orgs/{org}/email-deliveries{query}");
     let (status, page) = app.admin(Method::GET, &path, ROOT_TOKEN, None).await;
     assert_eq!(status, 200, "{page}");

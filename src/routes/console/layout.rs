@@ -16,6 +16,7 @@ pub enum Section {
     Clients,
     Audit,
     Members,
+    Notifications,
     Webhooks,
 }
 
@@ -106,6 +107,7 @@ pub fn page(title: &str, frame: &Frame<'_>, body: Markup) -> Markup {
                         (link(Section::ApiKeys, format!("/console/orgs/{}/api-keys", org.id), "API keys"))
                         (link(Section::Clients, format!("/console/orgs/{}/clients", org.id), "OAuth clients"))
                         (link(Section::Audit, format!("/console/orgs/{}/audit", org.id), "Audit trail"))
+                        (link(Section::Notifications, format!("/console/orgs/{}/notifications", org.id), "Notifications"))
                         @if frame.member.membership(&org.id).is_some_and(|m| m.role == Role::Owner) {
                             (link(Section::Members, format!("/console/orgs/{}/members", org.id), "Members"))
                             (link(Section::Webhooks, format!("/console/orgs/{}/webhooks", org.id), "Webhooks"))

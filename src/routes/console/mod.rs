@@ -8,12 +8,14 @@ mod assets;
 mod audit;
 mod client_keys;
 mod clients;
+mod deliveries;
 mod error;
 mod form_fields;
 mod form_guard;
 mod key_requests;
 mod layout;
 mod members;
+mod notifications;
 mod operator;
 mod org_page;
 mod orgs;
@@ -158,6 +160,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::post().to(clients::delete),
             )
             .route("/orgs/{org_id}/audit", web::get().to(audit::list))
+            .route(
+                "/orgs/{org_id}/notifications",
+                web::get().to(notifications::page),
+            )
+            .route(
+                "/orgs/{org_id}/notifications",
+                web::post().to(notifications::set_email),
+            )
             .route("/orgs/{org_id}/webhooks", web::get().to(webhooks::page))
             .route("/orgs/{org_id}/webhooks", web::post().to(webhooks::set_url))
             .route(

@@ -1,5 +1,6 @@
-//! An organisation's webhook, for its owners: where expiry warnings go, the
-//! signing secret (shown once when made or rotated), and the deliveries.
+//! An organisation's webhook, for its owners: where expiry warnings go and
+//! the signing secret (shown once when made or rotated). Its deliveries are
+//! listed with the emails' on the notifications page.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
@@ -8,22 +9,12 @@ use serde::Deserialize;
 
 use super::error::ConsoleError;
 use super::form_fields::CsrfForm;
-use super::layout::{csrf_field, when, Section};
+use super::layout::{csrf_field, Section};
 use super::org_page::{see_other, OrgPage};
-use super::paging;
 use super::session::SignedIn;
-use super::widgets::{shown_once, when_or_never};
+use super::widgets::shown_once;
 use crate::domain::management_scope::MEMBERS_WRITE;
-use crate::domain::WebhookDelivery;
 use crate::management::{Management, OrganisationChanges};
-
-#[derive(Deserialize)]
-pub struct DeliveriesQuery {
-    #[serde(default)]
-    state: String,
-    #[serde(default)]
-    after: String,
-}
 
 #[derive(Deserialize)]
 pub struct UrlForm {
@@ -46,40 +37,18 @@ async fn open<'a>(
 pub async fn page(
     req: HttpRequest,
     path: web::Path<String>,
-    query: web::Query<DeliveriesQuery>,
     signed_in: SignedIn,
     management: web::Data<Management>,
 ) -> Result<HttpResponse, ConsoleError> {
     let org = open(&signed_in, &management, &path).await?;
-    let page = paging::request(&query.after);
-    let state = Some(query.state.as_str()).filter(|s| !s.is_empty());
-    let mut deliveries = management
-        .list_webhook_deliveries(&org.caller(), &org.org.id, state, &page)
-        .await?;
-    let next = paging::next_page(
-        &mut deliveries,
-        |d| (d.created_at, d.id.as_str()),
-        &org.url("/webhooks"),
-        &[("state", query.state.as_str())],
-    );
     signed_in.page_revealing(&req, |secret| {
-        let body = webhooks_page(&org, secret, &deliveries, &query.state, next.as_deref());
-        org.page("Webhooks", body)
+        org.page("Webhooks", webhooks_page(&org, secret))
     })
 }
 
-fn webhooks_page(
-    org: &OrgPage<'_>,
-    secret: Option<&str>,
-    deliveries: &[WebhookDelivery],
-    state: &str,
-    next: Option<&str>,
-) -> Markup {
+fn webhooks_page(org: &OrgPage<'_>, secret: Option<&str>) -> Markup {
     let csrf = &org.signed_in.csrf;
     let url = org.org.webhook_url.as_deref().unwrap_or_default();
-    let option = |value: &str, label: &str| {
-        html! { option value=(value) selected[value == state] { (label) } }
-    };
     html! {
         h1 { "Webhooks" }
         @if let Some(secret) = secret {
@@ -99,49 +68,9 @@ fn webhooks_page(
                 button.secondary type="submit" { "Rotate the signing secret" }
             }
         }
-        h2 { "Deliveries" }
-        form.filters method="get" action=(org.url("/webhooks")) {
-            div {
-                label for="state" { "State" }
-                select #state name="state" {
-                    (option("", "Any"))
-                    (option("pending", "Pending"))
-                    (option("delivered", "Delivered"))
-                    (option("failed", "Failed"))
-                }
-            }
-            div { button.secondary type="submit" { "Filter" } }
-        }
-        @if deliveries.is_empty() {
-            p.muted { "No deliveries." }
-        } @else {
-            div.table-wrap {
-                table {
-                    thead { tr {
-                        th scope="col" { "Created" }
-                        th scope="col" { "Event" }
-                        th scope="col" { "State" }
-                        th scope="col" { "Attempts" }
-                        th.optional scope="col" { "Last result" }
-                        th.optional scope="col" { "Next attempt" }
-                    } }
-                    tbody {
-                        @for delivery in deliveries {
-                            tr {
-                                td.nowrap { (when(delivery.created_at)) }
-                                td { code { (delivery.event_type) } }
-                                td { (delivery.state.as_str()) }
-                                td { (delivery.attempts) }
-                                td.optional { (delivery.last_error.as_deref().unwrap_or("")) }
-                                td.optional { (when_or_never(delivery.next_attempt_at)) }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        @if let Some(next) = next {
-            p.pager { a href=(next) { "Older deliveries" } }
+        p {
+            "What was sent and how it went: "
+            a href={ (org.url("/notifications")) "?kind=webhook" } { "the webhook deliveries" } "."
         }
     }
 }

@@ -12,10 +12,11 @@ use lettre::message::header::{
 };
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
+use super::failure::{failure, Failure};
 use super::{messages::one_line, EmailOutbox};
 use crate::domain::{
     DeliveryAttempt, DeliveryState, EmailDelivery, MailContent, RetryPolicy, SmtpServer, SmtpTls,
@@ -40,15 +41,6 @@ pub struct EmailDispatcher {
     counters: Arc<Counters>,
 }
 
-/// Why an attempt failed: what the organisation is shown, what the log
-/// gets, and whether trying again may help.
-struct Failure {
-    status: Option<i64>,
-    shown: String,
-    cause: String,
-    permanent: bool,
-}
-
 impl EmailDispatcher {
     pub fn new(
         smtp: &SmtpServer,
@@ -58,7 +50,13 @@ impl EmailDispatcher {
         clock: Arc<dyn Clock>,
         counters: Arc<Counters>,
     ) -> anyhow::Result<Self> {
-        let tls = || TlsParameters::builder(smtp.host.clone()).build_rustls();
+        let tls = || {
+            let mut parameters = TlsParameters::builder(smtp.host.clone());
+            if let Some(pem) = &smtp.extra_roots_pem {
+                parameters = parameters.add_root_certificate(Certificate::from_pem(pem)?);
+            }
+            parameters.build_rustls()
+        };
         let tls = match smtp.tls {
             SmtpTls::Starttls => Tls::Required(tls()?),
             SmtpTls::Tls => Tls::Wrapper(tls()?),
@@ -206,44 +204,6 @@ fn message(from: &Mailbox, email: &EmailDelivery, content: MailContent) -> Resul
                 .singlepart(part(ContentType::TEXT_HTML, content.html)),
         )
         .map_err(|e| e.to_string())
-}
-
-/// What an SMTP error means for the delivery. The organisation sees the
-/// reply code and nothing of the server's text; the log gets all of it.
-fn failure(e: &lettre::transport::smtp::Error) -> Failure {
-    let cause = crate::error::error_chain(e);
-    match e.status() {
-        Some(code) => {
-            let permanent = e.is_permanent();
-            let status = u16::from(code);
-            let shown = if permanent {
-                format!("delivery failed: the mail server refused it (SMTP {status}); not retried")
-            } else {
-                format!("delivery failed: SMTP {status}")
-            };
-            Failure {
-                status: Some(i64::from(status)),
-                shown,
-                cause,
-                permanent,
-            }
-        }
-        None => {
-            let shown = if e.is_timeout() {
-                "delivery failed: the mail server did not answer in time"
-            } else if e.is_tls() {
-                "delivery failed: TLS with the mail server failed"
-            } else {
-                "delivery failed: could not reach the mail server"
-            };
-            Failure {
-                status: None,
-                shown: shown.into(),
-                cause,
-                permanent: false,
-            }
-        }
-    }
 }
 
 /// `Auto-Submitted: auto-generated` (RFC 3834): no out-of-office replies.

@@ -4,6 +4,7 @@
 //! dispatcher sends what is due by SMTP and retries with backoff.
 
 mod dispatcher;
+mod failure;
 pub mod messages;
 
 use std::collections::HashMap;

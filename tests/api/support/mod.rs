@@ -1,6 +1,6 @@
 //! What the tests share: test servers and clients, the resource server's
 //! own token check, the server as a process and as a command, `/metrics` parsed, the
-//! idempotency harness, an SMTP sink.
+//! idempotency harness, an SMTP sink and a throwaway CA for its TLS.
 
 pub mod browser;
 pub mod cli_process;
@@ -13,3 +13,4 @@ pub mod jwt_verify;
 pub mod metrics_scrape;
 pub mod server_process;
 pub mod smtp_sink;
+pub mod test_ca;

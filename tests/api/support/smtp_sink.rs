@@ -4,6 +4,7 @@
 //! is given and can answer the end of a message with a failure, as the
 //! webhook receiver answers 503.
 
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -42,6 +43,13 @@ pub enum Answer {
     Always(u16),
 }
 
+/// The TLS the sink speaks (none when not given): STARTTLS, required before
+/// any mail, or TLS from the first byte; with its certificate and key.
+pub enum SinkTls {
+    Starttls(PathBuf, PathBuf),
+    Implicit(PathBuf, PathBuf),
+}
+
 pub struct SmtpSink {
     pub port: u16,
     log: Arc<Mutex<Vec<Received>>>,
@@ -51,8 +59,20 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start(answer: Answer) -> Self {
+        Self::start_with(answer, None).await
+    }
+
+    pub async fn start_with(answer: Answer, tls: Option<SinkTls>) -> Self {
         let mut command = Command::new(venv_python());
         command.arg(clients_dir().join("python/smtp_server.py"));
+        if let Some(tls) = tls {
+            let (mode, cert, key) = match tls {
+                SinkTls::Starttls(cert, key) => ("starttls", cert, key),
+                SinkTls::Implicit(cert, key) => ("tls", cert, key),
+            };
+            command.args(["--tls", mode]);
+            command.arg("--cert").arg(cert).arg("--key").arg(key);
+        }
         match answer {
             Answer::FailFirst(n) => command.args(["--fail-first", &n.to_string()]),
             Answer::Always(code) => command.args(["--always", &code.to_string()]),

@@ -5,12 +5,16 @@ the end of the message with.
 
 --fail-first N answers 451 to the first N attempts of each message (by
 Message-ID), then 250; --always CODE answers CODE to every message.
+--tls starttls offers STARTTLS and takes no mail before it; --tls tls
+speaks TLS from the first byte; both with --cert and --key (PEM files).
+Without --tls the server offers no TLS at all.
 """
 
 import argparse
 import asyncio
 import json
 import socket
+import ssl
 import sys
 from email.parser import BytesHeaderParser
 
@@ -48,13 +52,26 @@ async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--always", type=int)
+    parser.add_argument("--tls", choices=["starttls", "tls"])
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
     args = parser.parse_args()
+    tls = {}
+    if args.tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.cert, args.key)
+        if args.tls == "starttls":
+            tls = {"tls_context": context, "require_starttls": True}
+        else:
+            tls = {"ssl_context": context}
     # aiosmtpd checks that it listens by connecting to its port, so the
     # port is chosen here rather than by the system at its bind.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(Recorder(args.fail_first, args.always), hostname="127.0.0.1", port=port)
+    controller = Controller(
+        Recorder(args.fail_first, args.always), hostname="127.0.0.1", port=port, **tls
+    )
     controller.start()
     print(f"listening {port}", flush=True)
     # Runs until the test's end kills it, or its standard input closes.
