@@ -179,9 +179,9 @@ bench_keyward() {  # alg backend mode
   local rs_basic
   rs_basic=$(printf '%s:%s' "$(jq -r .client_id <<<"$rs")" "$(jq -r .client_secret <<<"$rs")" | base64 -w0)
   bench_api_key "$label" "$rs_basic" verify_key /v1/keys/verify \
-    "{\"key\":\"$key\",\"required_scope\":\"payouts:read\"}" application/json '"code":"VALID"'
+    "{\"key\":\"$key\",\"required_scope\":\"payouts:read\"}" application/json '"code":"VALID"' "$backend"
   bench_api_key "$label" "$rs_basic" introspect_api_key /oauth/introspect \
-    "token=$key&token_type_hint=api_key" application/x-www-form-urlencoded '"active":true'
+    "token=$key&token_type_hint=api_key" application/x-www-form-urlencoded '"active":true' "$backend"
   if [[ $mode == reqlog ]]; then
     # A full queue drops entries (and counts them) rather than slow requests.
     local dropped
@@ -275,10 +275,29 @@ console_keyward() {  # alg backend
   stop_server
 }
 
+# Clock ticks of user and system CPU of these processes, summed (a process
+# gone meanwhile counts nothing).
+cpu_ticks() {  # pid...
+  local stats=()
+  for pid in "$@"; do [[ -r /proc/$pid/stat ]] && stats+=("/proc/$pid/stat"); done
+  (( ${#stats[@]} )) || { echo 0; return; }
+  cat "${stats[@]}" 2>/dev/null | awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
+}
+
+# The PostgreSQL processes that work for the bench's database: its
+# connections and the shared background ones (WAL writer, checkpointer, ...).
+db_pids() {
+  [[ $1 == postgres ]] || return 0
+  psql -Atq "$PG_ADMIN_URL" -c "SELECT pid FROM pg_stat_activity WHERE datname = '$PG_DB' OR datname IS NULL"
+}
+
 # One API-key scenario against the running server: a precheck with curl,
 # a warm-up, then the measured wrk run, appended to $OUT like bench.sh's.
-bench_api_key() {  # label basic scenario path body content_type expect
-  local label=$1 basic=$2 scenario=$3 path=$4 body=$5 type=$6 expect=$7
+# CPU per request is robust to other load on the machine, unlike req/s:
+# the server's (and PostgreSQL's) CPU time over the run, until what it
+# queued is written, divided by the requests wrk completed.
+bench_api_key() {  # label basic scenario path body content_type expect backend
+  local label=$1 basic=$2 scenario=$3 path=$4 body=$5 type=$6 expect=$7 backend=$8
   local url="http://127.0.0.1:$PORT$path" res=$WORK/$scenario.json
   if ! curl -fsS -H "Authorization: Basic $basic" -H "Content-Type: $type" \
       --data-raw "$body" "$url" | grep -qF "$expect"; then
@@ -289,10 +308,32 @@ bench_api_key() {  # label basic scenario path body content_type expect
     BENCH_BASIC="$basic" BENCH_CONTENT_TYPE="$type" BENCH_RESULT="$res"
     wrk -t"${THREADS:-2}" -c"${CONNS:-32}" --timeout 5s -s "$ROOT/bench/lua/post.lua")
   "${run[@]}" -d"${WARMUP:-2}s" "$url" >/dev/null
+  settled
+  local db before db_before
+  db=$(db_pids "$backend")
+  before=$(cpu_ticks "$SERVER") db_before=$(cpu_ticks $db)
   "${run[@]}" -d"${DURATION:-10}s" "$url" >/dev/null
-  jq -c --arg l "$label" --arg s "$scenario" --arg p "$path" \
-    '{label: $l, scenario: $s, method: "POST", path: $p} + . + {ok: (.requests > 0 and .non2xx == 0)}' \
-    "$res" | tee -a "$OUT" | jq -r '"  \(.scenario): \(.rps) req/s  p50 \(.lat_p50_ms) ms  p99 \(.lat_p99_ms) ms  non2xx \(.non2xx)"'
+  settled
+  local ticks=$(( $(cpu_ticks "$SERVER") - before ))
+  local db_ticks=$(( $(cpu_ticks $db $(db_pids "$backend")) - db_before ))
+  jq -c --arg l "$label" --arg s "$scenario" --arg p "$path" --arg b "$backend" \
+    --argjson t "$ticks" --argjson d "$db_ticks" --argjson hz "$(getconf CLK_TCK)" \
+    '{label: $l, scenario: $s, method: "POST", path: $p} + .
+     + {cpu_us_per_req: (if .requests > 0 then ($t * 1e6 / $hz / .requests * 10 | round / 10) else null end),
+        db_cpu_us_per_req: (if $b == "postgres" and .requests > 0 then ($d * 1e6 / $hz / .requests * 10 | round / 10) else null end),
+        ok: (.requests > 0 and .non2xx == 0)}' \
+    "$res" | tee -a "$OUT" | jq -r '"  \(.scenario): \(.rps) req/s  p50 \(.lat_p50_ms) ms  p99 \(.lat_p99_ms) ms  non2xx \(.non2xx)  CPU \(.cpu_us_per_req) µs/req\(if .db_cpu_us_per_req then " + PostgreSQL \(.db_cpu_us_per_req)" else "" end)"'
+}
+
+# Waits until the request log's queue is written, then for the usage
+# flush after it (every second), so a run's CPU includes its writes.
+settled() {
+  local base="http://127.0.0.1:$PORT"
+  for _ in $(seq 1 100); do
+    curl -fsS "$base/metrics" | grep -q '^keyward_request_log_queue_depth 0$' && break
+    sleep 0.1
+  done
+  sleep 1.2
 }
 
 for backend in $BACKENDS; do
@@ -379,6 +420,10 @@ jq -rs "$DEFS"'
   | select($with and $without)
   | "\(verdict($with >= 0.9 * $without)) \($l) \($s): \($with | round) req/s with the request log,"
     + " \($without | round) without: \(100 * ($with / $without - 1) * 10 | round / 10)% (target: at most 10% slower)"
+    + (($all | stat($logged; $s; .cpu_us_per_req)) as $cw | ($all | stat($l; $s; .cpu_us_per_req)) as $co
+       | ($all | stat($logged; $s; .db_cpu_us_per_req)) as $dw | ($all | stat($l; $s; .db_cpu_us_per_req)) as $do
+       | if $cw and $co then "; CPU per request \($cw) µs with, \($co) without"
+           + (if $dw and $do then ", PostgreSQL \($dw) with, \($do) without" else "" end) else "" end)
 ' "$OUT"
 # Cold start against warm, same credentials, same server start, and against
 # the peer's token rate in this run.

@@ -2,10 +2,14 @@
 -- checks, key introspection and token requests, written behind the
 -- requests in batches and purged after request_log_retention_days. Never
 -- a key, a secret or a token.
+--
+-- Cheap to append: the rowid (the order of writing) is the key, by which
+-- old entries are purged, and one index serves the lists.
 CREATE TABLE request_log (
-    -- rq_ + nanoseconds (16 hex digits) + 16 random hex digits.
-    id               TEXT PRIMARY KEY,
-    occurred_at      INTEGER NOT NULL,
+    -- Nanoseconds since the epoch, and a random number: the listed id is
+    -- rq_ + both in hex, and they order the entries.
+    occurred_at_ns   INTEGER NOT NULL,
+    random_id        INTEGER NOT NULL,
     -- The API key's or the client's id.
     credential_id    TEXT NOT NULL,
     org_id           TEXT NOT NULL,
@@ -18,5 +22,4 @@ CREATE TABLE request_log (
     client_ip        TEXT,
     request_id       TEXT NOT NULL
 );
-CREATE INDEX request_log_credential_time ON request_log (credential_id, occurred_at, id);
-CREATE INDEX request_log_occurred_at ON request_log (occurred_at);
+CREATE INDEX request_log_credential_time ON request_log (credential_id, occurred_at_ns, random_id);

@@ -48,7 +48,7 @@ pub use organisation::{
 };
 pub use public_jwk::{JwkError, JwsAlgorithm, PublicJwk};
 pub use rate_tiers::{EffectiveRateLimit, RateLimitSource, RateTiers, ScopeRateLimits};
-pub use request_record::RequestRecord;
+pub use request_record::{RequestEntry, RequestRecord};
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use scope_policy::ScopePolicy;
 pub use trusted_proxies::{client_ip, TrustedProxies};

@@ -27,6 +27,14 @@ impl RequestFilter {
             }
             c => c,
         };
+        if let Some((_, id)) = &page.after {
+            if RequestRecord::position_of(id).is_none() {
+                return Err(ManagementError::invalid(
+                    "cursor",
+                    "not a cursor of this list",
+                ));
+            }
+        }
         Ok(RequestLogQuery {
             page,
             code,

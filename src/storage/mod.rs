@@ -29,8 +29,8 @@ use async_trait::async_trait;
 use crate::domain::{
     ApiKey, ApiKeyCredentials, ApiKeyId, AuditEvent, Change, Client, ClientCredentials, ClientId,
     ClientStatus, ConsoleSession, DeliveryAttempt, DeliveryState, Email, EmailDelivery,
-    ExpiringCredential, Membership, OrgId, Organisation, PasswordLink, RequestRecord, Role,
-    SecretHash, TrustedIssuer, User, UserId, WebhookDelivery,
+    ExpiringCredential, Membership, OrgId, Organisation, PasswordLink, RequestEntry, RequestRecord,
+    Role, SecretHash, TrustedIssuer, User, UserId, WebhookDelivery,
 };
 use crate::metrics::Counters;
 
@@ -462,7 +462,8 @@ pub trait UsageStore {
 #[derive(Debug, Clone)]
 pub struct RequestLogQuery {
     /// `after` is the (occurred_at, id) of the last entry of the previous
-    /// page; the next page holds older entries.
+    /// page (an id of `RequestRecord::id_of`); the next page holds older
+    /// entries.
     pub page: PageRequest,
     pub code: Option<String>,
     /// Entries at or after this time.
@@ -475,8 +476,8 @@ pub struct RequestLogQuery {
 /// its retention.
 #[async_trait]
 pub trait RequestLogStore {
-    /// Appends `records` in one transaction; runs in the background.
-    async fn append_requests(&self, records: &[RequestRecord]) -> Result<(), StorageError>;
+    /// Appends `entries` in one transaction; runs in the background.
+    async fn append_requests(&self, entries: &[RequestEntry]) -> Result<(), StorageError>;
     /// Entries of `credential` in `org`, newest first.
     async fn list_requests(
         &self,

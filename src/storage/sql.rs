@@ -151,7 +151,7 @@ macro_rules! impl_sql_store {
         $crate::storage::sql_usage::impl_usage_store!($store, $backend);
         $crate::storage::sql_idempotency::impl_idempotency_store!($store);
         $crate::storage::sql_audit::impl_audit_store!($store);
-        $crate::storage::sql_request_log::impl_request_log_store!($store, $backend);
+        $crate::storage::sql_request_log::impl_request_log_store!($store);
         $crate::storage::sql_notifications::impl_notification_store!($store);
         $crate::storage::sql_email::impl_email_store!($store);
         $crate::storage::sql_people::impl_people_store!($store);

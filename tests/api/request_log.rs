@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use keyward::domain::{OrgId, Plan, RequestRecord};
+use keyward::domain::{OrgId, Plan, RequestEntry};
 use keyward::storage::{PageRequest, RequestLogQuery};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -188,6 +188,8 @@ async fn pages_hold_every_entry_once_in_order_and_filter_by_time(backend: Backen
         "?since=yesterday",
         "?limit=0",
         "?cursor=nonsense",
+        // A cursor, but not of an entry: "0:rq_nope".
+        "?cursor=MDpycV9ub3Bl",
         "?code=",
         "?colour=red",
     ] {
@@ -303,18 +305,22 @@ fn everything() -> RequestLogQuery {
     }
 }
 
-fn record(org: &OrgId, id: &str, at: i64) -> RequestRecord {
-    RequestRecord {
-        id: id.into(),
-        occurred_at: at,
+fn entry(org: &OrgId, request_id: &str, at_ns: i64) -> RequestEntry {
+    RequestEntry {
+        occurred_at_ns: at_ns,
         credential_id: "ak_test".into(),
         org_id: org.clone(),
         endpoint: "verify",
-        code: "VALID".into(),
+        code: "VALID",
         resource_server: None,
-        client_ip: None,
-        request_id: format!("req-{id}"),
+        client_ip: Some([192, 0, 2, 1].into()),
+        request_id: request_id.into(),
     }
+}
+
+/// The request ids of a list of the store, in its order.
+fn request_ids(records: &[keyward::domain::RequestRecord]) -> Vec<&str> {
+    records.iter().map(|r| r.request_id.as_str()).collect()
 }
 
 async fn old_entries_are_purged(backend: Backend) {
@@ -322,12 +328,13 @@ async fn old_entries_are_purged(backend: Backend) {
     let org = app.create_org(Plan::Enterprise).await;
     let day = 86_400;
     let now = chrono::Utc::now().timestamp();
-    let records = [
-        record(&org, "rq_1", now - 31 * day),
-        record(&org, "rq_2", now - 29 * day),
-        record(&org, "rq_3", now),
+    let ns = 1_000_000_000;
+    let entries = [
+        entry(&org, "req-1", (now - 31 * day) * ns),
+        entry(&org, "req-2", (now - 29 * day) * ns),
+        entry(&org, "req-3", now * ns),
     ];
-    app.store.append_requests(&records).await.unwrap();
+    app.store.append_requests(&entries).await.unwrap();
     let retention = i64::from(app.settings.request_log_retention_days);
     assert_eq!(retention, 30, "the default retention");
     assert_eq!(
@@ -342,7 +349,46 @@ async fn old_entries_are_purged(backend: Backend) {
         .list_requests(&org, "ak_test", &everything())
         .await
         .unwrap();
-    assert_eq!(kept, [records[2].clone(), records[1].clone()]);
+    assert_eq!(request_ids(&kept), ["req-3", "req-2"]);
+    assert_eq!(kept[1].occurred_at, now - 29 * day);
+    assert_eq!(kept[1].client_ip.as_deref(), Some("192.0.2.1"));
+    assert_eq!(
+        (kept[1].endpoint, kept[1].code.as_str()),
+        ("verify", "VALID")
+    );
+}
+
+async fn entries_of_one_instant_page_apart_once_each(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let at = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    let entries: Vec<_> = (0..5)
+        .map(|n| entry(&org, &format!("req-{n}"), at))
+        .collect();
+    app.store.append_requests(&entries).await.unwrap();
+    let (mut seen, mut page) = (
+        Vec::new(),
+        PageRequest {
+            limit: 2,
+            after: None,
+        },
+    );
+    loop {
+        let query = RequestLogQuery {
+            page: page.clone(),
+            ..everything()
+        };
+        let listed = app
+            .store
+            .list_requests(&org, "ak_test", &query)
+            .await
+            .unwrap();
+        let Some(last) = listed.last() else { break };
+        page.after = Some((last.occurred_at, last.id.clone()));
+        seen.extend(listed.iter().map(|r| r.request_id.clone()));
+    }
+    seen.sort();
+    assert_eq!(seen, ["req-0", "req-1", "req-2", "req-3", "req-4"]);
 }
 
 on_both_backends!(
@@ -352,6 +398,7 @@ on_both_backends!(
     another_orgs_admin_reaches_no_entries,
     nothing_is_recorded_with_the_log_off,
     old_entries_are_purged,
+    entries_of_one_instant_page_apart_once_each,
     the_console_key_page_lists_the_latest_entries,
     a_graceful_stop_writes_what_is_queued,
 );
