@@ -1,5 +1,6 @@
 //! actix-web middleware: a scope per route or scope of routes; the
-//! verified [`Claims`] go into the request's extensions.
+//! verified [`Claims`] go into the request's extensions. DPoP-bound
+//! tokens pass with their proofs ([`Guard::authorize_request`]).
 //!
 //! ```no_run
 //! use actix_web::{web, App, HttpResponse, HttpServer};
@@ -45,7 +46,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use futures_util::future::LocalBoxFuture;
 
-use crate::{Claims, Credential, Denial, Guard, RequiredScope, ScopeError, X_API_KEY};
+use crate::{Claims, Credential, Denial, DpopRequest, Guard, RequiredScope, ScopeError, X_API_KEY};
 
 /// Lets a request through only with a credential that grants the scope.
 #[derive(Clone)]
@@ -107,7 +108,19 @@ where
                 let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
                 let credential =
                     Credential::find(header(header::AUTHORIZATION.as_str()), header(X_API_KEY));
-                guard.authorize(credential, &required).await
+                let proofs: Vec<&str> = req
+                    .headers()
+                    .get_all("dpop")
+                    .map(|v| v.to_str().unwrap_or_default())
+                    .collect();
+                let request = DpopRequest {
+                    method: req.method().as_str(),
+                    path: req.path(),
+                    proofs: &proofs,
+                };
+                guard
+                    .authorize_request(credential, &request, &required)
+                    .await
             };
             match verdict {
                 Ok(claims) => {

@@ -6,15 +6,18 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::dpop::{bound_key, DpopBinding};
 use crate::jwks::KeySet;
+use crate::token_cache::VerifiedTokens;
 use crate::verifier::Verifier;
-use crate::{Claims, Credential, Denial, RequiredScope};
+use crate::{Claims, Credential, Denial, DpopRequest, RequiredScope};
 
 /// Checks Keyward credentials. Cheap to clone: clones share the key cache.
 #[derive(Clone)]
 pub struct Guard {
     verifier: Arc<Verifier>,
     realm: Option<Arc<str>>,
+    pub(crate) dpop: Arc<DpopBinding>,
 }
 
 /// How to reach the issuer; see [`Guard::builder`].
@@ -27,6 +30,8 @@ pub struct GuardBuilder {
     max_key_age: Duration,
     realm: Option<String>,
     http: Option<reqwest::Client>,
+    public_url: Option<String>,
+    token_cache_capacity: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +72,8 @@ impl Guard {
             max_key_age: Duration::from_secs(300),
             realm: None,
             http: None,
+            public_url: None,
+            token_cache_capacity: 10_000,
         }
     }
 
@@ -77,12 +84,18 @@ impl Guard {
         credential: Option<Credential<'_>>,
         required: &RequiredScope,
     ) -> Result<Claims, Denial> {
-        match credential.ok_or(Denial::MissingCredential)? {
+        let credential = credential.ok_or(Denial::MissingCredential)?;
+        match credential {
             Credential::AccessToken(token) => {
                 let claims = self.verify_token(token).await?;
+                let no_proof = DpopRequest::default();
+                self.dpop.check(credential, bound_key(&claims), &no_proof)?;
                 required.check(&claims.scope)?;
                 Ok(claims)
             }
+            Credential::DpopToken(_) => Err(Denial::under_dpop(Denial::InvalidDpopProof(
+                "a DPoP-bound token is checked with its request's proof",
+            ))),
             Credential::ApiKey(_) => Err(Denial::InvalidToken("API keys are not accepted here")),
         }
     }
@@ -134,6 +147,22 @@ impl GuardBuilder {
         self
     }
 
+    /// The URL clients call this API at, such as `https://api.example.test`:
+    /// a DPoP proof's `htu` must be it followed by the request's path. The
+    /// audience unless set.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// How many verified tokens are remembered (until each expires), so
+    /// that a token sent again skips its signature check; 10,000 unless
+    /// set, 0 for none.
+    pub fn token_cache_capacity(mut self, capacity: u64) -> Self {
+        self.token_cache_capacity = capacity;
+        self
+    }
+
     /// The client for discovery and the JWKS; by default one with a
     /// 5-second timeout and rustls on aws-lc-rs.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
@@ -166,15 +195,18 @@ impl GuardBuilder {
             url: jwks_uri,
             source,
         })?;
+        let dpop = DpopBinding::new(self.public_url.as_deref().unwrap_or(&self.audience));
         let verifier = Verifier {
             issuer,
             audience: self.audience,
             leeway: self.leeway,
             keys,
+            verified: VerifiedTokens::new(self.token_cache_capacity, self.leeway),
         };
         Ok(Guard {
             verifier: Arc::new(verifier),
             realm: self.realm.map(Arc::from),
+            dpop: Arc::new(dpop),
         })
     }
 }

@@ -6,6 +6,8 @@
 //! an unknown `kid` at most once per interval), `iss`, `aud`, and `exp` and
 //! `nbf` with a leeway. [`RequiredScope`] then asks for a scope, which `*`
 //! grants. A refusal is a [`Denial`], which renders as RFC 6750 §3 asks.
+//! [`Guard::authorize_request`] also takes DPoP-bound tokens with their
+//! proofs (RFC 9449 §7). Verified tokens are remembered until they expire.
 //!
 //! ```no_run
 //! use keyward_guard::{Credential, Guard, RequiredScope};
@@ -31,14 +33,19 @@ pub mod actix;
 mod claims;
 mod credential;
 mod denial;
+mod dpop;
+mod dpop_proof;
 mod guard;
 mod jwks;
 mod scope;
+mod token_cache;
 mod verifier;
 
 pub use claims::{Claims, Confirmation};
 pub use credential::{Credential, X_API_KEY};
 pub use denial::{Denial, DenialBody};
+pub use dpop::{DpopBinding, DpopRequest};
+pub use dpop_proof::PROOF_ALGORITHMS;
 pub use guard::{ConnectError, Guard, GuardBuilder};
 pub use jwks::ALGORITHMS;
 pub use scope::{RequiredScope, ScopeError};
