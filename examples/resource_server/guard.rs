@@ -1,19 +1,17 @@
 //! A resource server's side of Keyward: check a Bearer token for one scope,
 //! offline with `keyward-guard` or by introspection with a short cache, and
 //! answer in RFC 6750 §3 shape. A DPoP-bound token is good only with its
-//! proof (see `dpop`). Introspection and DPoP are the example's own until
-//! the guard crate covers them. Nothing here logs or echoes a token.
+//! proof, which the guard crate checks. Introspection is the example's own
+//! until the guard crate covers it. Nothing here logs or echoes a token.
 
 use std::time::Duration;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use keyward_guard::{Denial as TokenDenial, RequiredScope};
+use keyward_guard::{Credential, Denial as TokenDenial, DpopBinding, DpopRequest, RequiredScope};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
-
-use super::dpop::{Expected, ProofChecker};
 
 const REALM: &str = "example";
 
@@ -41,21 +39,16 @@ pub enum Mode {
     },
 }
 
-/// Why a request is refused: a token the guard crate refused, or a DPoP
-/// proof that does not hold (RFC 9449 §7.1, the DPoP scheme's challenge).
+/// Why a request is refused, answered with the example's realm.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum Denial {
-    #[error(transparent)]
-    Token(#[from] TokenDenial),
-    #[error("{0}")]
-    InvalidDpopProof(&'static str),
-}
+#[error(transparent)]
+pub struct Denial(#[from] TokenDenial);
 
 pub struct Guard {
     required: RequiredScope,
     verifier: Verifier,
-    public_url: String,
-    proofs: ProofChecker,
+    /// DPoP-bound tokens in introspection mode; the JWKS mode's guard has its own.
+    binding: DpopBinding,
 }
 
 /// What a token's check found: the key it is bound to, if any, and
@@ -64,12 +57,6 @@ pub struct Guard {
 struct Checked {
     jkt: Option<String>,
     scope: Result<(), TokenDenial>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Scheme {
-    Bearer,
-    Dpop,
 }
 
 enum Verifier {
@@ -86,6 +73,7 @@ impl Guard {
             Mode::Jwks { refetch_interval } => Verifier::Jwks(
                 keyward_guard::Guard::builder(&base, config.audience)
                     .refetch_interval(refetch_interval)
+                    .public_url(&config.public_url)
                     .realm(REALM)
                     .connect()
                     .await?,
@@ -115,68 +103,52 @@ impl Guard {
         Ok(Self {
             required,
             verifier,
-            public_url: config.public_url.trim_end_matches('/').to_owned(),
-            proofs: ProofChecker::default(),
+            binding: DpopBinding::new(&config.public_url),
         })
     }
 
     pub async fn authorize(&self, req: &HttpRequest) -> Result<(), Denial> {
-        let (scheme, token) = presented_token(req).ok_or(TokenDenial::MissingCredential)?;
-        let checked = match &self.verifier {
-            Verifier::Jwks(guard) => {
-                let claims = guard.verify_token(token).await?;
-                Checked {
-                    jkt: claims.cnf.map(|cnf| cnf.jkt),
-                    scope: self.required.check(&claims.scope),
-                }
-            }
-            Verifier::Introspect(introspector) => introspector.check(token, &self.required).await?,
-        };
-        self.check_binding(req, scheme, token, checked.jkt.as_deref())?;
-        Ok(checked.scope?)
-    }
-
-    /// A bound token only as DPoP with its proof; an unbound one only as
-    /// Bearer.
-    fn check_binding(
-        &self,
-        req: &HttpRequest,
-        scheme: Scheme,
-        token: &str,
-        jkt: Option<&str>,
-    ) -> Result<(), Denial> {
-        let jkt = match (scheme, jkt) {
-            (Scheme::Bearer, None) => return Ok(()),
-            (Scheme::Bearer, Some(_)) => {
-                return Err(TokenDenial::InvalidToken(
-                    "the token is DPoP-bound: send it with the DPoP scheme and a proof",
-                )
-                .into())
-            }
-            (Scheme::Dpop, None) => {
-                return Err(TokenDenial::InvalidToken(
-                    "the token is not DPoP-bound: send it as a Bearer token",
-                )
-                .into())
-            }
-            (Scheme::Dpop, Some(jkt)) => jkt,
-        };
-        let mut proofs = req.headers().get_all("DPoP");
-        let proof = match (proofs.next(), proofs.next()) {
-            (Some(proof), None) => proof.to_str().unwrap_or_default(),
-            _ => return Err(Denial::InvalidDpopProof("send exactly one DPoP proof")),
-        };
-        let url = format!("{}{}", self.public_url, req.path());
-        let expected = Expected {
+        let authorization = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let credential = Credential::find(authorization, None);
+        let proofs: Vec<&str> = req
+            .headers()
+            .get_all("DPoP")
+            .map(|v| v.to_str().unwrap_or_default())
+            .collect();
+        let request = DpopRequest {
             method: req.method().as_str(),
-            url: &url,
-            token,
-            jkt,
+            path: req.path(),
+            proofs: &proofs,
         };
-        let now = chrono::Utc::now().timestamp();
-        self.proofs
-            .check(proof, &expected, now)
-            .map_err(Denial::InvalidDpopProof)
+        match &self.verifier {
+            Verifier::Jwks(guard) => {
+                guard
+                    .authorize_request(credential, &request, &self.required)
+                    .await?;
+            }
+            Verifier::Introspect(introspector) => {
+                let presented = credential.ok_or(TokenDenial::MissingCredential)?;
+                let (Credential::AccessToken(token)
+                | Credential::DpopToken(token)
+                | Credential::ApiKey(token)) = presented;
+                // Under the DPoP scheme, every refusal is answered under it.
+                let scheme = |denial| match presented {
+                    Credential::DpopToken(_) => TokenDenial::under_dpop(denial),
+                    _ => denial,
+                };
+                let checked = introspector
+                    .check(token, &self.required)
+                    .await
+                    .map_err(scheme)?;
+                self.binding
+                    .check(presented, checked.jkt.as_deref(), &request)?;
+                checked.scope.map_err(scheme)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -190,22 +162,6 @@ async fn payouts(req: HttpRequest, guard: web::Data<Guard>) -> Result<HttpRespon
     Ok(HttpResponse::Ok().json(json!({
         "payouts": [{"id": "po_1", "amount": "120.00", "currency": "EUR"}]
     })))
-}
-
-/// The token under the Bearer or the DPoP scheme. (`keyward_guard::Credential`
-/// reads Bearer tokens and API keys; the DPoP scheme is the example's own.)
-fn presented_token(req: &HttpRequest) -> Option<(Scheme, &str)> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
-        Scheme::Bearer
-    } else if scheme.eq_ignore_ascii_case("dpop") {
-        Scheme::Dpop
-    } else {
-        return None;
-    };
-    (!token.is_empty()).then_some((scheme, token))
 }
 
 struct Introspector {
@@ -289,23 +245,10 @@ impl Introspector {
 
 impl ResponseError for Denial {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Token(denial) => denial.status_code(),
-            Self::InvalidDpopProof(_) => StatusCode::UNAUTHORIZED,
-        }
+        self.0.status_code()
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Token(denial) => keyward_guard::actix::answer(denial, Some(REALM)),
-            Self::InvalidDpopProof(description) => HttpResponse::Unauthorized()
-                .insert_header((
-                    header::WWW_AUTHENTICATE,
-                    format!(
-                        r#"DPoP realm="{REALM}", error="invalid_dpop_proof", error_description="{description}", algs="ES256 EdDSA RS256 PS256""#
-                    ),
-                ))
-                .json(json!({"error": "invalid_dpop_proof", "error_description": description})),
-        }
+        keyward_guard::actix::answer(&self.0, Some(REALM))
     }
 }
