@@ -1,18 +1,17 @@
-//! A resource server's side of Keyward: check a Bearer token for one scope
-//! with `keyward-guard`, offline or by introspection with a short cache,
-//! and answer in RFC 6750 §3 shape. A DPoP-bound token is good only with
-//! its proof (see `dpop`, the example's own until the guard crate covers
-//! it). Nothing here logs or echoes a token.
+//! A resource server's side of Keyward with `keyward-guard`: a token (Bearer,
+//! or DPoP-bound with its proof) checked for one scope, offline or by
+//! introspection with a short cache, and refusals in RFC 6750 §3 shape.
+//! Nothing here logs or echoes a token.
 
 use std::time::Duration;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use keyward_guard::{Denial as TokenDenial, Introspection, RequiredScope};
+use keyward_guard::{
+    Credential, Denial as GuardDenial, Introspection, RequestParts, RequiredScope,
+};
 use secrecy::SecretString;
 use serde_json::json;
-
-use super::dpop::{Expected, ProofChecker};
 
 const REALM: &str = "example";
 
@@ -40,36 +39,24 @@ pub enum Mode {
     },
 }
 
-/// Why a request is refused: a token the guard crate refused, or a DPoP
-/// proof that does not hold (RFC 9449 §7.1, the DPoP scheme's challenge).
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum Denial {
-    #[error(transparent)]
-    Token(#[from] TokenDenial),
-    #[error("{0}")]
-    InvalidDpopProof(&'static str),
-}
+/// A refusal, answered as the guard crate renders it.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Denial(#[from] GuardDenial);
 
 pub struct Guard {
     required: RequiredScope,
-    tokens: keyward_guard::Guard,
-    public_url: String,
-    proofs: ProofChecker,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Scheme {
-    Bearer,
-    Dpop,
+    guard: keyward_guard::Guard,
 }
 
 impl Guard {
-    /// Validates the configuration and, in JWKS mode, discovers the issuer and fetches the keys.
+    /// Discovers Keyward and fetches its keys (JWKS mode), or gets ready to ask it.
     pub async fn connect(config: Config) -> anyhow::Result<Self> {
         let required = RequiredScope::parse(&config.required_scope)?;
-        let base = config.keyward_url.trim_end_matches('/').to_owned();
-        let builder = keyward_guard::Guard::builder(&base, config.audience).realm(REALM);
-        let tokens = match config.mode {
+        let builder = keyward_guard::Guard::builder(&config.keyward_url, config.audience)
+            .public_url(&config.public_url)
+            .realm(REALM);
+        let guard = match config.mode {
             Mode::Jwks { refetch_interval } => builder.refetch_interval(refetch_interval),
             Mode::Introspect {
                 client_id,
@@ -80,63 +67,30 @@ impl Guard {
         }
         .connect()
         .await?;
-        Ok(Self {
-            required,
-            tokens,
-            public_url: config.public_url.trim_end_matches('/').to_owned(),
-            proofs: ProofChecker::default(),
-        })
+        Ok(Self { required, guard })
     }
 
     pub async fn authorize(&self, req: &HttpRequest) -> Result<(), Denial> {
-        let (scheme, token) = presented_token(req).ok_or(TokenDenial::MissingCredential)?;
-        let claims = self.tokens.verify_token(token).await?;
-        let jkt = claims.cnf.as_ref().map(|cnf| cnf.jkt.as_str());
-        self.check_binding(req, scheme, token, jkt)?;
-        Ok(self.required.check(&claims.scope)?)
-    }
-
-    /// A bound token only as DPoP with its proof; an unbound one only as
-    /// Bearer.
-    fn check_binding(
-        &self,
-        req: &HttpRequest,
-        scheme: Scheme,
-        token: &str,
-        jkt: Option<&str>,
-    ) -> Result<(), Denial> {
-        let jkt = match (scheme, jkt) {
-            (Scheme::Bearer, None) => return Ok(()),
-            (Scheme::Bearer, Some(_)) => {
-                return Err(TokenDenial::InvalidToken(
-                    "the token is DPoP-bound: send it with the DPoP scheme and a proof",
-                )
-                .into())
-            }
-            (Scheme::Dpop, None) => {
-                return Err(TokenDenial::InvalidToken(
-                    "the token is not DPoP-bound: send it as a Bearer token",
-                )
-                .into())
-            }
-            (Scheme::Dpop, Some(jkt)) => jkt,
-        };
-        let mut proofs = req.headers().get_all("DPoP");
-        let proof = match (proofs.next(), proofs.next()) {
-            (Some(proof), None) => proof.to_str().unwrap_or_default(),
-            _ => return Err(Denial::InvalidDpopProof("send exactly one DPoP proof")),
-        };
-        let url = format!("{}{}", self.public_url, req.path());
-        let expected = Expected {
+        let authorization = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let proofs: Vec<&str> = req
+            .headers()
+            .get_all("dpop")
+            .map(|v| v.to_str().unwrap_or_default())
+            .collect();
+        let request = RequestParts {
             method: req.method().as_str(),
-            url: &url,
-            token,
-            jkt,
+            path: req.path(),
+            proofs: &proofs,
+            client_ip: None,
         };
-        let now = chrono::Utc::now().timestamp();
-        self.proofs
-            .check(proof, &expected, now)
-            .map_err(Denial::InvalidDpopProof)
+        let credential = Credential::find(authorization, None);
+        self.guard
+            .authorize_request(credential, &request, &self.required)
+            .await?;
+        Ok(())
     }
 }
 
@@ -152,41 +106,12 @@ async fn payouts(req: HttpRequest, guard: web::Data<Guard>) -> Result<HttpRespon
     })))
 }
 
-/// The token under the Bearer or the DPoP scheme. (`keyward_guard::Credential`
-/// reads Bearer tokens and API keys; the DPoP scheme is the example's own.)
-fn presented_token(req: &HttpRequest) -> Option<(Scheme, &str)> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
-        Scheme::Bearer
-    } else if scheme.eq_ignore_ascii_case("dpop") {
-        Scheme::Dpop
-    } else {
-        return None;
-    };
-    (!token.is_empty()).then_some((scheme, token))
-}
-
 impl ResponseError for Denial {
     fn status_code(&self) -> StatusCode {
-        match self {
-            Self::Token(denial) => denial.status_code(),
-            Self::InvalidDpopProof(_) => StatusCode::UNAUTHORIZED,
-        }
+        StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::UNAUTHORIZED)
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            Self::Token(denial) => keyward_guard::actix::answer(denial, Some(REALM)),
-            Self::InvalidDpopProof(description) => HttpResponse::Unauthorized()
-                .insert_header((
-                    header::WWW_AUTHENTICATE,
-                    format!(
-                        r#"DPoP realm="{REALM}", error="invalid_dpop_proof", error_description="{description}", algs="ES256 EdDSA RS256 PS256""#
-                    ),
-                ))
-                .json(json!({"error": "invalid_dpop_proof", "error_description": description})),
-        }
+        keyward_guard::actix::answer(&self.0, Some(REALM))
     }
 }

@@ -10,7 +10,6 @@
 //! `RS_PUBLIC_URL` is where clients call it (default `http://RS_LISTEN`):
 //! DPoP proofs name it.
 
-mod dpop;
 mod guard;
 
 use std::process::ExitCode;

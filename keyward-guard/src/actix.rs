@@ -1,5 +1,6 @@
 //! actix-web middleware: a scope per route or scope of routes; the
-//! verified [`Claims`] go into the request's extensions.
+//! verified [`Claims`] go into the request's extensions. DPoP-bound
+//! tokens pass with their proofs ([`Guard::authorize_request`]).
 //!
 //! ```no_run
 //! use actix_web::{web, App, HttpResponse, HttpServer};
@@ -47,7 +48,9 @@ use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use futures_util::future::LocalBoxFuture;
 
 use crate::render::render;
-use crate::{Claims, Credential, Denial, Guard, RequiredScope, ScopeError, X_API_KEY};
+use crate::{
+    Claims, Credential, Denial, Guard, RequestParts, RequiredScope, ScopeError, X_API_KEY,
+};
 
 /// Lets a request through only with a credential that grants the scope.
 #[derive(Clone)]
@@ -151,8 +154,20 @@ where
                 let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
                 let credential =
                     Credential::find(header(header::AUTHORIZATION.as_str()), header(X_API_KEY));
-                let ip = client_ip(&req, ip_source);
-                guard.authorize_from(credential, &required, ip).await
+                let proofs: Vec<&str> = req
+                    .headers()
+                    .get_all("dpop")
+                    .map(|v| v.to_str().unwrap_or_default())
+                    .collect();
+                let request = RequestParts {
+                    method: req.method().as_str(),
+                    path: req.path(),
+                    proofs: &proofs,
+                    client_ip: client_ip(&req, ip_source),
+                };
+                guard
+                    .authorize_request(credential, &request, &required)
+                    .await
             };
             match verdict {
                 Ok(claims) => {

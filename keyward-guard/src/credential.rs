@@ -2,6 +2,7 @@
 //! carries an access token (or an API key, recognised by Keyward's `kw_`
 //! prefix); a bare `Authorization: <key>` or `X-API-KEY: <key>` carries an
 //! API key. When a request sends both, `Authorization` wins.
+//! `Authorization: DPoP <token>` carries a DPoP-bound access token (RFC 9449 §7).
 
 /// The header API keys may also come in.
 pub const X_API_KEY: &str = "x-api-key";
@@ -12,6 +13,8 @@ const API_KEY_PREFIX: &str = "kw_";
 pub enum Credential<'a> {
     AccessToken(&'a str),
     ApiKey(&'a str),
+    /// An access token under the DPoP scheme; good only with its proof.
+    DpopToken(&'a str),
 }
 
 impl std::fmt::Debug for Credential<'_> {
@@ -19,6 +22,7 @@ impl std::fmt::Debug for Credential<'_> {
         f.write_str(match self {
             Self::AccessToken(_) => "AccessToken(..)",
             Self::ApiKey(_) => "ApiKey(..)",
+            Self::DpopToken(_) => "DpopToken(..)",
         })
     }
 }
@@ -35,7 +39,7 @@ impl<'a> Credential<'a> {
 
     fn from_authorization(value: &'a str) -> Option<Self> {
         let value = value.trim();
-        if value.eq_ignore_ascii_case("bearer") {
+        if value.eq_ignore_ascii_case("bearer") || value.eq_ignore_ascii_case("dpop") {
             return None;
         }
         match value.split_once(' ') {
@@ -45,6 +49,9 @@ impl<'a> Credential<'a> {
                     true => Self::ApiKey(token),
                     false => Self::AccessToken(token),
                 })
+            }
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("dpop") => {
+                Some(Self::DpopToken(non_empty(token)?))
             }
             Some(_) => None,
             None => Some(Self::ApiKey(non_empty(value)?)),
@@ -59,7 +66,7 @@ fn non_empty(value: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::Credential::{self, AccessToken, ApiKey};
+    use super::Credential::{self, AccessToken, ApiKey, DpopToken};
 
     fn find(
         authorization: Option<&'static str>,
@@ -100,6 +107,20 @@ mod tests {
             find(Some("kw_key"), Some("kw_other")),
             Some(ApiKey("kw_key"))
         );
+    }
+
+    #[test]
+    fn dpop_carries_a_bound_access_token() {
+        assert_eq!(
+            find(Some("DPoP eyJ.a.b"), Some("kw_other")),
+            Some(DpopToken("eyJ.a.b"))
+        );
+        assert_eq!(
+            find(Some("dpop  eyJ.a.b "), None),
+            Some(DpopToken("eyJ.a.b"))
+        );
+        assert_eq!(find(Some("DPoP "), None), None);
+        assert_eq!(format!("{:?}", DpopToken("eyJ.secret")), "DpopToken(..)");
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! Why a request is refused, and its RFC 6750 §3 answer: the status, the
 //! `WWW-Authenticate` challenge and a JSON body. The web adapters only copy
-//! these out. No answer echoes the credential.
+//! these out. No answer echoes the credential. Refusals of a request made
+//! under the DPoP scheme challenge under it (RFC 9449 §7.1).
 
 use serde::Serialize;
+
+use crate::dpop_proof::PROOF_ALGS;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Denial {
@@ -21,6 +24,12 @@ pub enum Denial {
     /// not the caller's fault, so not a 401.
     #[error("the authorization server could not be reached")]
     Unavailable,
+    /// The DPoP proof is missing or does not hold.
+    #[error("{0}")]
+    InvalidDpopProof(&'static str),
+    /// A refusal of a request made under the DPoP scheme.
+    #[error(transparent)]
+    UnderDpop(Box<Denial>),
 }
 
 /// The JSON body of a refusal.
@@ -35,24 +44,41 @@ pub struct DenialBody {
 }
 
 impl Denial {
-    pub fn status(&self) -> u16 {
+    /// `denial`, answered under the DPoP scheme.
+    pub fn under_dpop(denial: Denial) -> Self {
+        match denial {
+            Self::UnderDpop(_) => denial,
+            other => Self::UnderDpop(Box::new(other)),
+        }
+    }
+
+    /// The refusal itself, whichever scheme it is answered under.
+    fn reason(&self) -> &Self {
         match self {
-            Self::MissingCredential | Self::InvalidToken(_) => 401,
+            Self::UnderDpop(inner) => inner,
+            other => other,
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self.reason() {
+            Self::MissingCredential | Self::InvalidToken(_) | Self::InvalidDpopProof(_) => 401,
             Self::InsufficientScope { .. } => 403,
             Self::RateLimited { .. } => 429,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::UnderDpop(_) => 503,
         }
     }
 
     /// The RFC 6750 error code, if the answer carries one.
     pub fn error_code(&self) -> Option<&'static str> {
-        match self {
+        match self.reason() {
             // RFC 6750 §3.1: no error code when the request carried no credential.
             Self::MissingCredential => None,
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::InsufficientScope { .. } => Some("insufficient_scope"),
             Self::RateLimited { .. } => Some("rate_limited"),
-            Self::Unavailable => Some("temporarily_unavailable"),
+            Self::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
+            Self::Unavailable | Self::UnderDpop(_) => Some("temporarily_unavailable"),
         }
     }
 
@@ -71,28 +97,36 @@ impl Denial {
         if let Some(realm) = realm {
             params.push(format!(r#"realm="{realm}""#));
         }
-        match self {
-            Self::MissingCredential => {}
-            Self::InvalidToken(description) => {
-                params.push(r#"error="invalid_token""#.to_owned());
+        if let Some(error) = self.error_code() {
+            params.push(format!(r#"error="{error}""#));
+        }
+        match self.reason() {
+            Self::InvalidToken(description) | Self::InvalidDpopProof(description) => {
                 params.push(format!(r#"error_description="{description}""#));
             }
             Self::InsufficientScope { required, .. } => {
-                params.push(r#"error="insufficient_scope""#.to_owned());
-                params.push(format!(r#"scope="{required}""#));
+                params.push(format!(r#"scope="{required}""#))
             }
-            Self::RateLimited { .. } | Self::Unavailable => return None,
+            Self::RateLimited { .. } | Self::Unavailable | Self::UnderDpop(_) => return None,
+            Self::MissingCredential => {}
         }
+        let scheme = match self {
+            Self::UnderDpop(_) | Self::InvalidDpopProof(_) => {
+                params.push(format!(r#"algs="{PROOF_ALGS}""#));
+                "DPoP"
+            }
+            _ => "Bearer",
+        };
         Some(match params.is_empty() {
-            true => "Bearer".to_owned(),
-            false => format!("Bearer {}", params.join(", ")),
+            true => scheme.to_owned(),
+            false => format!("{scheme} {}", params.join(", ")),
         })
     }
 
     /// The JSON body; a request without a credential gets an empty one.
     pub fn body(&self) -> Option<DenialBody> {
         let error = self.error_code()?;
-        let (required, actual) = match self {
+        let (required, actual) = match self.reason() {
             Self::InsufficientScope { required, actual } => {
                 (Some(required.clone()), Some(actual.clone()))
             }
@@ -157,6 +191,39 @@ mod tests {
                 "required": "payouts:read",
                 "actual": "wallets:read",
             })
+        );
+    }
+
+    #[test]
+    fn refusals_under_dpop_challenge_with_its_scheme_and_algs() {
+        let token = Denial::under_dpop(Denial::InvalidToken("the token has expired"));
+        assert_eq!(token.status(), 401);
+        assert_eq!(
+            token.challenge(Some("api")).unwrap(),
+            r#"DPoP realm="api", error="invalid_token", error_description="the token has expired", algs="ES256 EdDSA RS256 PS256""#
+        );
+        assert_eq!(
+            serde_json::to_value(token.body()).unwrap(),
+            json!({"error": "invalid_token", "error_description": "the token has expired"})
+        );
+        let proof = Denial::under_dpop(Denial::InvalidDpopProof("the DPoP proof was used before"));
+        assert_eq!(proof.status(), 401);
+        assert_eq!(
+            proof.challenge(None).unwrap(),
+            r#"DPoP error="invalid_dpop_proof", error_description="the DPoP proof was used before", algs="ES256 EdDSA RS256 PS256""#
+        );
+        let scope = Denial::under_dpop(Denial::InsufficientScope {
+            required: "payouts:read".into(),
+            actual: "".into(),
+        });
+        assert_eq!(scope.status(), 403);
+        assert!(scope
+            .challenge(None)
+            .unwrap()
+            .starts_with(r#"DPoP error="insufficient_scope", scope="payouts:read""#));
+        assert_eq!(
+            Denial::under_dpop(Denial::Unavailable).challenge(None),
+            None
         );
     }
 

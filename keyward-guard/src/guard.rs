@@ -1,18 +1,19 @@
 //! The guard: where the keys come from, and the one call that checks a
 //! request's credential for a scope.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::api_keys::{ApiKeys, ResourceServerCredentials};
+use crate::dpop::{bound_key, DpopBinding};
 use crate::introspection::{Introspection, Introspector};
 use crate::jwks::KeySet;
+use crate::token_cache::VerifiedTokens;
 use crate::token_check::TokenCheck;
 use crate::verifier::Verifier;
-use crate::{Claims, Credential, Denial, RequiredScope};
+use crate::{Claims, Credential, Denial, RequestParts, RequiredScope};
 
 /// Checks Keyward credentials. Cheap to clone: clones share the caches.
 #[derive(Clone)]
@@ -21,6 +22,7 @@ pub struct Guard {
     realm: Option<Arc<str>>,
     /// `None` without resource-server credentials: keys are refused.
     api_keys: Option<Arc<ApiKeys>>,
+    dpop: Arc<DpopBinding>,
 }
 
 /// How to reach the issuer; see [`Guard::builder`].
@@ -36,6 +38,8 @@ pub struct GuardBuilder {
     key_checks: Option<ResourceServerCredentials>,
     key_cache_ttl: Duration,
     introspection: Option<Introspection>,
+    public_url: Option<String>,
+    token_cache_capacity: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,35 +83,48 @@ impl Guard {
             key_checks: None,
             key_cache_ttl: Duration::from_secs(2),
             introspection: None,
+            public_url: None,
+            token_cache_capacity: 10_000,
         }
     }
 
     /// Checks the request's credential and that it grants `required`;
-    /// returns the token's claims (or the API key's, in the same shape).
+    /// returns the token's claims. A DPoP-bound token needs its request
+    /// ([`Guard::authorize_request`]).
     pub async fn authorize(
         &self,
         credential: Option<Credential<'_>>,
         required: &RequiredScope,
     ) -> Result<Claims, Denial> {
-        self.authorize_from(credential, required, None).await
+        self.authorize_request(credential, &RequestParts::default(), required)
+            .await
     }
 
-    /// [`Guard::authorize`], telling Keyward where an API key came from
-    /// (for keys with an IP allowlist); tokens ignore `client_ip`.
-    pub async fn authorize_from(
+    /// [`Guard::authorize`] for an HTTP request: a DPoP-bound token under
+    /// the DPoP scheme is checked with the request's proof, and an API key
+    /// with the caller's address (for keys with an IP allowlist).
+    pub async fn authorize_request(
         &self,
         credential: Option<Credential<'_>>,
+        request: &RequestParts<'_>,
         required: &RequiredScope,
-        client_ip: Option<IpAddr>,
     ) -> Result<Claims, Denial> {
-        match credential.ok_or(Denial::MissingCredential)? {
+        let presented = credential.ok_or(Denial::MissingCredential)?;
+        match presented {
             Credential::AccessToken(token) => {
                 let claims = self.verify_token(token).await?;
+                self.dpop.check(presented, bound_key(&claims), request)?;
                 required.check(&claims.scope)?;
                 Ok(claims)
             }
+            Credential::DpopToken(token) => {
+                let claims = self.verify_token(token).await.map_err(Denial::under_dpop)?;
+                self.dpop.check(presented, bound_key(&claims), request)?;
+                required.check(&claims.scope).map_err(Denial::under_dpop)?;
+                Ok(claims)
+            }
             Credential::ApiKey(key) => match &self.api_keys {
-                Some(api_keys) => api_keys.authorize(key, required, client_ip).await,
+                Some(api_keys) => api_keys.authorize(key, required, request.client_ip).await,
                 None => Err(Denial::InvalidToken("API keys are not accepted here")),
             },
         }
@@ -199,6 +216,22 @@ impl GuardBuilder {
         self
     }
 
+    /// The URL clients call this API at, such as `https://api.example.test`:
+    /// a DPoP proof's `htu` must be it followed by the request's path. The
+    /// audience unless set.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// How many verified tokens are remembered (until each expires), so
+    /// that a token sent again skips its signature check; 10,000 unless
+    /// set, 0 for none.
+    pub fn token_cache_capacity(mut self, capacity: u64) -> Self {
+        self.token_cache_capacity = capacity;
+        self
+    }
+
     /// The client for discovery, the JWKS, introspection and key checks;
     /// by default one with a
     /// 5-second timeout and rustls on aws-lc-rs.
@@ -214,6 +247,7 @@ impl GuardBuilder {
             Some(http) => http,
             None => default_client().map_err(ConnectError::Client)?,
         };
+        let dpop = DpopBinding::new(self.public_url.as_deref().unwrap_or(&self.audience));
         let (tokens, issuer) = match self.introspection {
             Some(options) => {
                 let introspector =
@@ -247,6 +281,7 @@ impl GuardBuilder {
                     audience: self.audience,
                     leeway: self.leeway,
                     keys,
+                    verified: VerifiedTokens::new(self.token_cache_capacity, self.leeway),
                 };
                 (TokenCheck::Offline(verifier), issuer)
             }
@@ -264,6 +299,7 @@ impl GuardBuilder {
             tokens: Arc::new(tokens),
             realm: self.realm.map(Arc::from),
             api_keys,
+            dpop: Arc::new(dpop),
         })
     }
 }

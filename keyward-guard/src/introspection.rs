@@ -13,6 +13,7 @@ use moka::Expiry;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::token_cache::{self, TokenDigest};
 use crate::{Claims, Denial};
 
 /// How the guard introspects: as which resource-server client, and for
@@ -60,7 +61,7 @@ pub(crate) struct Introspector {
     audience: String,
     client_id: String,
     client_secret: SecretString,
-    active: Cache<[u8; 32], Claims>,
+    active: Cache<TokenDigest, Claims>,
 }
 
 /// The part of every RFC 7662 answer the guard reads first.
@@ -105,10 +106,8 @@ impl Introspector {
     }
 
     pub async fn verify(&self, token: &str) -> Result<Claims, Denial> {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-        let key: [u8; 32] = digest.as_ref().try_into().expect("SHA-256 is 32 bytes");
         self.active
-            .try_get_with(key, self.ask(token))
+            .try_get_with(token_cache::digest(token), self.ask(token))
             .await
             .map_err(Arc::unwrap_or_clone)
     }

@@ -17,6 +17,16 @@ pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::ES256, Algorithm::EdDSA, Algo
 
 type Keys = HashMap<String, (Algorithm, DecodingKey)>;
 
+/// A key held, the one algorithm it verifies, and the fetch it came from:
+/// every fetch is a new generation, so what a key verified can be tied to
+/// the fetch that still held it.
+#[derive(Clone)]
+pub struct HeldKey {
+    pub alg: Algorithm,
+    pub key: DecodingKey,
+    pub generation: u64,
+}
+
 pub struct KeySet {
     http: reqwest::Client,
     jwks_uri: String,
@@ -31,6 +41,7 @@ pub struct KeySet {
 struct Fetched {
     at: Instant,
     keys: Keys,
+    generation: u64,
 }
 
 impl KeySet {
@@ -45,7 +56,11 @@ impl KeySet {
         Ok(Self {
             http,
             jwks_uri,
-            keys: RwLock::new(Arc::new(Fetched { at: now, keys })),
+            keys: RwLock::new(Arc::new(Fetched {
+                at: now,
+                keys,
+                generation: 0,
+            })),
             tried_at: tokio::sync::Mutex::new(now),
             refetch_interval,
             max_age,
@@ -56,7 +71,7 @@ impl KeySet {
     /// than the maximum age are refetched, so a key Keyward stops
     /// publishing stops verifying here too; if Keyward cannot be reached
     /// meanwhile, the keys held go on verifying.
-    pub async fn key(&self, kid: &str) -> Result<(Algorithm, DecodingKey), Denial> {
+    pub async fn key(&self, kid: &str) -> Result<HeldKey, Denial> {
         if let Some(found) = self.cached(kid, true) {
             return Ok(found);
         }
@@ -72,14 +87,15 @@ impl KeySet {
         *tried_at = Instant::now();
         match fetch_keys(&self.http, &self.jwks_uri).await {
             Ok(keys) => {
-                let fetched = Fetched {
-                    at: Instant::now(),
-                    keys,
-                };
-                *self
+                let mut held = self
                     .keys
                     .write()
-                    .expect("the key set lock is never poisoned") = Arc::new(fetched);
+                    .expect("the key set lock is never poisoned");
+                *held = Arc::new(Fetched {
+                    at: Instant::now(),
+                    keys,
+                    generation: held.generation + 1,
+                });
             }
             Err(e) => {
                 tracing::warn!(error = %e, "JWKS refetch failed");
@@ -90,7 +106,7 @@ impl KeySet {
     }
 
     /// The key named `kid`, if held (and, if `fresh`, not past its age).
-    fn cached(&self, kid: &str, fresh: bool) -> Option<(Algorithm, DecodingKey)> {
+    fn cached(&self, kid: &str, fresh: bool) -> Option<HeldKey> {
         let fetched = self
             .keys
             .read()
@@ -98,7 +114,12 @@ impl KeySet {
         if fresh && fetched.at.elapsed() >= self.max_age {
             return None;
         }
-        fetched.keys.get(kid).cloned()
+        let (alg, key) = fetched.keys.get(kid)?;
+        Some(HeldKey {
+            alg: *alg,
+            key: key.clone(),
+            generation: fetched.generation,
+        })
     }
 }
 

@@ -9,6 +9,8 @@
 //! revocations and deactivations count within that time to live.
 //! [`RequiredScope`] then asks for a scope, which `*` grants. A refusal is a
 //! [`Denial`], which renders as RFC 6750 §3 asks.
+//! [`Guard::authorize_request`] also takes DPoP-bound tokens with their
+//! proofs (RFC 9449 §7). Verified tokens are remembered until they expire.
 //!
 //! ```no_run
 //! use keyward_guard::{Credential, Guard, RequiredScope};
@@ -43,12 +45,15 @@ mod api_keys;
 mod claims;
 mod credential;
 mod denial;
+mod dpop;
+mod dpop_proof;
 mod guard;
 mod introspection;
 mod jwks;
 #[cfg(any(feature = "actix", feature = "tower"))]
 mod render;
 mod scope;
+mod token_cache;
 mod token_check;
 #[cfg(feature = "tower")]
 pub mod tower;
@@ -58,6 +63,8 @@ pub use api_keys::ResourceServerCredentials;
 pub use claims::{Claims, Confirmation};
 pub use credential::{Credential, X_API_KEY};
 pub use denial::{Denial, DenialBody};
+pub use dpop::{DpopBinding, RequestParts};
+pub use dpop_proof::PROOF_ALGORITHMS;
 pub use guard::{ConnectError, Guard, GuardBuilder};
 pub use introspection::Introspection;
 pub use jwks::ALGORITHMS;

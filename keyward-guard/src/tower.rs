@@ -46,7 +46,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::render::{render, Rendered};
-use crate::{Claims, Credential, Denial, Guard, RequiredScope, ScopeError, X_API_KEY};
+use crate::{
+    Claims, Credential, Denial, Guard, RequestParts, RequiredScope, ScopeError, X_API_KEY,
+};
 
 /// Lets a request through only with a credential that grants the scope.
 #[derive(Clone)]
@@ -113,7 +115,20 @@ where
                 let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
                 let credential =
                     Credential::find(header(header::AUTHORIZATION.as_str()), header(X_API_KEY));
-                guard.authorize(credential, &required).await
+                let proofs: Vec<&str> = headers
+                    .get_all("dpop")
+                    .iter()
+                    .map(|v| v.to_str().unwrap_or_default())
+                    .collect();
+                let request = RequestParts {
+                    method: req.method().as_str(),
+                    path: req.uri().path(),
+                    proofs: &proofs,
+                    client_ip: None,
+                };
+                guard
+                    .authorize_request(credential, &request, &required)
+                    .await
             };
             match verdict {
                 Ok(claims) => {

@@ -1,6 +1,7 @@
 //! RFC 9068 §4: the offline checks of a Keyward access token. The key named
 //! by `kid` decides the algorithm; `typ`, signature, `iss`, `aud`, `exp`
-//! and `nbf` (with a leeway) follow.
+//! and `nbf` (with a leeway) follow. Verified tokens are remembered until
+//! they expire (see `token_cache`).
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{decode, decode_header, Validation};
 
 use crate::jwks::{KeySet, ALGORITHMS};
+use crate::token_cache::{self, Verified, VerifiedTokens};
 use crate::{Claims, Denial};
 
 pub struct Verifier {
@@ -15,10 +17,25 @@ pub struct Verifier {
     pub audience: String,
     pub leeway: Duration,
     pub keys: KeySet,
+    pub verified: VerifiedTokens,
 }
 
 impl Verifier {
     pub async fn verify(&self, token: &str) -> Result<Claims, Denial> {
+        let digest = token_cache::digest(token);
+        if let Some(hit) = self.verified.get(&digest) {
+            // Asking for the key refetches stale keys, as a full check would.
+            if self.keys.key(&hit.kid).await?.generation == hit.generation {
+                return Ok(hit.claims.clone());
+            }
+        }
+        let verified = self.verify_signed(token).await?;
+        let claims = verified.claims.clone();
+        self.verified.insert(digest, verified);
+        Ok(claims)
+    }
+
+    async fn verify_signed(&self, token: &str) -> Result<Verified, Denial> {
         let header =
             decode_header(token).map_err(|_| Denial::InvalidToken("the token is malformed"))?;
         let typ = header
@@ -36,7 +53,8 @@ impl Verifier {
             .kid
             .as_deref()
             .ok_or(Denial::InvalidToken("the token names no key"))?;
-        let (alg, key) = self.keys.key(kid).await?;
+        let held = self.keys.key(kid).await?;
+        let alg = held.alg;
         if header.alg != alg {
             return Err(Denial::InvalidToken(
                 "the token's algorithm is not its key's",
@@ -48,7 +66,7 @@ impl Verifier {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = self.leeway.as_secs();
-        let data = decode::<Claims>(token, &key, &validation).map_err(|e| {
+        let data = decode::<Claims>(token, &held.key, &validation).map_err(|e| {
             Denial::InvalidToken(match e.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired",
                 ErrorKind::ImmatureSignature => "the token is not valid yet",
@@ -57,6 +75,10 @@ impl Verifier {
                 _ => "the token is not valid",
             })
         })?;
-        Ok(data.claims)
+        Ok(Verified {
+            claims: data.claims,
+            kid: kid.to_owned(),
+            generation: held.generation,
+        })
     }
 }

@@ -1,8 +1,6 @@
 //! The runnable example in `examples/resource_server`: its app, started on
 //! port 0 against a real Keyward, in both of its modes, over real HTTP.
 
-#[path = "../../examples/resource_server/dpop.rs"]
-mod dpop;
 #[path = "../../examples/resource_server/guard.rs"]
 mod guard;
 

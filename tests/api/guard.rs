@@ -1,6 +1,7 @@
 //! `keyward-guard`'s actix-web middleware in front of a small API, over
 //! real HTTP, with tokens from the real server under each signing
-//! algorithm, offline and by introspection.
+//! algorithm, offline and by introspection, and with DPoP-bound tokens and
+//! their proofs.
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use keyward_guard::{Claims, Guard, Introspection};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::support::client_keys::{access_token_hash, ClientKeyPair};
 use crate::support::helpers::{spawn_app, spawn_app_with, Backend, TestApp, API, ROOT_TOKEN};
 
 const OTHER: &str = "https://other.example.test";
@@ -202,3 +204,76 @@ async fn introspection_mode_follows_revocation_and_deactivation(backend: Backend
 }
 
 crate::on_both_backends!(introspection_mode_follows_revocation_and_deactivation);
+
+/// GET `url` with `token` under the DPoP scheme and `proof` as `DPoP`.
+async fn get_dpop(url: &str, token: &str, proof: &str) -> (u16, Option<String>, Value) {
+    let response = keyward::tls::client()
+        .get(url)
+        .header("Authorization", format!("DPoP {token}"))
+        .header("DPoP", proof)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (
+        status,
+        challenge,
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// The guard's public URL is the audience unless set: proofs name
+/// `https://api.example.test/payouts`, however the test reaches the app.
+async fn the_middleware_takes_dpop_bound_tokens_with_their_proofs(backend: Backend) {
+    let keyward = spawn_app(backend).await;
+    let payouts = format!("{}/payouts", serve_guarded(&keyward).await);
+    let htu = format!("{API}/payouts");
+    let reader = keyward.create_client(&["payouts:read"], &[API]).await;
+    let key = ClientKeyPair::es256("client-key");
+    let token = keyward
+        .dpop_token(&reader, &key, &[("resource", API)])
+        .await;
+    let proof =
+        |htm: &str, htu: &str| key.dpop_proof(htm, htu, json!({"ath": access_token_hash(&token)}));
+
+    let good = proof("GET", &htu);
+    let (status, _, body) = get_dpop(&payouts, &token, &good).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["client_id"], reader.id.as_str());
+    let (status, challenge, body) = get_dpop(&payouts, &token, &good).await;
+    assert_eq!(status, 401, "replayed: {body}");
+    assert_eq!(
+        challenge.as_deref(),
+        Some(
+            r#"DPoP realm="payouts", error="invalid_dpop_proof", error_description="the DPoP proof was used before", algs="ES256 EdDSA RS256 PS256""#
+        )
+    );
+    let (status, _, body) = get_dpop(&payouts, &token, &proof("GET", &payouts)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_dpop_proof"))
+    );
+
+    let (status, challenge, body) = get(&payouts, &token).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    assert!(challenge.unwrap().starts_with("Bearer "));
+
+    let unbound = keyward.token(&reader, &[("resource", API)]).await;
+    let unbound_proof = key.dpop_proof("GET", &htu, json!({"ath": access_token_hash(&unbound)}));
+    let (status, challenge, body) = get_dpop(&payouts, &unbound, &unbound_proof).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    assert!(challenge.unwrap().starts_with("DPoP "));
+    assert_eq!(get(&payouts, &unbound).await.0, 200);
+}
+
+crate::on_both_backends!(the_middleware_takes_dpop_bound_tokens_with_their_proofs);

@@ -87,6 +87,29 @@ impl TestKey {
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
 
+    /// A DPoP proof of this key for a `htm` request to `htu` with `token`,
+    /// with `changes` applied to its claims.
+    pub fn dpop_proof(&self, htm: &str, htu: &str, token: &str, changes: Value) -> String {
+        static PROOFS: AtomicUsize = AtomicUsize::new(0);
+        let jti = format!("proof-{}", PROOFS.fetch_add(1, Ordering::SeqCst));
+        let ath = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            token.as_bytes(),
+        ));
+        let mut claims = json!({"jti": jti, "htm": htm, "htu": htu, "iat": now(), "ath": ath});
+        for (name, value) in changes.as_object().unwrap() {
+            claims[name] = value.clone();
+        }
+        let header = json!({"alg": self.alg(), "typ": "dpop+jwt", "jwk": self.jwk()});
+        self.sign(&header, &claims)
+    }
+
+    /// The RFC 7638 thumbprint of the public key: a bound token's `cnf.jkt`.
+    pub fn thumbprint(&self) -> String {
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(self.jwk()).unwrap();
+        jwk.thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+    }
+
     /// Keyward's header for this key.
     pub fn header(&self) -> Value {
         json!({"alg": self.alg(), "typ": "at+jwt", "kid": self.kid})

@@ -1,6 +1,7 @@
-//! DPoP at a resource server (RFC 9449 §7): a token bound to a key
-//! (`cnf.jkt`) is good only with a proof that the key signed for this
-//! request (`htm`, `htu`) and this token (`ath`), recently and once.
+//! A DPoP proof (RFC 9449 §4.3) as a resource server checks it: a JWS of
+//! type `dpop+jwt`, signed by the public key in its `jwk` header, whose
+//! thumbprint is the token's `cnf.jkt`, for this request (`htm`, `htu`) and
+//! this token (`ath`), recently (`iat`) and once (`jti`).
 
 use std::time::Duration;
 
@@ -8,18 +9,25 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+use moka::sync::Cache;
 use serde::Deserialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
-/// How long after its `iat` a proof is accepted, and how far ahead.
-const MAX_AGE_SECONDS: i64 = 300;
-const LEEWAY_SECONDS: i64 = 60;
-const ALGORITHMS: [Algorithm; 4] = [
+/// The algorithms a proof may be signed with: Keyward's own list
+/// (`dpop_signing_alg_values_supported`), as the challenge's `algs` says.
+pub const PROOF_ALGORITHMS: [Algorithm; 4] = [
     Algorithm::ES256,
     Algorithm::EdDSA,
     Algorithm::RS256,
     Algorithm::PS256,
 ];
+pub const PROOF_ALGS: &str = "ES256 EdDSA RS256 PS256";
+
+/// How long after its `iat` a proof is accepted, and how far ahead of our
+/// clock; Keyward's token endpoint has the same window.
+const MAX_AGE_SECONDS: i64 = 300;
+const LEEWAY_SECONDS: i64 = 60;
 
 #[derive(Deserialize)]
 struct ProofClaims {
@@ -30,36 +38,35 @@ struct ProofClaims {
     ath: String,
 }
 
-/// Checks proofs and remembers their `jti`s for as long as they are good.
-pub struct ProofChecker {
-    seen: moka::sync::Cache<String, ()>,
-}
-
 /// What a proof must match.
 pub struct Expected<'a> {
     pub method: &'a str,
-    /// The request's URL without query or fragment.
+    /// The URL the client called, without query or fragment.
     pub url: &'a str,
     pub token: &'a str,
     /// The token's `cnf.jkt`.
     pub jkt: &'a str,
 }
 
-impl Default for ProofChecker {
-    fn default() -> Self {
-        Self {
-            seen: moka::sync::Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_live(Duration::from_secs(
-                    (MAX_AGE_SECONDS + LEEWAY_SECONDS) as u64,
-                ))
-                .build(),
-        }
-    }
+/// Checks proofs and remembers the `jti`s of accepted ones for as long as
+/// they would be good, up to `capacity` of them.
+pub struct ProofChecker {
+    seen: Cache<[u8; 32], ()>,
 }
 
 impl ProofChecker {
-    /// Whether `proof` is good for `expected` at `now`; the text says why not.
+    pub fn new(capacity: u64) -> Self {
+        let window = (MAX_AGE_SECONDS + LEEWAY_SECONDS) as u64;
+        Self {
+            seen: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(Duration::from_secs(window))
+                .build(),
+        }
+    }
+
+    /// Whether `proof` is good for `expected` at `now` (Unix seconds); the
+    /// text says why not.
     pub fn check(
         &self,
         proof: &str,
@@ -76,7 +83,7 @@ impl ProofChecker {
         let alg = header["alg"]
             .as_str()
             .and_then(|a| a.parse::<Algorithm>().ok())
-            .filter(|a| ALGORITHMS.contains(a))
+            .filter(|a| PROOF_ALGORITHMS.contains(a))
             .ok_or("the DPoP proof's alg is not accepted")?;
         let jwk = &header["jwk"];
         if thumbprint(jwk).as_deref() != Some(expected.jkt) {
@@ -98,18 +105,20 @@ impl ProofChecker {
         {
             return Err("the DPoP proof is for another request");
         }
-        let ath = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, expected.token.as_bytes());
-        if claims.ath != URL_SAFE_NO_PAD.encode(ath) {
+        if claims.ath != URL_SAFE_NO_PAD.encode(Sha256::digest(expected.token)) {
             return Err("the DPoP proof is for another token");
         }
         if claims.iat < now - MAX_AGE_SECONDS || claims.iat > now + LEEWAY_SECONDS {
             return Err("the DPoP proof is too old or from the future");
         }
-        let seen = self
-            .seen
-            .entry(format!("{}:{}", expected.jkt, claims.jti))
-            .or_insert(());
-        if !seen.is_fresh() {
+        // Last, so that only proofs good in every other way are remembered.
+        let seen = Sha256::new()
+            .chain_update(expected.jkt)
+            .chain_update([0])
+            .chain_update(&claims.jti)
+            .finalize()
+            .into();
+        if !self.seen.entry(seen).or_insert(()).is_fresh() {
             return Err("the DPoP proof was used before");
         }
         Ok(())
@@ -141,6 +150,28 @@ fn thumbprint(jwk: &Value) -> Option<String> {
     // Inserted in lexical order, the order RFC 7638 asks for, whichever
     // order serde_json's map keeps.
     let text = Value::Object(canonical).to_string();
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-    Some(URL_SAFE_NO_PAD.encode(digest))
+    Some(URL_SAFE_NO_PAD.encode(Sha256::digest(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_thumbprint_is_rfc_7638s() {
+        // RFC 7638 §3.1's example key and thumbprint.
+        let jwk = json!({
+            "kty": "RSA", "e": "AQAB", "alg": "RS256", "kid": "2011-04-29",
+            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
+        });
+        assert_eq!(
+            thumbprint(&jwk).unwrap(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+        let mut private = jwk.clone();
+        private["d"] = json!("secret");
+        assert_eq!(thumbprint(&private), None);
+        assert_eq!(thumbprint(&json!({"kty": "oct", "k": "a"})), None);
+    }
 }
