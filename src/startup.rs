@@ -247,6 +247,12 @@ impl Core {
     ) -> anyhow::Result<Self> {
         let counters = Arc::new(Counters::default());
         let store = open_store(settings, counters.clone()).await?;
+        if let Err(e) = store.warm_up().await {
+            tracing::warn!(
+                error = %crate::error::error_chain(&e),
+                "could not get the database ready for the first requests; serving anyway"
+            );
+        }
         let server_secret = server_secret(settings)?;
         let secrets = secret_hasher(settings, counters.clone())?;
         check_digest_keys(&*store, secrets.digests()).await?;

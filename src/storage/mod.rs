@@ -4,6 +4,7 @@
 mod credential_queries;
 mod error;
 mod postgres;
+mod postgres_statistics;
 mod rows;
 mod sql;
 mod sql_api_keys;
@@ -649,6 +650,8 @@ pub trait Store:
     async fn ping(&self) -> Result<(), StorageError>;
     /// Applies the embedded migrations of this backend.
     async fn migrate(&self) -> Result<(), StorageError>;
+    /// Gets ready for the first requests, before the server takes any.
+    async fn warm_up(&self) -> Result<(), StorageError>;
     fn backend(&self) -> &'static str;
     /// The connection pool's size and idle connections, for /metrics.
     fn pool_usage(&self) -> PoolUsage;

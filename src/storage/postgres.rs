@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
+use super::postgres_statistics;
 use super::sql::impl_sql_store;
 use super::{InstantCredentialReads, StorageError};
 use crate::metrics::Counters;
@@ -38,6 +39,11 @@ impl PostgresStore {
             counters,
             instant_reads: None,
         })
+    }
+
+    /// Before serving: planner statistics where the credential reads need them.
+    async fn warm_up(&self) -> Result<(), StorageError> {
+        Ok(postgres_statistics::analyze_stale(&self.pool).await?)
     }
 
     /// Every query goes through here, so the counter sees every round trip.

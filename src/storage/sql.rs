@@ -17,6 +17,10 @@ macro_rules! impl_sql_store {
                 Ok(())
             }
 
+            async fn warm_up(&self) -> Result<(), $crate::storage::StorageError> {
+                <$store>::warm_up(self).await
+            }
+
             fn backend(&self) -> &'static str {
                 $backend
             }

@@ -41,6 +41,7 @@ mod log_redaction;
 mod management_parity;
 mod metrics;
 mod openapi;
+mod planner_statistics;
 mod private_key_jwt;
 mod rate_limits;
 mod real_clients;
