@@ -299,7 +299,14 @@ async fn the_notification_email_takes_the_place_of_owners_and_admins(backend: Ba
 async fn a_failing_mail_server_is_retried_and_its_state_shown(backend: Backend) {
     // Each message is refused twice (451), then taken.
     let sink = SmtpSink::start(Answer::FailFirst(2)).await;
-    let app = spawn_app_with(backend, mail_via(&sink)).await;
+    let via = mail_via(&sink);
+    let app = spawn_app_with(backend, |settings| {
+        via(settings);
+        // Two seconds at least between tries: time to see the pending
+        // state on a loaded machine.
+        settings.webhook_retry_base_seconds = 2;
+    })
+    .await;
     let org = new_org(&app, json!({"name": "Acme", "plan": "enterprise"})).await;
     member(&app, &org, "owner").await;
     create(
@@ -312,7 +319,7 @@ async fn a_failing_mail_server_is_retried_and_its_state_shown(backend: Backend) 
 
     sink.wait_until(|r| !r.is_empty()).await;
     let mut pending = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..200 {
         pending = emails(&app, &org, "?state=pending").await;
         if pending
             .first()
@@ -322,7 +329,9 @@ async fn a_failing_mail_server_is_retried_and_its_state_shown(backend: Backend) 
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let email = &pending[0];
+    let email = pending
+        .first()
+        .expect("a pending email after its first refusal");
     assert_eq!(email["last_status"], 451, "{email}");
     assert_eq!(email["last_error"], "delivery failed: SMTP 451");
     assert!(email["next_attempt_at"].is_string() && email["delivered_at"].is_null());
