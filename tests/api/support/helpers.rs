@@ -214,6 +214,9 @@ pub async fn start_with_clock(
         address,
         http: keyward::tls::client_builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Under the server's 5 s keep-alive: a connection the server is
+            // closing is never reused (hyper's IncompleteMessage).
+            .pool_idle_timeout(std::time::Duration::from_secs(2))
             .build()
             .unwrap(),
         store,
