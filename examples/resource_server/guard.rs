@@ -75,11 +75,7 @@ impl Guard {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let proofs: Vec<&str> = req
-            .headers()
-            .get_all("dpop")
-            .map(|v| v.to_str().unwrap_or_default())
-            .collect();
+        let proofs = keyward_guard::actix::dpop_proofs(req.headers());
         let request = RequestParts {
             method: req.method().as_str(),
             path: req.path(),

@@ -154,11 +154,7 @@ where
                 let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
                 let credential =
                     Credential::find(header(header::AUTHORIZATION.as_str()), header(X_API_KEY));
-                let proofs: Vec<&str> = req
-                    .headers()
-                    .get_all("dpop")
-                    .map(|v| v.to_str().unwrap_or_default())
-                    .collect();
+                let proofs = dpop_proofs(req.headers());
                 let request = RequestParts {
                     method: req.method().as_str(),
                     path: req.path(),
@@ -181,6 +177,14 @@ where
             }
         })
     }
+}
+
+/// Every `DPoP` header value of a request, for [`RequestParts::proofs`].
+pub fn dpop_proofs(headers: &header::HeaderMap) -> Vec<&str> {
+    headers
+        .get_all("dpop")
+        .map(|v| v.to_str().unwrap_or_default())
+        .collect()
 }
 
 /// The RFC 6750 answer to `denial`.
