@@ -58,18 +58,16 @@ impl Metering {
     }
 
     /// Counts `uses` requests a resource server already served on a
-    /// cached verdict of `key`: each is a served use and takes its share
-    /// of the key's budget, whether or not the budget still had it.
+    /// cached verdict of `key`: each is a served use, and takes its share
+    /// of the key's budget as far as the budget still has it.
     pub async fn count_reported_uses(&self, key: &CheckedKey, uses: u32, now: i64) {
         if !self.on {
             return;
         }
         let credential = key.credentials.key.id.as_str();
-        for _ in 0..uses {
-            if let Some(per_minute) = key.rate_limit.per_minute {
-                self.limiter.check(credential, per_minute).await;
-            }
-            self.usage.record(credential, false, now);
+        if let Some(per_minute) = key.rate_limit.per_minute {
+            self.limiter.consume(credential, per_minute, uses).await;
         }
+        self.usage.record_served(credential, uses, now);
     }
 }

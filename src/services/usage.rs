@@ -89,6 +89,22 @@ impl UsageRecorder {
     /// Counts one use of `credential` (an API key check or a token), or one
     /// refusal for its rate.
     pub fn record(&self, credential: &str, rate_limited: bool, now: i64) {
+        if rate_limited {
+            self.tally(credential, now, |tally| tally.rate_limited += 1);
+        } else {
+            self.record_served(credential, 1, now);
+        }
+    }
+
+    /// Counts `uses` served requests of `credential` at once.
+    pub fn record_served(&self, credential: &str, uses: u32, now: i64) {
+        self.tally(credential, now, |tally| {
+            tally.count += i64::from(uses);
+            tally.last_used_at = tally.last_used_at.max(now);
+        });
+    }
+
+    fn tally(&self, credential: &str, now: i64, count: impl FnOnce(&mut Tally)) {
         let size = {
             let mut pending = self.pending.lock();
             let Some(tally) = pending.tally(credential, now.div_euclid(60), MAX_PENDING) else {
@@ -96,12 +112,7 @@ impl UsageRecorder {
                 self.dropped();
                 return;
             };
-            if rate_limited {
-                tally.rate_limited += 1;
-            } else {
-                tally.count += 1;
-                tally.last_used_at = tally.last_used_at.max(now);
-            }
+            count(tally);
             pending.len
         };
         if size >= FLUSH_AT {

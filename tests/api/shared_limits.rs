@@ -97,7 +97,59 @@ async fn two_replicas_share_one_budget(backend: Backend) {
     assert!(budget_exists(&key.id));
 }
 
-on_both_backends!(two_replicas_share_one_budget);
+/// How many times Redis ran a Lua script by its digest since it started.
+fn scripts_run() -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(&mut redis())
+        .unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap())
+}
+
+/// Uses a resource server reports (`POST /v1/keys/usage`) spend the shared
+/// budget in one script call, whatever their number, and never past it.
+async fn reported_uses_spend_the_shared_budget_at_once(backend: Backend) {
+    let _redis = redis_turn().await;
+    let a = spawn_app_with(backend, |s| s.redis_url = Some(redis_url())).await;
+    let b = a.replica().await;
+    let (rs, _, key) = a.key_to_check(|k| k.rate_limit_per_minute = Some(50)).await;
+    let report = |app: &TestApp, uses: u32| {
+        app.http
+            .post(app.url("/v1/keys/usage"))
+            .basic_auth(&rs.id, Some(&rs.secret))
+            .json(&json!({"key": key.key, "uses": uses}))
+            .send()
+    };
+
+    let before = scripts_run();
+    assert_eq!(report(&a, 40).await.unwrap().status(), 204);
+    let calls = scripts_run() - before;
+    assert!((1..=2).contains(&calls), "{calls} script calls for 40 uses");
+    let (_, verdict) = b.verify_key(&rs, json!({ "key": key.key })).await;
+    assert_eq!(verdict["code"], "VALID", "{verdict}");
+    assert!(
+        (9..=10).contains(&verdict["ratelimit"]["remaining"].as_i64().unwrap()),
+        "the other replica sees 40 + 1 of 50 spent: {verdict}"
+    );
+
+    // More than is left empties the budget and leaves no debt behind it.
+    assert_eq!(report(&b, 100).await.unwrap().status(), 204);
+    assert_eq!(code(&a, &rs, &key).await, "RATE_LIMITED");
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    assert_eq!(
+        code(&a, &rs, &key).await,
+        "VALID",
+        "50 a minute refill one in 1.2 s"
+    );
+}
+
+on_both_backends!(
+    two_replicas_share_one_budget,
+    reported_uses_spend_the_shared_budget_at_once,
+);
 
 /// Above 60,000 a minute a request is due more often than once a
 /// millisecond; the budget is still kept in Redis (it once fell back to local).

@@ -102,6 +102,19 @@ impl LocalLimiter {
         }
     }
 
+    /// Takes up to `uses` of `credential`'s budget for requests already
+    /// served; returns how many it had.
+    pub fn consume(&self, credential: &str, per_minute: u32, uses: u32) -> u32 {
+        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        let now = self.clock.0.unix();
+        let bucket = self.bucket(credential, per_minute, now);
+        bucket.last_used.store(now, Ordering::Relaxed);
+        // A refused check takes nothing, so the budget is empty at the first.
+        (0..uses)
+            .take_while(|_| bucket.gcra.check().is_ok())
+            .count() as u32
+    }
+
     fn bucket(&self, credential: &str, per_minute: NonZeroU32, now: i64) -> Arc<Bucket> {
         if let Some(bucket) = self.buckets.get(credential) {
             if bucket.per_minute == per_minute {
@@ -185,6 +198,22 @@ impl RateLimits {
         self.local.check(credential, per_minute)
     }
 
+    /// Takes up to `uses` of `credential`'s budget for requests a resource
+    /// server already served (they cannot be refused, and leave no debt);
+    /// returns how many the budget had.
+    pub async fn consume(&self, credential: &str, per_minute: u32, uses: u32) -> u32 {
+        let shared = match &self.shared {
+            Some(shared) => shared.consume(credential, per_minute, uses).await,
+            None => None,
+        };
+        let taken = match shared {
+            Some(taken) => taken,
+            None => self.local.consume(credential, per_minute, uses),
+        };
+        Counters::add(&self.counters.rate_limit_checks, u64::from(uses));
+        taken
+    }
+
     /// Whether budgets are shared through Redis right now (not configured,
     /// or fallen back to this node's budgets, is false).
     pub fn shared_in_redis(&self) -> bool {
@@ -237,6 +266,16 @@ mod tests {
         clock.advance(std::time::Duration::from_millis(10));
         assert!(limiter.check("ak", 60).allowed, "one a second");
         assert!(!limiter.check("ak", 60).allowed);
+    }
+
+    #[test]
+    fn consuming_takes_what_the_budget_has_and_no_more() {
+        let limiter = limiter();
+        assert_eq!(limiter.consume("ak", 60, 45), 45);
+        assert_eq!(limiter.check("ak", 60).remaining, 14);
+        assert_eq!(limiter.consume("ak", 60, 45), 14);
+        assert!(!limiter.check("ak", 60).allowed, "the budget is spent");
+        assert_eq!(limiter.consume("ak", 60, 1), 0);
     }
 
     #[test]
