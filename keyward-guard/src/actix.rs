@@ -47,6 +47,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpMessage, HttpResponse, ResponseError};
 use futures_util::future::LocalBoxFuture;
 
+use crate::credential::header_text;
 use crate::render::render;
 use crate::{
     Claims, Credential, Denial, Guard, RequestParts, RequiredScope, ScopeError, X_API_KEY,
@@ -151,7 +152,7 @@ where
         } = self.config.clone();
         Box::pin(async move {
             let verdict = {
-                let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+                let header = |name| header_text(req.headers().get(name)?.as_bytes());
                 let credential =
                     Credential::find(header(header::AUTHORIZATION.as_str()), header(X_API_KEY));
                 let proofs = dpop_proofs(req.headers());
@@ -183,7 +184,7 @@ where
 pub fn dpop_proofs(headers: &header::HeaderMap) -> Vec<&str> {
     headers
         .get_all("dpop")
-        .map(|v| v.to_str().unwrap_or_default())
+        .map(|v| header_text(v.as_bytes()).unwrap_or_default())
         .collect()
 }
 

@@ -59,6 +59,14 @@ impl<'a> Credential<'a> {
     }
 }
 
+/// A header value's bytes as text, for [`Credential::find`] and the DPoP
+/// proofs. Credentials are ASCII, so a value that is not UTF-8 holds none;
+/// UTF-8 is checked a word at a time, where the header types' own `to_str`
+/// checks byte by byte, a cost every request pays for a 700-byte token.
+pub(crate) fn header_text(value: &[u8]) -> Option<&str> {
+    std::str::from_utf8(value).ok()
+}
+
 fn non_empty(value: &str) -> Option<&str> {
     let value = value.trim();
     (!value.is_empty()).then_some(value)

@@ -105,6 +105,17 @@ impl KeySet {
         self.cached(kid, false).ok_or(unknown)
     }
 
+    /// Whether the keys of fetch `generation` are still the ones in use,
+    /// and not past their age: what they verified still stands without
+    /// asking for a key.
+    pub fn is_current(&self, generation: u64) -> bool {
+        let fetched = self
+            .keys
+            .read()
+            .expect("the key set lock is never poisoned");
+        fetched.generation == generation && fetched.at.elapsed() < self.max_age
+    }
+
     /// The key named `kid`, if held (and, if `fresh`, not past its age).
     fn cached(&self, kid: &str, fresh: bool) -> Option<HeldKey> {
         let fetched = self

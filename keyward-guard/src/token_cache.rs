@@ -24,8 +24,7 @@ pub fn digest(token: &str) -> TokenDigest {
 /// What a verification found, and what it depended on.
 pub struct Verified {
     pub claims: Claims,
-    /// The `kid` of the key that verified it, and the key set's generation.
-    pub kid: String,
+    /// The generation of the key set whose key verified it.
     pub generation: u64,
 }
 

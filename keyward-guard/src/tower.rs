@@ -45,6 +45,7 @@ use http_body_util::{Either, Full};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::credential::header_text;
 use crate::render::{render, Rendered};
 use crate::{
     Claims, Credential, Denial, Guard, RequestParts, RequiredScope, ScopeError, X_API_KEY,
@@ -112,13 +113,13 @@ where
         Box::pin(async move {
             let verdict = {
                 let headers = req.headers();
-                let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+                let header = |name| header_text(headers.get(name)?.as_bytes());
                 let credential =
                     Credential::find(header(header::AUTHORIZATION.as_str()), header(X_API_KEY));
                 let proofs: Vec<&str> = headers
                     .get_all("dpop")
                     .iter()
-                    .map(|v| v.to_str().unwrap_or_default())
+                    .map(|v| header_text(v.as_bytes()).unwrap_or_default())
                     .collect();
                 let request = RequestParts {
                     method: req.method().as_str(),
