@@ -17,7 +17,7 @@ use crate::support::helpers::{spawn_app, spawn_app_with, Backend, TestApp, API, 
 
 const OTHER: &str = "https://other.example.test";
 
-async fn whoami(claims: web::ReqData<Claims>) -> HttpResponse {
+pub(crate) async fn whoami(claims: web::ReqData<Claims>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "client_id": claims.client_id,
         "org_id": claims.org_id,
@@ -39,10 +39,8 @@ async fn serve_guarded(keyward: &TestApp) -> String {
 
 /// The routes of `serve_guarded` behind `guard`; returns the base URL.
 pub(crate) fn serve(guard: Guard) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let server = HttpServer::new(move || {
-        App::new()
+    serve_routes(move |routes| {
+        routes
             .service(
                 web::resource("/payouts")
                     .wrap(RequireScope::new(&guard, "payouts:read").unwrap())
@@ -52,13 +50,22 @@ pub(crate) fn serve(guard: Guard) -> String {
                 web::scope("/admin")
                     .wrap(RequireScope::new(&guard, "payouts:admin").unwrap())
                     .route("/payouts", web::get().to(whoami)),
-            )
+            );
     })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
+}
+
+/// An actix app on a free port with `routes`; returns the base URL.
+pub(crate) fn serve_routes(
+    routes: impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let server = HttpServer::new(move || App::new().configure(routes.clone()))
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
     tokio::spawn(server);
     base
 }

@@ -1,16 +1,20 @@
 //! `keyward-guard` checking API keys through the real server's
 //! `/v1/keys/verify`, in front of the routes of `guard.rs`: each header
 //! form, the refusals, Keyward's 429, deactivation within the verdict
-//! cache's TTL, and usage counted once per request let through.
+//! cache's TTL, usage counted once per request let through (and reported
+//! at `flush_usage`), and the caller's address each `ClientIp` sends.
 
 use std::time::{Duration, Instant};
 
-use keyward_guard::Guard;
+use actix_web::web;
+use keyward::domain::IpAllowlist;
+use keyward_guard::actix::{ClientIp, RequireScope};
+use keyward_guard::{Credential, Guard, RequiredScope};
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::guard::serve;
+use crate::guard::{serve, serve_routes, whoami};
 use crate::on_both_backends;
 use crate::support::helpers::{
     spawn_app, Backend, TestApiKey, TestApp, TestClient, API, ROOT_TOKEN,
@@ -204,9 +208,122 @@ async fn a_deactivated_key_is_refused_within_the_cache_ttl(backend: Backend) {
     assert!(took <= CACHE_TTL + Duration::from_millis(500), "{took:?}");
 }
 
+/// Five requests with `key` through a guard in a runtime of its own, as a
+/// resource server's process runs one; `flush` as it stops, or not.
+async fn serve_five_then_stop(keyward: &TestApp, rs: &TestClient, key: &TestApiKey, flush: bool) {
+    let (address, key) = (keyward.address.clone(), key.key.clone());
+    let (id, secret) = (rs.id.clone(), rs.secret.clone());
+    let process = move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let guard = Guard::builder(address, API)
+                .api_keys(id, secret)
+                .connect()
+                .await
+                .unwrap();
+            let required = RequiredScope::parse("payouts:read").unwrap();
+            for _ in 0..5 {
+                let credential = Some(Credential::ApiKey(&key));
+                guard.authorize(credential, &required).await.unwrap();
+            }
+            if flush {
+                guard.flush_usage().await;
+            }
+        });
+    };
+    tokio::task::spawn_blocking(process).await.unwrap();
+}
+
+/// The first of five requests asks Keyward, the other four are served from
+/// the cache: they reach Keyward only with a report, which a process that
+/// stops makes at `flush_usage` (its reporting task dies with it).
+async fn flush_usage_reports_the_uses_served_from_the_cache(backend: Backend) {
+    let keyward = spawn_app(backend).await;
+    let (rs, org, key) = keyward.key_to_check(|_| {}).await;
+    let path = key_path(&org, &key);
+    serve_five_then_stop(&keyward, &rs, &key, false).await;
+    assert_eq!(request_count(&keyward, &path).await, 1, "four uses lost");
+    serve_five_then_stop(&keyward, &rs, &key, true).await;
+    assert_eq!(request_count(&keyward, &path).await, 1 + 5);
+}
+
 on_both_backends!(
+    flush_usage_reports_the_uses_served_from_the_cache,
     each_header_form_carries_a_key,
     bad_keys_and_missing_scopes_are_refused,
     a_rate_limited_key_gets_keywards_429,
     a_deactivated_key_is_refused_within_the_cache_ttl,
 );
+
+/// A key with an IP allowlist passes only where the middleware sends the
+/// caller's address and that address is on the list: never unsent, the TCP
+/// peer with `PeerAddr`, the forwarded address with `RealIp`.
+#[tokio::test]
+async fn each_client_ip_source_sends_its_address() {
+    let keyward = spawn_app(Backend::Sqlite).await;
+    let (rs, _, local) = keyward
+        .key_to_check(|k| k.ip_allowlist = IpAllowlist::parse(["127.0.0.1"]).unwrap())
+        .await;
+    let org = keyward.create_org(keyward::domain::Plan::Enterprise).await;
+    let forwarded_only = keyward
+        .create_api_key(&org, &["payouts:read"], |k| {
+            k.ip_allowlist = IpAllowlist::parse(["203.0.113.0/24"]).unwrap()
+        })
+        .await
+        .unwrap();
+    let guard = Guard::builder(&keyward.address, API)
+        .api_keys(&rs.id, &rs.secret)
+        .api_key_cache_ttl(Duration::ZERO)
+        .connect()
+        .await
+        .unwrap();
+    let base = serve_routes(move |routes| {
+        for (path, source) in [
+            ("/unsent", ClientIp::Unsent),
+            ("/peer", ClientIp::PeerAddr),
+            ("/real", ClientIp::RealIp),
+        ] {
+            let scoped = RequireScope::new(&guard, "payouts:read").unwrap();
+            routes.service(
+                web::resource(path)
+                    .wrap(scoped.client_ip(source))
+                    .route(web::get().to(whoami)),
+            );
+        }
+    });
+    let status = |path: &str, key: &TestApiKey, forwarded: Option<&str>| {
+        let mut request = keyward::tls::client()
+            .get(format!("{base}{path}"))
+            .header("x-api-key", &key.key);
+        if let Some(address) = forwarded {
+            request = request.header("x-forwarded-for", address);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let outsider = Some("203.0.113.9");
+    let cases = [
+        ("/unsent", &local, None, 401),
+        ("/peer", &local, None, 200),
+        ("/peer", &local, outsider, 200),
+        ("/real", &local, None, 200),
+        ("/real", &local, outsider, 401),
+        ("/unsent", &forwarded_only, outsider, 401),
+        ("/peer", &forwarded_only, outsider, 401),
+        ("/real", &forwarded_only, outsider, 200),
+    ];
+    for (path, key, forwarded, expected) in cases {
+        assert_eq!(
+            status(path, key, forwarded).await,
+            expected,
+            "{path} with X-Forwarded-For {forwarded:?} and the key allowing {}",
+            if key.id == local.id {
+                "127.0.0.1"
+            } else {
+                "203.0.113.0/24"
+            }
+        );
+    }
+}
