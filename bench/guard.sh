@@ -2,9 +2,11 @@
 # keyward-guard's offline check in an actix app against the same app's
 # trivial route, in one run on this machine (issue 18: at least 70%).
 #
-# Builds the release binary and the `guard_app` example (bench/guard_app.rs),
-# starts Keyward on a fresh SQLite database with one client, gets one token
-# (ES256 unless ALG), starts the app against it, and drives wrk with the same
+# Builds keyward-guard's `bench_app` example (keyward-guard/examples) in
+# release, and Keyward in debug (it only issues one token and serves the
+# JWKS; KEYWARD_BIN to use another build), starts Keyward on a fresh SQLite
+# database with one client, gets one token (ES256 unless ALG), starts the
+# app against it, and drives wrk with the same
 # threads, connections and duration at
 #   trivial   GET /trivial, the Authorization header sent but not read
 #   guarded   GET /guarded, the same handler behind RequireScope(payouts:read)
@@ -15,7 +17,7 @@
 # (scope still checked per request). TOKEN_CACHE=0 turns the cache off, so
 # every request verifies the signature.
 #
-# Env: ALG=ES256 REPEAT=3 PORT=18080 APP_PORT=18090 TOKEN_CACHE=10000
+# Env: ALG=ES256 REPEAT=3 KEYWARD_BIN PORT=18080 APP_PORT=18090 TOKEN_CACHE=10000
 #      DURATION=10 THREADS=2 CONNS=32 WARMUP=2
 #      OUT=bench/results/<date>-guard.jsonl
 #      PEERS (../shared/peers: its wrk script writes the JSON)
@@ -45,9 +47,14 @@ done
 
 profile=()
 [[ $PROFILE == release ]] && profile=(--release)
-cargo build "${profile[@]}" --locked --manifest-path "$ROOT/Cargo.toml" --bin keyward --example guard_app
-BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/keyward
-APP_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/examples/guard_app
+cargo build "${profile[@]}" --locked --manifest-path "$ROOT/Cargo.toml" \
+  -p keyward-guard --features actix --example bench_app
+APP_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/examples/bench_app
+if [[ -z ${KEYWARD_BIN:-} ]]; then
+  cargo build --locked --manifest-path "$ROOT/Cargo.toml" --bin keyward
+  KEYWARD_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/keyward
+fi
+BIN=$KEYWARD_BIN
 WORK=$(mktemp -d /tmp/keyward-guard-bench.XXXXXX)
 PIDS=()
 cleanup() {

@@ -98,9 +98,10 @@ for tool in wrk jq curl; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing (apt-get install -y wrk jq curl)" >&2; exit 2; }
 done
 
-examples=()
-[[ $COLD == 1 || $CONSOLE == 1 ]] && examples=(--example cold)
-cargo build --release --locked --manifest-path "$ROOT/Cargo.toml" --bin keyward "${examples[@]}"
+# The cold driver is built whatever the modes: an example brings the
+# dev-dependencies' features, so building the server alone would be a
+# second release build of the same code.
+cargo build --release --locked --manifest-path "$ROOT/Cargo.toml" --bin keyward --example cold
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/keyward
 COLD_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/cold
 # The management API's root token (the cold setup uses it), 48 random bytes.

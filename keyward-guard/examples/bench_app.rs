@@ -1,10 +1,11 @@
-//! The app behind bench/guard.sh: one trivial route, and the same route
-//! behind keyward-guard's `RequireScope`, so that one run measures what the
-//! guard's offline check costs.
+//! The app behind the workspace's `bench/guard.sh`: one trivial route, and
+//! the same route behind keyward-guard's `RequireScope`, so that one run
+//! measures what the guard's offline check costs.
 //!
 //! ```sh
 //! KEYWARD_URL=http://127.0.0.1:18080 BENCH_AUDIENCE=https://api.example.test \
-//!   BENCH_LISTEN=127.0.0.1:18090 cargo run --release --example guard_app
+//!   BENCH_LISTEN=127.0.0.1:18090 \
+//!   cargo run --release -p keyward-guard --features actix --example bench_app
 //! ```
 //!
 //! `BENCH_TOKEN_CACHE=0` turns the verified-token cache off.
