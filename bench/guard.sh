@@ -4,7 +4,7 @@
 #
 # Builds keyward-guard's `bench_app` example (keyward-guard/examples) in
 # release, and Keyward in debug (it only issues one token and serves the
-# JWKS; KEYWARD_BIN to use another build), starts Keyward on a fresh SQLite
+# JWKS; SERVER_BIN to use another build), starts Keyward on a fresh SQLite
 # database with one client, gets one token (ES256 unless ALG), starts the
 # app against it, and drives wrk with the same
 # threads, connections and duration at
@@ -17,7 +17,7 @@
 # (scope still checked per request). TOKEN_CACHE=0 turns the cache off, so
 # every request verifies the signature.
 #
-# Env: ALG=ES256 REPEAT=3 KEYWARD_BIN PORT=18080 APP_PORT=18090 TOKEN_CACHE=10000
+# Env: ALG=ES256 REPEAT=3 SERVER_BIN PORT=18080 APP_PORT=18090 TOKEN_CACHE=10000
 #      DURATION=10 THREADS=2 CONNS=32 WARMUP=2
 #      OUT=bench/results/<date>-guard.jsonl
 #      PEERS (../shared/peers: its wrk script writes the JSON)
@@ -50,11 +50,11 @@ profile=()
 cargo build "${profile[@]}" --locked --manifest-path "$ROOT/Cargo.toml" \
   -p keyward-guard --features actix --example bench_app
 APP_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/examples/bench_app
-if [[ -z ${KEYWARD_BIN:-} ]]; then
+if [[ -z ${SERVER_BIN:-} ]]; then
   cargo build --locked --manifest-path "$ROOT/Cargo.toml" --bin keyward
-  KEYWARD_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/keyward
+  SERVER_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/keyward
 fi
-BIN=$KEYWARD_BIN
+BIN=$SERVER_BIN
 WORK=$(mktemp -d /tmp/keyward-guard-bench.XXXXXX)
 PIDS=()
 cleanup() {

@@ -3,7 +3,7 @@
 # operation and checks the running server's answers against it (no 5xx, only
 # documented status codes, content types and schemas).
 #
-# Builds target/debug/keyward (under CARGO_TARGET_DIR when set; KEYWARD_BIN
+# Builds target/debug/keyward (under CARGO_TARGET_DIR when set; SERVER_BIN
 # names a binary to use instead) and, once per
 # backend, starts it on a free port with a fresh database and keys directory,
 # seeds an organisation, a resource-server client and an API key through the
@@ -34,8 +34,8 @@ if ! cmp -s "$here/requirements.txt" "$stamp" 2>/dev/null; then
   cp "$here/requirements.txt" "$stamp"
 fi
 
-if [[ -n "${KEYWARD_BIN:-}" ]]; then
-  binary="$KEYWARD_BIN"
+if [[ -n "${SERVER_BIN:-}" ]]; then
+  binary="$SERVER_BIN"
 else
   cargo build --quiet --locked --bin keyward
   binary="${CARGO_TARGET_DIR:-$root/target}/debug/keyward"
