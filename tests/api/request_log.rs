@@ -391,7 +391,144 @@ async fn entries_of_one_instant_page_apart_once_each(backend: Backend) {
     assert_eq!(seen, ["req-0", "req-1", "req-2", "req-3", "req-4"]);
 }
 
+/// Every page of `query`'s list of `ak_test`, at `limit` entries a page.
+async fn pages_of(
+    app: &TestApp,
+    org: &OrgId,
+    query: RequestLogQuery,
+    limit: i64,
+) -> Vec<keyward::domain::RequestRecord> {
+    let mut page = PageRequest { limit, after: None };
+    let mut listed = Vec::new();
+    loop {
+        let query = RequestLogQuery {
+            page: page.clone(),
+            ..query.clone()
+        };
+        let got = app
+            .store
+            .list_requests(org, "ak_test", &query)
+            .await
+            .unwrap();
+        let Some(last) = got.last() else { break };
+        page.after = Some((last.occurred_at, last.id.clone()));
+        listed.extend(got);
+    }
+    listed
+}
+
+/// Entries are stored in batches of one credential and minute: two flushes
+/// (or two replicas) write batches whose times interleave, a busy minute
+/// fills several, and a list reads more batches than one read holds. Pages
+/// still hold every entry once, newest first, and a code filter finds the
+/// one entry that has it.
+async fn interleaved_and_full_batches_list_in_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let minute_ns = 60_000_000_000;
+    let start = (chrono::Utc::now().timestamp_nanos_opt().unwrap() / minute_ns - 5) * minute_ns;
+    for flush in 0..20 {
+        let entries: Vec<_> = (0..30)
+            .map(|i| {
+                let mut entry = entry(&org, &format!("req-{flush}-{i}"), start + i * 20 + flush);
+                if (flush, i) == (3, 7) {
+                    entry.code = "RATE_LIMITED";
+                }
+                entry
+            })
+            .collect();
+        app.store.append_requests(&entries).await.unwrap();
+    }
+    let busy: Vec<_> = (0..2_100)
+        .map(|i| entry(&org, &format!("busy-{i}"), start + minute_ns + i))
+        .collect();
+    app.store.append_requests(&busy).await.unwrap();
+
+    let listed = pages_of(&app, &org, everything(), 250).await;
+    assert_eq!(listed.len(), 20 * 30 + 2_100);
+    let positions: Vec<_> = listed
+        .iter()
+        .map(|r| keyward::domain::RequestRecord::position_of(&r.id).unwrap())
+        .collect();
+    assert!(
+        positions.windows(2).all(|pair| pair[0] > pair[1]),
+        "newest first, each once"
+    );
+    assert_eq!(listed[0].request_id, "busy-2099");
+    assert_eq!(listed.last().unwrap().request_id, "req-0-0");
+
+    let limited = RequestLogQuery {
+        code: Some("RATE_LIMITED".into()),
+        ..everything()
+    };
+    let found = pages_of(&app, &org, limited, 2).await;
+    assert_eq!(request_ids(&found), ["req-3-7"]);
+}
+
+/// Entries written before the log was stored in batches (one row each, by
+/// migration 20261201000003) are moved into batches and listed as before.
+async fn entries_of_the_row_layout_survive_the_migration(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let at = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    let old_layout = [
+        "DROP TABLE request_log_batches".to_owned(),
+        "DELETE FROM _sqlx_migrations WHERE version = 20261201000004".to_owned(),
+        match backend {
+            Backend::Sqlite => {
+                include_str!("../../migrations/sqlite/20261201000003_request_log.sql")
+            }
+            Backend::Postgres => {
+                include_str!("../../migrations/postgres/20261201000003_request_log.sql")
+            }
+        }
+        .to_owned(),
+        format!(
+            "INSERT INTO request_log VALUES \
+             ({at}, 11, 'ak_test', '{org}', 'verify', 'VALID', 'cl_rs', '192.0.2.1', 'req-1'), \
+             ({}, 12, 'ak_test', '{org}', 'introspect', 'RATE_LIMITED', NULL, NULL, 'req-2')",
+            at + 1
+        ),
+    ];
+    for statement in old_layout {
+        match backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
+                sqlx::raw_sql(&statement).execute(&pool).await.unwrap();
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
+                sqlx::raw_sql(&statement).execute(&pool).await.unwrap();
+            }
+        }
+    }
+
+    let upgraded = app.replica().await;
+    let listed = upgraded
+        .store
+        .list_requests(&org, "ak_test", &everything())
+        .await
+        .unwrap();
+    assert_eq!(request_ids(&listed), ["req-2", "req-1"]);
+    let first = &listed[1];
+    assert_eq!(first.id, keyward::domain::RequestRecord::id_of(at, 11));
+    assert_eq!(first.occurred_at, at.div_euclid(1_000_000_000));
+    assert_eq!((first.endpoint, first.code.as_str()), ("verify", "VALID"));
+    assert_eq!(first.resource_server.as_deref(), Some("cl_rs"));
+    assert_eq!(first.client_ip.as_deref(), Some("192.0.2.1"));
+    assert_eq!(
+        (
+            listed[0].endpoint,
+            listed[0].code.as_str(),
+            listed[0].client_ip.as_deref()
+        ),
+        ("introspect", "RATE_LIMITED", None)
+    );
+}
+
 on_both_backends!(
+    interleaved_and_full_batches_list_in_order,
+    entries_of_the_row_layout_survive_the_migration,
     key_checks_are_recorded_with_code_caller_address_and_request_id,
     introspection_and_tokens_are_recorded,
     pages_hold_every_entry_once_in_order_and_filter_by_time,
