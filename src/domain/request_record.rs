@@ -8,7 +8,7 @@ use super::OrgId;
 /// the key, secret or token itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
-    /// `rq_` + the time in nanoseconds + a random number, both in hex
+    /// `rq_` + the time in nanoseconds + a number, both in hex
     /// (`RequestRecord::id_of`).
     pub id: String,
     pub occurred_at: i64,
@@ -42,7 +42,7 @@ pub struct RequestEntry {
 }
 
 impl RequestRecord {
-    /// The id of the entry stored at `occurred_at_ns` with the random
+    /// The id of the entry stored at `occurred_at_ns` with the (random)
     /// `number` that tells apart entries of one nanosecond: ids sort by
     /// time, and say nothing of how many entries other credentials have.
     pub fn id_of(occurred_at_ns: i64, number: i64) -> String {
