@@ -275,7 +275,8 @@ impl<'q> Listing<'q> {
             };
             self.found.push((position, record));
         }
-        self.found.sort_unstable_by_key(|(position, _)| std::cmp::Reverse(*position));
+        self.found
+            .sort_unstable_by_key(|(position, _)| std::cmp::Reverse(*position));
         self.found.truncate(self.limit);
         Ok(())
     }
