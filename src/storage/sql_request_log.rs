@@ -200,7 +200,8 @@ pub(super) struct BatchRow {
 /// can overlap (two replicas, or two flushes), so a page is complete only
 /// once the next batch's newest entry is older than its last entry.
 pub(super) struct Listing<'q> {
-    query: &'q RequestLogQuery,
+    /// Only entries with this code, when given.
+    code: Option<&'q str>,
     /// Entries strictly before this (time, number) position: the cursor.
     before: (i64, i64),
     since_ns: i64,
@@ -218,7 +219,7 @@ impl<'q> Listing<'q> {
             .and_then(|(_, id)| RequestRecord::position_of(id))
             .unwrap_or((i64::MAX, i64::MAX));
         Self {
-            query,
+            code: query.code.as_deref(),
             before,
             since_ns: nanos(query.since.unwrap_or(i64::MIN)),
             until_ns: nanos(query.until.unwrap_or(i64::MAX)),
@@ -229,7 +230,7 @@ impl<'q> Listing<'q> {
 
     /// The parameters `$5` to `$8` of `BATCHES_SQL`.
     pub fn bounds(&self) -> (i64, i64, i64, &'q str) {
-        let code = self.query.code.as_deref().unwrap_or("");
+        let code = self.code.unwrap_or("");
         (self.before.0, self.since_ns, self.until_ns, code)
     }
 
@@ -249,7 +250,7 @@ impl<'q> Listing<'q> {
         let org_id = OrgId::parse(&row.org_id).map_err(|e| corrupt(e.to_string()))?;
         let entries: Vec<ReadEntry> =
             serde_json::from_str(&row.entries).map_err(|e| corrupt(e.to_string()))?;
-        let code = self.query.code.as_deref();
+        let code = self.code;
         for (place, (after_ns, endpoint, entry_code, rs, ip, request_id)) in
             entries.into_iter().enumerate()
         {

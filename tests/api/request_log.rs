@@ -366,27 +366,8 @@ async fn entries_of_one_instant_page_apart_once_each(backend: Backend) {
         .map(|n| entry(&org, &format!("req-{n}"), at))
         .collect();
     app.store.append_requests(&entries).await.unwrap();
-    let (mut seen, mut page) = (
-        Vec::new(),
-        PageRequest {
-            limit: 2,
-            after: None,
-        },
-    );
-    loop {
-        let query = RequestLogQuery {
-            page: page.clone(),
-            ..everything()
-        };
-        let listed = app
-            .store
-            .list_requests(&org, "ak_test", &query)
-            .await
-            .unwrap();
-        let Some(last) = listed.last() else { break };
-        page.after = Some((last.occurred_at, last.id.clone()));
-        seen.extend(listed.iter().map(|r| r.request_id.clone()));
-    }
+    let listed = pages_of(&app, &org, everything(), 2).await;
+    let mut seen: Vec<_> = listed.into_iter().map(|r| r.request_id).collect();
     seen.sort();
     assert_eq!(seen, ["req-0", "req-1", "req-2", "req-3", "req-4"]);
 }

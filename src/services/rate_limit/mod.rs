@@ -68,11 +68,8 @@ impl LocalLimiter {
 
     /// Counts one request of `credential`, limited to `per_minute`.
     pub fn check(&self, credential: &str, per_minute: u32) -> Decision {
-        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        let now = self.clock.0.unix();
-        let bucket = self.bucket(credential, per_minute, now);
-        bucket.last_used.store(now, Ordering::Relaxed);
-        let limit = per_minute.get();
+        let bucket = self.bucket_in_use(credential, per_minute);
+        let limit = bucket.per_minute.get();
         let refill = |used: u32| {
             let seconds = u64::from(used) * WINDOW_SECONDS;
             seconds.div_ceil(u64::from(limit))
@@ -105,14 +102,20 @@ impl LocalLimiter {
     /// Takes up to `uses` of `credential`'s budget for requests already
     /// served; returns how many it had.
     pub fn consume(&self, credential: &str, per_minute: u32, uses: u32) -> u32 {
-        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        let now = self.clock.0.unix();
-        let bucket = self.bucket(credential, per_minute, now);
-        bucket.last_used.store(now, Ordering::Relaxed);
+        let bucket = self.bucket_in_use(credential, per_minute);
         // A refused check takes nothing, so the budget is empty at the first.
         (0..uses)
             .take_while(|_| bucket.gcra.check().is_ok())
             .count() as u32
+    }
+
+    /// `credential`'s bucket at `per_minute`, marked used now.
+    fn bucket_in_use(&self, credential: &str, per_minute: u32) -> Arc<Bucket> {
+        let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
+        let now = self.clock.0.unix();
+        let bucket = self.bucket(credential, per_minute, now);
+        bucket.last_used.store(now, Ordering::Relaxed);
+        bucket
     }
 
     fn bucket(&self, credential: &str, per_minute: NonZeroU32, now: i64) -> Arc<Bucket> {
@@ -202,16 +205,13 @@ impl RateLimits {
     /// server already served (they cannot be refused, and leave no debt);
     /// returns how many the budget had.
     pub async fn consume(&self, credential: &str, per_minute: u32, uses: u32) -> u32 {
-        let shared = match &self.shared {
-            Some(shared) => shared.consume(credential, per_minute, uses).await,
-            None => None,
-        };
-        let taken = match shared {
-            Some(taken) => taken,
-            None => self.local.consume(credential, per_minute, uses),
-        };
         Counters::add(&self.counters.rate_limit_checks, u64::from(uses));
-        taken
+        if let Some(shared) = &self.shared {
+            if let Some(taken) = shared.consume(credential, per_minute, uses).await {
+                return taken;
+            }
+        }
+        self.local.consume(credential, per_minute, uses)
     }
 
     /// Whether budgets are shared through Redis right now (not configured,
