@@ -27,6 +27,7 @@ pub mod request_records;
 pub mod revocation;
 pub mod revocation_list;
 pub mod root_token;
+mod thread_group_commit;
 pub mod token_issuer;
 pub mod trusted_issuers;
 pub mod usage;

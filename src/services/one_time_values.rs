@@ -1,8 +1,9 @@
 //! Values that may be used once across every replica: a client assertion's
-//! `jti` (and later a DPoP proof's). This node's memory refuses a repeat
-//! at once and keeps two concurrent repeats apart; the shared record,
+//! `jti`, a platform token's, a DPoP proof's. This node's memory refuses a
+//! repeat at once and keeps two concurrent repeats apart; the shared record,
 //! Redis when it is configured (else the database, in batches), refuses a
-//! repeat that went to another replica. While Redis is unreachable the
+//! repeat that went to another replica. On SQLite without Redis the
+//! database's record, made on the request's thread, does both. While Redis is unreachable the
 //! database takes its place, so a value first used just before an outage
 //! and repeated during it on another replica is the one repeat that can
 //! pass.
@@ -18,6 +19,7 @@ use moka::sync::Cache;
 
 use super::batch_loader::{BatchLoader, Batching};
 use super::redis_link::RedisLink;
+use super::thread_group_commit::ThreadGroupCommit;
 use crate::storage::{StorageError, Store};
 use crate::time::Clock;
 
@@ -30,6 +32,7 @@ pub const MAX_REMEMBERED_SECONDS: u64 = 600;
 
 pub struct OneTimeValues {
     local: Cache<String, ()>,
+    instant: Option<ThreadGroupCommit>,
     store: BatchLoader<(String, i64), ()>,
     redis: Option<RedisLink>,
     clock: Arc<dyn Clock>,
@@ -41,13 +44,13 @@ impl OneTimeValues {
         redis_url: Option<&str>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, redis::RedisError> {
-        let now = clock.clone();
+        let instant = store.instant_one_time().map(ThreadGroupCommit::new);
         let batched =
             BatchLoader::spawn(Batching::GROUP_COMMIT, move |values: Vec<(String, i64)>| {
-                let (store, now) = (store.clone(), now.unix());
+                let store = store.clone();
                 async move {
                     let fresh: HashSet<String> =
-                        store.use_once(&values, now).await?.into_iter().collect();
+                        store.use_once(&values).await?.into_iter().collect();
                     Ok(values
                         .into_iter()
                         .filter(|(digest, _)| fresh.contains(digest))
@@ -60,6 +63,7 @@ impl OneTimeValues {
                 .max_capacity(LOCAL_CAPACITY)
                 .time_to_live(Duration::from_secs(MAX_REMEMBERED_SECONDS))
                 .build(),
+            instant,
             store: batched,
             redis: redis_url
                 .map(|url| RedisLink::new(url, "one-time values are recorded in the database"))
@@ -77,6 +81,12 @@ impl OneTimeValues {
         expires_at: i64,
     ) -> Result<bool, StorageError> {
         let digest = value_digest(scope, value);
+        if let (Some(instant), None) = (&self.instant, &self.redis) {
+            // The record itself keeps repeats apart, at once.
+            if let Some(first) = instant.use_once(&digest, expires_at).await {
+                return Ok(first);
+            }
+        }
         let entry = self.local.entry(digest.clone()).or_insert(());
         if !entry.is_fresh() {
             return Ok(false);

@@ -21,6 +21,7 @@ mod sql_secret_hashes;
 mod sql_trusted_issuers;
 mod sql_usage;
 mod sqlite;
+mod sqlite_one_time;
 mod sqlite_reads;
 
 use std::sync::Arc;
@@ -605,13 +606,9 @@ pub trait IdempotencyStore {
 /// replica, each remembered until it expires.
 #[async_trait]
 pub trait OneTimeValueStore {
-    /// Records each `(digest, expires_at)`; returns the digests that had
-    /// not been used. Digests in one call are distinct.
-    async fn use_once(
-        &self,
-        values: &[(String, i64)],
-        now: i64,
-    ) -> Result<Vec<String>, StorageError>;
+    /// Records each `(digest, expires_at)`; returns the digests of those
+    /// not recorded before. Values in one call are distinct and unexpired.
+    async fn use_once(&self, values: &[(String, i64)]) -> Result<Vec<String>, StorageError>;
 }
 
 /// The issuers whose tokens the operator trusts (workload identity
@@ -657,6 +654,8 @@ pub trait Store:
     fn pool_usage(&self) -> PoolUsage;
     /// Credential reads that this backend answers on the calling thread.
     fn instant_reads(&self) -> Option<Arc<dyn InstantCredentialReads>>;
+    /// One-time values that this backend records on the calling thread.
+    fn instant_one_time(&self) -> Option<Arc<dyn InstantOneTimeValues>>;
 }
 
 /// A credential's record read on the calling thread, with no hand-off
@@ -672,6 +671,13 @@ pub trait InstantCredentialReads: Send + Sync {
     /// `ApiKeyStore::api_key_credentials`.
     fn api_key_credentials(&self, id: &ApiKeyId)
         -> Result<Option<ApiKeyCredentials>, StorageError>;
+}
+
+/// `OneTimeValueStore::use_once` on the calling thread, in one commit (see
+/// sqlite_one_time.rs): for each value, whether it was not recorded before;
+/// `None` when this way cannot answer now and the async store is to.
+pub trait InstantOneTimeValues: Send + Sync {
+    fn use_once(&self, values: &[(String, i64)]) -> Option<Vec<bool>>;
 }
 
 /// Connections the pool holds, and how many of them are idle.

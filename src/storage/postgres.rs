@@ -6,7 +6,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::postgres_statistics;
 use super::sql::impl_sql_store;
-use super::{InstantCredentialReads, StorageError};
+use super::{InstantCredentialReads, InstantOneTimeValues, StorageError};
 use crate::metrics::Counters;
 
 pub struct PostgresStore {
@@ -16,6 +16,7 @@ pub struct PostgresStore {
     counters: Arc<Counters>,
     /// None: every read is a round trip anyway.
     instant_reads: Option<Arc<dyn InstantCredentialReads>>,
+    instant_one_time: Option<Arc<dyn InstantOneTimeValues>>,
 }
 
 impl PostgresStore {
@@ -38,6 +39,7 @@ impl PostgresStore {
             one_time_pool,
             counters,
             instant_reads: None,
+            instant_one_time: None,
         })
     }
 

@@ -38,6 +38,12 @@ macro_rules! impl_sql_store {
             ) -> Option<std::sync::Arc<dyn $crate::storage::InstantCredentialReads>> {
                 self.instant_reads.clone()
             }
+
+            fn instant_one_time(
+                &self,
+            ) -> Option<std::sync::Arc<dyn $crate::storage::InstantOneTimeValues>> {
+                self.instant_one_time.clone()
+            }
         }
 
         #[async_trait::async_trait]

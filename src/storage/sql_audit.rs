@@ -16,9 +16,16 @@ macro_rules! impl_audit_store {
                 &self,
                 events: &[$crate::domain::AuditEvent],
             ) -> Result<(), $crate::storage::StorageError> {
+                // A statement for many rows: one for each cost a hand-off
+                // to the connection and back per event (SQLite's sqlx thread).
                 let mut tx = self.pool().begin().await?;
-                for event in events {
-                    $crate::storage::sql_audit::insert_audit_event!(&mut *tx, event)?;
+                for chunk in events.chunks($crate::storage::sql_audit::ROWS_PER_INSERT) {
+                    let sql = $crate::storage::sql_audit::insert_rows(chunk.len());
+                    let mut query = sqlx::query(&sql);
+                    for event in chunk {
+                        query = $crate::storage::sql_audit::bind_audit_event!(query, event);
+                    }
+                    query.execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
                 Ok(())
@@ -77,25 +84,54 @@ pub(super) use impl_audit_store;
 /// Appends `event` through `executor` (a pool or a transaction).
 macro_rules! insert_audit_event {
     ($executor:expr, $event:expr) => {{
-        let event: &$crate::domain::AuditEvent = $event;
-        sqlx::query(
-            "INSERT INTO audit_events (id, org_id, actor, action, target_type, \
-             target_id, occurred_at, source_ip, request_id, changes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(event.id.as_str())
-        .bind(event.org_id.as_ref().map(|o| o.as_str()))
-        .bind(event.actor.as_str())
-        .bind(event.action.as_str())
-        .bind(event.target.as_ref().map(|t| t.kind.as_str()))
-        .bind(event.target.as_ref().map(|t| t.id.as_str()))
-        .bind(event.occurred_at)
-        .bind(event.source_ip.as_deref())
-        .bind(event.request_id.as_str())
-        .bind(serde_json::Value::Object(event.changes.clone()).to_string())
-        .execute($executor)
-        .await
+        let sql = $crate::storage::sql_audit::insert_rows(1);
+        let query = sqlx::query(&sql);
+        $crate::storage::sql_audit::bind_audit_event!(query, $event)
+            .execute($executor)
+            .await
     }};
 }
 
-pub(super) use insert_audit_event;
+/// Binds an event's columns in the order `insert_rows` names them.
+macro_rules! bind_audit_event {
+    ($query:expr, $event:expr) => {{
+        let event: &$crate::domain::AuditEvent = $event;
+        $query
+            .bind(event.id.as_str())
+            .bind(event.org_id.as_ref().map(|o| o.as_str()))
+            .bind(event.actor.as_str())
+            .bind(event.action.as_str())
+            .bind(event.target.as_ref().map(|t| t.kind.as_str()))
+            .bind(event.target.as_ref().map(|t| t.id.as_str()))
+            .bind(event.occurred_at)
+            .bind(event.source_ip.as_deref())
+            .bind(event.request_id.as_str())
+            .bind(serde_json::to_string(&event.changes).expect("a JSON map serialises"))
+    }};
+}
+
+pub(super) use {bind_audit_event, insert_audit_event};
+
+/// Events in one INSERT. sqlx binds SQLite's numbered parameters by
+/// looking each name up in a list, so the cost grows with the square of
+/// the parameters in a statement: at 1,000 the binding took a sixth of a
+/// federated sign-in's CPU (profiled 2026-12-01).
+pub(super) const ROWS_PER_INSERT: usize = 16;
+const COLUMNS: usize = 10;
+
+/// `INSERT INTO audit_events … VALUES (…), …` for `rows` events.
+pub(super) fn insert_rows(rows: usize) -> String {
+    let values = (0..rows)
+        .map(|row| {
+            let params = (1..=COLUMNS)
+                .map(|column| format!("${}", row * COLUMNS + column))
+                .collect::<Vec<_>>();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>();
+    format!(
+        "INSERT INTO audit_events (id, org_id, actor, action, target_type, \
+         target_id, occurred_at, source_ip, request_id, changes) VALUES {}",
+        values.join(", ")
+    )
+}

@@ -7,25 +7,23 @@ macro_rules! impl_one_time_value_store {
             async fn use_once(
                 &self,
                 values: &[(String, i64)],
-                now: i64,
             ) -> Result<Vec<String>, $crate::storage::StorageError> {
                 if values.is_empty() {
                     return Ok(Vec::new());
                 }
                 let rows = (0..values.len())
-                    .map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3))
+                    .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
                     .collect::<Vec<_>>()
                     .join(", ");
-                // A value whose entry has expired but is not purged yet is
-                // taken over, which counts as its first use.
+                // Keyed by expiry and digest: a value past its expiry is
+                // refused before it gets here, so one that is found is a replay.
                 let sql = format!(
-                    "INSERT INTO used_one_time_values (value_digest, expires_at) VALUES {rows} \
-                     ON CONFLICT (value_digest) DO UPDATE SET expires_at = excluded.expires_at \
-                     WHERE used_one_time_values.expires_at <= $1 RETURNING value_digest"
+                    "INSERT INTO used_one_time_values (expires_at, value_digest) VALUES {rows} \
+                     ON CONFLICT (expires_at, value_digest) DO NOTHING RETURNING value_digest"
                 );
-                let mut query = sqlx::query_scalar::<_, String>(&sql).bind(now);
+                let mut query = sqlx::query_scalar::<_, String>(&sql);
                 for (digest, expires_at) in values {
-                    query = query.bind(digest).bind(*expires_at);
+                    query = query.bind(*expires_at).bind(digest);
                 }
                 Ok(query.fetch_all(self.one_time_pool()).await?)
             }

@@ -8,17 +8,19 @@ use sqlx::sqlite::{
 };
 
 use super::sql::impl_sql_store;
+use super::sqlite_one_time::SqliteOneTimeWrites;
 use super::sqlite_reads::SqliteReads;
-use super::{InstantCredentialReads, StorageError};
+use super::{InstantCredentialReads, InstantOneTimeValues, StorageError};
 use crate::metrics::Counters;
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// One-time values' writes: one connection whose commits do not wait
-    /// for the disk.
+    /// One-time values' writes when the instant way cannot take them: one
+    /// connection whose commits do not wait for the disk.
     one_time_pool: SqlitePool,
     counters: Arc<Counters>,
     instant_reads: Option<Arc<dyn InstantCredentialReads>>,
+    instant_one_time: Option<Arc<dyn InstantOneTimeValues>>,
 }
 
 impl SqliteStore {
@@ -49,6 +51,10 @@ impl SqliteStore {
         // waiting for the disk instead would cost every assertion an fsync.
         let instant_reads = SqliteReads::of_file(options.get_filename(), counters.clone())
             .map(|reads| Arc::new(reads) as Arc<dyn InstantCredentialReads>);
+        let instant_one_time = instant_reads.as_ref().map(|_| {
+            let writes = SqliteOneTimeWrites::new(options.get_filename(), counters.clone());
+            Arc::new(writes) as Arc<dyn InstantOneTimeValues>
+        });
         // (A database in memory is one per connection pool: it keeps one.)
         let one_time_pool = match instant_reads {
             Some(_) => {
@@ -65,6 +71,7 @@ impl SqliteStore {
             one_time_pool,
             counters,
             instant_reads,
+            instant_one_time,
         })
     }
 

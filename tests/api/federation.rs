@@ -584,7 +584,59 @@ async fn the_jwt_bearer_grant_takes_a_platform_token(backend: Backend) {
     );
 }
 
+async fn every_sign_in_of_a_busy_workload_is_audited_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let key = ClientKeyPair::es256("k1");
+    let (platform, client) = bound_client(&app, &key).await;
+    // At once: written behind together, more than one statement's rows.
+    const SIGN_INS: usize = 40;
+    let sign_ins = (0..SIGN_INS).map(|i| {
+        let token = key.sign(&platform.claims(&app, SUBJECT));
+        let request = app
+            .http
+            .post(app.url("/oauth/token"))
+            .header("x-request-id", format!("sign-in-{i}"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", ASSERTION_TYPE),
+                ("client_assertion", token.as_str()),
+                ("client_id", client.id.as_str()),
+            ]);
+        async move { request.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(sign_ins).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
+    let path = format!(
+        "/admin/v1/orgs/{}/audit-events?action=client.federated_sign_in&limit=100",
+        client.org_id
+    );
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        let (_, page) = app.admin(Method::GET, &path, ROOT_TOKEN, None).await;
+        events = page["items"].as_array().unwrap().clone();
+        if events.len() >= SIGN_INS {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut request_ids: Vec<&str> = events
+        .iter()
+        .map(|e| e["request_id"].as_str().unwrap())
+        .collect();
+    request_ids.sort_unstable();
+    let mut sent: Vec<String> = (0..SIGN_INS).map(|i| format!("sign-in-{i}")).collect();
+    sent.sort_unstable();
+    assert_eq!(request_ids, sent);
+    for event in &events {
+        assert_eq!(event["target"]["id"], client.id.as_str());
+        assert_eq!(event["changes"]["subject"]["new"], SUBJECT);
+        assert_eq!(event["changes"]["issuer"]["new"], platform.url.as_str());
+    }
+}
+
 on_both_backends!(
+    every_sign_in_of_a_busy_workload_is_audited_once,
     the_jwt_bearer_grant_takes_a_platform_token,
     a_bound_workload_signs_in_and_is_audited,
     each_mismatch_is_refused,

@@ -504,7 +504,87 @@ async fn revocation_takes_an_assertion_too(backend: Backend) {
     assert_eq!(introspected["active"], false);
 }
 
+async fn copies_sent_at_once_get_one_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let replica = app.replica().await;
+    let key = ClientKeyPair::es256("k1");
+    let client = client_with_key(&app, &key).await;
+    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    // Half to each node, all at once: copies meet in one commit on a node
+    // and in the database from both.
+    let copies = (0..24).map(|i| token_with(if i % 2 == 0 { &app } else { &replica }, &assertion));
+    let statuses: Vec<u16> = futures_util::future::join_all(copies)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        23,
+        "{statuses:?}"
+    );
+}
+
+async fn values_used_before_the_upgrade_stay_used(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let key = ClientKeyPair::es256("k1");
+    let client = client_with_key(&app, &key).await;
+    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    assert_eq!(token_with(&app, &assertion).await.0, 200);
+    // The table as migration 20261130000005 made it, holding that value.
+    let old_layout = [
+        "CREATE TABLE used_before AS SELECT value_digest, expires_at FROM used_one_time_values",
+        "DROP TABLE used_one_time_values",
+        "CREATE TABLE used_one_time_values \
+         (value_digest TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)",
+        "CREATE INDEX used_one_time_values_expiry ON used_one_time_values (expires_at)",
+        "INSERT INTO used_one_time_values SELECT value_digest, expires_at FROM used_before",
+        "DROP TABLE used_before",
+        "DELETE FROM _sqlx_migrations WHERE version = 20261201000005",
+    ]
+    .map(str::to_owned);
+    app.db.run_sql(&old_layout).await;
+
+    let upgraded = app.replica().await;
+    let (status, body) = token_with(&upgraded, &assertion).await;
+    assert_eq!(status, 401, "{body}");
+    let fresh = key.assertion(&client.id, &token_endpoint(&app));
+    assert_eq!(token_with(&upgraded, &fresh).await.0, 200);
+    assert_eq!(token_with(&app, &fresh).await.0, 401);
+}
+
+/// While another connection holds SQLite's write lock, an assertion's
+/// record waits for it instead of failing, and is kept.
+#[tokio::test]
+async fn a_record_waits_for_a_held_write_lock_on_sqlite() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let key = ClientKeyPair::es256("k1");
+    let client = client_with_key(&app, &key).await;
+    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    let other = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
+    let mut holder = other.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        sqlx::query("COMMIT").execute(&mut *holder).await.unwrap();
+    };
+    let ((status, body), ()) = tokio::join!(token_with(&app, &assertion), release);
+    assert_eq!(status, 200, "{body}");
+    let replica = app.replica().await;
+    assert_eq!(token_with(&replica, &assertion).await.0, 401);
+}
+
 on_both_backends!(
+    copies_sent_at_once_get_one_token,
+    values_used_before_the_upgrade_stay_used,
     every_allowed_algorithm_gets_a_token,
     each_assertion_check_refuses,
     a_replay_on_another_replica_is_refused,

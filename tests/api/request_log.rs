@@ -471,18 +471,7 @@ async fn entries_of_the_row_layout_survive_the_migration(backend: Backend) {
             at + 1
         ),
     ];
-    for statement in old_layout {
-        match backend {
-            Backend::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
-                sqlx::raw_sql(&statement).execute(&pool).await.unwrap();
-            }
-            Backend::Postgres => {
-                let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
-                sqlx::raw_sql(&statement).execute(&pool).await.unwrap();
-            }
-        }
-    }
+    app.db.run_sql(&old_layout).await;
 
     let upgraded = app.replica().await;
     let listed = upgraded

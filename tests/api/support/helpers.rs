@@ -97,6 +97,20 @@ impl TestDatabase {
         }
     }
 
+    /// Runs `statements` as they are, each on its own, as an operator's
+    /// session would (to set up what an older version left behind).
+    pub async fn run_sql(&self, statements: &[String]) {
+        for statement in statements {
+            if self.pg_name.is_some() {
+                let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+                sqlx::raw_sql(statement).execute(&pool).await.unwrap();
+            } else {
+                let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
+                sqlx::raw_sql(statement).execute(&pool).await.unwrap();
+            }
+        }
+    }
+
     /// Drops the PostgreSQL database now, connections and all.
     pub fn drop_now(&mut self) {
         if let Some(name) = self.pg_name.take() {
