@@ -155,10 +155,11 @@ impl DpopProofs {
     /// `htu` without its query and fragment (RFC 9449 §4.3), compared as
     /// parsed URLs, so `HTTPS://Host:443/oauth/token` matches too.
     fn is_token_endpoint(&self, htu: &str) -> bool {
-        url::Url::parse(htu).is_ok_and(|mut url| {
-            url.set_query(None);
-            url.set_fragment(None);
-            url == self.token_endpoint
-        })
+        htu == self.token_endpoint.as_str()
+            || url::Url::parse(htu).is_ok_and(|mut url| {
+                url.set_query(None);
+                url.set_fragment(None);
+                url == self.token_endpoint
+            })
     }
 }

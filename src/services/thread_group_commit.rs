@@ -6,12 +6,16 @@
 //! more in hand-offs than the insert itself.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use thread_local::ThreadLocal;
 use tokio::sync::oneshot;
 
 use crate::storage::InstantOneTimeValues;
+
+/// How often a leader looks again whether a checkpoint is over.
+const CHECKPOINT_WAIT: Duration = Duration::from_millis(1);
 
 pub struct ThreadGroupCommit {
     commit: Arc<dyn InstantOneTimeValues>,
@@ -50,6 +54,9 @@ impl ThreadGroupCommit {
                 commit: &*self.commit,
             };
             tokio::task::yield_now().await;
+            while self.commit.checkpointing() {
+                tokio::time::sleep(CHECKPOINT_WAIT).await;
+            }
             drop(leader);
         }
         answered.await.ok().flatten()

@@ -678,6 +678,9 @@ pub trait InstantCredentialReads: Send + Sync {
 /// `None` when this way cannot answer now and the async store is to.
 pub trait InstantOneTimeValues: Send + Sync {
     fn use_once(&self, values: &[(String, i64)]) -> Option<Vec<bool>>;
+    /// Whether `use_once` would now wait for maintenance of the database:
+    /// better to wait without holding the thread.
+    fn checkpointing(&self) -> bool;
 }
 
 /// Connections the pool holds, and how many of them are idle.

@@ -232,6 +232,21 @@ pub(super) fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// `rows` rows of `width` placeholders: `($1, $2), ($3, $4), …` on
+/// PostgreSQL, `(?, ?), (?, ?), …` on SQLite, which binds a numbered
+/// parameter by searching every name, so a flush's cost would grow with the
+/// square of its parameters.
+pub(crate) fn value_rows(backend: &str, rows: usize, width: usize) -> String {
+    let row = |first: usize| match backend {
+        "sqlite" => vec!["?"; width].join(", "),
+        _ => placeholders(first, width),
+    };
+    (0..rows)
+        .map(|n| format!("({})", row(n * width + 1)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl ChangeRow {
     /// `None` for a kind written by a newer version; such a row is skipped.
     pub(super) fn into_logged(self) -> Option<super::LoggedChange> {

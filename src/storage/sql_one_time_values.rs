@@ -1,7 +1,7 @@
 //! `OneTimeValueStore` for both backends.
 
 macro_rules! impl_one_time_value_store {
-    ($store:ty) => {
+    ($store:ty, $backend:literal) => {
         #[async_trait::async_trait]
         impl $crate::storage::OneTimeValueStore for $store {
             async fn use_once(
@@ -11,10 +11,7 @@ macro_rules! impl_one_time_value_store {
                 if values.is_empty() {
                     return Ok(Vec::new());
                 }
-                let rows = (0..values.len())
-                    .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                    .collect::<Vec<_>>()
-                    .join(", ");
+                let rows = $crate::storage::rows::value_rows($backend, values.len(), 2);
                 // Keyed by expiry and digest: a value past its expiry is
                 // refused before it gets here, so one that is found is a replay.
                 let sql = format!(

@@ -123,7 +123,7 @@ impl RequestLogWrites for SqlitePool {
             let sql = format!(
                 "INSERT INTO request_log_batches (credential_id, org_id, first_ns, last_ns, \
                  batch_id, entry_count, codes, entries) VALUES {}",
-                super::sql_usage::value_rows("sqlite", chunk.len(), 8)
+                super::rows::value_rows("sqlite", chunk.len(), 8)
             );
             let mut insert = sqlx::query(&sql).persistent(false);
             for batch in chunk {

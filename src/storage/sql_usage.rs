@@ -2,21 +2,6 @@
 
 pub(super) const ROWS_PER_STATEMENT: usize = 64;
 
-/// `rows` rows of `width` placeholders: `($1, $2), ($3, $4), …` on
-/// PostgreSQL, `(?, ?), (?, ?), …` on SQLite, which binds a numbered
-/// parameter by searching every name, so a flush's cost would grow with the
-/// square of its parameters.
-pub(super) fn value_rows(backend: &str, rows: usize, width: usize) -> String {
-    let row = |first: usize| match backend {
-        "sqlite" => vec!["?"; width].join(", "),
-        _ => super::rows::placeholders(first, width),
-    };
-    (0..rows)
-        .map(|n| format!("({})", row(n * width + 1)))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The uses in `chunk` of API keys (`api_keys`) or of clients, summed per
 /// credential: a flush can hold one credential in two minutes, and an
 /// `UPDATE … FROM` whose source has two rows for one target applies only one.
@@ -55,7 +40,7 @@ macro_rules! impl_usage_store {
                          VALUES {} ON CONFLICT (credential_id, minute) DO UPDATE SET \
                          count = usage_minutes.count + excluded.count, \
                          rate_limited_count = usage_minutes.rate_limited_count + excluded.rate_limited_count",
-                        $crate::storage::sql_usage::value_rows($backend, chunk.len(), 4)
+                        $crate::storage::rows::value_rows($backend, chunk.len(), 4)
                     );
                     let mut insert = sqlx::query(&sql);
                     for usage in chunk {
@@ -79,7 +64,7 @@ macro_rules! impl_usage_store {
                              UPDATE {table} SET request_count = request_count + used.n, \
                              last_used_at = CASE WHEN last_used_at IS NULL OR last_used_at < used.at \
                              THEN used.at ELSE last_used_at END FROM used WHERE {table}.id = used.id",
-                            $crate::storage::sql_usage::value_rows($backend, used.len(), 3)
+                            $crate::storage::rows::value_rows($backend, used.len(), 3)
                         );
                         let mut update = sqlx::query(&sql);
                         for (id, count, last_used_at) in used {

@@ -2,13 +2,19 @@
 //! record went from the request's thread to a batching task, to the
 //! connection's own thread and back, and those hand-offs cost more than the
 //! insert: a quarter of a private_key_jwt or DPoP issuance (2026-12-01).
-//! Here one writer connection of the same WAL database inserts the value at
-//! once. It never waits for SQLite's write lock: while another connection
-//! holds it, the async store records the value instead. It leaves
-//! checkpoints, which wait for the disk, to a thread of their own.
+//! Here one writer connection of the same WAL database inserts the values
+//! at once. It never waits for SQLite's write lock: while another
+//! connection holds it, the async store records the values instead.
+//!
+//! Checkpoints, which wait for the disk, run on a thread of their own, on
+//! the writer's connection while no commit is made: a checkpoint that
+//! commits keep overtaking never catches up, and then the WAL is never
+//! started again and grows for as long as the load lasts (to 212 MB over
+//! 100,000 DPoP issuances, against 70 MB over 300,000 this way). Meanwhile
+//! requests wait for it without holding their thread (`checkpointing`).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 
@@ -24,32 +30,50 @@ const INSERT: &str = "INSERT INTO used_one_time_values (expires_at, value_digest
 const CHECKPOINT_EVERY: u64 = 1000;
 
 pub struct SqliteOneTimeWrites {
-    path: PathBuf,
-    writer: Mutex<Option<Connection>>,
+    writer: Arc<Writer>,
     commits: AtomicU64,
     checkpoints: SyncSender<()>,
     counters: Arc<Counters>,
+}
+
+struct Writer {
+    path: PathBuf,
+    connection: Mutex<Option<Connection>>,
+    checkpointing: AtomicBool,
 }
 
 impl SqliteOneTimeWrites {
     /// For the database file at `path` (see `SqliteReads::of_file` for
     /// which paths are files).
     pub fn new(path: &Path, counters: Arc<Counters>) -> Self {
+        let writer = Arc::new(Writer {
+            path: path.to_owned(),
+            connection: Mutex::new(None),
+            checkpointing: AtomicBool::new(false),
+        });
         let (checkpoints, wanted) = mpsc::sync_channel(1);
-        let checkpointer = path.to_owned();
+        let checkpointer = writer.clone();
         std::thread::Builder::new()
             .name("keyward-checkpoint".into())
             .spawn(move || checkpoint_when_asked(&checkpointer, wanted))
             .expect("a thread starts");
         Self {
-            path: path.to_owned(),
-            writer: Mutex::new(None),
+            writer,
             commits: AtomicU64::new(0),
             checkpoints,
             counters,
         }
     }
 
+    fn committed(&self) {
+        if self.commits.fetch_add(1, Ordering::Relaxed) % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
+            // One already asked for and not yet done is enough.
+            let _ = self.checkpoints.try_send(());
+        }
+    }
+}
+
+impl Writer {
     fn open(&self) -> rusqlite::Result<Connection> {
         let connection = Connection::open_with_flags(
             &self.path,
@@ -63,10 +87,21 @@ impl SqliteOneTimeWrites {
         Ok(connection)
     }
 
-    fn committed(&self) {
-        if self.commits.fetch_add(1, Ordering::Relaxed) % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 {
-            // One already asked for and not yet done is enough.
-            let _ = self.checkpoints.try_send(());
+    /// Runs `work` on the connection, opened when there is none; an error
+    /// other than a busy database closes it, to be opened again next time.
+    fn with<T>(&self, work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Option<T> {
+        let mut connection = self.connection.lock();
+        if connection.is_none() {
+            *connection = self.open().ok();
+        }
+        match work(connection.as_mut()?) {
+            Ok(done) => Some(done),
+            Err(err) => {
+                if err.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) {
+                    *connection = None;
+                }
+                None
+            }
         }
     }
 }
@@ -74,23 +109,15 @@ impl SqliteOneTimeWrites {
 impl InstantOneTimeValues for SqliteOneTimeWrites {
     fn use_once(&self, values: &[(String, i64)]) -> Option<Vec<bool>> {
         Counters::bump(&self.counters.sql_queries);
-        let mut writer = self.writer.lock();
-        if writer.is_none() {
-            *writer = self.open().ok();
-        }
-        match insert_all(writer.as_mut()?, values) {
-            Ok(fresh) => {
-                self.committed();
-                Some(fresh)
-            }
-            Err(err) => {
-                if err.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) {
-                    // Opened again for the next values.
-                    *writer = None;
-                }
-                None
-            }
-        }
+        let fresh = self
+            .writer
+            .with(|connection| insert_all(connection, values))?;
+        self.committed();
+        Some(fresh)
+    }
+
+    fn checkpointing(&self) -> bool {
+        self.writer.checkpointing.load(Ordering::Relaxed)
     }
 }
 
@@ -112,18 +139,15 @@ fn insert_all(
     Ok(fresh)
 }
 
-fn checkpoint_when_asked(path: &Path, wanted: Receiver<()>) {
-    let mut connection = None;
+fn checkpoint_when_asked(writer: &Writer, wanted: Receiver<()>) {
     while wanted.recv().is_ok() {
-        if connection.is_none() {
-            connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE).ok();
-        }
-        let done = connection
-            .as_ref()
-            .map(|c| c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())));
-        if let Some(Err(err)) = done {
-            tracing::warn!(error = %err, "the checkpoint of the SQLite WAL failed; retried later");
-            connection = None;
+        writer.checkpointing.store(true, Ordering::Relaxed);
+        let done = writer.with(|connection| {
+            connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        });
+        writer.checkpointing.store(false, Ordering::Relaxed);
+        if done.is_none() {
+            tracing::warn!("the checkpoint of the SQLite WAL failed; tried again later");
         }
     }
 }
