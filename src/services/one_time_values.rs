@@ -3,10 +3,10 @@
 //! repeat at once and keeps two concurrent repeats apart; the shared record,
 //! Redis when it is configured (else the database, in batches), refuses a
 //! repeat that went to another replica. On SQLite without Redis the
-//! database's record, made on the request's thread, does both. While Redis is unreachable the
-//! database takes its place, so a value first used just before an outage
-//! and repeated during it on another replica is the one repeat that can
-//! pass.
+//! database's record, made on the request's thread, does both. While Redis
+//! is unreachable the database takes its place, so a value first used just
+//! before an outage and repeated during it on another replica is the one
+//! repeat that can pass.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -100,7 +100,7 @@ macro_rules! insert_audit_event {
     }};
 }
 
-/// Binds an event's columns in the order `insert_rows` names them.
+/// Binds an event's columns in the order `insert_sql` names them.
 macro_rules! bind_audit_event {
     ($query:expr, $event:expr) => {{
         let event: &$crate::domain::AuditEvent = $event;
@@ -114,7 +114,7 @@ macro_rules! bind_audit_event {
             .bind(event.occurred_at)
             .bind(event.source_ip.as_deref())
             .bind(event.request_id.as_str())
-            .bind(serde_json::to_string(&event.changes).expect("a JSON map serialises"))
+            .bind(serde_json::Value::Object(event.changes.clone()).to_string())
     }};
 }
 
