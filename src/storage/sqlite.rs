@@ -45,26 +45,26 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options.clone())
             .await?;
+        let instant_reads = SqliteReads::of_file(options.get_filename(), counters.clone())
+            .map(|reads| Arc::new(reads) as Arc<dyn InstantCredentialReads>);
+        let is_file = instant_reads.is_some();
+        let instant_one_time = is_file.then(|| {
+            let writes = SqliteOneTimeWrites::new(options.get_filename(), counters.clone());
+            Arc::new(writes) as Arc<dyn InstantOneTimeValues>
+        });
         // NORMAL in WAL mode: a commit is safe from a crash of the process,
         // and one lost to a crash of the machine is a used jti that could be
         // used once more while its assertion lives (at most 6 minutes);
         // waiting for the disk instead would cost every assertion an fsync.
-        let instant_reads = SqliteReads::of_file(options.get_filename(), counters.clone())
-            .map(|reads| Arc::new(reads) as Arc<dyn InstantCredentialReads>);
-        let instant_one_time = instant_reads.as_ref().map(|_| {
-            let writes = SqliteOneTimeWrites::new(options.get_filename(), counters.clone());
-            Arc::new(writes) as Arc<dyn InstantOneTimeValues>
-        });
         // (A database in memory is one per connection pool: it keeps one.)
-        let one_time_pool = match instant_reads {
-            Some(_) => {
-                SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(5))
-                    .connect_with(options.clone().synchronous(SqliteSynchronous::Normal))
-                    .await?
-            }
-            None => pool.clone(),
+        let one_time_pool = if is_file {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_with(options.clone().synchronous(SqliteSynchronous::Normal))
+                .await?
+        } else {
+            pool.clone()
         };
         Ok(Self {
             pool,

@@ -39,6 +39,14 @@ async fn client_with_key(app: &TestApp, key: &ClientKeyPair) -> TestClient {
     client
 }
 
+/// A client with an ES256 key, and a first assertion of it.
+async fn client_with_assertion(app: &TestApp) -> (ClientKeyPair, TestClient, String) {
+    let key = ClientKeyPair::es256("k1");
+    let client = client_with_key(app, &key).await;
+    let assertion = key.assertion(&client.id, &token_endpoint(app));
+    (key, client, assertion)
+}
+
 async fn token_with_assertion(app: &TestApp, form: &[(&str, &str)]) -> (u16, Value) {
     let response = app
         .http
@@ -268,9 +276,7 @@ fn base64_url(bytes: &[u8]) -> String {
 async fn a_replay_on_another_replica_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let replica = app.replica().await;
-    let key = ClientKeyPair::es256("k1");
-    let client = client_with_key(&app, &key).await;
-    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    let (key, client, assertion) = client_with_assertion(&app).await;
     assert_eq!(token_with(&app, &assertion).await.0, 200);
     let (status, body) = token_with(&replica, &assertion).await;
     assert_eq!(status, 401, "{body}");
@@ -507,9 +513,7 @@ async fn revocation_takes_an_assertion_too(backend: Backend) {
 async fn copies_sent_at_once_get_one_token(backend: Backend) {
     let app = spawn_app(backend).await;
     let replica = app.replica().await;
-    let key = ClientKeyPair::es256("k1");
-    let client = client_with_key(&app, &key).await;
-    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    let (_, _, assertion) = client_with_assertion(&app).await;
     // Half to each node, all at once: copies meet in one commit on a node
     // and in the database from both.
     let copies = (0..24).map(|i| token_with(if i % 2 == 0 { &app } else { &replica }, &assertion));
@@ -532,9 +536,7 @@ async fn copies_sent_at_once_get_one_token(backend: Backend) {
 
 async fn values_used_before_the_upgrade_stay_used(backend: Backend) {
     let app = spawn_app(backend).await;
-    let key = ClientKeyPair::es256("k1");
-    let client = client_with_key(&app, &key).await;
-    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    let (key, client, assertion) = client_with_assertion(&app).await;
     assert_eq!(token_with(&app, &assertion).await.0, 200);
     // The table as migration 20261130000005 made it, holding that value.
     let old_layout = [
@@ -563,9 +565,7 @@ async fn values_used_before_the_upgrade_stay_used(backend: Backend) {
 #[tokio::test]
 async fn a_record_waits_for_a_held_write_lock_on_sqlite() {
     let app = spawn_app(Backend::Sqlite).await;
-    let key = ClientKeyPair::es256("k1");
-    let client = client_with_key(&app, &key).await;
-    let assertion = key.assertion(&client.id, &token_endpoint(&app));
+    let (_, _, assertion) = client_with_assertion(&app).await;
     let other = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
     let mut holder = other.acquire().await.unwrap();
     sqlx::query("BEGIN IMMEDIATE")
