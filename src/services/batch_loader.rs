@@ -82,12 +82,14 @@ where
         let read = Arc::new(read);
         let slots = Arc::new(Semaphore::new(batching.in_flight));
         tokio::spawn(async move {
-            let mut next_start = Instant::now();
+            let mut paced_until: Option<Instant> = None;
             while let Some(first) = waiting.recv().await {
                 let Ok(slot) = slots.clone().acquire_owned().await else {
                     return;
                 };
-                tokio::time::sleep_until(next_start).await;
+                if let Some(until) = paced_until.take() {
+                    tokio::time::sleep_until(until).await;
+                }
                 // Whatever arrived while every slot was busy goes along.
                 let mut batch = vec![first];
                 while batch.len() < MAX_BATCH {
@@ -96,9 +98,9 @@ where
                         Err(_) => break,
                     }
                 }
-                next_start = Instant::now();
-                if batch.len() < MAX_BATCH {
-                    next_start += batching.pace;
+                // Unpaced loaders (reads) never touch the timer.
+                if !batching.pace.is_zero() && batch.len() < MAX_BATCH {
+                    paced_until = Some(Instant::now() + batching.pace);
                 }
                 let read = read.clone();
                 tokio::spawn(async move {
