@@ -6,6 +6,7 @@ mod error;
 mod postgres;
 mod postgres_statistics;
 mod rows;
+mod sole_connection;
 mod sql;
 mod sql_api_keys;
 mod sql_audit;

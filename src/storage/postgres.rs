@@ -2,9 +2,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, Postgres};
+use sqlx::query::QueryScalar;
 
 use super::postgres_statistics;
+use super::sole_connection::SoleConnection;
 use super::sql::impl_sql_store;
 use super::{InstantCredentialReads, InstantOneTimeValues, StorageError};
 use crate::metrics::Counters;
@@ -12,7 +14,7 @@ use crate::metrics::Counters;
 pub struct PostgresStore {
     pool: PgPool,
     /// One-time values' writes: commits that do not wait for the WAL flush.
-    one_time_pool: PgPool,
+    one_time: SoleConnection,
     counters: Arc<Counters>,
     /// None: every read is a round trip anyway.
     instant_reads: Option<Arc<dyn InstantCredentialReads>>,
@@ -30,13 +32,10 @@ impl PostgresStore {
         // A used jti lost to a crash of the database machine could be used
         // once more while its assertion lives (at most 6 minutes); waiting
         // for the flush instead would cost every assertion a disk write.
-        let one_time_pool = PgPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy_with(options.options([("synchronous_commit", "off")]));
+        let one_time = SoleConnection::new(options.options([("synchronous_commit", "off")]));
         Ok(Self {
             pool,
-            one_time_pool,
+            one_time,
             counters,
             instant_reads: None,
             instant_one_time: None,
@@ -54,10 +53,13 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// Writes of one-time values (see `one_time_pool`).
-    fn one_time_pool(&self) -> &PgPool {
+    /// Writes of one-time values (see `one_time`).
+    async fn fetch_one_time<'q>(
+        &self,
+        query: impl Fn() -> QueryScalar<'q, Postgres, String, PgArguments>,
+    ) -> Result<Vec<String>, sqlx::Error> {
         Counters::bump(&self.counters.sql_queries);
-        &self.one_time_pool
+        self.one_time.fetch_all(query).await
     }
 
     /// Background work (the change-log poller, purges): counted apart, so

@@ -18,11 +18,14 @@ macro_rules! impl_one_time_value_store {
                     "INSERT INTO used_one_time_values (expires_at, value_digest) VALUES {rows} \
                      ON CONFLICT (expires_at, value_digest) DO NOTHING RETURNING value_digest"
                 );
-                let mut query = sqlx::query_scalar::<_, String>(&sql);
-                for (digest, expires_at) in values {
-                    query = query.bind(*expires_at).bind(digest);
-                }
-                Ok(query.fetch_all(self.one_time_pool()).await?)
+                let query = || {
+                    let mut query = sqlx::query_scalar(&sql);
+                    for (digest, expires_at) in values {
+                        query = query.bind(*expires_at).bind(digest);
+                    }
+                    query
+                };
+                Ok(self.fetch_one_time(query).await?)
             }
         }
     };

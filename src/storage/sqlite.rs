@@ -3,8 +3,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::query::QueryScalar;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    Sqlite, SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteSynchronous,
 };
 
 use super::sql::impl_sql_store;
@@ -87,9 +89,12 @@ impl SqliteStore {
     }
 
     /// Writes of one-time values (see `one_time_pool`).
-    fn one_time_pool(&self) -> &SqlitePool {
+    async fn fetch_one_time<'q>(
+        &self,
+        query: impl Fn() -> QueryScalar<'q, Sqlite, String, SqliteArguments<'q>>,
+    ) -> Result<Vec<String>, sqlx::Error> {
         Counters::bump(&self.counters.sql_queries);
-        &self.one_time_pool
+        query().fetch_all(&self.one_time_pool).await
     }
 
     /// Background work (the change-log poller, purges): counted apart, so

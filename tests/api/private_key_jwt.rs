@@ -582,6 +582,27 @@ async fn a_record_waits_for_a_held_write_lock_on_sqlite() {
     assert_eq!(token_with(&replica, &assertion).await.0, 401);
 }
 
+/// PostgreSQL closes the node's connections (a restart, or an idle timeout
+/// of something in between): the next record opens a new connection instead
+/// of failing the request, and a value used before stays used.
+#[tokio::test]
+async fn a_record_outlives_its_closed_connection_on_postgres() {
+    let app = spawn_app(Backend::Postgres).await;
+    let (key, client, assertion) = client_with_assertion(&app).await;
+    assert_eq!(token_with(&app, &assertion).await.0, 200);
+    let close_the_nodes_connections = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    app.db
+        .run_sql(&[close_the_nodes_connections.to_owned()])
+        .await;
+    let fresh = key.assertion(&client.id, &token_endpoint(&app));
+    let (status, body) = token_with(&app, &fresh).await;
+    assert_eq!(status, 200, "{body}");
+    let replica = app.replica().await;
+    assert_eq!(token_with(&replica, &assertion).await.0, 401);
+    assert_eq!(token_with(&replica, &fresh).await.0, 401);
+}
+
 on_both_backends!(
     copies_sent_at_once_get_one_token,
     values_used_before_the_upgrade_stay_used,
