@@ -47,6 +47,11 @@ impl From<sqlx::Error> for StorageError {
                 _ if db.code().is_some_and(|code| server_unavailable(&code)) => {
                     StorageError::Unavailable(err)
                 }
+                _ if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+                    && db.code().is_some_and(|code| sqlite_locked(&code)) =>
+                {
+                    StorageError::Unavailable(err)
+                }
                 _ => StorageError::Database(err),
             },
             sqlx::Error::Io(_)
@@ -65,4 +70,11 @@ impl From<sqlx::Error> for StorageError {
 /// (shut down, crashed, cannot connect now).
 fn server_unavailable(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03")
+}
+
+/// SQLite's SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended
+/// codes: a lock held past the busy timeout, which a retry may get.
+fn sqlite_locked(code: &str) -> bool {
+    code.parse::<i32>()
+        .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
 }

@@ -23,6 +23,7 @@ mod sql_trusted_issuers;
 mod sql_usage;
 mod sqlite;
 mod sqlite_one_time;
+mod sqlite_one_time_file;
 mod sqlite_reads;
 
 use std::sync::Arc;

@@ -47,6 +47,11 @@ impl PostgresStore {
         Ok(postgres_statistics::analyze_stale(&self.pool).await?)
     }
 
+    /// Nothing beyond the migrations.
+    async fn after_migrations(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// Every query goes through here, so the counter sees every round trip.
     fn pool(&self) -> &PgPool {
         Counters::bump(&self.counters.sql_queries);
@@ -60,6 +65,11 @@ impl PostgresStore {
     ) -> Result<Vec<String>, sqlx::Error> {
         Counters::bump(&self.counters.sql_queries);
         self.one_time.fetch_all(query).await
+    }
+
+    /// The purge of used one-time values: in the database itself.
+    fn one_time_background_pool(&self) -> &PgPool {
+        self.background_pool()
     }
 
     /// Background work (the change-log poller, purges): counted apart, so

@@ -14,7 +14,7 @@ macro_rules! impl_sql_store {
 
             async fn migrate(&self) -> Result<(), $crate::storage::StorageError> {
                 sqlx::migrate!($migrations).run(&self.pool).await?;
-                Ok(())
+                <$store>::after_migrations(self).await
             }
 
             async fn warm_up(&self) -> Result<(), $crate::storage::StorageError> {

@@ -109,7 +109,7 @@ macro_rules! impl_change_stores {
                     .await?;
                 sqlx::query("DELETE FROM used_one_time_values WHERE expires_at <= $1")
                     .bind(now)
-                    .execute(self.background_pool())
+                    .execute(self.one_time_background_pool())
                     .await?;
                 sqlx::query("DELETE FROM change_log WHERE occurred_at < $1")
                     .bind(log_before)

@@ -2,9 +2,10 @@
 //! record went from the request's thread to a batching task, to the
 //! connection's own thread and back, and those hand-offs cost more than the
 //! insert: a quarter of a private_key_jwt or DPoP issuance (2026-12-01).
-//! Here one writer connection of the same WAL database inserts the values
-//! at once. It never waits for SQLite's write lock: while another
-//! connection holds it, the async store records the values instead.
+//! Here one writer connection of the used values' own WAL file (see
+//! `sqlite_one_time_file`) inserts the values at once. It never waits for
+//! SQLite's write lock: while another connection holds it, the async store
+//! records the values instead.
 //!
 //! Checkpoints, which wait for the disk, run on a thread of their own: most
 //! of the frames while commits go on, then the few committed meanwhile on

@@ -560,13 +560,20 @@ async fn values_used_before_the_upgrade_stay_used(backend: Backend) {
     assert_eq!(token_with(&app, &fresh).await.0, 401);
 }
 
-/// While another connection holds SQLite's write lock, an assertion's
-/// record waits for it instead of failing, and is kept.
+/// The file of used one-time values beside a test's SQLite database.
+fn one_time_file_url(app: &TestApp) -> String {
+    app.db.url.replace("keyward.db", "keyward.once.db")
+}
+
+/// While another connection holds the write lock of the used values' file,
+/// an assertion's record waits for it instead of failing, and is kept.
 #[tokio::test]
 async fn a_record_waits_for_a_held_write_lock_on_sqlite() {
     let app = spawn_app(Backend::Sqlite).await;
     let (_, _, assertion) = client_with_assertion(&app).await;
-    let other = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
+    let other = sqlx::SqlitePool::connect(&one_time_file_url(&app))
+        .await
+        .unwrap();
     let mut holder = other.acquire().await.unwrap();
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut *holder)
@@ -578,6 +585,50 @@ async fn a_record_waits_for_a_held_write_lock_on_sqlite() {
     };
     let ((status, body), ()) = tokio::join!(token_with(&app, &assertion), release);
     assert_eq!(status, 200, "{body}");
+    let replica = app.replica().await;
+    assert_eq!(token_with(&replica, &assertion).await.0, 401);
+}
+
+/// A lock on the used values' file held past SQLite's busy timeout (5 s)
+/// answers 503 `temporarily_unavailable`, which a client may retry, and the
+/// value stays unused.
+#[tokio::test]
+async fn a_record_held_past_the_busy_timeout_is_temporarily_unavailable_on_sqlite() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (_, _, assertion) = client_with_assertion(&app).await;
+    let other = sqlx::SqlitePool::connect(&one_time_file_url(&app))
+        .await
+        .unwrap();
+    let mut holder = other.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let (status, body) = token_with(&app, &assertion).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{body}"
+    );
+    sqlx::query("COMMIT").execute(&mut *holder).await.unwrap();
+    assert_eq!(token_with(&app, &assertion).await.0, 200);
+}
+
+/// A write that holds the main database file's lock (such as a usage flush)
+/// does not hold up an assertion's record, which has a file of its own.
+#[tokio::test]
+async fn a_record_does_not_wait_for_the_main_files_write_lock_on_sqlite() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (_, _, assertion) = client_with_assertion(&app).await;
+    let other = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
+    let mut holder = other.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let (status, body) = token_with(&app, &assertion).await;
+    assert_eq!(status, 200, "{body}");
+    sqlx::query("COMMIT").execute(&mut *holder).await.unwrap();
     let replica = app.replica().await;
     assert_eq!(token_with(&replica, &assertion).await.0, 401);
 }
