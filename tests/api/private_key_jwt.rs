@@ -565,20 +565,25 @@ fn one_time_file_url(app: &TestApp) -> String {
     app.db.url.replace("keyward.db", "keyward.once.db")
 }
 
+/// Another connection that holds the write lock of the SQLite file at `url`
+/// until it commits.
+async fn hold_write_lock(url: &str) -> sqlx::pool::PoolConnection<sqlx::Sqlite> {
+    let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    let mut holder = pool.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    holder
+}
+
 /// While another connection holds the write lock of the used values' file,
 /// an assertion's record waits for it instead of failing, and is kept.
 #[tokio::test]
 async fn a_record_waits_for_a_held_write_lock_on_sqlite() {
     let app = spawn_app(Backend::Sqlite).await;
     let (_, _, assertion) = client_with_assertion(&app).await;
-    let other = sqlx::SqlitePool::connect(&one_time_file_url(&app))
-        .await
-        .unwrap();
-    let mut holder = other.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *holder)
-        .await
-        .unwrap();
+    let mut holder = hold_write_lock(&one_time_file_url(&app)).await;
     let release = async {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         sqlx::query("COMMIT").execute(&mut *holder).await.unwrap();
@@ -596,14 +601,7 @@ async fn a_record_waits_for_a_held_write_lock_on_sqlite() {
 async fn a_record_held_past_the_busy_timeout_is_temporarily_unavailable_on_sqlite() {
     let app = spawn_app(Backend::Sqlite).await;
     let (_, _, assertion) = client_with_assertion(&app).await;
-    let other = sqlx::SqlitePool::connect(&one_time_file_url(&app))
-        .await
-        .unwrap();
-    let mut holder = other.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *holder)
-        .await
-        .unwrap();
+    let mut holder = hold_write_lock(&one_time_file_url(&app)).await;
     let (status, body) = token_with(&app, &assertion).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -620,12 +618,7 @@ async fn a_record_held_past_the_busy_timeout_is_temporarily_unavailable_on_sqlit
 async fn a_record_does_not_wait_for_the_main_files_write_lock_on_sqlite() {
     let app = spawn_app(Backend::Sqlite).await;
     let (_, _, assertion) = client_with_assertion(&app).await;
-    let other = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
-    let mut holder = other.acquire().await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut *holder)
-        .await
-        .unwrap();
+    let mut holder = hold_write_lock(&app.db.url).await;
     let (status, body) = token_with(&app, &assertion).await;
     assert_eq!(status, 200, "{body}");
     sqlx::query("COMMIT").execute(&mut *holder).await.unwrap();
