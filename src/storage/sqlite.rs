@@ -18,8 +18,9 @@ use crate::metrics::Counters;
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// One-time values' writes when the instant way cannot take them: one
-    /// connection whose commits do not wait for the disk.
+    /// The used values' file (`sqlite_one_time_file`; in memory, the
+    /// database itself): writes when the instant way cannot take them, on
+    /// one connection whose commits do not wait for the disk, and the purge.
     one_time_pool: SqlitePool,
     /// The database file, when it is one (not in memory).
     file: Option<PathBuf>,

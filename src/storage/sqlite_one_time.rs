@@ -47,8 +47,8 @@ struct Writer {
 }
 
 impl SqliteOneTimeWrites {
-    /// For the database file at `path` (see `SqliteReads::of_file` for
-    /// which paths are files).
+    /// For the used values' file at `path`, which the store has created
+    /// with its table (`sqlite_one_time_file`).
     pub fn new(path: &Path, counters: Arc<Counters>) -> Self {
         let writer = Arc::new(Writer {
             path: path.to_owned(),
