@@ -236,6 +236,14 @@ async fn each_proof_check_refuses(backend: Backend) {
         (status, body["error"].as_str()),
         (401, Some("invalid_client"))
     );
+    // So is a bad one: the proof is checked only once the client is known,
+    // so a stranger's proof costs no signature check.
+    let (status, body) =
+        token_with_proof(&app, &stranger, &key.sign_with(&foreign_key, &claims)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
 }
 
 async fn a_replay_on_another_replica_is_refused(backend: Backend) {

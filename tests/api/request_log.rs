@@ -142,13 +142,25 @@ async fn introspection_and_tokens_are_recorded(backend: Backend) {
         )
         .await;
     assert_eq!(refused.status(), 400);
+    // A known client's refused DPoP proof is on record too.
+    let bad_proof = app
+        .http
+        .post(app.url("/oauth/token"))
+        .basic_auth(&client.id, Some(&client.secret))
+        .header("DPoP", "not-a-proof")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_proof.status(), 400);
     let path = format!(
         "/admin/v1/orgs/{}/clients/{}/requests",
         client.org_id, client.id
     );
-    let items = written(&app, &path, 2).await;
-    assert_eq!(items[0]["code"], "invalid_scope");
-    assert_eq!(items[1]["code"], "ISSUED");
+    let items = written(&app, &path, 3).await;
+    assert_eq!(items[0]["code"], "invalid_dpop_proof");
+    assert_eq!(items[1]["code"], "invalid_scope");
+    assert_eq!(items[2]["code"], "ISSUED");
     for item in &items {
         assert_eq!(item["endpoint"], "token");
         assert_eq!(item["resource_server"], Value::Null);
