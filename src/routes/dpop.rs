@@ -4,17 +4,17 @@
 use actix_web::HttpRequest;
 
 use crate::error::{OAuthError, OAuthErrorCode};
-use crate::services::dpop::{CheckedProof, DpopProofs, DpopRefusal};
+use crate::services::dpop::{DpopProofs, DpopRefusal, UnverifiedProof};
 
 const DPOP: &str = "DPoP";
 
-/// The request's proof, checked but not yet recorded as used; `None`
-/// without a `DPoP` header.
-pub fn checked_proof(
-    req: &HttpRequest,
+/// The request's proof, checked but for its signature and not yet
+/// recorded as used; `None` without a `DPoP` header.
+pub fn checked_proof<'a>(
+    req: &'a HttpRequest,
     proofs: &DpopProofs,
     now: i64,
-) -> Result<Option<CheckedProof>, OAuthError> {
+) -> Result<Option<UnverifiedProof<'a>>, OAuthError> {
     let mut headers = req.headers().get_all(DPOP);
     let Some(first) = headers.next() else {
         return Ok(None);

@@ -15,7 +15,7 @@ use super::token_request::parse_token_request;
 use crate::domain::TrustedProxies;
 use crate::error::{OAuthError, OAuthErrorCode, DPOP_NONCE};
 use crate::services::audit_writer::AuditWriter;
-use crate::services::dpop::{DpopProofs, DpopRefusal};
+use crate::services::dpop::{DpopProofs, DpopRefusal, UnverifiedProof};
 use crate::services::metering::Metering;
 use crate::services::rate_limit::Decision;
 use crate::services::request_records::{Request, RequestRecorder};
@@ -60,6 +60,7 @@ pub async fn issue_token(
     let presented = parse_token_request(content_type, authorization, &body)?;
 
     let now = clock.unix();
+    let dpop = dpop::checked_proof(&req, &proofs, now)?;
     let client_ip = request_client_ip(&req, &proxies);
     let authenticated = authenticator
         .authenticate_proof(presented.proof.as_proof(), client_ip, now)
@@ -76,9 +77,9 @@ pub async fn issue_token(
     // The client is known from here on: what becomes of its request is on record.
     let outcome = grant(
         Grant {
-            req: &req,
             client: &client,
             request: &presented.request,
+            dpop,
             client_ip,
             now,
         },
@@ -103,16 +104,16 @@ pub async fn issue_token(
 
 /// A token request whose client has authenticated.
 struct Grant<'a> {
-    req: &'a HttpRequest,
     client: &'a AuthenticatedClient,
     request: &'a TokenRequest,
+    dpop: Option<UnverifiedProof<'a>>,
     client_ip: Option<IpAddr>,
     now: i64,
 }
 
-/// The client's DPoP proof, its rate, the proof's first use and the token
-/// itself. The proof is checked only now: a caller who cannot authenticate
-/// costs no signature check by sending one.
+/// The DPoP proof's signature, the client's rate, the proof's first use
+/// and the token itself. The signature is checked only now: a caller who
+/// cannot authenticate costs no signature check by sending a proof.
 async fn grant(
     grant: Grant<'_>,
     metering: &Metering,
@@ -120,13 +121,16 @@ async fn grant(
     issuer: &TokenIssuer,
 ) -> Result<HttpResponse, OAuthError> {
     let Grant {
-        req,
         client,
         request,
+        dpop,
         client_ip,
         now,
     } = grant;
-    let dpop = dpop::checked_proof(req, proofs, now)?;
+    let dpop = dpop
+        .map(UnverifiedProof::verify)
+        .transpose()
+        .map_err(|refusal| dpop::refused(refusal, proofs, now))?;
     if dpop.is_none() && client.credentials.client.dpop_bound_access_tokens {
         return Err(dpop::refused(DpopRefusal::Required, proofs, now));
     }

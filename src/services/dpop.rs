@@ -63,6 +63,26 @@ pub enum DpopRefusal {
     Required,
 }
 
+/// A proof whose form, key, request, time and nonce checked out; its
+/// signature is checked by `verify` once the client has authenticated, so
+/// a stranger's proof costs no signature check, and a proof refused for
+/// its nonce leaves the client's assertion unused for the retry.
+#[derive(Debug)]
+pub struct UnverifiedProof<'a> {
+    jws: ForeignJws<'a>,
+    key: PublicJwk,
+    checked: CheckedProof,
+}
+
+impl UnverifiedProof<'_> {
+    pub fn verify(self) -> Result<CheckedProof, DpopRefusal> {
+        match self.jws.verify(&self.key) {
+            true => Ok(self.checked),
+            false => Err(DpopRefusal::BadSignature),
+        }
+    }
+}
+
 /// A proof that checked out, not yet recorded as used.
 #[derive(Debug)]
 pub struct CheckedProof {
@@ -96,9 +116,9 @@ impl DpopProofs {
         self.nonces.as_ref().map(|n| n.current(now))
     }
 
-    /// Everything about a proof that needs no record: its form, key,
-    /// signature, request, time and nonce.
-    pub fn check(&self, proof: &str, now: i64) -> Result<CheckedProof, DpopRefusal> {
+    /// Everything about a proof that needs neither its signature nor a
+    /// record: its form, key, request, time and nonce.
+    pub fn check<'a>(&self, proof: &'a str, now: i64) -> Result<UnverifiedProof<'a>, DpopRefusal> {
         let jws = ForeignJws::parse(proof).map_err(DpopRefusal::Malformed)?;
         let typed = jws.header.typ.as_deref();
         if !typed.is_some_and(|typ| typ.eq_ignore_ascii_case(PROOF_TYPE)) {
@@ -110,7 +130,7 @@ impl DpopProofs {
             .as_ref()
             .ok_or_else(|| DpopRefusal::BadKey("there is none".into()))?;
         let key = PublicJwk::from_json(jwk).map_err(|e| DpopRefusal::BadKey(e.to_string()))?;
-        if !jws.verify(&key) {
+        if !key.accepts(jws.alg) {
             return Err(DpopRefusal::BadSignature);
         }
         let claims: ProofClaims = jws.claims().map_err(DpopRefusal::Malformed)?;
@@ -136,11 +156,12 @@ impl DpopProofs {
                 return Err(DpopRefusal::NonceRequired);
             }
         }
-        Ok(CheckedProof {
+        let checked = CheckedProof {
             jkt: key.thumbprint().to_owned(),
             jti,
             remember_until: iat + MAX_AGE_SECONDS + 1,
-        })
+        };
+        Ok(UnverifiedProof { jws, key, checked })
     }
 
     /// Records the proof's `jti` for its key, on every replica: whether

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::on_both_backends;
 use crate::shared_limits::redis_turn;
-use crate::support::client_keys::{dpop_claims, ClientKeyPair};
+use crate::support::client_keys::{dpop_claims, ClientKeyPair, ASSERTION_TYPE};
 use crate::support::helpers::{
     spawn_app, spawn_app_with, status_and_json, Backend, TestApp, TestClient, API, ROOT_TOKEN,
 };
@@ -302,6 +302,38 @@ async fn a_required_nonce_is_handed_out_and_checked() {
     );
     assert!(next.is_some());
     let (status, _, body) = token_with_proofs(&replica, &client, &[&with_nonce()]).await;
+    assert_eq!(status, 200, "{body}");
+    // A proof refused for its nonce leaves a client's assertion unused, so
+    // the retry with the nonce may send the same assertion.
+    let signer = ClientKeyPair::es256("signer");
+    let key_client = app.create_client(&["payouts:read"], &[API]).await;
+    let keys = format!(
+        "/admin/v1/orgs/{}/clients/{}/keys",
+        key_client.org_id, key_client.id
+    );
+    let (status, body) = app
+        .admin(Method::POST, &keys, ROOT_TOKEN, Some(signer.registration()))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let assertion = signer.assertion(&key_client.id, &token_endpoint(&app));
+    let with_assertion = |proof: String| {
+        app.http
+            .post(token_endpoint(&app))
+            .header("DPoP", proof)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", ASSERTION_TYPE),
+                ("client_assertion", assertion.as_str()),
+            ])
+            .send()
+    };
+    let (status, body) =
+        status_and_json(with_assertion(proof_for(&app, &key)).await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("use_dpop_nonce"))
+    );
+    let (status, body) = status_and_json(with_assertion(with_nonce()).await.unwrap()).await;
     assert_eq!(status, 200, "{body}");
     // A nonce we did not make is refused like a missing one.
     let forged = key.dpop_proof(

@@ -13,13 +13,11 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
-use crate::support::client_keys::ClientKeyPair;
+use crate::support::client_keys::{ClientKeyPair, ASSERTION_TYPE};
 use crate::support::helpers::{
     spawn_app, spawn_app_on, status_and_json, Backend, TestApp, TestClient, ROOT_TOKEN,
 };
 use crate::support::jwt_verify::verify;
-
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const SUBJECT: &str = "repo:octo/app:ref:refs/heads/main";
 
 /// An OIDC issuer on loopback: discovery, a JWKS it can change, and how

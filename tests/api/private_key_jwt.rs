@@ -10,13 +10,11 @@ use serde_json::{json, Value};
 
 use crate::on_both_backends;
 use crate::shared_limits::redis_turn;
-use crate::support::client_keys::{assertion_claims, ClientKeyPair};
+use crate::support::client_keys::{assertion_claims, ClientKeyPair, ASSERTION_TYPE};
 use crate::support::helpers::{
     spawn_app, spawn_app_with, status_and_json, Backend, TestApp, TestClient, ROOT_TOKEN,
 };
 use crate::support::jwt_verify::verify;
-
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 fn keys_path(client: &TestClient) -> String {
     format!(

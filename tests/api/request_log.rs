@@ -10,6 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
+use crate::support::client_keys::ClientKeyPair;
 use crate::support::console_client::signed_in;
 use crate::support::helpers::{
     spawn_app, spawn_app_with, status_and_json, Backend, TestApp, TestClient, ROOT_TOKEN,
@@ -142,12 +143,14 @@ async fn introspection_and_tokens_are_recorded(backend: Backend) {
         )
         .await;
     assert_eq!(refused.status(), 400);
-    // A known client's refused DPoP proof is on record too.
+    // A known client's proof refused for its signature is on record too.
+    let proof = ClientKeyPair::es256("k1").dpop_proof("POST", &app.url("/oauth/token"), json!({}));
+    let forged = format!("{}AAAA", &proof[..proof.len() - 4]);
     let bad_proof = app
         .http
         .post(app.url("/oauth/token"))
         .basic_auth(&client.id, Some(&client.secret))
-        .header("DPoP", "not-a-proof")
+        .header("DPoP", forged)
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await

@@ -6,6 +6,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use keyward::crypto::signing_key::{generate_pkcs8, SigningAlgorithm, SigningKey};
 use serde_json::{json, Value};
 
+/// RFC 7523's `client_assertion_type` for a signed JWT.
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
 pub struct ClientKeyPair {
     /// The public JWK, with its kid: what the client registers.
     pub jwk: Value,
