@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::on_both_backends;
 use crate::shared_limits::redis_turn;
-use crate::support::client_keys::{dpop_claims, ClientKeyPair, ASSERTION_TYPE};
+use crate::support::client_keys::{client_with_key, dpop_claims, ClientKeyPair, ASSERTION_TYPE};
 use crate::support::helpers::{
     spawn_app, spawn_app_with, status_and_json, Backend, TestApp, TestClient, API, ROOT_TOKEN,
 };
@@ -306,15 +306,7 @@ async fn a_required_nonce_is_handed_out_and_checked() {
     // A proof refused for its nonce leaves a client's assertion unused, so
     // the retry with the nonce may send the same assertion.
     let signer = ClientKeyPair::es256("signer");
-    let key_client = app.create_client(&["payouts:read"], &[API]).await;
-    let keys = format!(
-        "/admin/v1/orgs/{}/clients/{}/keys",
-        key_client.org_id, key_client.id
-    );
-    let (status, body) = app
-        .admin(Method::POST, &keys, ROOT_TOKEN, Some(signer.registration()))
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let key_client = client_with_key(&app, &signer).await;
     let assertion = signer.assertion(&key_client.id, &token_endpoint(&app));
     let with_assertion = |proof: String| {
         app.http

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use crate::example_resource_server::start_jwks_example;
 use crate::on_both_backends;
-use crate::support::client_keys::ClientKeyPair;
+use crate::support::client_keys::{client_with_key, ClientKeyPair};
 use crate::support::helpers::{
     spawn_app, spawn_app_with, Backend, TestApp, TestClient, API, ROOT_TOKEN,
 };
@@ -134,19 +134,6 @@ fn key_for(alg: &str) -> ClientKeyPair {
         "PS256" => ClientKeyPair::rsa(&kid, Algorithm::PS256),
         _ => unreachable!("{alg}"),
     }
-}
-
-async fn client_with_key(app: &TestApp, key: &ClientKeyPair) -> TestClient {
-    let client = app.create_client(&["payouts:read"], &[]).await;
-    let path = format!(
-        "/admin/v1/orgs/{}/clients/{}/keys",
-        client.org_id, client.id
-    );
-    let (status, body) = app
-        .admin(Method::POST, &path, ROOT_TOKEN, Some(key.registration()))
-        .await;
-    assert_eq!(status, 201, "{body}");
-    client
 }
 
 /// With a key of each of `algs`, `real` gets a token that a resource server

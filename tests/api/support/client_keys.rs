@@ -4,7 +4,10 @@
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use keyward::crypto::signing_key::{generate_pkcs8, SigningAlgorithm, SigningKey};
+use reqwest::Method;
 use serde_json::{json, Value};
+
+use super::helpers::{TestApp, TestClient, ROOT_TOKEN};
 
 /// RFC 7523's `client_assertion_type` for a signed JWT.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -132,4 +135,18 @@ pub fn access_token_hash(token: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(token))
+}
+
+/// A client with `key` registered through the management API.
+pub async fn client_with_key(app: &TestApp, key: &ClientKeyPair) -> TestClient {
+    let client = app.create_client(&["payouts:read"], &[]).await;
+    let path = format!(
+        "/admin/v1/orgs/{}/clients/{}/keys",
+        client.org_id, client.id
+    );
+    let (status, body) = app
+        .admin(Method::POST, &path, ROOT_TOKEN, Some(key.registration()))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    client
 }
