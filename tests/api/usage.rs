@@ -160,6 +160,49 @@ async fn tokens_issued_count_for_their_client(backend: Backend) {
     );
 }
 
+/// Updates of `oauth_clients` so far, and how many of them were HOT
+/// (PostgreSQL's statistics, which backends report when idle).
+async fn client_updates(pool: &sqlx::PgPool) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'oauth_clients'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// On PostgreSQL a client's counters are rewritten on the page its row is
+/// on, which keeps room for them (a HOT update), rather than moved to
+/// another page with a new entry in each index (see the fillfactor
+/// migration).
+#[tokio::test]
+async fn clients_counters_are_rewritten_in_place_on_postgres() {
+    let app = spawn_app(Backend::Postgres).await;
+    let mut clients = Vec::new();
+    for _ in 0..60 {
+        clients.push(app.create_client(&["payouts:read"], &[]).await);
+    }
+    let rounds = 4;
+    for _ in 0..rounds {
+        futures_util::future::join_all(clients.iter().map(|c| app.token(c, &[]))).await;
+        app.usage_written().await;
+    }
+    let pool = sqlx::PgPool::connect(&app.db.url).await.unwrap();
+    let start = Instant::now();
+    let (updates, hot) = loop {
+        let (updates, hot) = client_updates(&pool).await;
+        if updates >= rounds * 60 {
+            break (updates, hot);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{updates} updates reported"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(hot * 10 >= updates * 9, "{hot} of {updates} updates HOT");
+}
+
 on_both_backends!(
     tokens_issued_count_for_their_client,
     checks_by_many_callers_are_all_counted,
