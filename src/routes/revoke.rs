@@ -54,7 +54,7 @@ pub async fn revoke(
         .await
         .map_err(auth_error)?;
     let client = authenticated.client;
-    if let Some(sign_in) = &authenticated.federated {
+    if let Some(sign_in) = authenticated.federated {
         audit::record_federated_sign_in(&req, &audit, &client, sign_in, at);
     }
     issuer.admit(&client, client_ip, now).map_err(token_error)?;

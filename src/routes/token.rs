@@ -71,7 +71,7 @@ pub async fn issue_token(
         false => authenticated?,
     };
     let client = authenticated.client;
-    if let Some(sign_in) = &authenticated.federated {
+    if let Some(sign_in) = authenticated.federated {
         audit::record_federated_sign_in(&req, &audit, &client, sign_in, clock.now());
     }
     // The client is known from here on: what becomes of its request is on record.

@@ -114,7 +114,8 @@ macro_rules! bind_audit_event {
             .bind(event.occurred_at)
             .bind(event.source_ip.as_deref())
             .bind(event.request_id.as_str())
-            .bind(serde_json::Value::Object(event.changes.clone()).to_string())
+            // Cannot fail: a map with string keys.
+            .bind(serde_json::to_string(&event.changes).unwrap_or_default())
     }};
 }
 

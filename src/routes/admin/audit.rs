@@ -2,6 +2,7 @@
 //! events of management calls and of admin authentications.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use actix_web::{web, HttpRequest};
 use serde_json::Map;
@@ -57,35 +58,36 @@ pub async fn record(
 pub fn record_federated_sign_in(
     req: &HttpRequest,
     audit: &AuditWriter,
-    client: &AuthenticatedClient,
-    sign_in: &FederatedSignIn,
+    client: &Arc<AuthenticatedClient>,
+    sign_in: FederatedSignIn,
     now: chrono::DateTime<chrono::Utc>,
 ) {
-    let record = &client.credentials.client;
-    let actor = Actor::OrgAdmin {
-        org_id: record.org_id.clone(),
-        scopes: client.grantable.clone(),
-        credential: format!("client:{}", record.id),
-    };
-    let target = AuditSubject {
-        org_id: Some(&record.org_id),
-        kind: "client",
-        id: Some(record.id.as_str()),
-    };
-    let mut changes = Map::new();
-    for (name, value) in [
-        ("issuer", &sign_in.issuer),
-        ("subject", &sign_in.subject),
-        ("binding", &sign_in.binding),
-    ] {
-        changes.insert(name.into(), serde_json::json!({ "new": value }));
-    }
-    let caller = self::caller(req, actor);
-    audit.append_behind(audit_event(
-        &caller,
-        "client.federated_sign_in",
-        target,
-        changes,
-        now,
-    ));
+    let client = client.clone();
+    let (source_ip, request_id) = (source_ip(req), request_id(req));
+    audit.append_behind(move || {
+        let record = &client.credentials.client;
+        let caller = Caller {
+            actor: Actor::OrgAdmin {
+                org_id: record.org_id.clone(),
+                scopes: client.grantable.clone(),
+                credential: format!("client:{}", record.id),
+            },
+            source_ip,
+            request_id,
+        };
+        let target = AuditSubject {
+            org_id: Some(&record.org_id),
+            kind: "client",
+            id: Some(record.id.as_str()),
+        };
+        let mut changes = Map::new();
+        for (name, value) in [
+            ("issuer", sign_in.issuer),
+            ("subject", sign_in.subject),
+            ("binding", sign_in.binding),
+        ] {
+            changes.insert(name.into(), serde_json::json!({ "new": value }));
+        }
+        audit_event(&caller, "client.federated_sign_in", target, changes, now)
+    });
 }
