@@ -13,7 +13,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::on_both_backends;
-use crate::support::client_keys::{ClientKeyPair, ASSERTION_TYPE};
+use crate::support::client_keys::{register, ClientKeyPair, ASSERTION_TYPE};
 use crate::support::helpers::{
     spawn_app, spawn_app_on, status_and_json, Backend, TestApp, TestClient, ROOT_TOKEN,
 };
@@ -552,13 +552,7 @@ async fn the_jwt_bearer_grant_takes_a_platform_token(backend: Backend) {
         .contains("used before"));
     // A private_key_jwt assertion is not a grant.
     let own = ClientKeyPair::es256("own");
-    let path = format!(
-        "/admin/v1/orgs/{}/clients/{}/keys",
-        client.org_id, client.id
-    );
-    let (status, _) = app
-        .admin(Method::POST, &path, ROOT_TOKEN, Some(own.registration()))
-        .await;
+    let (status, _) = register(&app, &client, own.registration()).await;
     assert_eq!(status, 201);
     let assertion = own.assertion(&client.id, &app.url("/oauth/token"));
     let (status, body) = grant(assertion).await;

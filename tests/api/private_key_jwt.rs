@@ -10,23 +10,13 @@ use serde_json::{json, Value};
 
 use crate::on_both_backends;
 use crate::shared_limits::redis_turn;
-use crate::support::client_keys::{assertion_claims, ClientKeyPair, ASSERTION_TYPE};
+use crate::support::client_keys::{
+    assertion_claims, keys_path, register, ClientKeyPair, ASSERTION_TYPE,
+};
 use crate::support::helpers::{
     spawn_app, spawn_app_with, status_and_json, Backend, TestApp, TestClient, ROOT_TOKEN,
 };
 use crate::support::jwt_verify::verify;
-
-fn keys_path(client: &TestClient) -> String {
-    format!(
-        "/admin/v1/orgs/{}/clients/{}/keys",
-        client.org_id, client.id
-    )
-}
-
-async fn register(app: &TestApp, client: &TestClient, body: Value) -> (u16, Value) {
-    app.admin(Method::POST, &keys_path(client), ROOT_TOKEN, Some(body))
-        .await
-}
 
 /// A client with `key` registered through the management API.
 async fn client_with_key(app: &TestApp, key: &ClientKeyPair) -> TestClient {

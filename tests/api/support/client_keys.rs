@@ -137,16 +137,24 @@ pub fn access_token_hash(token: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(token))
 }
 
+/// The management API's path of `client`'s registered keys.
+pub fn keys_path(client: &TestClient) -> String {
+    format!(
+        "/admin/v1/orgs/{}/clients/{}/keys",
+        client.org_id, client.id
+    )
+}
+
+/// Registers the key in `body` for `client`, as root.
+pub async fn register(app: &TestApp, client: &TestClient, body: Value) -> (u16, Value) {
+    app.admin(Method::POST, &keys_path(client), ROOT_TOKEN, Some(body))
+        .await
+}
+
 /// A client with `key` registered through the management API.
 pub async fn client_with_key(app: &TestApp, key: &ClientKeyPair) -> TestClient {
     let client = app.create_client(&["payouts:read"], &[]).await;
-    let path = format!(
-        "/admin/v1/orgs/{}/clients/{}/keys",
-        client.org_id, client.id
-    );
-    let (status, body) = app
-        .admin(Method::POST, &path, ROOT_TOKEN, Some(key.registration()))
-        .await;
+    let (status, body) = register(app, &client, key.registration()).await;
     assert_eq!(status, 201, "{body}");
     client
 }
