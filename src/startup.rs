@@ -269,6 +269,7 @@ impl Core {
             fresh_for: Duration::from_secs(settings.status_cache_ttl_seconds),
             max_staleness: Duration::from_secs(settings.max_staleness_seconds),
             clock: clock.clone(),
+            feed: Arc::default(),
         };
         let one_time = Arc::new(
             OneTimeValues::new(store.clone(), settings.redis_url.as_deref(), clock.clone())
@@ -319,9 +320,14 @@ impl Core {
             revocations: revocations.clone(),
             store: store.clone(),
             counters: counters.clone(),
+            feed: freshness.feed.clone(),
         });
         let poll_interval = Duration::from_millis(settings.change_poll_interval_ms);
-        let feed = Box::new(ChangeLogPoller::new(store.clone(), poll_interval));
+        let feed = Box::new(ChangeLogPoller::new(
+            store.clone(),
+            poll_interval,
+            clock.clone(),
+        ));
         spawn_change_listener(feed, caches.clone(), backstop(settings), clock.clone());
         let token_verifier = Arc::new(AccessTokenVerifier::new(
             keys.clone(),

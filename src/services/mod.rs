@@ -14,6 +14,7 @@ pub mod email;
 pub mod expiry_warnings;
 pub mod failure_gate;
 pub mod federated_assertion;
+pub mod feed_sync;
 pub mod introspection;
 pub mod metering;
 pub mod one_time_values;

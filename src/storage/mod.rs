@@ -497,7 +497,8 @@ pub trait RequestLogStore {
 #[derive(Debug, Clone)]
 pub struct LoggedChange {
     pub seq: i64,
-    pub change: Change,
+    /// `None` for a kind written by a newer version, which this one passes over.
+    pub change: Option<Change>,
 }
 
 /// What recording a revocation did.
@@ -536,6 +537,9 @@ pub trait RevocationStore {
 pub trait ChangeLogStore {
     async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<LoggedChange>, StorageError>;
     async fn latest_change_seq(&self) -> Result<i64, StorageError>;
+    /// The newest entry logged before `occurred_before` (Unix seconds), 0
+    /// when there is none.
+    async fn last_change_before(&self, occurred_before: i64) -> Result<i64, StorageError>;
     /// Forgets revocations of expired tokens, expired one-time values and
     /// log entries older than `log_before`.
     async fn purge(&self, now: i64, log_before: i64) -> Result<(), StorageError>;

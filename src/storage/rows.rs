@@ -248,14 +248,11 @@ pub(crate) fn value_rows(backend: &str, rows: usize, width: usize) -> String {
 }
 
 impl ChangeRow {
-    /// `None` for a kind written by a newer version; such a row is skipped.
-    pub(super) fn into_logged(self) -> Option<super::LoggedChange> {
-        Change::from_parts(&self.kind, &self.subject, self.expires_at).map(|change| {
-            super::LoggedChange {
-                seq: self.seq,
-                change,
-            }
-        })
+    pub(super) fn into_logged(self) -> super::LoggedChange {
+        super::LoggedChange {
+            seq: self.seq,
+            change: Change::from_parts(&self.kind, &self.subject, self.expires_at),
+        }
     }
 }
 

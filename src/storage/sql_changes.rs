@@ -87,7 +87,7 @@ macro_rules! impl_change_stores {
                 .fetch_all(self.background_pool())
                 .await?
                 .into_iter()
-                .filter_map($crate::storage::rows::ChangeRow::into_logged)
+                .map($crate::storage::rows::ChangeRow::into_logged)
                 .collect())
             }
 
@@ -96,6 +96,19 @@ macro_rules! impl_change_stores {
                     .fetch_one(self.background_pool())
                     .await?;
                 Ok(seq.unwrap_or(0))
+            }
+
+            async fn last_change_before(
+                &self,
+                occurred_before: i64,
+            ) -> Result<i64, $crate::storage::StorageError> {
+                let seq: Option<(i64,)> = sqlx::query_as(
+                    "SELECT seq FROM change_log WHERE occurred_at < $1 ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(occurred_before)
+                .fetch_optional(self.background_pool())
+                .await?;
+                Ok(seq.map_or(0, |(seq,)| seq))
             }
 
             async fn purge(

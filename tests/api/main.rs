@@ -10,6 +10,7 @@ mod admin_orgs;
 mod api_keys;
 mod authority;
 mod brute_force;
+mod change_feed;
 mod cli;
 mod client_ip_allowlist;
 mod console;
