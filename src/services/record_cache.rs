@@ -241,29 +241,33 @@ mod tests {
         Err(StorageError::Corrupt("read again".into()))
     }
 
+    /// Reads "a", with `value` as what the store would answer.
+    async fn read_with(cache: &RecordCache<String, u32>, value: u32) -> Option<(u32, bool)> {
+        cache
+            .get_or_load("a", || async move { Ok(Some(value)) })
+            .await
+            .unwrap()
+    }
+
+    /// Moves the clock on, and the feed confirms everything at the new time.
+    fn confirmed_later(clock: &ManualClock, cache: &RecordCache<String, u32>, seconds: u64) {
+        clock.advance(Duration::from_secs(seconds));
+        cache.feed.mark(clock.now());
+    }
+
     #[tokio::test]
     async fn an_entry_the_feed_confirms_stays_fresh_past_the_ttl() {
         let clock = ManualClock::starting_now();
         let cache = five_second_ttl(clock.clone());
-        cache
-            .get_or_load("a", || async { Ok(Some(1)) })
-            .await
-            .unwrap();
-        clock.advance(Duration::from_secs(6));
-        cache.feed.mark(clock.now());
+        read_with(&cache, 1).await;
+        confirmed_later(&clock, &cache, 6);
         assert_eq!(
             cache.get_or_load("a", must_not_read).await.unwrap(),
             Some((1, false))
         );
         // The feed stopped confirming: the TTL counts from its last mark.
         clock.advance(Duration::from_secs(5));
-        assert_eq!(
-            cache
-                .get_or_load("a", || async { Ok(Some(2)) })
-                .await
-                .unwrap(),
-            Some((2, false))
-        );
+        assert_eq!(read_with(&cache, 2).await, Some((2, false)));
     }
 
     #[tokio::test]
@@ -280,17 +284,9 @@ mod tests {
             Some((1, false)),
             "fresh by its own age"
         );
-        clock.advance(Duration::from_secs(6));
-        cache.feed.mark(clock.now());
-        assert_eq!(
-            cache
-                .get_or_load("a", || async { Ok(Some(2)) })
-                .await
-                .unwrap(),
-            Some((2, false))
-        );
-        clock.advance(Duration::from_secs(6));
-        cache.feed.mark(clock.now());
+        confirmed_later(&clock, &cache, 6);
+        assert_eq!(read_with(&cache, 2).await, Some((2, false)));
+        confirmed_later(&clock, &cache, 6);
         assert_eq!(
             cache.get_or_load("a", must_not_read).await.unwrap(),
             Some((2, false)),
