@@ -100,7 +100,6 @@ where
         Fut: Future<Output = Result<Option<V>, StorageError>>,
     {
         let now = self.clock.now();
-        let evictions_before = self.evictions.load(Ordering::SeqCst);
         let cached = self.entries.get(key).and_then(|entry| {
             let age = (now - entry.known_current_at(&self.feed))
                 .to_std()
@@ -112,6 +111,7 @@ where
                 return Ok(Some((entry.value.clone(), false)));
             }
         }
+        let evictions_before = self.evictions.load(Ordering::SeqCst);
         match load().await {
             Ok(Some(value)) => {
                 let mut entry = Timed {

@@ -536,7 +536,6 @@ pub trait RevocationStore {
 #[async_trait]
 pub trait ChangeLogStore {
     async fn changes_since(&self, seq: i64, limit: i64) -> Result<Vec<LoggedChange>, StorageError>;
-    async fn latest_change_seq(&self) -> Result<i64, StorageError>;
     /// The newest entry logged before `occurred_before` (Unix seconds), 0
     /// when there is none.
     async fn last_change_before(&self, occurred_before: i64) -> Result<i64, StorageError>;

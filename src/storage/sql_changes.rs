@@ -91,13 +91,6 @@ macro_rules! impl_change_stores {
                 .collect())
             }
 
-            async fn latest_change_seq(&self) -> Result<i64, $crate::storage::StorageError> {
-                let (seq,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM change_log")
-                    .fetch_one(self.background_pool())
-                    .await?;
-                Ok(seq.unwrap_or(0))
-            }
-
             async fn last_change_before(
                 &self,
                 occurred_before: i64,

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use keyward::domain::{ClientId, ClientStatus};
 use keyward::metrics::Counters;
 use keyward::time::ManualClock;
 
@@ -32,18 +31,6 @@ async fn until_status(app: &TestApp, client: &TestClient, status: u16) -> Durati
     }
 }
 
-async fn deactivate(app: &TestApp, client: &TestClient) {
-    let id = ClientId::parse(&client.id).unwrap();
-    app.store
-        .set_client_status(
-            &id,
-            ClientStatus::Deactivated,
-            chrono::Utc::now().timestamp(),
-        )
-        .await
-        .unwrap();
-}
-
 async fn a_warm_client_stays_warm_past_the_status_ttl_while_the_feed_works(backend: Backend) {
     let clock = ManualClock::starting_now();
     let app = spawn_app_on(backend, |_| {}, clock.clone()).await;
@@ -66,7 +53,7 @@ async fn a_warm_client_stays_warm_past_the_status_ttl_while_the_feed_works(backe
     );
 
     // Changed by another writer (a replica, the CLI): it still counts at once.
-    deactivate(&app, &client).await;
+    app.deactivate_in_store(&client).await;
     let took = until_status(&app, &client, 401).await;
     assert!(took < Duration::from_secs(1), "deactivation took {took:?}");
 }
@@ -103,7 +90,7 @@ async fn a_change_that_commits_after_a_later_one_reaches_the_node_on_postgres() 
     .await
     .unwrap();
     // ...while `quick`'s deactivation, logged after it, commits and is read.
-    deactivate(&app, &quick).await;
+    app.deactivate_in_store(&quick).await;
     until_status(&app, &quick, 401).await;
     assert_eq!(token_status(&app, &slow).await, 200, "not committed yet");
 

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use keyward::domain::{ClientId, ClientStatus};
 use serde_json::{json, Value};
 
 use crate::support::client_keys::{access_token_hash, ClientKeyPair};
@@ -314,13 +313,7 @@ async fn introspect_mode_sees_deactivation_once_its_cache_expires() {
     let token = keyward.token(&client, &[("resource", API)]).await;
     assert_eq!(get(&url, Some(&token)).await.status, 200);
 
-    let id = ClientId::parse(&client.id).unwrap();
-    let now = chrono::Utc::now().timestamp();
-    keyward
-        .store
-        .set_client_status(&id, ClientStatus::Deactivated, now)
-        .await
-        .unwrap();
+    keyward.deactivate_in_store(&client).await;
     let start = Instant::now();
     assert_eq!(
         get(&url, Some(&token)).await.status,

@@ -288,6 +288,17 @@ fn new_client(org: &OrgId, scopes: &[&str], audiences: &[&str]) -> NewClient {
 }
 
 impl TestApp {
+    /// Deactivates `client` in the database, past this node, as another
+    /// replica or the CLI would.
+    pub async fn deactivate_in_store(&self, client: &TestClient) {
+        let id = ClientId::parse(&client.id).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        self.store
+            .set_client_status(&id, ClientStatus::Deactivated, now)
+            .await
+            .unwrap();
+    }
+
     /// Returns once the usage writer has written everything tallied before
     /// the call: two of its rounds have ended since.
     pub async fn usage_written(&self) {
