@@ -59,10 +59,14 @@ impl PostgresStore {
     }
 
     /// Writes of one-time values (see `one_time`).
-    async fn fetch_one_time<'q>(
+    pub(super) async fn fetch_one_time<'q, O>(
         &self,
-        query: impl Fn() -> QueryScalar<'q, Postgres, String, PgArguments>,
-    ) -> Result<Vec<String>, sqlx::Error> {
+        query: impl Fn() -> QueryScalar<'q, Postgres, O, PgArguments>,
+    ) -> Result<Vec<O>, sqlx::Error>
+    where
+        O: Send + Unpin,
+        (O,): for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
         Counters::bump(&self.counters.sql_queries);
         self.one_time.fetch_all(query).await
     }

@@ -165,7 +165,6 @@ macro_rules! impl_sql_store {
         $crate::storage::sql_notifications::impl_notification_store!($store);
         $crate::storage::sql_email::impl_email_store!($store);
         $crate::storage::sql_people::impl_people_store!($store);
-        $crate::storage::sql_one_time_values::impl_one_time_value_store!($store, $backend);
         $crate::storage::sql_trusted_issuers::impl_trusted_issuer_store!($store);
     };
 }

@@ -112,7 +112,7 @@ impl SqliteStore {
     }
 
     /// Writes of one-time values (see `one_time_pool`).
-    async fn fetch_one_time<'q>(
+    pub(super) async fn fetch_one_time<'q>(
         &self,
         query: impl Fn() -> QueryScalar<'q, Sqlite, String, SqliteArguments<'q>>,
     ) -> Result<Vec<String>, sqlx::Error> {

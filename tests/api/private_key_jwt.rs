@@ -524,20 +524,33 @@ async fn copies_sent_at_once_get_one_token(backend: Backend) {
 
 async fn values_used_before_the_upgrade_stay_used(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (key, client, assertion) = client_with_assertion(&app).await;
+    let key = ClientKeyPair::es256("k1");
+    let client = client_with_key(&app, &key).await;
+    let claims = assertion_claims(&client.id, &token_endpoint(&app));
+    let assertion = key.sign(&claims);
     assert_eq!(token_with(&app, &assertion).await.0, 200);
-    // The table as migration 20261130000005 made it, holding that value.
+    // The table as migration 20261130000005 made it, holding that value as
+    // it was recorded then: the base64url SHA-256 of client id and jti.
+    let digest = {
+        use base64::Engine;
+        let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        context.update(client.id.as_bytes());
+        context.update(&[0]);
+        context.update(claims["jti"].as_str().unwrap().as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(context.finish())
+    };
     let old_layout = [
-        "CREATE TABLE used_before AS SELECT value_digest, expires_at FROM used_one_time_values",
-        "DROP TABLE used_one_time_values",
+        "CREATE TABLE used_before AS SELECT expires_at FROM used_one_time_values".to_owned(),
+        "DROP TABLE used_one_time_values".to_owned(),
         "CREATE TABLE used_one_time_values \
-         (value_digest TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)",
-        "CREATE INDEX used_one_time_values_expiry ON used_one_time_values (expires_at)",
-        "INSERT INTO used_one_time_values SELECT value_digest, expires_at FROM used_before",
-        "DROP TABLE used_before",
-        "DELETE FROM _sqlx_migrations WHERE version = 20261201000005",
-    ]
-    .map(str::to_owned);
+         (value_digest TEXT PRIMARY KEY, expires_at BIGINT NOT NULL)"
+            .to_owned(),
+        "CREATE INDEX used_one_time_values_expiry ON used_one_time_values (expires_at)".to_owned(),
+        format!("INSERT INTO used_one_time_values SELECT '{digest}', expires_at FROM used_before"),
+        "DROP TABLE used_before".to_owned(),
+        // The migrations since then run again when the next node starts.
+        "DELETE FROM _sqlx_migrations WHERE version IN (20261201000005, 20261202000002)".to_owned(),
+    ];
     app.db.run_sql(&old_layout).await;
 
     let upgraded = app.replica().await;
