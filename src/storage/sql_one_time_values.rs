@@ -1,12 +1,11 @@
-//! `OneTimeValueStore` for both backends. A value's digest is the base64url
-//! text of its SHA-256; SQLite keeps that text, PostgreSQL the first 16
-//! bytes as a uuid (see the migration `…_one_time_value_uuid_digest`).
+//! `OneTimeValueStore` for both backends. SQLite keeps a value's digest as
+//! the text it is given; PostgreSQL keeps the first 16 bytes of that text's
+//! SHA-256 as a uuid (see the migration `…_one_time_value_uuid_digest`).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use aws_lc_rs::digest;
 use uuid::Uuid;
 
 use super::postgres::PostgresStore;
@@ -53,7 +52,7 @@ impl OneTimeValueStore for PostgresStore {
         let mut uuids = Vec::with_capacity(values.len());
         let mut digests = HashMap::with_capacity(values.len());
         for (digest, expires_at) in values {
-            let uuid = as_uuid(digest)?;
+            let uuid = as_uuid(digest);
             expiries.push(*expires_at);
             uuids.push(uuid);
             digests.insert(uuid, digest);
@@ -71,13 +70,10 @@ impl OneTimeValueStore for PostgresStore {
     }
 }
 
-/// The first 16 bytes of a digest made by `one_time_values`.
-fn as_uuid(digest: &str) -> Result<Uuid, StorageError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(digest)
-        .ok()
-        .and_then(|bytes| Uuid::from_slice(bytes.get(..16)?).ok());
-    bytes.ok_or_else(|| {
-        StorageError::Corrupt("a one-time value's digest is not a base64url SHA-256".into())
-    })
+/// The first 16 bytes of the SHA-256 of `digest`.
+fn as_uuid(digest: &str) -> Uuid {
+    let hash = digest::digest(&digest::SHA256, digest.as_bytes());
+    let mut bytes = [0; 16];
+    bytes.copy_from_slice(&hash.as_ref()[..16]);
+    Uuid::from_bytes(bytes)
 }
