@@ -2,7 +2,7 @@
 //! the text it is given; PostgreSQL keeps the first 16 bytes of that text's
 //! SHA-256 as a uuid (see the migration `…_one_time_value_uuid_digest`).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use aws_lc_rs::digest;
@@ -12,15 +12,21 @@ use super::postgres::PostgresStore;
 use super::sqlite::SqliteStore;
 use super::{OneTimeValueStore, StorageError};
 
-// Keyed by expiry and digest: a value past its expiry is refused before it
-// gets here, so one that is found is a replay.
-const ON_CONFLICT: &str =
-    "ON CONFLICT (expires_at, value_digest) DO NOTHING RETURNING value_digest";
+/// The statement that records the values `$rows` gives. Keyed by expiry
+/// and digest: a value past its expiry is refused before it gets here, so
+/// one that is found is a replay.
+macro_rules! use_once_sql {
+    ($rows:literal) => {
+        concat!(
+            "INSERT INTO used_one_time_values (expires_at, value_digest) ",
+            $rows,
+            " ON CONFLICT (expires_at, value_digest) DO NOTHING RETURNING value_digest"
+        )
+    };
+}
 
 /// One statement whatever the batch's size, so it is prepared once.
-const POSTGRES_USE_ONCE: &str = "INSERT INTO used_one_time_values (expires_at, value_digest) \
-     SELECT * FROM UNNEST($1::bigint[], $2::uuid[]) \
-     ON CONFLICT (expires_at, value_digest) DO NOTHING RETURNING value_digest";
+const POSTGRES_USE_ONCE: &str = use_once_sql!("SELECT * FROM UNNEST($1::bigint[], $2::uuid[])");
 
 #[async_trait]
 impl OneTimeValueStore for SqliteStore {
@@ -29,8 +35,7 @@ impl OneTimeValueStore for SqliteStore {
             return Ok(Vec::new());
         }
         let rows = super::rows::value_rows("sqlite", values.len(), 2);
-        let sql =
-            format!("INSERT INTO used_one_time_values (expires_at, value_digest) VALUES {rows} {ON_CONFLICT}");
+        let sql = format!(use_once_sql!("VALUES {}"), rows);
         let query = || {
             let mut query = sqlx::query_scalar(&sql);
             for (digest, expires_at) in values {
@@ -48,24 +53,19 @@ impl OneTimeValueStore for PostgresStore {
         if values.is_empty() {
             return Ok(Vec::new());
         }
-        let mut expiries = Vec::with_capacity(values.len());
-        let mut uuids = Vec::with_capacity(values.len());
-        let mut digests = HashMap::with_capacity(values.len());
-        for (digest, expires_at) in values {
-            let uuid = as_uuid(digest);
-            expiries.push(*expires_at);
-            uuids.push(uuid);
-            digests.insert(uuid, digest);
-        }
+        let expiries: Vec<i64> = values.iter().map(|(_, expires_at)| *expires_at).collect();
+        let uuids: Vec<Uuid> = values.iter().map(|(digest, _)| as_uuid(digest)).collect();
         let query = || {
             sqlx::query_scalar(POSTGRES_USE_ONCE)
                 .bind(&expiries)
                 .bind(&uuids)
         };
-        let fresh: Vec<Uuid> = self.fetch_one_time(query).await?;
-        Ok(fresh
+        let fresh: HashSet<Uuid> = self.fetch_one_time(query).await?.into_iter().collect();
+        Ok(values
             .iter()
-            .filter_map(|uuid| digests.get(uuid).map(|digest| (*digest).clone()))
+            .zip(&uuids)
+            .filter(|(_, uuid)| fresh.contains(uuid))
+            .map(|((digest, _), _)| digest.clone())
             .collect())
     }
 }
