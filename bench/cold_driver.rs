@@ -119,6 +119,9 @@ struct Run {
     audience: String,
     #[arg(long, default_value = "payouts:read")]
     scope: String,
+    /// The server's process, whose CPU time over the run is reported.
+    #[arg(long, env = "COLD_SERVER_PID")]
+    server_pid: Option<u32>,
 }
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]
@@ -777,6 +780,7 @@ async fn run(run: Run) -> anyhow::Result<bool> {
     }
     let count = load.requests.len() * (run.passes / rounds);
     let next = Rc::new(Cell::new(0usize));
+    let cpu_before = CpuTimes::read(run.server_pid);
     let start = Instant::now();
     let workers: Vec<_> = senders
         .into_iter()
@@ -800,22 +804,96 @@ async fn run(run: Run) -> anyhow::Result<bool> {
         samples.extend(worker.await?);
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let line = result_line(&run, path, credentials.len(), &samples, elapsed);
+    let cpu = CpuTimes::read(run.server_pid).since(&cpu_before);
+    let mut line = result_line(&run, path, credentials.len(), &samples, elapsed);
+    cpu.add_per_request(&mut line, samples.len());
     let mut out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&run.out)?;
     writeln!(out, "{line}")?;
     println!(
-        "  {}: {} req/s  p50 {} ms  p99 {} ms  max {} ms  ({} requests: {} pass(es) over {} credentials, {} failed)",
+        "  {}: {} req/s  p50 {} ms  p99 {} ms  max {} ms  ({} requests: {} pass(es) over {} credentials, {} failed)  CPU µs/req: machine {}, server {}, driver {}",
         line["scenario"].as_str().unwrap_or_default(),
         line["rps"], line["lat_p50_ms"], line["lat_p99_ms"], line["lat_max_ms"],
-        line["requests"], line["passes"], line["credentials"], line["non2xx"]
+        line["requests"], line["passes"], line["credentials"], line["non2xx"],
+        line["machine_cpu_us_per_req"], line["cpu_us_per_req"], line["driver_cpu_us_per_req"]
     );
     for failure in samples.iter().filter_map(|s| s.failure.as_ref()).take(3) {
         eprintln!("!! {}: {failure}", run.name);
     }
     Ok(line["ok"] == true)
+}
+
+/// CPU time in clock ticks (USER_HZ, 100 a second on Linux): the whole
+/// machine's busy time, this driver's, and the server's when its pid is
+/// known. Unlike req/s, CPU per request says where a scenario's cost goes
+/// (the server, the driver, or the rest: PostgreSQL).
+#[derive(Default)]
+struct CpuTimes {
+    machine: u64,
+    driver: u64,
+    server: Option<u64>,
+}
+
+const TICKS_PER_SECOND: f64 = 100.0;
+
+impl CpuTimes {
+    fn read(server_pid: Option<u32>) -> Self {
+        Self {
+            machine: machine_busy_ticks().unwrap_or(0),
+            driver: process_ticks("self").unwrap_or(0),
+            server: server_pid.and_then(|pid| process_ticks(&pid.to_string())),
+        }
+    }
+
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            machine: self.machine.saturating_sub(before.machine),
+            driver: self.driver.saturating_sub(before.driver),
+            server: self
+                .server
+                .zip(before.server)
+                .map(|(now, then)| now.saturating_sub(then)),
+        }
+    }
+
+    fn add_per_request(&self, line: &mut Value, requests: usize) {
+        let per_request = |ticks: u64| {
+            (requests > 0).then(|| {
+                let us = ticks as f64 / TICKS_PER_SECOND * 1e6 / requests as f64;
+                (us * 10.0).round() / 10.0
+            })
+        };
+        line["machine_cpu_us_per_req"] = json!(per_request(self.machine));
+        line["driver_cpu_us_per_req"] = json!(per_request(self.driver));
+        line["cpu_us_per_req"] = json!(self.server.and_then(per_request));
+    }
+}
+
+/// All CPUs' time but idle and iowait, from /proc/stat's first line.
+fn machine_busy_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let idle = fields.get(3)? + fields.get(4).unwrap_or(&0);
+    // guest and guest_nice (9, 10) are already counted in user and nice.
+    Some(fields.iter().take(8).sum::<u64>() - idle)
+}
+
+/// A process's user and system time, from /proc/<pid>/stat.
+fn process_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may hold spaces: state is the
+    // first, utime and stime the 12th and 13th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
 fn main() -> anyhow::Result<()> {

@@ -44,10 +44,13 @@
 #                     federated_first)
 #   dpop_token        the COLD_N clients again, warm, every request with a
 #                     new DPoP proof of a new ES256 key, WARM_PASSES passes
-# labelled like the `on` mode. The summary sets each cold rate against the
-# warm one and the peer's token rate, with the targets: on SQLite cold at
-# least 50% of warm and 4x the peer's token rate, on PostgreSQL 35% of warm;
-# cold p99 in the first minute under 50 ms. The targets are for COLD_N=10000.
+# labelled like the `on` mode, each with the CPU time a request cost over
+# the run: the server's (cpu_us_per_req), the driver's and the whole
+# machine's, PostgreSQL included (driver_ and machine_cpu_us_per_req). The
+# summary sets each cold rate against the warm one and the peer's token
+# rate, with the targets: on SQLite cold at least 50% of warm and 4x the
+# peer's token rate, on PostgreSQL 35% of warm; cold p99 in the first
+# minute under 50 ms. The targets are for COLD_N=10000.
 #
 # CONSOLE=1 (the default) adds, per backend with the first of ALGS, the
 # console's page of an organisation's API keys (the first page of 50) with
@@ -56,11 +59,15 @@
 #
 # REPEAT=n runs every mode n times, alternating, and compares medians: one
 # server instance to the next varies by several percent on a small machine.
+# COLD_REPEAT=n (default 3) does the same for the warm issuance scenarios
+# of the cold start (warm_token, dpop_token, private_key_jwt_token,
+# private_key_jwt_rs256_token, federated_token), in rounds on one server:
+# one run of a few seconds varied by a tenth from the next (2026-12-02).
 # KEYS_ONLY=1 measures only the two API key scenarios.
 #
 # Env: ALGS="ES256 EdDSA" BACKENDS="sqlite postgres" MODES="on" PORT=18080 PEER=1
 #      REPEAT=1 KEYS_ONLY=0
-#      COLD=1 COLD_N=10000 COLD_CONNS=32 WARM_PASSES=3 KEY_CLIENTS=1000 KEY_PASSES=10
+#      COLD=1 COLD_REPEAT=3 COLD_N=10000 COLD_CONNS=32 WARM_PASSES=3 KEY_CLIENTS=1000 KEY_PASSES=10
 #      CONSOLE=1 CONSOLE_KEYS=1000 CONSOLE_CONNS=4
 #      REDIS_URL=redis://127.0.0.1:6379
 #      PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres
@@ -76,6 +83,7 @@ MODES=${MODES:-on}
 REPEAT=${REPEAT:-1}
 KEYS_ONLY=${KEYS_ONLY:-0}
 COLD=${COLD:-1}
+COLD_REPEAT=${COLD_REPEAT:-3}
 COLD_N=${COLD_N:-10000}
 COLD_CONNS=${COLD_CONNS:-32}
 KEY_CLIENTS=${KEY_CLIENTS:-1000}
@@ -216,22 +224,27 @@ cold_keyward() {  # alg backend
     --audience "$API" --key-rate-limit "$KEY_RATE" --out "$credentials"
   stop_server
   start_server "$dir/server.log"
-  local run=("$COLD_BIN" run --base "$base" --file "$credentials" --label "$label"
+  local run=("$COLD_BIN" run --base "$base" --file "$credentials" --label "$label" --server-pid "$SERVER"
     --connections "$COLD_CONNS" --audience "$API" --out "$OUT")
   "${run[@]}" --scenario token --name cold_token
-  "${run[@]}" --scenario token --name warm_token --passes "$WARM_PASSES"
-  # DPoP: the same clients, warm, each request with a new proof.
-  "${run[@]}" --scenario dpop --name dpop_token --passes "$WARM_PASSES"
-  # private_key_jwt: a first pass reads the clients, then the measured
-  # passes, each request with a new assertion.
+  # private_key_jwt and federation: a first pass reads the clients.
   if (( KEY_CLIENTS > 0 )); then
     "${run[@]}" --scenario assertion --name private_key_jwt_first
-    "${run[@]}" --scenario assertion --name private_key_jwt_token --passes "$KEY_PASSES"
     "${run[@]}" --scenario assertion_rs256 --name private_key_jwt_rs256_first
-    "${run[@]}" --scenario assertion_rs256 --name private_key_jwt_rs256_token --passes "$KEY_PASSES"
     "${run[@]}" --scenario federated --name federated_first
-    "${run[@]}" --scenario federated --name federated_token --passes "$KEY_PASSES"
   fi
+  # The warm issuance rates, in rounds, so that each is set against the
+  # others' over the same stretch of the machine's time.
+  for _ in $(seq "$COLD_REPEAT"); do
+    "${run[@]}" --scenario token --name warm_token --passes "$WARM_PASSES"
+    # DPoP: the same clients, warm, each request with a new proof.
+    "${run[@]}" --scenario dpop --name dpop_token --passes "$WARM_PASSES"
+    if (( KEY_CLIENTS > 0 )); then
+      "${run[@]}" --scenario assertion --name private_key_jwt_token --passes "$KEY_PASSES"
+      "${run[@]}" --scenario assertion_rs256 --name private_key_jwt_rs256_token --passes "$KEY_PASSES"
+      "${run[@]}" --scenario federated --name federated_token --passes "$KEY_PASSES"
+    fi
+  done
   # The resource server's secret goes in the environment, out of `ps`.
   local -x COLD_RS_ID COLD_RS_SECRET
   COLD_RS_ID=$(jq -r .client_id <<<"$rs") COLD_RS_SECRET=$(jq -r .client_secret <<<"$rs")
@@ -363,7 +376,8 @@ echo
 # that only wrk's lines carry), which must not cost the verdicts below.
 "$PEERS/summarize.sh" "$OUT" || echo "(the shared summary failed; the verdicts below stand)"
 echo
-# The medians over REPEAT of each label's scenarios, for the summaries below.
+# The medians over REPEAT (COLD_REPEAT for the cold start's warm issuance)
+# of each label's scenarios, for the summaries below.
 DEFS='
   def med: sort | .[length/2|floor];
   def stat(l; s; f): [.[] | select(.label == l and .scenario == s) | f] | if length > 0 then med else null end;
@@ -440,6 +454,12 @@ jq -rs --argjson n "$COLD_N" "$DEFS"'
   | "\($l) cold start, \($n) clients and \($n) keys\(if $n == 10000 then "" else " (the targets are for 10000)" end):",
     "  cold_token \($ct | round) req/s = \(ratio($ct; $wt)) of warm_token \($wt // 0 | round) req/s\(if $peer then ", \(times($ct; $peer)) the peer token rate \($peer | round) req/s" else "" end)",
     "  cold_verify_key \($ck // 0 | round) req/s = \(ratio($ck; $wk)) of warm_verify_key \($wk // 0 | round) req/s",
+    (([$all[] | select(.label == $l and .scenario == "warm_token")] | length) as $rounds
+     | select($rounds > 1)
+     | "  the medians of \($rounds) rounds; each round, req/s:",
+       (["warm_token", "dpop_token", "private_key_jwt_token", "private_key_jwt_rs256_token", "federated_token"][] as $s
+        | [$all[] | select(.label == $l and .scenario == $s) | .rps | round | tostring]
+        | select(length > 0) | "    \($s) \(join(", "))")),
     "  \(verdict($ct and $wt and $ct >= $need * $wt)) cold token at least \(100 * $need | round)% of warm (\(ratio($ct; $wt)))",
     "  \(verdict(if $ck and $wk then $ck >= $need * $wk else false end)) cold verify_key at least \(100 * $need | round)% of warm (\(ratio($ck; $wk)))",
     (select($need == 0.5) | "  \(verdict(if $peer then $ct >= 4 * $peer else null end)) cold token at least 4x the peer token rate (\(if $peer then times($ct; $peer) else "peer not measured" end))"),
