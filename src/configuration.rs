@@ -75,6 +75,10 @@ pub struct Settings {
     pub max_staleness_seconds: u64,
     /// How often a node reads the change log that other nodes and the CLI write.
     pub change_poll_interval_ms: u64,
+    /// How often the usage tallied in memory (request counts, last use, the
+    /// per-minute series) is written: a credential used many times in
+    /// that while costs one row.
+    pub usage_flush_seconds: u64,
     /// The management API's root token; generated and stored (hashed) on
     /// first start when unset.
     pub root_token: Option<secrecy::SecretString>,
@@ -168,6 +172,7 @@ impl Default for Settings {
             status_cache_ttl_seconds: 5,
             max_staleness_seconds: 60,
             change_poll_interval_ms: 250,
+            usage_flush_seconds: 5,
             root_token: None,
             redis_url: None,
             admin_rate_limit_per_minute: 600,
@@ -398,7 +403,8 @@ impl Settings {
                 return Err(invalid(name, "must be between 1 and 3650"));
             }
         }
-        let ranges: [(&'static str, u64, std::ops::RangeInclusive<u64>); 10] = [
+        let ranges: [(&'static str, u64, std::ops::RangeInclusive<u64>); 11] = [
+            ("usage_flush_seconds", self.usage_flush_seconds, 1..=60),
             (
                 "client_request_timeout_ms",
                 self.client_request_timeout_ms,

@@ -170,7 +170,7 @@ impl Application {
             None => format!("http://{}", listener.local_addr()?),
         };
         let core = Core::open(&settings, &issuer, clock).await?;
-        let writers = Writers::start(&core, settings.request_log);
+        let writers = Writers::start(&core, &settings);
         spawn_notifications(&settings, &core)?;
         let services = Services::build(&settings, &issuer, &core, &writers, drain.clone())?;
         let idempotency =
@@ -384,11 +384,11 @@ struct Writers {
 }
 
 impl Writers {
-    fn start(core: &Core, request_log: bool) -> Self {
+    fn start(core: &Core, settings: &Settings) -> Self {
         let usage = UsageRecorder::new(core.store.clone(), core.counters.clone());
-        usage.spawn_flusher();
+        usage.spawn_flusher(Duration::from_secs(settings.usage_flush_seconds));
         let requests = RequestRecorder::new(
-            request_log,
+            settings.request_log,
             core.store.clone(),
             core.counters.clone(),
             core.clock.clone(),

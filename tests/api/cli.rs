@@ -390,6 +390,7 @@ fn a_bad_setting_stops_startup_naming_the_setting() {
             "KEYWARD_TOKEN_TTL_SECONDS",
         ),
         ("KEYWARD_SIGNING_ALG", "HS256", "signing_alg"),
+        ("KEYWARD_USAGE_FLUSH_SECONDS", "0", "usage_flush_seconds"),
         ("KEYWARD_LISTEN", "nowhere", "listen"),
         ("KEYWARD_ISSUER", "ftp://x", "KEYWARD_ISSUER"),
         (

@@ -8,7 +8,9 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::helpers::{spawn_app, Backend, TestApiKey, TestApp, API, ROOT_TOKEN};
+use crate::support::helpers::{
+    spawn_app, spawn_app_with, Backend, TestApiKey, TestApp, API, ROOT_TOKEN,
+};
 
 async fn request_count(app: &TestApp, org: &keyward::domain::OrgId, key: &TestApiKey) -> i64 {
     let id = ApiKeyId::parse(&key.id).unwrap();
@@ -87,6 +89,38 @@ async fn checks_by_many_callers_are_all_counted(backend: Backend) {
     assert_eq!(status, 400);
 }
 
+/// Uses wait for the next flush, `usage_flush_seconds` apart; the flush
+/// writes them all.
+async fn usage_is_written_every_usage_flush_seconds(backend: Backend) {
+    const FLUSH: Duration = Duration::from_secs(6);
+    let spawned = Instant::now();
+    let app = spawn_app_with(backend, |s| s.usage_flush_seconds = FLUSH.as_secs()).await;
+    let rs = app.create_resource_server(&[API]).await;
+    let org = app.create_org(Plan::Enterprise).await;
+    let key = app
+        .create_api_key(&org, &["payouts:read"], |_| {})
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            app.verify_key(&rs, json!({ "key": key.key })).await.1["code"],
+            "VALID"
+        );
+    }
+    // No flush can have run yet: the first comes FLUSH after the start.
+    assert!(spawned.elapsed() < FLUSH, "the test itself took too long");
+    assert_eq!(request_count(&app, &org, &key).await, 0);
+    let written = loop {
+        let count = request_count(&app, &org, &key).await;
+        if count > 0 || spawned.elapsed() > 3 * FLUSH {
+            break count;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(written, 3, "one flush writes every use since the start");
+    assert!(spawned.elapsed() >= FLUSH);
+}
+
 async fn a_graceful_stop_loses_no_count(backend: Backend) {
     let mut app = spawn_app(backend).await;
     let rs = app.create_resource_server(&[API]).await;
@@ -100,7 +134,7 @@ async fn a_graceful_stop_loses_no_count(backend: Backend) {
     for _ in 0..25 {
         app.verify_key(&rs, json!({ "key": key.key })).await;
     }
-    // Stop at once, well inside the one-second flush interval.
+    // Stop at once, well inside the flush interval.
     app.server.stop(true).await;
     app.running.take().unwrap().await.unwrap().unwrap();
     assert_eq!(request_count(&app, &org, &key).await, 25);
@@ -207,4 +241,5 @@ on_both_backends!(
     tokens_issued_count_for_their_client,
     checks_by_many_callers_are_all_counted,
     a_graceful_stop_loses_no_count,
+    usage_is_written_every_usage_flush_seconds,
 );

@@ -172,6 +172,8 @@ pub fn test_settings(dir: &std::path::Path, db: &TestDatabase) -> Settings {
         workers: Some(1),
         argon2_concurrency: Some(2),
         root_token: Some(ROOT_TOKEN.into()),
+        // Tests wait for two flushes (`usage_written`).
+        usage_flush_seconds: 1,
         ..Settings::default()
     }
 }
