@@ -829,7 +829,6 @@ async fn run(run: Run) -> anyhow::Result<bool> {
 /// machine's busy time, this driver's, and the server's when its pid is
 /// known. Unlike req/s, CPU per request says where a scenario's cost goes
 /// (the server, the driver, or the rest: PostgreSQL).
-#[derive(Default)]
 struct CpuTimes {
     machine: u64,
     driver: u64,
@@ -871,7 +870,8 @@ impl CpuTimes {
     }
 }
 
-/// All CPUs' time but idle and iowait, from /proc/stat's first line.
+/// All CPUs' user, nice, system, irq and softirq time, from /proc/stat's
+/// first line: neither idle nor iowait, nor steal (the hypervisor's).
 fn machine_busy_ticks() -> Option<u64> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let fields: Vec<u64> = stat
@@ -881,9 +881,10 @@ fn machine_busy_ticks() -> Option<u64> {
         .skip(1)
         .map(|f| f.parse().unwrap_or(0))
         .collect();
-    let idle = fields.get(3)? + fields.get(4).unwrap_or(&0);
-    // guest and guest_nice (9, 10) are already counted in user and nice.
-    Some(fields.iter().take(8).sum::<u64>() - idle)
+    [0, 1, 2, 5, 6]
+        .iter()
+        .map(|&i| fields.get(i).copied())
+        .sum()
 }
 
 /// A process's user and system time, from /proc/<pid>/stat.
