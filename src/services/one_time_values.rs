@@ -8,7 +8,6 @@
 //! before an outage and repeated during it on another replica is the one
 //! repeat that can pass.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,11 +54,12 @@ impl OneTimeValues {
         let batched = BatchLoader::spawn(COMMITS, move |values: Vec<(String, i64)>| {
             let store = store.clone();
             async move {
-                let fresh: HashSet<String> = store.use_once(&values).await?.into_iter().collect();
+                let fresh = store.use_once(&values).await?;
                 Ok(values
                     .into_iter()
-                    .filter(|(digest, _)| fresh.contains(digest))
-                    .map(|value| (value, ()))
+                    .zip(fresh)
+                    .filter(|(_, fresh)| *fresh)
+                    .map(|(value, _)| (value, ()))
                     .collect())
             }
         });

@@ -611,9 +611,10 @@ pub trait IdempotencyStore {
 /// replica, each remembered until it expires.
 #[async_trait]
 pub trait OneTimeValueStore {
-    /// Records each `(digest, expires_at)`; returns the digests of those
-    /// not recorded before. Values in one call are distinct and unexpired.
-    async fn use_once(&self, values: &[(String, i64)]) -> Result<Vec<String>, StorageError>;
+    /// Records each `(digest, expires_at)`; returns, for each, whether it
+    /// was not recorded before. Values in one call are distinct and
+    /// unexpired.
+    async fn use_once(&self, values: &[(String, i64)]) -> Result<Vec<bool>, StorageError>;
 }
 
 /// The issuers whose tokens the operator trusts (workload identity

@@ -30,7 +30,7 @@ const POSTGRES_USE_ONCE: &str = use_once_sql!("SELECT * FROM UNNEST($1::bigint[]
 
 #[async_trait]
 impl OneTimeValueStore for SqliteStore {
-    async fn use_once(&self, values: &[(String, i64)]) -> Result<Vec<String>, StorageError> {
+    async fn use_once(&self, values: &[(String, i64)]) -> Result<Vec<bool>, StorageError> {
         if values.is_empty() {
             return Ok(Vec::new());
         }
@@ -43,13 +43,17 @@ impl OneTimeValueStore for SqliteStore {
             }
             query
         };
-        Ok(self.fetch_one_time(query).await?)
+        let fresh: HashSet<String> = self.fetch_one_time(query).await?.into_iter().collect();
+        Ok(values
+            .iter()
+            .map(|(digest, _)| fresh.contains(digest))
+            .collect())
     }
 }
 
 #[async_trait]
 impl OneTimeValueStore for PostgresStore {
-    async fn use_once(&self, values: &[(String, i64)]) -> Result<Vec<String>, StorageError> {
+    async fn use_once(&self, values: &[(String, i64)]) -> Result<Vec<bool>, StorageError> {
         if values.is_empty() {
             return Ok(Vec::new());
         }
@@ -61,12 +65,7 @@ impl OneTimeValueStore for PostgresStore {
                 .bind(&uuids)
         };
         let fresh: HashSet<Uuid> = self.fetch_one_time(query).await?.into_iter().collect();
-        Ok(values
-            .iter()
-            .zip(&uuids)
-            .filter(|(_, uuid)| fresh.contains(uuid))
-            .map(|((digest, _), _)| digest.clone())
-            .collect())
+        Ok(uuids.iter().map(|uuid| fresh.contains(uuid)).collect())
     }
 }
 
