@@ -457,9 +457,11 @@ jq -rs --argjson n "$COLD_N" "$DEFS"'
     (([$all[] | select(.label == $l and .scenario == "warm_token")] | length) as $rounds
      | select($rounds > 1)
      | "  the medians of \($rounds) rounds; each round, req/s:",
-       (["warm_token", "dpop_token", "private_key_jwt_token", "private_key_jwt_rs256_token", "federated_token"][] as $s
+       # Each scenario of the cold driver that ran once a round, in run order.
+       (([$all[] | select(.label == $l and .credentials) | .scenario]
+        | reduce .[] as $s ([]; if index([$s]) then . else . + [$s] end))[] as $s
         | [$all[] | select(.label == $l and .scenario == $s) | .rps | round | tostring]
-        | select(length > 0) | "    \($s) \(join(", "))")),
+        | select(length == $rounds) | "    \($s) \(join(", "))")),
     "  \(verdict($ct and $wt and $ct >= $need * $wt)) cold token at least \(100 * $need | round)% of warm (\(ratio($ct; $wt)))",
     "  \(verdict(if $ck and $wk then $ck >= $need * $wk else false end)) cold verify_key at least \(100 * $need | round)% of warm (\(ratio($ck; $wk)))",
     (select($need == 0.5) | "  \(verdict(if $peer then $ct >= 4 * $peer else null end)) cold token at least 4x the peer token rate (\(if $peer then times($ct; $peer) else "peer not measured" end))"),
